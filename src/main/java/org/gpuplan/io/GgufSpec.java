@@ -1,0 +1,100 @@
+package org.gpuplan.io;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.gpuplan.model.InvalidInputException;
+
+/**
+ * Derives an architecture from a GGUF header's {@code <arch>.*} keys by translating them into the HuggingFace
+ * config.json fields of the matching family and reading that with {@link HfConfigParser}, so each family's rules stay
+ * in one place. Key names from llama.cpp's {@code gguf-py/gguf/constants.py}.
+ */
+final class GgufSpec {
+
+    /** llama.cpp architecture names → HuggingFace model_type. */
+    private static final Map<String, String> MODEL_TYPES = Map.ofEntries(
+            Map.entry("llama", "llama"), Map.entry("mistral", "mistral"), Map.entry("qwen2", "qwen2"),
+            Map.entry("qwen2moe", "qwen2_moe"), Map.entry("qwen3", "qwen3"), Map.entry("qwen3moe", "qwen3_moe"),
+            Map.entry("gemma", "gemma"), Map.entry("gemma2", "gemma2"), Map.entry("gemma3", "gemma3_text"),
+            Map.entry("phi3", "phi3"), Map.entry("gpt2", "gpt2"), Map.entry("gptneox", "gpt_neox"),
+            Map.entry("bert", "bert"), Map.entry("deepseek2", "deepseek_v3"), Map.entry("gpt-oss", "gpt_oss"));
+
+    private GgufSpec() {
+    }
+
+    static Optional<ParsedConfig> derive(GgufFile f, String name, List<String> warnings) {
+        Optional<String> arch = f.architecture();
+        if (arch.isEmpty()) {
+            warnings.add("GGUF has no general.architecture; showing the tensor table only");
+            return Optional.empty();
+        }
+        String a = arch.get();
+        String modelType = MODEL_TYPES.get(a);
+        if (modelType == null) {
+            warnings.add("GGUF architecture '" + a + "' is not mapped to a known family; showing the tensor table "
+                    + "only (known: " + String.join(", ", new java.util.TreeSet<>(MODEL_TYPES.keySet())) + ")");
+            return Optional.empty();
+        }
+        ObjectNode c = HfConfigParser.JSON.createObjectNode();
+        long experts = f.integer(a + ".expert_count").orElse(0L);
+        if (modelType.equals("llama") && experts > 0) {
+            modelType = "mixtral";
+        }
+        c.put("model_type", modelType);
+        copy(f, c, a + ".embedding_length", "hidden_size");
+        copy(f, c, a + ".block_count", "num_hidden_layers");
+        copy(f, c, a + ".attention.head_count", "num_attention_heads");
+        copy(f, c, a + ".attention.head_count_kv", "num_key_value_heads");
+        copy(f, c, a + ".context_length", "max_position_embeddings");
+        copy(f, c, a + ".attention.sliding_window", "sliding_window");
+        boolean moeFfn = modelType.endsWith("moe") || modelType.equals("mixtral") || modelType.equals("gpt_oss");
+        copy(f, c, moeFfn && f.integer(a + ".expert_feed_forward_length").isEmpty() ? a + ".feed_forward_length"
+                : a + ".feed_forward_length", "intermediate_size");
+        copy(f, c, a + ".expert_feed_forward_length", modelType.equals("gpt_oss") ? "intermediate_size"
+                : "moe_intermediate_size");
+        copy(f, c, a + ".expert_shared_feed_forward_length", "shared_expert_intermediate_size");
+        if (experts > 0) {
+            c.put(modelType.equals("deepseek_v3") ? "n_routed_experts" : modelType.startsWith("qwen")
+                    ? "num_experts" : "num_local_experts", experts);
+        }
+        copy(f, c, a + ".expert_used_count", "num_experts_per_tok");
+        copy(f, c, a + ".expert_shared_count", "n_shared_experts");
+        copy(f, c, a + ".leading_dense_block_count", "first_k_dense_replace");
+        copy(f, c, a + ".attention.q_lora_rank", "q_lora_rank");
+        copy(f, c, a + ".attention.kv_lora_rank", "kv_lora_rank");
+        if (modelType.equals("deepseek_v3")) {
+            long rope = f.integer(a + ".rope.dimension_count").orElse(64L);
+            long key = f.integer(a + ".attention.key_length").orElse(192L);
+            c.put("qk_rope_head_dim", rope);
+            c.put("qk_nope_head_dim", key - rope);
+            copy(f, c, a + ".attention.value_length", "v_head_dim");
+            c.put("num_nextn_predict_layers", f.integer(a + ".nextn_predict_layers").orElse(0L));
+        } else {
+            copy(f, c, a + ".attention.key_length", "head_dim");
+        }
+        long vocab = f.integer(a + ".vocab_size")
+                .orElse(f.arrayLengths().getOrDefault("tokenizer.ggml.tokens", 0L));
+        if (vocab > 0) {
+            c.put("vocab_size", vocab);
+        }
+        boolean hasOutput = f.tensors().elementsByTerm().getOrDefault("lm_head", 0L) > 0;
+        c.put("tie_word_embeddings", !hasOutput);
+        c.put("architectures", HfConfigParser.JSON.createArrayNode().add(a));
+        try {
+            ParsedConfig parsed = HfConfigParser.parse(new ConfigFields(c, name + " (GGUF metadata)"), name);
+            warnings.addAll(parsed.warnings());
+            return Optional.of(new ParsedConfig(parsed.spec(), f.fileType(), Optional.empty(), new ArrayList<>()));
+        } catch (InvalidInputException e) {
+            warnings.add("could not derive the architecture from the GGUF metadata (" + e.getMessage()
+                    + "); showing the tensor table only");
+            return Optional.empty();
+        }
+    }
+
+    private static void copy(GgufFile f, ObjectNode c, String key, String field) {
+        f.integer(key).ifPresent(v -> c.put(field, v));
+    }
+}

@@ -1,0 +1,501 @@
+package org.gpuplan.io;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.IntPredicate;
+import org.gpuplan.model.Attention;
+import org.gpuplan.model.Embeddings;
+import org.gpuplan.model.Family;
+import org.gpuplan.model.Head;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.Layer;
+import org.gpuplan.model.Mlp;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.Moe;
+import org.gpuplan.model.NormKind;
+import org.gpuplan.model.Norms;
+
+/**
+ * Reads a HuggingFace {@code config.json} into a {@link ModelSpec}. Each family has exactly one method here that
+ * knows its key spellings and the defaults of its transformers configuration class.
+ */
+public final class HfConfigParser {
+
+    /** config.json files are a few KB; anything larger than this is not a config. */
+    static final int MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .build();
+
+    static {
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxNestingDepth(64).maxStringLength(MAX_CONFIG_BYTES).maxNumberLength(64).build());
+    }
+
+    private HfConfigParser() {
+    }
+
+    /** Parses config.json text; {@code where} names the file in error messages, {@code name} is the display name. */
+    public static ParsedConfig parse(String json, String name, String where) {
+        if (json.length() > MAX_CONFIG_BYTES) {
+            throw new InvalidInputException(where + ": too large for a config.json (" + json.length() + " characters)");
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new InvalidInputException(where + ": not valid JSON (" + firstLine(e.getOriginalMessage()) + ")");
+        }
+        if (root == null || !root.isObject()) {
+            throw new InvalidInputException(where + ": expected a JSON object at the top level");
+        }
+        return parse(new ConfigFields(root, where), name);
+    }
+
+    static ParsedConfig parse(ConfigFields c, String name) {
+        List<String> warnings = new ArrayList<>();
+        String modelType = c.text("model_type").orElse("");
+        List<String> architectures = c.strings("architectures");
+        Optional<Family> family = Family.byModelType(modelType);
+        if (family.isEmpty() && modelType.isEmpty()) {
+            family = familyFromArchitectures(architectures);
+        }
+        ModelSpec spec;
+        if (modelType.equals("gemma3")) {
+            // Gemma 3 4B+ (Gemma3ForConditionalGeneration): the language model lives in text_config.
+            ConfigFields text = c.object("text_config").orElseThrow(() -> new InvalidInputException(
+                    c.where() + ": model_type 'gemma3' needs a 'text_config' object"));
+            spec = gemma3(text, name, architectures);
+            warnings.add("multimodal Gemma 3: counting the language model only; the SigLIP vision tower and "
+                    + "projector (about 0.4B parameters) are not included");
+        } else if (family.isPresent()) {
+            spec = byFamily(family.get(), c, name, architectures);
+        } else {
+            spec = generic(c, name, architectures, modelType);
+            warnings.add("model_type '" + modelType + "' is not a known family (known: "
+                    + String.join(", ", Family.modelTypes()) + "); read as a generic Llama-style decoder "
+                    + "(gated MLP, RMSNorm, rotary positions), so counts may be off");
+        }
+        return new ParsedConfig(spec, c.text("torch_dtype", "dtype"), quantization(c), warnings);
+    }
+
+    private static ModelSpec byFamily(Family family, ConfigFields c, String name, List<String> arch) {
+        return switch (family) {
+            case LLAMA, MISTRAL -> llama(c, name, arch, family);
+            case MIXTRAL -> mixtral(c, name, arch);
+            case QWEN2 -> qwen2(c, name, arch);
+            case QWEN2_MOE -> qwen2Moe(c, name, arch);
+            case QWEN3 -> qwen3(c, name, arch);
+            case QWEN3_MOE -> qwen3Moe(c, name, arch);
+            case GEMMA -> gemma(c, name, arch);
+            case GEMMA2 -> gemma2(c, name, arch);
+            case GEMMA3 -> gemma3(c, name, arch);
+            case PHI3 -> phi3(c, name, arch);
+            case GPT2 -> gpt2(c, name, arch);
+            case GPT_NEOX -> gptNeox(c, name, arch);
+            case BERT, ROBERTA -> encoder(c, name, arch, family);
+            case DEEPSEEK_V3 -> deepseekV3(c, name, arch);
+            case GPT_OSS -> gptOss(c, name, arch);
+            case GENERIC_DECODER -> generic(c, name, arch, "generic");
+        };
+    }
+
+    private static Optional<Family> familyFromArchitectures(List<String> architectures) {
+        for (String a : architectures) {
+            String prefix = a.replaceAll("(For.*|LMHeadModel|Model)$", "").toLowerCase(Locale.ROOT);
+            for (Family f : Family.values()) {
+                if (f != Family.GENERIC_DECODER
+                        && f.defaultArchitecture().toLowerCase(Locale.ROOT).startsWith(prefix) && !prefix.isEmpty()) {
+                    return Optional.of(f);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    // ---- shared pieces -------------------------------------------------------------------------------------------
+
+    /** The fields every decoder has, read with the usual spellings. */
+    private record Core(int hidden, int layers, int heads, int kvHeads, int headDim, int vocab, long maxContext) {
+    }
+
+    private static Core core(ConfigFields c, Integer defaultHeadDim) {
+        int hidden = c.positive("hidden_size", "n_embd", "d_model");
+        int layers = c.positive("num_hidden_layers", "n_layer", "num_layers");
+        if (layers > ModelSpec.MAX_LAYERS) {
+            throw new InvalidInputException(c.where() + ": 'num_hidden_layers' = " + layers + " is out of range (at most "
+                    + ModelSpec.MAX_LAYERS + ")");
+        }
+        int heads = c.positive("num_attention_heads", "n_head", "num_heads");
+        int kvHeads = c.positiveOr(heads, "num_key_value_heads", "num_kv_heads");
+        int headDim;
+        if (c.has("head_dim")) {
+            headDim = c.positive("head_dim");
+        } else if (defaultHeadDim != null) {
+            headDim = defaultHeadDim;
+        } else {
+            if (hidden % heads != 0) {
+                throw new InvalidInputException(c.where() + ": hidden_size (" + hidden
+                        + ") is not divisible by num_attention_heads (" + heads + ") and no head_dim is given");
+            }
+            headDim = hidden / heads;
+        }
+        if (heads % kvHeads != 0) {
+            throw new InvalidInputException(c.where() + ": num_attention_heads (" + heads
+                    + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
+        }
+        int vocab = c.positive("vocab_size", "n_vocab");
+        long maxContext = c.optLong("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+                .orElse(0);
+        if (maxContext < 0) {
+            throw new InvalidInputException(c.where() + ": 'max_position_embeddings' must not be negative");
+        }
+        return new Core(hidden, layers, heads, kvHeads, headDim, vocab, maxContext);
+    }
+
+    private static Attention.Standard standard(Core k, boolean qkvBias, boolean outBias, boolean qkNorm,
+                                               boolean fused, boolean sinks) {
+        return new Attention.Standard(k.heads(), k.kvHeads(), k.headDim(), qkvBias, outBias, qkNorm, fused, sinks);
+    }
+
+    private static Norms preNorm(int perLayer) {
+        return new Norms(NormKind.RMS_NORM, perLayer, true, false);
+    }
+
+    private static String act(ConfigFields c, String fallback) {
+        return c.text("hidden_act", "hidden_activation", "activation_function").orElse(fallback);
+    }
+
+    /**
+     * Which layers use a sliding window: the config's {@code layer_types} when present, otherwise the family rule.
+     * Returns the window (0 = none) and the layer list.
+     */
+    private record Pattern(int window, List<Layer> layers) {
+    }
+
+    private static Pattern pattern(ConfigFields c, int layers, int window, IntPredicate sliding, IntPredicate moe) {
+        List<String> types = c.strings("layer_types");
+        if (!types.isEmpty() && types.size() != layers) {
+            throw new InvalidInputException(c.where() + ": 'layer_types' has " + types.size() + " entries but there are "
+                    + layers + " layers");
+        }
+        List<Layer> out = new ArrayList<>(layers);
+        boolean any = false;
+        for (int i = 0; i < layers; i++) {
+            boolean s = window > 0 && (types.isEmpty() ? sliding.test(i) : types.get(i).contains("sliding"));
+            any |= s;
+            out.add(new Layer(s, moe.test(i)));
+        }
+        return new Pattern(any ? window : 0, out);
+    }
+
+    private static int window(ConfigFields c, int fallback) {
+        if (c.present("sliding_window") && !c.has("sliding_window")) {
+            return 0; // explicit null: no sliding window
+        }
+        return c.nonNegativeOr(fallback, "sliding_window");
+    }
+
+    private static ModelSpec decoder(String name, Family family, List<String> arch, Core k, Attention attention,
+                                     Mlp mlp, Moe moe, Norms norms, Pattern p, boolean tied) {
+        return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), k.maxContext(), new Embeddings(tied, 0, 0),
+                attention, mlp, moe, norms, p.layers(), p.window(), new Head.CausalLm(), 0);
+    }
+
+    private static Mlp gated(ConfigFields c, String act, boolean bias) {
+        return new Mlp(c.positive("intermediate_size", "n_inner", "ffn_dim"), true, bias, false, act);
+    }
+
+    // ---- one method per family -----------------------------------------------------------------------------------
+
+    // LlamaConfig / MistralConfig: attention_bias, mlp_bias default false; Mistral's sliding_window defaults to 4096.
+    private static ModelSpec llama(ConfigFields c, String name, List<String> arch, Family family) {
+        Core k = core(c, null);
+        boolean attnBias = c.bool(false, "attention_bias");
+        int window = family == Family.MISTRAL ? window(c, 4096) : 0;
+        Pattern p = pattern(c, k.layers(), window, i -> true, i -> false);
+        return decoder(name, family, arch, k, standard(k, attnBias, attnBias, false, false, false),
+                gated(c, act(c, "silu"), c.bool(false, "mlp_bias")), null, preNorm(2), p,
+                c.bool(false, "tie_word_embeddings"));
+    }
+
+    // MixtralConfig: num_local_experts 8, num_experts_per_tok 2; router Linear(h, E) without bias.
+    private static ModelSpec mixtral(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        int experts = c.positiveOr(8, "num_local_experts", "num_experts", "n_routed_experts");
+        Moe moe = new Moe(experts, topK(c, 2, experts), c.positive("intermediate_size"), 0, false, false, false,
+                false);
+        Pattern p = pattern(c, k.layers(), window(c, 0), i -> true, i -> true);
+        return decoder(name, Family.MIXTRAL, arch, k, standard(k, false, false, false, false, false), null, moe,
+                preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    private static int topK(ConfigFields c, int fallback, int experts) {
+        int k = c.positiveOr(fallback, "num_experts_per_tok", "experts_per_token", "num_experts_per_token");
+        if (k > experts) {
+            throw new InvalidInputException(c.where() + ": 'num_experts_per_tok' (" + k
+                    + ") exceeds the number of experts (" + experts + ")");
+        }
+        return k;
+    }
+
+    // Qwen2: q/k/v biases always, no o bias; sliding window only when use_sliding_window, from max_window_layers on.
+    private static ModelSpec qwen2(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        Pattern p = qwenPattern(c, k.layers(), i -> false);
+        return decoder(name, Family.QWEN2, arch, k, standard(k, true, false, false, false, false),
+                gated(c, act(c, "silu"), false), null, preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    private static Pattern qwenPattern(ConfigFields c, int layers, IntPredicate moe) {
+        boolean use = c.bool(false, "use_sliding_window");
+        int maxWindowLayers = c.nonNegativeOr(layers, "max_window_layers");
+        int window = use ? window(c, 4096) : 0;
+        return pattern(c, layers, window, i -> i >= maxWindowLayers, moe);
+    }
+
+    // Qwen2MoeConfig: num_experts 60, top-4, shared expert with sigmoid gate; MoE where (i+1) % decoder_sparse_step == 0
+    // and i is not in mlp_only_layers.
+    private static ModelSpec qwen2Moe(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        int experts = c.positiveOr(60, "num_experts");
+        Moe moe = new Moe(experts, topK(c, 4, experts), c.positiveOr(1408, "moe_intermediate_size"),
+                c.nonNegativeOr(5632, "shared_expert_intermediate_size"), true, false, false, false);
+        IntPredicate isMoe = qwenMoeLayers(c);
+        Pattern p = qwenPattern(c, k.layers(), isMoe);
+        Mlp dense = c.has("intermediate_size") ? gated(c, act(c, "silu"), false) : null;
+        return decoder(name, Family.QWEN2_MOE, arch, k, standard(k, true, false, false, false, false), dense, moe,
+                preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    private static IntPredicate qwenMoeLayers(ConfigFields c) {
+        int step = c.positiveOr(1, "decoder_sparse_step");
+        List<Integer> mlpOnly = c.ints("mlp_only_layers");
+        return i -> !mlpOnly.contains(i) && (i + 1) % step == 0;
+    }
+
+    // Qwen3: q/k RMSNorm over head_dim; attention_bias default false; head_dim defaults to 128 in Qwen3Config.
+    private static ModelSpec qwen3(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 128);
+        boolean bias = c.bool(false, "attention_bias");
+        Pattern p = qwenPattern(c, k.layers(), i -> false);
+        return decoder(name, Family.QWEN3, arch, k, standard(k, bias, bias, true, false, false),
+                gated(c, act(c, "silu"), false), null, preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    // Qwen3MoeConfig: 128 experts, top-8, no shared expert, q/k norms.
+    private static ModelSpec qwen3Moe(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 128);
+        boolean bias = c.bool(false, "attention_bias");
+        int experts = c.positiveOr(128, "num_experts");
+        Moe moe = new Moe(experts, topK(c, 8, experts), c.positiveOr(768, "moe_intermediate_size"), 0, false, false,
+                false, false);
+        IntPredicate isMoe = qwenMoeLayers(c);
+        Pattern p = qwenPattern(c, k.layers(), isMoe);
+        Mlp dense = c.has("intermediate_size") ? gated(c, act(c, "silu"), false) : null;
+        return decoder(name, Family.QWEN3_MOE, arch, k, standard(k, bias, bias, true, false, false), dense, moe,
+                preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    // GemmaConfig: head_dim 256, tied embeddings by default, GeGLU.
+    private static ModelSpec gemma(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 256);
+        boolean bias = c.bool(false, "attention_bias");
+        Pattern p = pattern(c, k.layers(), 0, i -> false, i -> false);
+        return decoder(name, Family.GEMMA, arch, k, standard(k, bias, bias, false, false, false),
+                gated(c, act(c, "gelu_pytorch_tanh"), false), null, preNorm(2), p,
+                c.bool(true, "tie_word_embeddings"));
+    }
+
+    // Gemma2Config: four norms per block (pre/post attention, pre/post feed-forward); even layers slide (window 4096).
+    private static ModelSpec gemma2(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 256);
+        boolean bias = c.bool(false, "attention_bias");
+        Pattern p = pattern(c, k.layers(), window(c, 4096), i -> i % 2 == 0, i -> false);
+        return decoder(name, Family.GEMMA2, arch, k, standard(k, bias, bias, false, false, false),
+                gated(c, act(c, "gelu_pytorch_tanh"), false), null, preNorm(4), p,
+                c.bool(true, "tie_word_embeddings"));
+    }
+
+    // Gemma3TextConfig: Gemma 2 blocks plus q/k norms; 5 sliding layers then 1 global (sliding_window_pattern 6).
+    private static ModelSpec gemma3(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 256);
+        boolean bias = c.bool(false, "attention_bias");
+        int every = c.positiveOr(6, "sliding_window_pattern");
+        Pattern p = pattern(c, k.layers(), window(c, 4096), i -> (i + 1) % every != 0, i -> false);
+        return decoder(name, Family.GEMMA3, arch, k, standard(k, bias, bias, true, false, false),
+                gated(c, act(c, "gelu_pytorch_tanh"), false), null, preNorm(4), p,
+                c.bool(true, "tie_word_embeddings"));
+    }
+
+    // Phi3: fused qkv_proj and gate_up_proj; untied; sliding_window applies to every layer when set.
+    private static ModelSpec phi3(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        boolean bias = c.bool(false, "attention_bias");
+        Pattern p = pattern(c, k.layers(), window(c, 0), i -> true, i -> false);
+        Mlp mlp = new Mlp(c.positive("intermediate_size"), true, false, true, act(c, "silu"));
+        return decoder(name, Family.PHI3, arch, k, standard(k, bias, bias, false, true, false), mlp, null,
+                preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    // GPT2Config: LayerNorm, learned positions (n_positions), biases everywhere, n_inner defaults to 4·n_embd, tied head.
+    private static ModelSpec gpt2(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        int inner = c.positiveOr(4 * k.hidden(), "n_inner");
+        Mlp mlp = new Mlp(inner, false, true, false, act(c, "gelu_new"));
+        int positions = (int) Math.min(Integer.MAX_VALUE, c.positiveOr(1024, "n_positions", "max_position_embeddings"));
+        Pattern p = pattern(c, k.layers(), 0, i -> false, i -> false);
+        Core withContext = new Core(k.hidden(), k.layers(), k.heads(), k.kvHeads(), k.headDim(), k.vocab(), positions);
+        return new ModelSpec(name, Family.GPT2, arch, k.hidden(), k.vocab(), positions,
+                new Embeddings(c.bool(true, "tie_word_embeddings"), positions, 0),
+                standard(withContext, true, true, false, true, false), mlp, null,
+                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0);
+    }
+
+    // GPTNeoXConfig: fused query_key_value with biases, LayerNorm, untied embed_out by default.
+    private static ModelSpec gptNeox(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        boolean bias = c.bool(true, "attention_bias");
+        Mlp mlp = new Mlp(c.positive("intermediate_size"), false, true, false, act(c, "gelu"));
+        Pattern p = pattern(c, k.layers(), 0, i -> false, i -> false);
+        return decoder(name, Family.GPT_NEOX, arch, k, standard(k, bias, bias, false, true, false), mlp, null,
+                new Norms(NormKind.LAYER_NORM, 2, true, false), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    // BertConfig / RobertaConfig: post-norm encoder, learned positions and token types, task head from architectures.
+    private static ModelSpec encoder(ConfigFields c, String name, List<String> arch, Family family) {
+        Core k = core(c, null);
+        int positions = c.positiveOr(family == Family.ROBERTA ? 514 : 512, "max_position_embeddings");
+        int tokenTypes = c.nonNegativeOr(family == Family.ROBERTA ? 1 : 2, "type_vocab_size");
+        Mlp mlp = new Mlp(c.positive("intermediate_size"), false, true, false, act(c, "gelu"));
+        Pattern p = pattern(c, k.layers(), 0, i -> false, i -> false);
+        int labels = c.size("id2label") > 0 ? c.size("id2label") : c.positiveOr(2, "num_labels");
+        Head head = new Head.Encoder(encoderTask(c, arch, family), labels);
+        return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), positions,
+                new Embeddings(c.bool(true, "tie_word_embeddings"), positions, tokenTypes),
+                standard(k, true, true, false, false, false), mlp, null,
+                new Norms(NormKind.LAYER_NORM, 2, false, true), p.layers(), 0, head, 0);
+    }
+
+    private static Head.EncoderTask encoderTask(ConfigFields c, List<String> arch, Family family) {
+        if (arch.isEmpty()) {
+            return Head.EncoderTask.BASE;
+        }
+        String a = arch.get(0);
+        if (a.endsWith("LMHeadModel")) {
+            return Head.EncoderTask.CAUSAL_LM;
+        }
+        for (Head.EncoderTask t : Head.EncoderTask.values()) {
+            if (a.endsWith(t.suffix()) && !(t == Head.EncoderTask.BASE && a.contains("For"))) {
+                return t;
+            }
+        }
+        throw new InvalidInputException(c.where() + ": architectures '" + a + "' is not a known " + family.modelType()
+                + " head (accepted suffixes: " + String.join(", ", Head.EncoderTask.suffixes()) + ")");
+    }
+
+    // DeepseekV3Config: MLA, first_k_dense_replace dense layers, then MoE every moe_layer_freq layers with
+    // n_shared_experts always-on experts; noaux_tc routing keeps an e_score_correction_bias per expert.
+    private static ModelSpec deepseekV3(ConfigFields c, String name, List<String> arch) {
+        int hidden = c.positive("hidden_size");
+        int layers = c.positive("num_hidden_layers");
+        if (layers > ModelSpec.MAX_LAYERS) {
+            throw new InvalidInputException(c.where() + ": 'num_hidden_layers' = " + layers + " is out of range");
+        }
+        int heads = c.positive("num_attention_heads");
+        Attention.Latent mla = new Attention.Latent(heads, c.nonNegativeOr(0, "q_lora_rank"),
+                c.positive("kv_lora_rank"), c.nonNegativeOr(128, "qk_nope_head_dim"),
+                c.nonNegativeOr(64, "qk_rope_head_dim"), c.positive("v_head_dim"));
+        int experts = c.nonNegativeOr(0, "n_routed_experts", "num_experts");
+        int firstDense = c.nonNegativeOr(0, "first_k_dense_replace");
+        int freq = c.positiveOr(1, "moe_layer_freq");
+        Moe moe = null;
+        if (experts > 0) {
+            int shared = c.nonNegativeOr(0, "n_shared_experts");
+            int fe = c.positive("moe_intermediate_size");
+            boolean scoreBias = c.text("topk_method").map("noaux_tc"::equals).orElse(true);
+            moe = new Moe(experts, topK(c, 8, experts), fe, Math.multiplyExact(shared, fe), false, false, scoreBias,
+                    false);
+        }
+        boolean hasMoe = moe != null;
+        Pattern p = pattern(c, layers, 0, i -> false, i -> hasMoe && i >= firstDense && i % freq == 0);
+        Mlp dense = c.has("intermediate_size") ? gated(c, act(c, "silu"), false) : null;
+        long maxContext = c.optLong("max_position_embeddings").orElse(0);
+        return new ModelSpec(name, Family.DEEPSEEK_V3, arch, hidden, c.positive("vocab_size"), maxContext,
+                new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0), mla, dense, moe, preNorm(2), p.layers(),
+                0, new Head.CausalLm(), c.nonNegativeOr(0, "num_nextn_predict_layers"));
+    }
+
+    // GptOssConfig: every layer MoE (experts with biases, router with bias), attention with biases and per-head sinks,
+    // alternating sliding (128) / full attention via layer_types.
+    private static ModelSpec gptOss(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 64);
+        int experts = c.positiveOr(128, "num_local_experts", "num_experts");
+        Moe moe = new Moe(experts, topK(c, 4, experts), c.positive("intermediate_size"), 0, false, true, false, true);
+        Pattern p = pattern(c, k.layers(), window(c, 128), i -> i % 2 == 0, i -> true);
+        boolean bias = c.bool(true, "attention_bias");
+        return decoder(name, Family.GPT_OSS, arch, k, standard(k, bias, bias, false, false, true), null, moe,
+                preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    // Unknown model_type with the standard decoder fields: read as a Llama-style decoder.
+    private static ModelSpec generic(ConfigFields c, String name, List<String> arch, String modelType) {
+        List<String> missing = new ArrayList<>();
+        for (String[] field : new String[][] {{"hidden_size", "n_embd", "d_model"},
+                {"num_hidden_layers", "n_layer", "num_layers"}, {"num_attention_heads", "n_head", "num_heads"},
+                {"intermediate_size", "n_inner", "ffn_dim"}, {"vocab_size", "n_vocab"}}) {
+            if (c.optLong(field).isEmpty()) {
+                missing.add(field[0]);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new InvalidInputException(c.where() + ": model_type '" + (modelType.isEmpty() ? "(none)" : modelType)
+                    + "' is not supported (supported: " + String.join(", ", Family.modelTypes())
+                    + ") and the config lacks the generic decoder fields: " + String.join(", ", missing));
+        }
+        Core k = core(c, null);
+        boolean bias = c.bool(false, "attention_bias");
+        Pattern p = pattern(c, k.layers(), window(c, 0), i -> true, i -> false);
+        return decoder(name, Family.GENERIC_DECODER, arch, k, standard(k, bias, bias, false, false, false),
+                gated(c, act(c, "silu"), c.bool(false, "mlp_bias")), null, preNorm(2), p,
+                c.bool(false, "tie_word_embeddings"));
+    }
+
+    private static Optional<String> quantization(ConfigFields c) {
+        Optional<ConfigFields> q = c.object("quantization_config");
+        if (q.isEmpty()) {
+            return Optional.empty();
+        }
+        ConfigFields qc = q.get();
+        StringBuilder s = new StringBuilder(qc.text("quant_method").orElse("unknown method"));
+        qc.optInt("bits", "w_bit").ifPresent(b -> s.append(", ").append(b).append("-bit"));
+        qc.text("fmt").ifPresent(f -> s.append(", ").append(f));
+        qc.optInt("group_size", "q_group_size").ifPresent(g -> s.append(", group size ").append(g));
+        List<Integer> block = qc.ints("weight_block_size");
+        if (!block.isEmpty()) {
+            s.append(", block ").append(block.stream().map(String::valueOf).reduce((a, b) -> a + "×" + b).orElse(""));
+        }
+        if (qc.bool(false, "load_in_4bit")) {
+            s.append(", 4-bit ").append(qc.text("bnb_4bit_quant_type").orElse("fp4"));
+        }
+        if (qc.bool(false, "load_in_8bit")) {
+            s.append(", 8-bit");
+        }
+        return Optional.of(s.toString());
+    }
+
+    static String firstLine(String s) {
+        if (s == null) {
+            return "parse error";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,108 @@
+package org.gpuplan.io;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.gpuplan.model.InvalidInputException;
+
+/**
+ * The built-in model catalog: verbatim HuggingFace config.json files in {@code gpuplan/models/}, indexed by
+ * {@code catalog.csv} (id, file, source, retrieved, notes). Data, not code: adding a model is adding a row and a file.
+ */
+public final class ModelCatalog {
+
+    static final String DIR = "/gpuplan/models/";
+    private final List<CatalogEntry> entries;
+
+    private ModelCatalog(List<CatalogEntry> entries) {
+        this.entries = List.copyOf(entries);
+    }
+
+    /** The catalog shipped in the jar. */
+    public static ModelCatalog builtIn() {
+        String text = resource("catalog.csv");
+        List<List<String>> rows = Csv.parse(text, "catalog.csv");
+        List<CatalogEntry> entries = new ArrayList<>();
+        for (List<String> row : rows.subList(1, rows.size())) {
+            if (row.size() < 4) {
+                throw new IllegalStateException("catalog.csv: malformed row " + row);
+            }
+            entries.add(new CatalogEntry(row.get(0), row.get(1), row.get(2), row.get(3),
+                    row.size() > 4 ? row.get(4) : ""));
+        }
+        entries.sort(Comparator.comparing(e -> e.id().toLowerCase(Locale.ROOT)));
+        return new ModelCatalog(entries);
+    }
+
+    public List<CatalogEntry> entries() {
+        return entries;
+    }
+
+    /** Exact id (case-insensitive), or the name part alone when exactly one entry has it. */
+    public Optional<CatalogEntry> find(String ref) {
+        String r = ref.trim().toLowerCase(Locale.ROOT);
+        for (CatalogEntry e : entries) {
+            if (e.id().toLowerCase(Locale.ROOT).equals(r)) {
+                return Optional.of(e);
+            }
+        }
+        List<CatalogEntry> byName = entries.stream()
+                .filter(e -> e.id().substring(e.id().indexOf('/') + 1).toLowerCase(Locale.ROOT).equals(r)).toList();
+        return byName.size() == 1 ? Optional.of(byName.get(0)) : Optional.empty();
+    }
+
+    /** The config.json text of an entry. */
+    public String config(CatalogEntry e) {
+        return resource(e.file());
+    }
+
+    /** Up to three ids closest to a mistyped reference, for "did you mean". */
+    public List<String> suggestions(String ref) {
+        String r = ref.toLowerCase(Locale.ROOT);
+        return entries.stream()
+                .map(e -> new Object() {
+                    final String id = e.id();
+                    final int d = Math.min(distance(r, e.id().toLowerCase(Locale.ROOT)),
+                            distance(r, e.id().substring(e.id().indexOf('/') + 1).toLowerCase(Locale.ROOT)));
+                })
+                .filter(o -> o.d <= Math.max(3, r.length() / 3))
+                .sorted(Comparator.comparingInt(o -> o.d))
+                .limit(3).map(o -> o.id).toList();
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    private static String resource(String name) {
+        try (InputStream in = ModelCatalog.class.getResourceAsStream(DIR + name)) {
+            if (in == null) {
+                throw new InvalidInputException("built-in catalog file missing: " + name);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package org.gpuplan.model;
+
+/** The attention block of one layer. */
+public sealed interface Attention permits Attention.Standard, Attention.Latent {
+
+    /** Hard upper bound on any single dimension, so that hostile configs cannot make products overflow. */
+    int MAX_DIM = 1 << 24;
+
+    int numHeads();
+
+    AttentionVariant variant();
+
+    /**
+     * Multi-head / grouped-query / multi-query attention with separate (or fused) Q, K, V and output projections.
+     *
+     * @param qkvBias    biases on the Q, K and V projections (Qwen2, GPT-2, BERT, gpt-oss)
+     * @param outputBias bias on the output projection (GPT-2, BERT, GPT-NeoX, gpt-oss)
+     * @param qkNorm     RMSNorm over head_dim on queries and keys (Qwen3, Gemma 3)
+     * @param fusedQkv   one projection produces Q, K and V (Phi-3, GPT-2, GPT-NeoX); same count, other module names
+     * @param sinks      one learned attention-sink logit per head (gpt-oss)
+     */
+    record Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias, boolean qkNorm,
+                    boolean fusedQkv, boolean sinks) implements Attention {
+        public Standard {
+            Checks.range(numHeads, 1, MAX_DIM, "num_attention_heads");
+            Checks.range(numKvHeads, 1, MAX_DIM, "num_key_value_heads");
+            Checks.range(headDim, 1, MAX_DIM, "head_dim");
+            if (numHeads % numKvHeads != 0) {
+                throw new InvalidInputException("num_attention_heads (" + numHeads
+                        + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
+            }
+        }
+
+        @Override
+        public AttentionVariant variant() {
+            if (numKvHeads == numHeads) {
+                return AttentionVariant.MHA;
+            }
+            return numKvHeads == 1 ? AttentionVariant.MQA : AttentionVariant.GQA;
+        }
+    }
+
+    /**
+     * Multi-head latent attention as in DeepSeek-V2/V3 ({@code modeling_deepseek_v3.py}).
+     *
+     * @param qLoraRank rank of the query down-projection, 0 when queries are projected directly
+     */
+    record Latent(int numHeads, int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim)
+            implements Attention {
+        public Latent {
+            Checks.range(numHeads, 1, MAX_DIM, "num_attention_heads");
+            Checks.range(qLoraRank, 0, MAX_DIM, "q_lora_rank");
+            Checks.range(kvLoraRank, 1, MAX_DIM, "kv_lora_rank");
+            Checks.range(qkNopeHeadDim, 0, MAX_DIM, "qk_nope_head_dim");
+            Checks.range(qkRopeHeadDim, 0, MAX_DIM, "qk_rope_head_dim");
+            Checks.range(vHeadDim, 1, MAX_DIM, "v_head_dim");
+            Checks.positive(qkNopeHeadDim + qkRopeHeadDim, "qk_nope_head_dim + qk_rope_head_dim");
+        }
+
+        public int qkHeadDim() {
+            return qkNopeHeadDim + qkRopeHeadDim;
+        }
+
+        @Override
+        public AttentionVariant variant() {
+            return AttentionVariant.MLA;
+        }
+    }
+}

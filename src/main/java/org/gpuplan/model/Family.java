@@ -1,0 +1,68 @@
+package org.gpuplan.model;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Model families gpuplan understands, keyed by HuggingFace {@code model_type}. The family decides how a config.json is
+ * read (one place per family, see {@code org.gpuplan.io.HfConfigParser}); the counting itself only looks at the
+ * architecture records, so families differ only in what they declare.
+ */
+public enum Family {
+    LLAMA("llama", "LlamaForCausalLM"),
+    MISTRAL("mistral", "MistralForCausalLM"),
+    MIXTRAL("mixtral", "MixtralForCausalLM"),
+    QWEN2("qwen2", "Qwen2ForCausalLM"),
+    QWEN2_MOE("qwen2_moe", "Qwen2MoeForCausalLM"),
+    QWEN3("qwen3", "Qwen3ForCausalLM"),
+    QWEN3_MOE("qwen3_moe", "Qwen3MoeForCausalLM"),
+    GEMMA("gemma", "GemmaForCausalLM"),
+    GEMMA2("gemma2", "Gemma2ForCausalLM"),
+    GEMMA3("gemma3_text", "Gemma3ForCausalLM"),
+    PHI3("phi3", "Phi3ForCausalLM"),
+    GPT2("gpt2", "GPT2LMHeadModel"),
+    GPT_NEOX("gpt_neox", "GPTNeoXForCausalLM"),
+    BERT("bert", "BertForMaskedLM"),
+    ROBERTA("roberta", "RobertaForMaskedLM"),
+    DEEPSEEK_V3("deepseek_v3", "DeepseekV3ForCausalLM"),
+    GPT_OSS("gpt_oss", "GptOssForCausalLM"),
+    /** An unknown {@code model_type} that has the standard Llama-style decoder fields. */
+    GENERIC_DECODER("generic", "unknown");
+
+    private final String modelType;
+    private final String defaultArchitecture;
+
+    Family(String modelType, String defaultArchitecture) {
+        this.modelType = modelType;
+        this.defaultArchitecture = defaultArchitecture;
+    }
+
+    /** The HuggingFace {@code model_type} value. */
+    public String modelType() {
+        return modelType;
+    }
+
+    /** The class name transformers uses when a config lists no {@code architectures}. */
+    public String defaultArchitecture() {
+        return defaultArchitecture;
+    }
+
+    public boolean isEncoder() {
+        return this == BERT || this == ROBERTA;
+    }
+
+    public static Optional<Family> byModelType(String modelType) {
+        if (modelType == null) {
+            return Optional.empty();
+        }
+        String key = modelType.trim().toLowerCase(Locale.ROOT).replace('-', '_');
+        return Arrays.stream(values()).filter(f -> f != GENERIC_DECODER && f.modelType.equals(key)).findFirst();
+    }
+
+    /** Accepted {@code model_type} values, for error messages and {@code models --family}. */
+    public static List<String> modelTypes() {
+        return Arrays.stream(values()).filter(f -> f != GENERIC_DECODER).map(Family::modelType).toList();
+    }
+}

@@ -1,0 +1,78 @@
+package org.gpuplan.model;
+
+import java.util.List;
+
+/**
+ * The architecture of a Transformer model: everything needed to count its parameters and, later, its memory and
+ * FLOPs. Immutable and family-neutral: a family only decides which of these fields it sets.
+ *
+ * @param name            display name (catalog id, folder or file name)
+ * @param family          the family the config was read as
+ * @param architectures   the config's {@code architectures} class names
+ * @param hiddenSize      model width h
+ * @param vocabSize       vocabulary size V (rows of the token-embedding table)
+ * @param maxContext      maximum positions the model was configured for
+ * @param mlp             the dense feed-forward block used by non-MoE layers (null when every layer is MoE)
+ * @param moe             the mixture-of-experts block used by MoE layers (null for dense models)
+ * @param layers          one entry per Transformer block, in order
+ * @param slidingWindow   window of sliding-window layers in tokens, 0 when no layer uses one
+ * @param mtpLayers       DeepSeek-V3 multi-token-prediction modules (counted separately from the main model)
+ */
+public record ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
+                        long maxContext, Embeddings embeddings, Attention attention, Mlp mlp, Moe moe, Norms norms,
+                        List<Layer> layers, int slidingWindow, Head head, int mtpLayers) {
+
+    public static final int MAX_LAYERS = 100_000;
+    public static final int MAX_VOCAB = 100_000_000;
+
+    public ModelSpec {
+        Checks.notNull(name, "name");
+        Checks.notNull(family, "family");
+        architectures = List.copyOf(Checks.notNull(architectures, "architectures"));
+        Checks.range(hiddenSize, 1, Attention.MAX_DIM, "hidden_size");
+        Checks.range(vocabSize, 1, MAX_VOCAB, "vocab_size");
+        if (maxContext < 0) {
+            throw new InvalidInputException("max_position_embeddings must not be negative, got " + maxContext);
+        }
+        Checks.notNull(embeddings, "embeddings");
+        Checks.notNull(attention, "attention");
+        Checks.notNull(norms, "norms");
+        Checks.notNull(head, "head");
+        layers = List.copyOf(Checks.notNull(layers, "layers"));
+        Checks.range(layers.size(), 1, MAX_LAYERS, "num_hidden_layers");
+        Checks.range(slidingWindow, 0, Integer.MAX_VALUE, "sliding_window");
+        Checks.range(mtpLayers, 0, 64, "num_nextn_predict_layers");
+        boolean anyMoe = layers.stream().anyMatch(Layer::moe);
+        boolean anyDense = layers.stream().anyMatch(l -> !l.moe());
+        if (anyMoe && moe == null) {
+            throw new InvalidInputException("MoE layers need the expert settings (num_experts, num_experts_per_tok)");
+        }
+        if ((anyDense || mtpLayers > 0 && moe == null) && mlp == null) {
+            throw new InvalidInputException("dense layers need intermediate_size");
+        }
+        if (layers.stream().anyMatch(Layer::slidingWindow) && slidingWindow == 0) {
+            throw new InvalidInputException("sliding-window layers need a positive sliding_window");
+        }
+    }
+
+    public int numLayers() {
+        return layers.size();
+    }
+
+    public long moeLayerCount() {
+        return layers.stream().filter(Layer::moe).count();
+    }
+
+    public long slidingLayerCount() {
+        return layers.stream().filter(Layer::slidingWindow).count();
+    }
+
+    public boolean isMoe() {
+        return moe != null && moeLayerCount() > 0;
+    }
+
+    /** The class name that selected the head, or the family default. */
+    public String architecture() {
+        return architectures.isEmpty() ? family.defaultArchitecture() : architectures.get(0);
+    }
+}
