@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -21,6 +22,7 @@ import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.Moe;
 import org.gpuplan.model.NormKind;
 import org.gpuplan.model.Norms;
+import org.gpuplan.model.VisionEncoder;
 
 /**
  * Reads a HuggingFace {@code config.json} into a {@link ModelSpec}. Each family has exactly one method here that
@@ -72,9 +74,17 @@ public final class HfConfigParser {
             // Gemma 3 4B+ (Gemma3ForConditionalGeneration): the language model lives in text_config.
             ConfigFields text = c.object("text_config").orElseThrow(() -> new InvalidInputException(
                     c.where() + ": model_type 'gemma3' needs a 'text_config' object"));
-            spec = gemma3(text, name, architectures);
-            warnings.add("multimodal Gemma 3: counting the language model only; the SigLIP vision tower and "
-                    + "projector (about 0.4B parameters) are not included");
+            ModelSpec lm = gemma3(text, name, architectures);
+            ConfigFields v = c.object("vision_config").orElse(new ConfigFields(JSON.createObjectNode(),
+                    c.where() + " vision_config"));
+            // SiglipVisionConfig defaults as used by Gemma 3 (so400m/14 at 896 px)
+            VisionEncoder vision = new VisionEncoder(v.positiveOr(1152, "hidden_size"),
+                    v.positiveOr(27, "num_hidden_layers"), v.positiveOr(4304, "intermediate_size"),
+                    v.positiveOr(14, "patch_size"), v.positiveOr(896, "image_size"), v.positiveOr(3, "num_channels"),
+                    lm.hiddenSize());
+            spec = new ModelSpec(lm.name(), lm.family(), lm.architectures(), lm.hiddenSize(), lm.vocabSize(),
+                    lm.maxContext(), lm.embeddings(), lm.attention(), lm.mlp(), lm.moe(), lm.norms(), lm.layers(),
+                    lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision);
         } else if (family.isPresent()) {
             spec = byFamily(family.get(), c, name, architectures);
         } else {
@@ -206,7 +216,7 @@ public final class HfConfigParser {
     private static ModelSpec decoder(String name, Family family, List<String> arch, Core k, Attention attention,
                                      Mlp mlp, Moe moe, Norms norms, Pattern p, boolean tied) {
         return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), k.maxContext(), new Embeddings(tied, 0, 0),
-                attention, mlp, moe, norms, p.layers(), p.window(), new Head.CausalLm(), 0);
+                attention, mlp, moe, norms, p.layers(), p.window(), new Head.CausalLm(), 0, null);
     }
 
     private static Mlp gated(ConfigFields c, String act, boolean bias) {
@@ -325,7 +335,14 @@ public final class HfConfigParser {
     }
 
     // Gemma3TextConfig: Gemma 2 blocks plus q/k norms; 5 sliding layers then 1 global (sliding_window_pattern 6).
-    private static ModelSpec gemma3(ConfigFields c, String name, List<String> arch) {
+    // Multimodal configs omit text_config fields that equal these class defaults (Gemma 3 4B), so they apply here.
+    private static ModelSpec gemma3(ConfigFields given, String name, List<String> arch) {
+        ObjectNode merged = JSON.createObjectNode();
+        merged.put("vocab_size", 262208).put("hidden_size", 2304).put("intermediate_size", 9216)
+                .put("num_hidden_layers", 26).put("num_attention_heads", 8).put("num_key_value_heads", 4)
+                .put("head_dim", 256).put("max_position_embeddings", 131072).put("sliding_window", 4096);
+        merged.setAll((ObjectNode) given.node());
+        ConfigFields c = new ConfigFields(merged, given.where());
         Core k = core(c, 256);
         boolean bias = c.bool(false, "attention_bias");
         int every = c.positiveOr(6, "sliding_window_pattern");
@@ -356,7 +373,7 @@ public final class HfConfigParser {
         return new ModelSpec(name, Family.GPT2, arch, k.hidden(), k.vocab(), positions,
                 new Embeddings(c.bool(true, "tie_word_embeddings"), positions, 0),
                 standard(withContext, true, true, false, true, false), mlp, null,
-                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0);
+                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null);
     }
 
     // GPTNeoXConfig: fused query_key_value with biases, LayerNorm, untied embed_out by default.
@@ -381,7 +398,7 @@ public final class HfConfigParser {
         return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), positions,
                 new Embeddings(c.bool(true, "tie_word_embeddings"), positions, tokenTypes),
                 standard(k, true, true, false, false, false), mlp, null,
-                new Norms(NormKind.LAYER_NORM, 2, false, true), p.layers(), 0, head, 0);
+                new Norms(NormKind.LAYER_NORM, 2, false, true), p.layers(), 0, head, 0, null);
     }
 
     private static Head.EncoderTask encoderTask(ConfigFields c, List<String> arch, Family family) {
@@ -430,7 +447,7 @@ public final class HfConfigParser {
         long maxContext = c.optLong("max_position_embeddings").orElse(0);
         return new ModelSpec(name, Family.DEEPSEEK_V3, arch, hidden, c.positive("vocab_size"), maxContext,
                 new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0), mla, dense, moe, preNorm(2), p.layers(),
-                0, new Head.CausalLm(), c.nonNegativeOr(0, "num_nextn_predict_layers"));
+                0, new Head.CausalLm(), c.nonNegativeOr(0, "num_nextn_predict_layers"), null);
     }
 
     // GptOssConfig: every layer MoE (experts with biases, router with bias), attention with biases and per-head sinks,

@@ -17,10 +17,11 @@ import java.util.List;
  * @param layers          one entry per Transformer block, in order
  * @param slidingWindow   window of sliding-window layers in tokens, 0 when no layer uses one
  * @param mtpLayers       DeepSeek-V3 multi-token-prediction modules (counted separately from the main model)
+ * @param vision          the vision tower of a multimodal model, null for text-only models
  */
 public record ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
                         long maxContext, Embeddings embeddings, Attention attention, Mlp mlp, Moe moe, Norms norms,
-                        List<Layer> layers, int slidingWindow, Head head, int mtpLayers) {
+                        List<Layer> layers, int slidingWindow, Head head, int mtpLayers, VisionEncoder vision) {
 
     public static final int MAX_LAYERS = 100_000;
     public static final int MAX_VOCAB = 100_000_000;

@@ -28,6 +28,9 @@ public final class ParameterCounter {
             }
         }
         terms.add(norms(m));
+        if (m.vision() != null) {
+            terms.add(vision(m.vision()));
+        }
         if (m.head() instanceof Head.Encoder enc) {
             terms.addAll(encoderHeads(m, enc));
         } else {
@@ -264,6 +267,21 @@ public final class ParameterCounter {
             }
         }
         return terms;
+    }
+
+    // SigLIP: patch conv c·p²·hv + hv, positions P·hv, layers × (2 LayerNorms 4hv + q/k/v/o 4(hv²+hv) + fc1 hv·fv + fv
+    // + fc2 fv·hv + hv), post LayerNorm 2hv; Gemma 3 projector hv·ht + RMSNorm hv.
+    static Term vision(VisionEncoder v) {
+        long hv = v.hiddenSize();
+        long fv = v.intermediateSize();
+        long patch = mul(mul(v.channels(), (long) v.patchSize() * v.patchSize()), hv) + hv;
+        long positions = mul(v.patches(), hv);
+        long layer = 4 * hv + 4 * (mul(hv, hv) + hv) + mul(hv, fv) + fv + mul(fv, hv) + hv;
+        long projector = mul(hv, v.textHiddenSize()) + hv;
+        long value = patch + positions + mul(v.layers(), layer) + 2 * hv + projector;
+        return new Term("vision", "vision tower", value, "SigLIP: patch embedding c·p²·hv + hv + positions P·hv + "
+                + v.layers() + " layers × " + layer + " + post-norm 2·hv + projector hv·ht + hv, with hv=" + hv
+                + ", fv=" + fv + ", p=" + v.patchSize() + ", P=" + v.patches() + ", ht=" + v.textHiddenSize());
     }
 
     // total − MoE layers × (E − k) × expert: the routed experts a token does not use.
