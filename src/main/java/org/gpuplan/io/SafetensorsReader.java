@@ -161,7 +161,7 @@ public final class SafetensorsReader {
             }
             long d = p.getLongValue();
             if (d < 0) {
-                throw bad(where, "tensor '" + shorten(name) + "': negative dimension " + d);
+                throw bad(where, "tensor '" + shorten(name) + "': negative dimension " + d + " in shape");
             }
             product = Math.multiplyExact(product, d);
         }

@@ -1,0 +1,230 @@
+package org.gpuplan.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.gpuplan.model.Attention;
+import org.gpuplan.model.AttentionVariant;
+import org.gpuplan.model.Family;
+import org.gpuplan.model.Head;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterCounter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class HfConfigParserTest {
+
+    static ModelSpec spec(String json) {
+        return HfConfigParser.parse(json, "test", "config.json").spec();
+    }
+
+    static long total(String json) {
+        return ParameterCounter.count(spec(json)).totalCount();
+    }
+
+    static final String LLAMA_TINY = """
+            {"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
+             "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100}""";
+
+    @Test
+    void llamaCountFollowsTheFormulaTermByTerm() {
+        // h=64, a·d=64, kv·d=32: attention 64·64 + 2·64·32 + 64·64 = 12288; MLP 3·64·128 = 24576; norms 2·64
+        long perLayer = 12288 + 24576 + 128;
+        assertThat(total(LLAMA_TINY)).isEqualTo(2 * perLayer + 64 + 2L * 100 * 64);
+    }
+
+    @Test
+    void attentionVariantFollowsKvHeads() {
+        assertThat(spec(LLAMA_TINY).attention().variant()).isEqualTo(AttentionVariant.GQA);
+        assertThat(spec(LLAMA_TINY.replace("\"num_key_value_heads\":2", "\"num_key_value_heads\":4"))
+                .attention().variant()).isEqualTo(AttentionVariant.MHA);
+        assertThat(spec(LLAMA_TINY.replace("\"num_key_value_heads\":2", "\"num_key_value_heads\":1"))
+                .attention().variant()).isEqualTo(AttentionVariant.MQA);
+    }
+
+    @Test
+    void explicitHeadDimWinsOverHiddenDividedByHeads() {
+        ModelSpec s = spec(LLAMA_TINY.replace("\"vocab_size\":100", "\"vocab_size\":100,\"head_dim\":32"));
+        assertThat(((Attention.Standard) s.attention()).headDim()).isEqualTo(32);
+        // q: 64·128, k/v: 64·64 each, o: 128·64
+        assertThat(ParameterCounter.attentionPerLayer(s.attention(), 64)).isEqualTo(64 * 128 * 2 + 2 * 64 * 64);
+    }
+
+    @Test
+    void gpt2SpellingsAreReadAsHiddenSizeAndLayers() {
+        String gpt2 = """
+                {"model_type":"gpt2","n_embd":768,"n_layer":12,"n_head":12,"vocab_size":50257,"n_positions":1024,
+                 "architectures":["GPT2LMHeadModel"]}""";
+        ModelSpec s = spec(gpt2);
+        assertThat(s.hiddenSize()).isEqualTo(768);
+        assertThat(s.numLayers()).isEqualTo(12);
+        assertThat(s.mlp().intermediateSize()).isEqualTo(3072); // n_inner absent → 4·n_embd
+        assertThat(total(gpt2)).isEqualTo(124_439_808L);
+    }
+
+    @Test
+    void gemmaTiesEmbeddingsByDefaultAndOthersDoNot() {
+        String gemma = """
+                {"model_type":"gemma","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,
+                 "num_attention_heads":2,"num_key_value_heads":1,"head_dim":32,"vocab_size":1000}""";
+        assertThat(spec(gemma).embeddings().tied()).isTrue();
+        assertThat(spec(gemma.replace("gemma", "llama")).embeddings().tied()).isFalse();
+        assertThat(total(gemma.replace("gemma", "llama")) - total(gemma)).isEqualTo(1000L * 64);
+    }
+
+    @Test
+    void mixtralExpertKeySpellingsAreEquivalent() {
+        String a = """
+                {"model_type":"mixtral","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
+                 "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100,"num_local_experts":8,
+                 "num_experts_per_tok":2}""";
+        assertThat(total(a)).isEqualTo(total(a.replace("num_local_experts", "n_routed_experts")));
+        var b = ParameterCounter.count(spec(a));
+        // active drops 6 of the 8 experts (3·64·128 each) in both layers
+        assertThat(b.totalCount() - b.activeCount()).isEqualTo(2L * 6 * 3 * 64 * 128);
+    }
+
+    @Test
+    void slidingWindowLayersFollowEachFamilyRule() {
+        String gemma2 = """
+                {"model_type":"gemma2","hidden_size":64,"intermediate_size":128,"num_hidden_layers":6,
+                 "num_attention_heads":2,"num_key_value_heads":1,"head_dim":32,"vocab_size":100,
+                 "sliding_window":4096}""";
+        assertThat(spec(gemma2).slidingLayerCount()).isEqualTo(3);
+        assertThat(spec(gemma2.replace("gemma2", "gemma3_text")).slidingLayerCount()).isEqualTo(5);
+        String mistral = LLAMA_TINY.replace("llama", "mistral");
+        assertThat(spec(mistral).slidingWindow()).isEqualTo(4096); // MistralConfig default
+        assertThat(spec(mistral.replace("\"vocab_size\":100", "\"vocab_size\":100,\"sliding_window\":null"))
+                .slidingWindow()).isZero();
+        String typed = LLAMA_TINY.replace("llama", "qwen2").replace("\"vocab_size\":100",
+                "\"vocab_size\":100,\"use_sliding_window\":true,\"sliding_window\":512,"
+                        + "\"layer_types\":[\"sliding_attention\",\"full_attention\"]");
+        assertThat(spec(typed).layers().get(0).slidingWindow()).isTrue();
+        assertThat(spec(typed).layers().get(1).slidingWindow()).isFalse();
+    }
+
+    @Test
+    void encoderHeadsFollowArchitectures() {
+        String bert = """
+                {"model_type":"bert","hidden_size":768,"intermediate_size":3072,"num_hidden_layers":12,
+                 "num_attention_heads":12,"vocab_size":30522,"max_position_embeddings":512,"type_vocab_size":2,
+                 "architectures":["%s"]%s}""";
+        long base = total(bert.formatted("BertModel", ""));
+        assertThat(base).isEqualTo(109_482_240L);
+        long pooler = 768L * 768 + 768;
+        assertThat(total(bert.formatted("BertForMaskedLM", ""))).isEqualTo(base - pooler + pooler + 2 * 768 + 30522);
+        assertThat(total(bert.formatted("BertForSequenceClassification", ",\"id2label\":{\"0\":\"a\",\"1\":\"b\",\"2\":\"c\"}")))
+                .isEqualTo(base + 768 * 3 + 3);
+        assertThat(total(bert.formatted("BertForQuestionAnswering", ""))).isEqualTo(base - pooler + 768 * 2 + 2);
+        assertThat(spec(bert.formatted("BertForTokenClassification", "")).head())
+                .isEqualTo(new Head.Encoder(Head.EncoderTask.TOKEN_CLASSIFICATION, 2));
+        assertThatThrownBy(() -> spec(bert.formatted("BertForSomethingElse", "")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("ForMaskedLM");
+    }
+
+    @Test
+    void robertaBaseMatchesThePublishedCount() {
+        // RobertaModel roberta-base: 124,645,632 (code index ids 62064254422, 53337771845)
+        String roberta = """
+                {"model_type":"roberta","hidden_size":768,"intermediate_size":3072,"num_hidden_layers":12,
+                 "num_attention_heads":12,"vocab_size":50265,"max_position_embeddings":514,"type_vocab_size":1,
+                 "architectures":["RobertaModel"]}""";
+        assertThat(total(roberta)).isEqualTo(124_645_632L);
+    }
+
+    @Test
+    void pythiaMatchesThePublishedCounts() {
+        // Pythia model card: pythia-1b 1,011,781,632 total; pythia-6.9b 6,857,302,016 (code index id 68284732094)
+        String neox = """
+                {"model_type":"gpt_neox","hidden_size":%d,"intermediate_size":%d,"num_hidden_layers":%d,
+                 "num_attention_heads":%d,"vocab_size":%d,"max_position_embeddings":2048,
+                 "tie_word_embeddings":false}""";
+        // vocab sizes are padded per model: 50304 for pythia-1b, 50432 for pythia-6.9b
+        assertThat(total(neox.formatted(2048, 8192, 16, 8, 50304))).isEqualTo(1_011_781_632L);
+        assertThat(total(neox.formatted(4096, 16384, 32, 32, 50432))).isEqualTo(6_857_302_016L);
+    }
+
+    @Test
+    void gpt2LargeAndXlMatchThePublishedCounts() {
+        // model-provenance paper Table 4 (code index id 53219948649): 774,030,080 and 1,557,611,200
+        String gpt2 = """
+                {"model_type":"gpt2","n_embd":%d,"n_layer":%d,"n_head":%d,"vocab_size":50257,"n_positions":1024}""";
+        assertThat(total(gpt2.formatted(1280, 36, 20))).isEqualTo(774_030_080L);
+        assertThat(total(gpt2.formatted(1600, 48, 25))).isEqualTo(1_557_611_200L);
+    }
+
+    @Test
+    void unknownModelTypeWithDecoderFieldsIsAGenericDecoderWithAWarning() {
+        ParsedConfig pc = HfConfigParser.parse(LLAMA_TINY.replace("llama", "my_new_arch"), "x", "config.json");
+        assertThat(pc.spec().family()).isEqualTo(Family.GENERIC_DECODER);
+        assertThat(pc.warnings()).singleElement().asString().contains("my_new_arch", "generic");
+        assertThat(ParameterCounter.count(pc.spec()).totalCount()).isEqualTo(total(LLAMA_TINY));
+    }
+
+    @Test
+    void unknownModelTypeWithoutDecoderFieldsNamesWhatIsMissing() {
+        assertThatThrownBy(() -> spec("{\"model_type\":\"whisper\",\"d_model\":512}"))
+                .isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("whisper").hasMessageContaining("num_hidden_layers")
+                .hasMessageContaining("vocab_size").hasMessageContaining("supported: llama");
+    }
+
+    @Test
+    void missingFieldIsNamed() {
+        assertThatThrownBy(() -> spec(LLAMA_TINY.replace("\"hidden_size\":64,", "")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("missing 'hidden_size'");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "-4"})
+    void nonPositiveDimensionsAreRejected(String value) {
+        assertThatThrownBy(() -> spec(LLAMA_TINY.replace("\"num_hidden_layers\":2", "\"num_hidden_layers\":" + value)))
+                .isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("'num_hidden_layers' must be a positive integer");
+    }
+
+    @Test
+    void headsThatDoNotDivideHiddenAreRejectedWithoutHeadDim() {
+        assertThatThrownBy(() -> spec(LLAMA_TINY.replace("\"num_attention_heads\":4", "\"num_attention_heads\":6")
+                .replace("\"num_key_value_heads\":2", "\"num_key_value_heads\":3")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("not divisible");
+    }
+
+    @Test
+    void kvHeadsMustDivideHeads() {
+        assertThatThrownBy(() -> spec(LLAMA_TINY.replace("\"num_key_value_heads\":2", "\"num_key_value_heads\":3")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("multiple of num_key_value_heads");
+    }
+
+    @Test
+    void wrongTypesAndInvalidJsonAreClearErrors() {
+        assertThatThrownBy(() -> spec(LLAMA_TINY.replace("\"hidden_size\":64", "\"hidden_size\":\"big\"")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("'hidden_size' must be an integer");
+        assertThatThrownBy(() -> spec("{\"model_type\": \"llama\","))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("not valid JSON");
+        assertThatThrownBy(() -> spec("[1,2]"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("JSON object");
+        assertThatThrownBy(() -> spec(LLAMA_TINY.replace("\"hidden_size\":64", "\"hidden_size\":1e300")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("out of range");
+    }
+
+    @Test
+    void hugeDimensionsCannotOverflowTheCount() {
+        String huge = """
+                {"model_type":"llama","hidden_size":16000000,"intermediate_size":16000000,"num_hidden_layers":100000,
+                 "num_attention_heads":1,"vocab_size":99999999}""";
+        assertThatThrownBy(() -> total(huge)).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("overflow");
+    }
+
+    @Test
+    void deepseekMtpIsReportedApartFromTheTotal() {
+        var entry = ModelCatalog.builtIn().find("deepseek-ai/DeepSeek-V3").orElseThrow();
+        var b = ParameterCounter.count(HfConfigParser.parse(ModelCatalog.builtIn().config(entry), "d", "d").spec());
+        assertThat(b.mtp().value()).isPositive();
+        long sum = b.terms().stream().mapToLong(t -> t.value()).sum();
+        assertThat(sum).isEqualTo(b.totalCount());
+    }
+}
