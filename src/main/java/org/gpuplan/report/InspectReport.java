@@ -167,6 +167,14 @@ public final class InspectReport {
         if (s.mtpLayers() > 0) {
             a.put("mtp_layers", s.mtpLayers());
         }
+        if (s.vision() != null) {
+            ObjectNode v = a.putObject("vision");
+            v.put("layers", s.vision().layers());
+            v.put("hidden_size", s.vision().hiddenSize());
+            v.put("intermediate_size", s.vision().intermediateSize());
+            v.put("image_size", s.vision().imageSize());
+            v.put("patch_size", s.vision().patchSize());
+        }
         pc.checkpointDtype().ifPresent(d -> a.put("checkpoint_dtype", d));
         pc.quantization().ifPresent(q -> a.put("quantization", q));
         return a;
@@ -235,6 +243,9 @@ public final class InspectReport {
             out.append(String.format(Locale.ROOT, "  %-6s %s%n", e.getKey(),
                     Units.bytes(weightBytes(total, e.getValue()))));
         }
+        model.tensors().filter(t -> t.dataBytes() > 0).ifPresent(t -> out.append(String.format(Locale.ROOT,
+                "  %-6s %s, %.3f bits per stored element%n", "stored", Units.bytes(t.dataBytes()),
+                t.totalElements() > 0 ? t.bitsPerElement() : 0.0)));
         if (explain) {
             out.append("    formula: bytes = ceil(parameters × bits / 8); quantized formats add block scales "
                     + "(e.g. Q4_K 4.5 bits, NF4 with double quantization ≈ 4.13 bits)\n");
@@ -252,8 +263,9 @@ public final class InspectReport {
     private static void row(StringBuilder out, Term t, long total, boolean explain) {
         String pct = total > 0 && !t.key().startsWith("active") && !t.key().equals("total") && !t.key().equals("mtp")
                 ? String.format(Locale.ROOT, "%5.1f%%", 100.0 * t.value() / total) : "";
-        out.append(String.format(Locale.ROOT, "  %-24s %18s  %-9s %s%n", t.label(), Units.count(t.value()),
-                Units.shortCount(t.value()), pct).stripTrailing()).append('\n');
+        String shortValue = t.key().equals("lm_head") && t.value() == 0 ? "(tied)" : Units.shortCount(t.value());
+        out.append(String.format(Locale.ROOT, "  %-24s %18s  %-9s %s", t.label(), Units.count(t.value()),
+                shortValue, pct).stripTrailing()).append('\n');
         if (explain) {
             out.append("      = ").append(t.formula()).append('\n');
         }
@@ -297,6 +309,11 @@ public final class InspectReport {
         }
         if (s.mtpLayers() > 0) {
             kv(out, "MTP modules", Integer.toString(s.mtpLayers()));
+        }
+        if (s.vision() != null) {
+            kv(out, "vision tower", "SigLIP, " + s.vision().layers() + " layers, hidden " + s.vision().hiddenSize()
+                    + ", " + s.vision().imageSize() + " px images in " + s.vision().patchSize() + " px patches ("
+                    + s.vision().patches() + " per image)");
         }
         pc.checkpointDtype().ifPresent(d -> kv(out, "checkpoint dtype", d));
         pc.quantization().ifPresent(q -> kv(out, "quantization", q));

@@ -28,10 +28,13 @@ public final class Units {
         return Long.toString(n);
     }
 
-    /** "16.06 GB (14.96 GiB)". */
+    /** "16.06 GB (14.96 GiB)", "139.3 MB (132.8 MiB)", "10,240 bytes". */
     public static String bytes(long b) {
         if (b < 1_000_000L) {
             return String.format(Locale.ROOT, "%,d bytes", b);
+        }
+        if (b < 1_000_000_000L) {
+            return String.format(Locale.ROOT, "%.1f MB (%.1f MiB)", b / 1e6, b / 1048576.0);
         }
         return String.format(Locale.ROOT, "%.2f GB (%.2f GiB)", b / GB, b / GIB);
     }
