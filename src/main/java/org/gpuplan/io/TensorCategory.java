@@ -1,8 +1,6 @@
 package org.gpuplan.io;
 
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Sorts stored tensors into the same terms as {@code ParameterCounter}, from HuggingFace names
@@ -24,7 +22,7 @@ enum TensorCategory {
     VISION("vision"),
     OTHER("other");
 
-    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h|layer|blk|block|blocks)\\.(\\d{1,9})\\.");
+    private static final String[] LAYER_PREFIXES = {"layers.", "h.", "layer.", "blk.", "block.", "blocks."};
 
     private final String key;
 
@@ -36,18 +34,40 @@ enum TensorCategory {
         return key;
     }
 
-    /** The block index a tensor name belongs to, or -1. */
+    /** The block index a tensor name belongs to ({@code model.layers.12.…}, {@code blk.12.…}), or -1. */
     static int layerIndex(String name) {
-        Matcher m = LAYER.matcher(name);
-        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+        for (String prefix : LAYER_PREFIXES) {
+            int from = 0;
+            while (true) {
+                int at = name.indexOf(prefix, from);
+                if (at < 0) {
+                    break;
+                }
+                if (at == 0 || name.charAt(at - 1) == '.') {
+                    int start = at + prefix.length();
+                    int end = start;
+                    while (end < name.length() && end - start < 9 && Character.isDigit(name.charAt(end))) {
+                        end++;
+                    }
+                    if (end > start && end < name.length() && name.charAt(end) == '.') {
+                        return Integer.parseInt(name, start, end, 10);
+                    }
+                }
+                from = at + 1;
+            }
+        }
+        return -1;
     }
 
     /**
      * @param mainLayers number of main-model blocks when known (tensors of later blocks are MTP modules), else -1
      */
     static TensorCategory of(String name, int mainLayers) {
+        return of(name, layerIndex(name), mainLayers);
+    }
+
+    static TensorCategory of(String name, int layer, int mainLayers) {
         String n = name.toLowerCase(Locale.ROOT);
-        int layer = layerIndex(n);
         if (mainLayers > 0 && layer >= mainLayers) {
             return MTP;
         }

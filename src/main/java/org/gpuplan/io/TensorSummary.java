@@ -73,9 +73,9 @@ public record TensorSummary(String format, int files, long tensorCount, long tot
             elements = Math.addExact(elements, numElements);
             bytes = Math.addExact(bytes, numBytes);
             byDtype.merge(dtype, new DtypeTotal(1, numElements, numBytes), DtypeTotal::plus);
-            TensorCategory category = TensorCategory.of(name, mainLayers);
-            byTerm.merge(category.key(), numElements, Long::sum);
             int layer = TensorCategory.layerIndex(name);
+            TensorCategory category = TensorCategory.of(name, layer, mainLayers);
+            byTerm.merge(category.key(), numElements, Long::sum);
             if (layer >= 0 && category != TensorCategory.MTP) {
                 maxLayer = Math.max(maxLayer, layer);
             }
