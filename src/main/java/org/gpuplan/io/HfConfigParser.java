@@ -111,7 +111,7 @@ public final class HfConfigParser {
             case GPT2 -> gpt2(c, name, arch);
             case GPT_NEOX -> gptNeox(c, name, arch);
             case BERT, ROBERTA -> encoder(c, name, arch, family);
-            case DEEPSEEK_V3 -> deepseekV3(c, name, arch);
+            case DEEPSEEK_V2, DEEPSEEK_V3 -> deepseek(c, name, arch, family);
             case GPT_OSS -> gptOss(c, name, arch);
             case GENERIC_DECODER -> generic(c, name, arch, "generic");
         };
@@ -420,7 +420,8 @@ public final class HfConfigParser {
 
     // DeepseekV3Config: MLA, first_k_dense_replace dense layers, then MoE every moe_layer_freq layers with
     // n_shared_experts always-on experts; noaux_tc routing keeps an e_score_correction_bias per expert.
-    private static ModelSpec deepseekV3(ConfigFields c, String name, List<String> arch) {
+    // DeepSeek-V2 has the same blocks; its greedy/group_limited_greedy routing keeps no score-correction bias.
+    private static ModelSpec deepseek(ConfigFields c, String name, List<String> arch, Family family) {
         int hidden = c.positive("hidden_size");
         int layers = c.positive("num_hidden_layers");
         if (layers > ModelSpec.MAX_LAYERS) {
@@ -437,7 +438,7 @@ public final class HfConfigParser {
         if (experts > 0) {
             int shared = c.nonNegativeOr(0, "n_shared_experts");
             int fe = c.positive("moe_intermediate_size");
-            boolean scoreBias = c.text("topk_method").map("noaux_tc"::equals).orElse(true);
+            boolean scoreBias = c.text("topk_method").map("noaux_tc"::equals).orElse(family == Family.DEEPSEEK_V3);
             moe = new Moe(experts, topK(c, 8, experts), fe, Math.multiplyExact(shared, fe), false, false, scoreBias,
                     false);
         }
@@ -445,7 +446,7 @@ public final class HfConfigParser {
         Pattern p = pattern(c, layers, 0, i -> false, i -> hasMoe && i >= firstDense && i % freq == 0);
         Mlp dense = c.has("intermediate_size") ? gated(c, act(c, "silu"), false) : null;
         long maxContext = c.optLong("max_position_embeddings").orElse(0);
-        return new ModelSpec(name, Family.DEEPSEEK_V3, arch, hidden, c.positive("vocab_size"), maxContext,
+        return new ModelSpec(name, family, arch, hidden, c.positive("vocab_size"), maxContext,
                 new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0), mla, dense, moe, preNorm(2), p.layers(),
                 0, new Head.CausalLm(), c.nonNegativeOr(0, "num_nextn_predict_layers"), null);
     }

@@ -26,6 +26,7 @@ public enum Family {
     GPT_NEOX("gpt_neox", "GPTNeoXForCausalLM"),
     BERT("bert", "BertForMaskedLM"),
     ROBERTA("roberta", "RobertaForMaskedLM"),
+    DEEPSEEK_V2("deepseek_v2", "DeepseekV2ForCausalLM"),
     DEEPSEEK_V3("deepseek_v3", "DeepseekV3ForCausalLM"),
     GPT_OSS("gpt_oss", "GptOssForCausalLM"),
     /** An unknown {@code model_type} that has the standard Llama-style decoder fields. */

@@ -333,6 +333,16 @@ public final class InspectReport {
                 t.bitsPerElement()));
         t.byDtype().forEach((k, v) -> kv(out, "  " + k, Units.count(v.elements()) + " elements in "
                 + Units.count(v.tensors()) + " tensors, " + Units.bytes(v.bytes())));
+        if (t.layerCount() > 0) {
+            kv(out, "layers seen", Integer.toString(t.layerCount()));
+        }
+        if (t.expertCount() > 0) {
+            kv(out, "experts seen", Integer.toString(t.expertCount()));
+        }
+        if (!t.elementsByTerm().isEmpty()) {
+            out.append("  elements by term (from tensor names)\n");
+            t.elementsByTerm().forEach((k, v) -> kv(out, "  " + k, Units.count(v)));
+        }
     }
 
     private static void kv(StringBuilder out, String k, String v) {

@@ -227,4 +227,19 @@ class HfConfigParserTest {
         long sum = b.terms().stream().mapToLong(t -> t.value()).sum();
         assertThat(sum).isEqualTo(b.totalCount());
     }
+
+    @Test
+    void deepseekV2LiteMatchesItsModelCard() {
+        // deepseek-ai/DeepSeek-V2-Lite model card: "15.7B total parameters, 2.4B activated"
+        String v2 = """
+                {"model_type":"deepseek_v2","hidden_size":2048,"num_hidden_layers":27,"num_attention_heads":16,
+                 "q_lora_rank":null,"kv_lora_rank":512,"qk_nope_head_dim":128,"qk_rope_head_dim":64,"v_head_dim":128,
+                 "n_routed_experts":64,"n_shared_experts":2,"num_experts_per_tok":6,"moe_intermediate_size":1408,
+                 "intermediate_size":10944,"first_k_dense_replace":1,"moe_layer_freq":1,"vocab_size":102400,
+                 "topk_method":"greedy"}""";
+        var b = ParameterCounter.count(spec(v2));
+        assertThat(b.totalCount()).isBetween(15_650_000_000L, 15_750_000_000L);
+        assertThat(b.activeNonEmbedding().value()).isBetween(2_350_000_000L, 2_450_000_000L * 101 / 100);
+        assertThat(b.count("router")).isEqualTo(26L * 64 * 2048); // greedy routing: no score-correction bias
+    }
 }
