@@ -126,7 +126,7 @@ class HfConfigParserTest {
 
     @Test
     void robertaBaseMatchesThePublishedCount() {
-        // RobertaModel roberta-base: 124,645,632 (public code copies, index ids 62064254422, 53337771845)
+        // RobertaModel roberta-base: 124,645,632 (public code copies (index ids) 62064254422, 53337771845)
         String roberta = """
                 {"model_type":"roberta","hidden_size":768,"intermediate_size":3072,"num_hidden_layers":12,
                  "num_attention_heads":12,"vocab_size":50265,"max_position_embeddings":514,"type_vocab_size":1,
@@ -136,7 +136,7 @@ class HfConfigParserTest {
 
     @Test
     void pythiaMatchesThePublishedCounts() {
-        // Pythia model card: pythia-1b 1,011,781,632 total; pythia-6.9b 6,857,302,016 (public code copy, index id 68284732094)
+        // Pythia model card: pythia-1b 1,011,781,632 total; pythia-6.9b 6,857,302,016 (public code copy (index id) 68284732094)
         String neox = """
                 {"model_type":"gpt_neox","hidden_size":%d,"intermediate_size":%d,"num_hidden_layers":%d,
                  "num_attention_heads":%d,"vocab_size":%d,"max_position_embeddings":2048,
@@ -148,7 +148,7 @@ class HfConfigParserTest {
 
     @Test
     void gpt2LargeAndXlMatchThePublishedCounts() {
-        // model-provenance paper Table 4 (public code copy, index id 53219948649): 774,030,080 and 1,557,611,200
+        // model-provenance paper Table 4 (public code copy (index id) 53219948649): 774,030,080 and 1,557,611,200
         String gpt2 = """
                 {"model_type":"gpt2","n_embd":%d,"n_layer":%d,"n_head":%d,"vocab_size":50257,"n_positions":1024}""";
         assertThat(total(gpt2.formatted(1280, 36, 20))).isEqualTo(774_030_080L);
