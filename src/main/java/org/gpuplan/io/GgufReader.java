@@ -1,5 +1,6 @@
 package org.gpuplan.io;
 
+import org.gpuplan.model.GgmlType;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package org.gpuplan.io;
 
+import org.gpuplan.model.GgmlType;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

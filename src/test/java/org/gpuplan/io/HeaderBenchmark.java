@@ -1,5 +1,6 @@
 package org.gpuplan.io;
 
+import org.gpuplan.model.GgmlType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

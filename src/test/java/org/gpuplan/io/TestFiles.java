@@ -1,5 +1,6 @@
 package org.gpuplan.io;
 
+import org.gpuplan.model.GgmlType;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,4 +1,4 @@
-package org.gpuplan.io;
+package org.gpuplan.model;
 
 import java.util.Arrays;
 import java.util.Optional;

@@ -1,0 +1,55 @@
+package org.gpuplan.workload;
+
+import java.util.List;
+import java.util.Optional;
+import org.gpuplan.model.InvalidInputException;
+
+/**
+ * What the user runs and how: every workload key of the estimator, validated. File keys are the long flag names in
+ * snake_case ({@code batch_size} ⇔ {@code --batch-size}). Built by {@link WorkloadParser}, which fills defaults.
+ *
+ * @param batchSize            per-GPU micro-batch; for inference the concurrent sequences
+ * @param seqLen               training sequence length; for inference the context per sequence (prompt + output)
+ * @param loraTargets          module names adapted by LoRA (e.g. q_proj, v_proj), or "all-linear"
+ * @param gpuMemoryUtilization serving engines' memory budget as a fraction of the GPU's memory
+ * @param maxNumBatchedTokens  engine token budget per step (0 = the engine's default)
+ * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
+ */
+public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
+                       Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
+                       int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
+                       AttentionImpl attention, int loraRank, double loraAlpha, List<String> loraTargets,
+                       QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
+                       int maxNumBatchedTokens, int maxNumSeqs) {
+
+    public Workload {
+        loraTargets = List.copyOf(loraTargets);
+        if (batchSize < 1 || seqLen < 1 || gradAccum < 1) {
+            throw new InvalidInputException("batch_size, seq_len and grad_accum must be positive");
+        }
+        if (gpuMemoryUtilization <= 0 || gpuMemoryUtilization > 1) {
+            throw new InvalidInputException("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
+        }
+        if (task == Task.TRAIN && framework.servingOnly()) {
+            throw new InvalidInputException("framework: " + framework.key() + " serves models; for --task train use "
+                    + "hf, torchtune, fsdp, deepspeed or megatron");
+        }
+        if (method != Method.FULL && task == Task.INFER) {
+            throw new InvalidInputException("method: " + method.key() + " applies to --task train (for inference "
+                    + "use --quant to load a quantized model)");
+        }
+        if (method == Method.QLORA && !(quant.isBitsAndBytes4bit())) {
+            throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
+                    + "--method qlora: nf4, fp4), got " + quant.key());
+        }
+    }
+
+    public boolean training() {
+        return task == Task.TRAIN;
+    }
+
+    /** Tokens per micro-batch, b·s. */
+    public long tokens() {
+        return (long) batchSize * seqLen;
+    }
+}
