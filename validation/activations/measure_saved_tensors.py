@@ -32,9 +32,14 @@ input_bytes), RoPE cos/sin (rope_bytes; shared by all layers), the Llama 4-D flo
 shared by all layers), low-precision copies of parameters made by autocast (param_cast_bytes), and
 everything else = the activations of this layer (saved_bytes_excluding_input_and_params).
 
-For every case the script also evaluates the closed-form formula (formula_terms below, documented in
-README.md) and checks that (1) the formula total equals the measured total and (2) the multiset of
-per-storage sizes equals the multiset of formula terms.  It exits non-zero if any case mismatches.
+For every case the script also evaluates the formulas documented in README.md and checks that
+  (1) the sum of the per-tensor formula terms (llama_formula / gpt2_formula) equals the measured bytes,
+  (2) the multiset of measured per-storage sizes equals the multiset of formula terms
+      (and reports whether they also match one to one in forward order; if so each tensor gets its term),
+  (3) the closed-form polynomial (llama_closed_form / gpt2_closed_form) equals the measured bytes,
+  (4) the separately reported buckets (input, rope, mask, param_cast, buffer) have their expected sizes,
+  (5) backward through the hooked graph works and reaches the input and every parameter.
+It exits non-zero if any case fails.
 
 Usage:
   python3 validation/activations/measure_saved_tensors.py > validation/activations/measured.json
@@ -46,6 +51,7 @@ import argparse
 import contextlib
 import json
 import math
+import subprocess
 import sys
 from collections import OrderedDict, defaultdict
 
@@ -58,6 +64,19 @@ TRANSFORMERS_REFS = {
     "gpt2": "huggingface/transformers@c44b2d9976e8eafbdcb89cb2710141b2bc9b138f "
             "src/transformers/models/gpt2/modeling_gpt2.py (+ pytorch_utils.Conv1D, activations.NewGELUActivation)",
 }
+
+CLOSED_FORMS_TEXT = OrderedDict([
+    ("symbols", "b batch, s seq, h hidden, a heads, g kv heads, d=h/a head dim, f intermediate; "
+                "e element bytes (4 fp32, 2 bf16); delta=1 if e!=4 else 0; pi=1 if dropout p>0 else 0"),
+    ("llama_eager", "bsh*(12 + 8e + 4*delta) + 8bs + 4bsf*e + bas^2*(4 + delta*e) + 8   [g does not appear]"),
+    ("llama_eager_autocast_cpu_bf16", "38bsh + 8bs + 8bsf + 6bas^2 + 8"),
+    ("llama_excluded", "input_bytes = 4bsh if fp32 else 0; rope_bytes = 2*s*d*e (cos+sin [1,s,d] with default "
+                       "position_ids, shared by all layers); autocast param_cast_bytes = 2*(2h*a*d + 2h*g*d + 3h*f)"),
+    ("gpt2_eager", "bsh*e*(7 + 2pi) + 5bsf*e + bas^2*e*(1 + 2pi) + 4bs*e + e + 24"),
+    ("gpt2_eager_autocast_cpu_bf16", "bsh*(16 + 4pi) + 10bsf + 2bas^2*(1 + 2pi) + 16bs + 26"),
+    ("gpt2_excluded", "input_bytes = bsh*e (4bsh under autocast); bool causal `bias` buffer (n_positions^2 bytes, "
+                      "model state); autocast param_cast_bytes = 2*(3h^2 + h^2 + 2hf)"),
+])
 
 # Size in bytes of the 0-dim "wrapped number" tensor that autograd saves when a tensor that
 # requires grad is multiplied by a Python float (tensor * 0.5 -> MulBackward0 saves `other`,
@@ -506,61 +525,78 @@ def measure_block(block, run_forward, special, autocast):
     sums = defaultdict(int)
     for st in storages.values():
         sums[st["category"]] += st["bytes"]
-    return storages, per_tensor, sums
+
+    # sanity check: the graph really is trainable through the hooks (unpack is called by backward)
+    out.float().sum().backward()
+    inp = special["input"][0]
+    backward_ok = inp.grad is not None and all(p.grad is not None for _, p in params)
+    return storages, per_tensor, sums, backward_ok
 
 
 # =====================================================================================
 # Closed-form formulas (see README.md for the derivation of every term)
 # =====================================================================================
 def llama_formula(b, s, h, a, g, d, f, e, autocast):
-    """List of (name, bytes) per saved storage, excluding block input, params, cos/sin, mask.
-    e = element bytes of the block's dtype (4 fp32, 2 bf16).  For autocast, weights/inputs are fp32
-    and matmuls run in bf16 (c = 2 bytes)."""
+    """List of (term, bytes), one per saved storage, excluding block input, params, cos/sin and mask.
+
+    Without autocast, e = element bytes of the block dtype (4 fp32, 2 bf16).  With autocast
+    (CPU, bf16, torch 1.13) weights and block input are fp32 and matmuls run in bf16 (c = 2 bytes).
+    Note: with GQA (g < a) eager attention still saves K and V with a heads (repeat_kv copies), so g
+    does not appear in any term.
+    """
     T = []
     if not autocast:
-        # input_layernorm (LlamaRMSNorm): fp32 copy of input (only if input isn't fp32: else it IS the input),
-        # rsqrt(var+eps) [b,s,1] fp32, normalized x cast back to input dtype, weight*x (saved by q/k/v proj)
+        # --- input_layernorm (LlamaRMSNorm)
         if e != 4:
-            T.append(("ln1.x_fp32 (to(float32) copy of block input)", b * s * h * 4))
+            T.append(("ln1.x_fp32: hidden_states.to(float32) copy of block input (pow/mul operand)", b * s * h * 4))
+        T.append(("ln1.x_sq: pow(2) output fp32 (saved by MeanBackward1 in torch 1.13)", b * s * h * 4))
         T.append(("ln1.rsqrt [b,s,1] fp32", b * s * 4))
-        T.append(("ln1.x_normed (x*rsqrt).to(dtype)", b * s * h * e))
-        T.append(("ln1.out = weight*x_normed (q/k/v proj input)", b * s * h * e))
-        T.append(("q after RoPE (matmul operand)", b * a * s * d * e))
-        T.append(("k after RoPE+repeat_kv (matmul operand, a heads)", b * a * s * d * e))
-        T.append(("scaling: python-float wrapped 0-dim f64", PY_SCALAR_BYTES))
-        T.append(("softmax output fp32", b * a * s * s * 4))
+        T.append(("ln1.x_normed: (x*rsqrt).to(dtype) (mul-by-weight operand)", b * s * h * e))
+        T.append(("ln1.out: weight*x_normed (q/k/v_proj input)", b * s * h * e))
+        # --- attention
+        T.append(("q after RoPE (matmul operand) [b,a,s,d]", b * a * s * d * e))
+        T.append(("k after RoPE + repeat_kv (matmul operand) [b,a,s,d]", b * a * s * d * e))
+        T.append(("scaling: Python float as 0-dim float64 (MulBackward0.other)", PY_SCALAR_BYTES))
+        T.append(("softmax(dtype=float32) output [b,a,s,s] fp32", b * a * s * s * 4))
         if e != 4:
             T.append(("softmax output .to(dtype) (matmul operand)", b * a * s * s * e))
-        T.append(("v after repeat_kv (matmul operand, a heads)", b * a * s * d * e))
-        T.append(("o_proj input", b * s * h * e))
-        T.append(("ln2.x_fp32 (residual sum, or its fp32 copy)", b * s * h * 4))
+        T.append(("v after repeat_kv (matmul operand) [b,a,s,d]", b * a * s * d * e))
+        T.append(("attn output transposed+contiguous (o_proj input)", b * s * h * e))
+        # --- post_attention_layernorm
+        T.append(("ln2.x_fp32: residual sum (fp32 model) or its fp32 copy", b * s * h * 4))
+        T.append(("ln2.x_sq: pow(2) output fp32 (saved by MeanBackward1 in torch 1.13)", b * s * h * 4))
         T.append(("ln2.rsqrt [b,s,1] fp32", b * s * 4))
-        T.append(("ln2.x_normed (x*rsqrt).to(dtype)", b * s * h * e))
-        T.append(("ln2.out = weight*x_normed (gate/up input)", b * s * h * e))
+        T.append(("ln2.x_normed: (x*rsqrt).to(dtype)", b * s * h * e))
+        T.append(("ln2.out: weight*x_normed (gate/up_proj input)", b * s * h * e))
+        # --- MLP
         T.append(("gate_proj output (SiLU input)", b * s * f * e))
-        T.append(("SiLU output", b * s * f * e))
-        T.append(("up_proj output", b * s * f * e))
+        T.append(("SiLU output (mul operand)", b * s * f * e))
+        T.append(("up_proj output (mul operand)", b * s * f * e))
         T.append(("act*up (down_proj input)", b * s * f * e))
         return T
-    # --- autocast(cpu, bf16), fp32 weights and fp32 block input (torch 1.13 CPU autocast policy)
+    # --- autocast(cpu, bf16) with fp32 weights and fp32 block input (torch 1.13 CPU autocast policy:
+    #     linear/matmul/bmm cast to bf16; pow/rsqrt/mul/softmax/silu/add are not autocast ops)
     c = 2
+    T.append(("ln1.x_sq: pow(2) output fp32 (MeanBackward1, torch 1.13)", b * s * h * 4))
     T.append(("ln1.rsqrt [b,s,1] fp32", b * s * 4))
     T.append(("ln1.x_normed fp32", b * s * h * 4))
-    T.append(("ln1.out fp32 (weight*x_normed)", b * s * h * 4))
-    T.append(("ln1.out bf16 cast (q/k/v proj input)", b * s * h * c))
-    T.append(("q after RoPE fp32 -> bf16 cast (matmul operand)", b * a * s * d * c))
-    T.append(("k after RoPE+repeat_kv fp32 -> bf16 cast (matmul operand)", b * a * s * d * c))
-    T.append(("scaling: python-float wrapped 0-dim f64", PY_SCALAR_BYTES))
-    T.append(("softmax output fp32", b * a * s * s * 4))
-    T.append(("softmax output bf16 cast (matmul operand)", b * a * s * s * c))
-    T.append(("v after repeat_kv bf16 (matmul operand)", b * a * s * d * c))
+    for n in ("q", "k", "v"):
+        T.append((f"ln1.out bf16 cast made by autocast for {n}_proj (one per linear, not cached)", b * s * h * c))
+    T.append(("q after RoPE (fp32 by promotion with fp32 cos) -> bf16 cast for matmul", b * a * s * d * c))
+    T.append(("k after RoPE + repeat_kv -> bf16 cast for matmul", b * a * s * d * c))
+    T.append(("scaling: Python float as 0-dim float64", PY_SCALAR_BYTES))
+    T.append(("softmax output fp32 (input is fp32 after + fp32 mask)", b * a * s * s * 4))
+    T.append(("softmax output bf16 cast for matmul", b * a * s * s * c))
+    T.append(("v (bf16 from v_proj) after repeat_kv (matmul operand)", b * a * s * d * c))
     T.append(("o_proj input bf16", b * s * h * c))
-    T.append(("ln2.x fp32 (residual sum, fp32)", b * s * h * 4))
+    T.append(("ln2.x: residual sum fp32 (fp32 residual + bf16 o_proj out)", b * s * h * 4))
+    T.append(("ln2.x_sq: pow(2) output fp32 (MeanBackward1, torch 1.13)", b * s * h * 4))
     T.append(("ln2.rsqrt [b,s,1] fp32", b * s * 4))
     T.append(("ln2.x_normed fp32", b * s * h * 4))
-    T.append(("ln2.out fp32", b * s * h * 4))
-    T.append(("ln2.out bf16 cast (gate/up input)", b * s * h * c))
-    T.append(("gate_proj output bf16", b * s * f * c))
+    # forward (= first-save) order: cast for gate_proj, gate output (SiLU input), cast for up_proj, ...
+    T.append(("ln2.out bf16 cast made by autocast for gate_proj", b * s * h * c))
+    T.append(("gate_proj output bf16 (SiLU input)", b * s * f * c))
+    T.append(("ln2.out bf16 cast made by autocast for up_proj", b * s * h * c))
     T.append(("SiLU output bf16", b * s * f * c))
     T.append(("up_proj output bf16", b * s * f * c))
     T.append(("act*up bf16 (down_proj input)", b * s * f * c))
@@ -568,39 +604,73 @@ def llama_formula(b, s, h, a, g, d, f, e, autocast):
 
 
 def gpt2_formula(b, s, h, a, d, f, e, p, autocast):
+    """List of (term, bytes), one per saved storage, excluding block input, params and the bool `bias` buffer.
+
+    e = element bytes of the compute dtype (4 fp32, 2 bf16; 2 under bf16 autocast).
+    st = bytes of LayerNorm mean/rstd: torch 1.13 CPU uses the input dtype (CUDA uses fp32).
+    r = bytes of the residual stream entering ln_2 (fp32 under autocast).
+    """
+    if autocast:
+        e, st, r = 2, 4, 4   # LayerNorm runs in fp32 (input fp32), everything after c_attn in bf16
+    else:
+        st, r = e, e
     T = []
-    if not autocast:
-        st = e  # torch 1.13 CPU: LayerNorm mean/rstd have the input dtype (CUDA: fp32)
-        T.append(("ln_1.mean [b,s,1]", b * s * st))
-        T.append(("ln_1.rstd [b,s,1]", b * s * st))
-        T.append(("ln_1 output (c_attn input)", b * s * h * e))
-        T.append(("q contiguous copy (matmul operand)", b * s * h * e))
-        T.append(("k^T contiguous copy (matmul operand)", b * s * h * e))
-        T.append(("divisor torch.full([], sqrt(d)) 0-dim", e))
-        T.append(("softmax output", b * a * s * s * e))
-        if p > 0:
-            T.append(("attn_dropout noise (CPU: dtype, not bool)", b * a * s * s * e))
-            T.append(("attn_dropout output (matmul operand)", b * a * s * s * e))
-        T.append(("v contiguous copy (matmul operand)", b * s * h * e))
-        T.append(("merged heads (attn c_proj input)", b * s * h * e))
-        if p > 0:
-            T.append(("resid_dropout noise", b * s * h * e))
-        T.append(("ln_2 input (residual sum)", b * s * h * e))
-        T.append(("ln_2.mean [b,s,1]", b * s * st))
-        T.append(("ln_2.rstd [b,s,1]", b * s * st))
-        T.append(("ln_2 output (c_fc input)", b * s * h * e))
-        T.append(("c_fc output x (gelu input; saved by pow and mul)", b * s * f * e))
-        T.append(("gelu: 0.5*x", b * s * f * e))
-        T.append(("gelu: tanh(...) output", b * s * f * e))
-        T.append(("gelu: 1+tanh", b * s * f * e))
-        T.append(("gelu: python-float 0.5 wrapped 0-dim f64", PY_SCALAR_BYTES))
-        T.append(("gelu: python-float 0.044715 wrapped 0-dim f64", PY_SCALAR_BYTES))
-        T.append(("gelu: python-float sqrt(2/pi) wrapped 0-dim f64", PY_SCALAR_BYTES))
-        T.append(("gelu output (mlp c_proj input)", b * s * f * e))
-        if p > 0:
-            T.append(("mlp dropout noise", b * s * h * e))
-        return T
-    raise NotImplementedError
+    T.append(("ln_1.mean [b,s,1]", b * s * st))
+    T.append(("ln_1.rstd [b,s,1]", b * s * st))
+    T.append(("ln_1 output (c_attn addmm mat1)" + (" bf16 cast" if autocast else ""), b * s * h * e))
+    if b == 1:
+        # with b == 1 the permuted q/k/v views can be reshaped to 3-D without a copy, so bmm saves
+        # views of the c_attn output itself: one storage of 3*b*s*h elements
+        T.append(("c_attn output [b,s,3h] (q, k^T, v views; no copy when b == 1)", 3 * b * s * h * e))
+    else:
+        T.append(("q contiguous copy (bmm operand)", b * s * h * e))
+        T.append(("k^T contiguous copy (bmm operand)", b * s * h * e))
+    T.append(("divisor torch.full([], sqrt(d)) 0-dim (DivBackward0.other)", e))
+    T.append(("softmax output [b,a,s,s]", b * a * s * s * e))
+    if p > 0:
+        T.append(("attn_dropout noise [b,a,s,s] (CPU: dtype, not bool)", b * a * s * s * e))
+        T.append(("attn_dropout output (bmm operand)", b * a * s * s * e))
+    if b != 1:
+        T.append(("v contiguous copy (bmm operand)", b * s * h * e))
+    T.append(("merged heads (attn c_proj addmm mat1)", b * s * h * e))
+    if p > 0:
+        T.append(("resid_dropout noise [b,s,h]", b * s * h * e))
+    T.append(("ln_2 input = residual sum", b * s * h * r))
+    T.append(("ln_2.mean [b,s,1]", b * s * st))
+    T.append(("ln_2.rstd [b,s,1]", b * s * st))
+    T.append(("ln_2 output (c_fc addmm mat1)" + (" bf16 cast" if autocast else ""), b * s * h * e))
+    # NewGELU: 0.5*x saves the Python float; pow(x, 3.0) saves x; 0.044715*... and sqrt(2/pi)*... save
+    # their Python floats; tanh saves its result; (0.5*x)*(1+tanh) saves both operands
+    T.append(("gelu: Python float 0.5 as 0-dim float64", PY_SCALAR_BYTES))
+    T.append(("c_fc output x (gelu input; PowBackward0.self)", b * s * f * e))
+    T.append(("gelu: Python float 0.044715 as 0-dim float64", PY_SCALAR_BYTES))
+    T.append(("gelu: Python float sqrt(2/pi) as 0-dim float64", PY_SCALAR_BYTES))
+    T.append(("gelu: tanh output (TanhBackward0.result)", b * s * f * e))
+    T.append(("gelu: 0.5*x (MulBackward0.self)", b * s * f * e))
+    T.append(("gelu: 1+tanh (MulBackward0.other)", b * s * f * e))
+    T.append(("gelu output (mlp c_proj addmm mat1)", b * s * f * e))
+    if p > 0:
+        T.append(("mlp dropout noise [b,s,h]", b * s * h * e))
+    return T
+
+
+def llama_closed_form(b, s, h, a, d, f, e, autocast):
+    """Sum of llama_formula as one polynomial (a*d == h, so every [b,a,s,d] tensor is b*s*h elements)."""
+    if autocast:
+        return 38 * b * s * h + 8 * b * s + 8 * b * s * f + 6 * b * a * s * s + 8
+    delta = 1 if e != 4 else 0   # 1 when the block dtype is not fp32 (extra fp32 copy / extra cast of probs)
+    return (b * s * h * (12 + 8 * e + 4 * delta) + 8 * b * s + 4 * b * s * f * e
+            + b * a * s * s * (4 + delta * e) + 8)
+
+
+def gpt2_closed_form(b, s, h, a, d, f, e, p, autocast):
+    """Sum of gpt2_formula as one polynomial."""
+    pi = 1 if p > 0 else 0
+    if autocast:
+        return (b * s * h * (2 * (6 + 2 * pi) + 4) + 10 * b * s * f + 2 * b * a * s * s * (1 + 2 * pi)
+                + 16 * b * s + 2 + 24)
+    return (b * s * h * e * (7 + 2 * pi) + 5 * b * s * f * e + b * a * s * s * e * (1 + 2 * pi)
+            + 4 * b * s * e + e + 24)
 
 
 # =====================================================================================
@@ -620,12 +690,23 @@ def run_llama(b, s, h, a, g, f, dtype_name_, autocast):
     position_ids = torch.arange(s).unsqueeze(0)
     cos, sin = rotary(x, position_ids)          # computed outside the layer (LlamaModel), shared by layers
     mask = llama_causal_mask(b, s, dt)          # idem
-    storages, per_tensor, sums = measure_block(
+    storages, per_tensor, sums, backward_ok = measure_block(
         layer, lambda: layer(x, attention_mask=mask, position_embeddings=(cos, sin)),
         {"input": [x], "rope": [cos, sin], "mask": [mask]}, autocast)
     e = 4 if dt == torch.float32 else 2
     terms = llama_formula(b, s, h, a, g, h // a, f, e, autocast)
-    return cfg, storages, per_tensor, sums, terms
+    closed = llama_closed_form(b, s, h, a, h // a, f, e, autocast)
+    d = h // a
+    excluded = {  # expected sizes of the separately reported buckets (e = dtype of block input & weights)
+        "input": b * s * h * 4 if e == 4 else 0,   # bf16: input not saved, its fp32 copy is (counted above)
+        # LlamaModel's default position_ids = cache_position.unsqueeze(0) has batch 1, so cos/sin are
+        # [1, s, d] whatever b is (they would be [b, s, d] if the caller passed batched position_ids)
+        "rope": 2 * s * d * e,
+        "mask": 0,
+        "param_cast": 2 * (2 * h * a * d + 2 * h * g * d + 3 * h * f) if autocast else 0,
+        "buffer": 0,
+    }
+    return storages, per_tensor, sums, terms, closed, excluded, backward_ok
 
 
 def run_gpt2(b, s, h, a, f, dtype_name_, autocast, p):
@@ -635,17 +716,32 @@ def run_gpt2(b, s, h, a, f, dtype_name_, autocast, p):
     block = GPT2Block(cfg).to(dt)
     block.train()
     x = torch.randn(b, s, h, dtype=dt, requires_grad=True)
-    storages, per_tensor, sums = measure_block(block, lambda: block(x), {"input": [x]}, autocast)
+    storages, per_tensor, sums, backward_ok = measure_block(block, lambda: block(x), {"input": [x]}, autocast)
     e = 4 if dt == torch.float32 else 2
     terms = gpt2_formula(b, s, h, a, h // a, f, e, p, autocast)
-    return cfg, storages, per_tensor, sums, terms
+    closed = gpt2_closed_form(b, s, h, a, h // a, f, e, p, autocast)
+    excluded = {
+        "input": b * s * h * e,
+        "rope": 0,
+        "mask": 0,
+        "param_cast": 2 * (3 * h * h + h * h + 2 * h * f) if autocast else 0,
+        "buffer": cfg.max_position_embeddings ** 2,   # bool tril `bias` buffer, viewed by torch.where
+    }
+    return storages, per_tensor, sums, terms, closed, excluded, backward_ok
 
 
-def build_case(block, dtype_name_, autocast, b, s, h, a, g, f, storages, per_tensor, sums, terms, extra):
+def build_case(block, dtype_name_, autocast, b, s, h, a, g, f, result, extra):
+    storages, per_tensor, sums, terms, closed, excluded, backward_ok = result
     acts = [st for st in storages.values() if st["category"] == "activation"]
     measured = sums.get("activation", 0)
     formula_total = sum(t[1] for t in terms)
     multiset_ok = sorted(st["bytes"] for st in acts) == sorted(t[1] for t in terms)
+    # storages are listed in first-save (= forward) order and the formula terms are written in forward
+    # order too, so they should also match one to one; if so each saved storage gets its term's name
+    order_ok = [st["bytes"] for st in acts] == [t[1] for t in terms]
+    if order_ok:
+        for st, (name, _) in zip(acts, terms):
+            st["term"] = name
     case = OrderedDict()
     case["block"] = block
     case["dtype"] = dtype_name_
@@ -669,14 +765,44 @@ def build_case(block, dtype_name_, autocast, b, s, h, a, g, f, storages, per_ten
     case["param_cast_bytes"] = sums.get("param_cast", 0)
     case["buffer_bytes"] = sums.get("buffer", 0)
     case["formula_bytes"] = formula_total
-    case["formula_matches"] = (formula_total == measured) and multiset_ok
+    case["closed_form_bytes"] = closed
+    excluded_ok = all(sums.get(k, 0) == v for k, v in excluded.items())
+    case["excluded_buckets_match"] = excluded_ok
+    case["formula_matches"] = (formula_total == measured) and multiset_ok and closed == measured and excluded_ok
+    case["formula_matches_in_forward_order"] = order_ok
+    case["backward_ok"] = backward_ok
     case["formula_terms"] = [{"term": n, "bytes": v} for n, v in terms]
     case["tensors"] = [
         {"shape": st["shape"], "storage_numel": st["storage_numel"], "dtype": st["dtype"], "bytes": st["bytes"],
-         "category": st["category"], "produced_by": st["produced_by"], "op": ", ".join(st["ops"])}
+         "category": st["category"], "term": st.get("term"), "produced_by": st["produced_by"],
+         "op": ", ".join(st["ops"])}
         for st in storages.values() if st["category"] != "param"
     ]
     return case
+
+
+def probe(fn, dtype=torch.float32):
+    """Tensors autograd saves for fn(x), x a small [4,8] tensor that requires grad."""
+    x = torch.randn(4, 8, dtype=dtype, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: (saved.append(t), t)[1], lambda t: t):
+        fn(x)
+    return [{"shape": list(t.shape), "dtype": dtype_name(t.dtype), "bytes": storage_nbytes(t),
+             "is_input": storage_key(t) == storage_key(x)} for t in saved]
+
+
+def torch_probes():
+    """Micro-checks of the torch behaviours the formulas depend on (x is a [4,8] tensor)."""
+    return OrderedDict([
+        ("dropout_p0_train", probe(lambda x: nn.functional.dropout(x, p=0.0, training=True))),
+        ("dropout_p0.1_train_fp32", probe(lambda x: nn.functional.dropout(x, p=0.1, training=True))),
+        ("dropout_p0.1_train_bf16", probe(lambda x: nn.functional.dropout(x, p=0.1, training=True),
+                                          torch.bfloat16)),
+        ("mean_dim_keepdim", probe(lambda x: x.mean(-1, keepdim=True))),
+        ("mul_python_float", probe(lambda x: x * 0.5)),
+        ("softmax_dtype_fp32_on_bf16", probe(lambda x: nn.functional.softmax(x, dim=-1, dtype=torch.float32),
+                                             torch.bfloat16)),
+    ])
 
 
 def main():
@@ -691,30 +817,28 @@ def main():
         for b in (1, 2):
             for s in (16, 64):
                 for g in (8, 2):
-                    cfg, storages, per_tensor, sums, terms = run_llama(b, s, h, a, g, f_llama, dtype_name_, autocast)
+                    result = run_llama(b, s, h, a, g, f_llama, dtype_name_, autocast)
                     cases.append((build_case("llama", dtype_name_, autocast, b, s, h, a, g, f_llama,
-                                             storages, per_tensor, sums, terms, {"dropout": 0.0}), per_tensor))
+                                             result, {"dropout": 0.0}), result[1]))
     gpt2_modes = [("float32", False, 0.1), ("bfloat16", False, 0.1), ("float32", True, 0.1),
                   ("float32", False, 0.0), ("bfloat16", False, 0.0)]
     for dtype_name_, autocast, p in gpt2_modes:
         for b in (1, 2):
             for s in (16, 64):
-                try:
-                    cfg, storages, per_tensor, sums, terms = run_gpt2(b, s, h, a, f_gpt2, dtype_name_, autocast, p)
-                except NotImplementedError:
-                    continue
+                result = run_gpt2(b, s, h, a, f_gpt2, dtype_name_, autocast, p)
                 cases.append((build_case("gpt2", dtype_name_, autocast, b, s, h, a, a, f_gpt2,
-                                         storages, per_tensor, sums, terms, {"dropout": p}), per_tensor))
+                                         result, {"dropout": p}), result[1]))
 
     ok = True
     for case, per_tensor in cases:
         tag = (f"{case['block']:5s} {case['dtype']:8s} autocast={str(case['autocast']):5s} p={case['dropout']} "
                f"b={case['batch']} s={case['seq']} g={case['kv_heads']}")
         print(f"{tag}: measured={case['saved_bytes_excluding_input_and_params']} formula={case['formula_bytes']} "
+              f"closed={case['closed_form_bytes']} "
               f"{'OK' if case['formula_matches'] else 'MISMATCH'}  input={case['input_bytes']} "
               f"rope={case['rope_bytes']} mask={case['mask_bytes']} param_cast={case['param_cast_bytes']} "
               f"buffer={case['buffer_bytes']}", file=sys.stderr)
-        ok = ok and case["formula_matches"]
+        ok = ok and case["formula_matches"] and case["backward_ok"]
         if args.verbose or not case["formula_matches"]:
             for t in per_tensor:
                 print(f"    #{t['index']:3d} {t['category']:10s} {str(t['shape']):22s} {t['dtype']:8s} "
@@ -725,14 +849,22 @@ def main():
                                                        if st["category"] == "activation"), file=sys.stderr)
                 print("    formula terms    :", sorted(t["bytes"] for t in case["formula_terms"]), file=sys.stderr)
 
+    try:
+        deb = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "python3-torch"], capture_output=True,
+                             text=True, check=False).stdout.strip() or None
+    except OSError:
+        deb = None
     out = OrderedDict()
     out["header"] = OrderedDict([
         ("torch_version", torch.__version__),
+        ("debian_python3_torch", deb),
         ("python", sys.version.split()[0]),
         ("device", "cpu"),
         ("command", "python3 validation/activations/measure_saved_tensors.py > validation/activations/measured.json"),
         ("mirrors", TRANSFORMERS_REFS),
         ("all_formulas_match", ok),
+        ("closed_forms", CLOSED_FORMS_TEXT),
+        ("torch_probes", torch_probes()),
         ("notes", [
             "bytes are per unique storage (storage().nbytes()); a tensor saved by several ops counts once",
             "saved_bytes_excluding_input_and_params excludes: block parameters and buffers, the block input, "
@@ -743,9 +875,23 @@ def main():
         ]),
     ])
     out["cases"] = [c for c, _ in cases]
-    json.dump(out, sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    write_json(out, sys.stdout)
     return 0 if ok else 1
+
+
+def write_json(out, fh):
+    """JSON with one line per tensor / formula term (keeps measured.json readable and diffable)."""
+    fh.write('{\n "header": ' + json.dumps(out["header"], indent=1).replace("\n", "\n ") + ',\n "cases": [\n')
+    for i, c in enumerate(out["cases"]):
+        lines = []
+        for k, v in c.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                inner = ",\n".join("    " + json.dumps(x) for x in v)
+                lines.append(f"   {json.dumps(k)}: [\n{inner}\n   ]")
+            else:
+                lines.append(f"   {json.dumps(k)}: {json.dumps(v)}")
+        fh.write("  {\n" + ",\n".join(lines) + "\n  }" + ("," if i < len(out["cases"]) - 1 else "") + "\n")
+    fh.write(" ]\n}\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+package org.gpuplan.estimate;
+
+import java.util.List;
+import java.util.Optional;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.memory.MemoryEstimate;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.workload.Workload;
+
+/**
+ * The answer for one model × workload × GPU: memory term by term with its peaks, and whether it fits.
+ *
+ * @param fit       present when a GPU was given
+ * @param warnings  things that make the job fail or differ from what was asked
+ */
+public record Estimate(String modelName, ModelSpec spec, ParameterBreakdown parameters, Workload workload,
+                       Optional<Gpu> gpu, MemoryEstimate memory, Optional<Fit> fit, List<String> warnings) {
+
+    public Estimate {
+        warnings = List.copyOf(warnings);
+    }
+
+    /**
+     * Whether the job fits the GPU.
+     *
+     * @param availableBytes what CUDA reports as the GPU's total memory
+     * @param requiredBytes  the estimate's device-used bytes
+     */
+    public record Fit(long availableBytes, long requiredBytes) {
+        public long headroomBytes() {
+            return availableBytes - requiredBytes;
+        }
+
+        public boolean fits() {
+            return requiredBytes <= availableBytes;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package org.gpuplan.estimate;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.memory.InferenceMemory;
+import org.gpuplan.memory.MemoryEstimate;
+import org.gpuplan.memory.TrainingMemory;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.model.ParameterCounter;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Method;
+import org.gpuplan.workload.Precision;
+import org.gpuplan.workload.Workload;
+
+/** The one entry point: ModelSpec × Workload × GPU → Estimate. Pure; the CLI, HTTP API and library call it. */
+public final class Estimator {
+
+    private Estimator() {
+    }
+
+    public static Estimate estimate(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu) {
+        ParameterBreakdown p = ParameterCounter.count(spec);
+        List<String> warnings = new ArrayList<>();
+        checkSupported(spec, w, gpu, warnings);
+        MemoryEstimate memory = w.training() ? TrainingMemory.estimate(spec, p, w, gpu)
+                : InferenceMemory.estimate(spec, p, w, gpu);
+        Optional<Estimate.Fit> fit = gpu.map(g -> new Estimate.Fit(g.cudaTotalBytes(), memory.deviceUsed()));
+        if (memory.pool().isPresent()) {
+            MemoryEstimate.KvPool pool = memory.pool().get();
+            if (pool.poolBytes() <= 0) {
+                warnings.add("no memory is left for the KV cache: the engine refuses to start (lower the model size, "
+                        + "quantize, or use a larger GPU)");
+            } else if (memory.bytes("kv_cache") > pool.poolBytes()) {
+                warnings.add(String.format(Locale.ROOT, "the %d requested sequences need more KV cache than the pool "
+                        + "holds (max concurrency %.1f at this context): the engine queues or preempts the rest",
+                        w.batchSize(), pool.maxConcurrency()));
+            }
+            if (pool.capacityTokens() > 0 && pool.capacityTokens() < w.seqLen()) {
+                warnings.add("the pool holds fewer tokens (" + pool.capacityTokens() + ") than one sequence's "
+                        + "context (" + w.seqLen() + "): lower the context (max_model_len)");
+            }
+        }
+        return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings);
+    }
+
+    private static void checkSupported(ModelSpec spec, Workload w, Optional<Gpu> gpu, List<String> warnings) {
+        if (w.training() && w.framework() != Framework.HF) {
+            warnings.add("framework " + w.framework().key() + ": single-GPU training is estimated with "
+                    + "transformers/PEFT semantics; framework-specific buffers come with the multi-GPU estimator");
+        }
+        if (spec.family().isEncoder() && !w.training() && w.framework() != Framework.HF) {
+            throw new InvalidInputException("framework: " + w.framework().key() + " serves decoder models; "
+                    + spec.family().modelType() + " is an encoder (use --framework hf)");
+        }
+        if (w.method() == Method.QLORA && w.precision() == Precision.FP32) {
+            warnings.add("qlora with fp32 compute: bitsandbytes dequantizes to fp32 (slow and larger temporaries)");
+        }
+        gpu.ifPresent(g -> {
+            boolean bf16 = w.precision() == Precision.BF16 || w.precision() == Precision.BF16_MIXED;
+            if (bf16 && g.computeMajor() > 0 && g.computeMajor() < 8) {
+                warnings.add(g.name() + " (compute capability " + g.computeCapability() + ") has no bf16 tensor "
+                        + "cores: use --precision fp16-mixed or fp16");
+            }
+        });
+    }
+}

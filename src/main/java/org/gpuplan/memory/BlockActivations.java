@@ -1,0 +1,122 @@
+package org.gpuplan.memory;
+
+import org.gpuplan.workload.AttentionImpl;
+
+/**
+ * Bytes autograd saves for one training forward of one Transformer block, tensor by tensor, for the HF eager/SDPA
+ * Llama decoder layer and the GPT-2 block. Checked byte for byte against the measured saved tensors of both blocks in
+ * {@code validation/activations/measured.json} (see its README for the derivation of every term).
+ */
+public final class BlockActivations {
+
+    /**
+     * How the PyTorch build saves a few tensors.
+     *
+     * @param meanSavesInput   {@code mean(dim)} keeps its whole input for backward (torch 1.13), so RMSNorm also
+     *                         saves x² (4·h per token); current PyTorch keeps only the sizes
+     * @param dropoutNoiseBytes bytes per element of what dropout keeps: the scaled noise in the tensor's dtype on
+     *                         CPU (0 = same as the tensor), a bool mask (1 byte) on CUDA
+     * @param layerNormStatsBytes bytes of LayerNorm's saved mean and rstd per token: fp32 on CUDA (4 each),
+     *                         the input dtype on CPU (0 = element bytes)
+     * @param autocastSoftmaxFp32 whether autocast runs softmax in fp32 (CUDA yes, CPU no)
+     */
+    public record Profile(boolean meanSavesInput, int dropoutNoiseBytes, int layerNormStatsBytes,
+                          boolean autocastSoftmaxFp32) {
+        /** CUDA with current PyTorch: what the estimator predicts. */
+        public static final Profile CUDA = new Profile(false, 1, 4, true);
+        /** CPU with torch 1.13: what the committed measurement ran on. */
+        public static final Profile CPU_TORCH_1_13 = new Profile(true, 0, 0, false);
+    }
+
+    /**
+     * One block's shape and dtypes.
+     *
+     * @param e          element bytes of weights and activations without autocast (4 fp32, 2 bf16/fp16)
+     * @param autocast   fp32 weights under bf16/fp16 autocast (compute in 2 bytes, residual stream in fp32)
+     * @param dropout    dropout probability of the block (GPT-2 trains with 0.1; Llama with 0.0)
+     * @param trainable  the block's weights get gradients (full fine-tuning); frozen LoRA bases save less
+     */
+    public record Shape(long b, long s, long h, long a, long g, long d, long f, int e, boolean autocast,
+                        double dropout, AttentionImpl attention, boolean trainable) {
+        long n() {
+            return b * s;
+        }
+    }
+
+    /** Saved bytes of one block, split as the measurement reports them. */
+    public record Saved(long excludingInput, long input) {
+        public long total() {
+            return excludingInput + input;
+        }
+    }
+
+    private BlockActivations() {
+    }
+
+    /**
+     * LlamaDecoderLayer: RMSNorm (fp32 upcast), q/k/v/o projections, RoPE, repeat_kv, attention, SwiGLU MLP.
+     * Per token (full training, no autocast, e bytes, δ = 1 when e ≠ 4): each RMSNorm keeps its fp32 input (4h; for
+     * the first norm in fp32 this is the block input itself), rstd (4), the normalised x (e·h) and its output (e·h);
+     * eager attention keeps q, K and V repeated to all heads (3·e·h), the fp32 softmax (4·a·s) and its cast
+     * (δ·e·a·s), the o_proj input (e·h); the MLP keeps gate, SiLU, up and product (4·e·f).
+     */
+    public static Saved llama(Shape x, Profile p) {
+        int c = x.autocast() ? 2 : x.e();
+        boolean fp32Residual = x.autocast() || x.e() == 4;
+        int r = fp32Residual ? 4 : x.e();
+        double h = x.h();
+        double quirk = p.meanSavesInput() ? 4 * h : 0;
+        // norm 1: the fp32 input is the block input when the residual stream is fp32 (reported as input)
+        double norm1 = (fp32Residual ? 0 : 4 * h) + quirk + 4;
+        double norm2 = 4 * h + quirk + 4;
+        if (x.trainable()) {
+            norm1 += r * h + (x.autocast() ? 3 * c * h : c * h); // autocast casts the input once per q/k/v Linear
+            norm2 += r * h + (x.autocast() ? 2 * c * h : c * h); // ... and per gate/up Linear
+        }
+        double attn;
+        double qd = (double) x.a() * x.d();
+        if (x.attention() == AttentionImpl.EAGER) {
+            boolean softmaxFp32 = true; // softmax(dtype=torch.float32) is explicit in eager_attention_forward
+            double probs = (softmaxFp32 ? 4 : c) + (c != 4 ? c : 0);
+            attn = 3 * c * qd + probs * x.a() * x.s() + (x.trainable() ? c * qd : 0);
+        } else {
+            boolean repeat = x.attention() == AttentionImpl.SDPA && x.b() > 1;
+            double kv = 2.0 * (repeat ? x.a() : x.g()) * x.d();
+            attn = c * (qd + kv) + c * qd + 4.0 * x.a() + (x.trainable() ? c * qd : 0);
+        }
+        double mlp = (x.trainable() ? 4 : 3) * c * (double) x.f();
+        double perToken = norm1 + norm2 + attn + mlp;
+        long constant = x.attention() == AttentionImpl.EAGER ? 8 : 0; // the scaling scalar kept by the eager path
+        long input = fp32Residual ? Bytes.ceil(4 * h * x.n()) : 0;
+        return new Saved(Bytes.ceil(perToken * x.n()) + constant, input);
+    }
+
+    /**
+     * GPT2Block (eager): LayerNorm, Conv1D c_attn, attention with dropout, c_proj, resid dropout, LayerNorm, c_fc,
+     * gelu_new (keeps x, 0.5·x, tanh and 1 + tanh), c_proj, dropout. Per token without autocast: ln_1 output, q, kᵀ,
+     * v copies, merged heads, ln_2 input and output (7·e·h), LayerNorm statistics (2 × 2 values), softmax output
+     * (e·a·s), dropout noise and output (π·(noise + e)·a·s), two dropout noises on h, gelu 4·e·f + its output e·f.
+     */
+    public static Saved gpt2(Shape x, Profile p) {
+        boolean drop = x.dropout() > 0;
+        int e = x.e();
+        double h = x.h();
+        double f = x.f();
+        double as = (double) x.a() * x.s();
+        if (!x.autocast()) {
+            double noise = p.dropoutNoiseBytes() == 0 ? e : p.dropoutNoiseBytes();
+            double stats = 2 * 2 * (p.layerNormStatsBytes() == 0 ? e : p.layerNormStatsBytes());
+            double perToken = 7 * e * h + (drop ? 2 * noise * h : 0) + 5 * e * f + e * as
+                    + (drop ? (noise + e) * as : 0) + stats;
+            long constant = e + 24; // the attention scale tensor and two small index tensors
+            return new Saved(Bytes.ceil(perToken * x.n()) + constant, Bytes.ceil(e * h * x.n()));
+        }
+        // autocast: LayerNorm in fp32 (statistics 4 B), Conv1D inputs cast to the compute dtype, fp32 residuals
+        int c = 2;
+        double noise = p.dropoutNoiseBytes() == 0 ? c : p.dropoutNoiseBytes();
+        double softmax = p.autocastSoftmaxFp32() ? 4 : c;
+        double probs = softmax + (drop ? (noise + c) : 0) + (p.autocastSoftmaxFp32() && !drop ? c : 0);
+        double perToken = 16 * h + (drop ? 2 * noise * h : 0) + 10 * f + probs * as + 16;
+        return new Saved(Bytes.ceil(perToken * x.n()) + 26, Bytes.ceil(4 * h * x.n()));
+    }
+}

@@ -1,0 +1,204 @@
+package org.gpuplan.memory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.model.Term;
+import org.gpuplan.workload.AttentionImpl;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Inference and serving on one GPU: transformers {@code generate}, the pooling engines (vLLM, SGLang, TensorRT-LLM)
+ * and llama.cpp.
+ */
+public final class InferenceMemory {
+
+    /** vLLM: CUDA graph pools captured after the KV cache is allocated, outside the utilization budget (assumed). */
+    static final long VLLM_CUDA_GRAPHS = 512 * Bytes.MIB;
+    /** vLLM's block size on CUDA. */
+    static final int BLOCK = 16;
+
+    private InferenceMemory() {
+    }
+
+    public static MemoryEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
+        Term weights = WeightMemory.weights(m, p, w);
+        int c = w.precision().computeBytes();
+        double kvElem = w.kvDtype().bytes(c);
+        long context = w.seqLen();
+        long kv = KvCache.bytes(m, w.framework(), w.batchSize(), context, kvElem);
+        Term kvTerm = new Term("kv_cache", "KV cache", kv, String.format(Locale.ROOT,
+                "batch × context × layers × %d elements × %.4g B = %d × %d × %d × %d × %.4g%s",
+                KvCache.elementsPerTokenPerLayer(m, w.framework()), kvElem, w.batchSize(), context, m.numLayers(),
+                KvCache.elementsPerTokenPerLayer(m, w.framework()), kvElem,
+                m.slidingWindow() > 0 ? " (sliding-window layers hold at most " + m.slidingWindow() + " tokens)" : ""));
+        if (w.framework().poolsKvCache()) {
+            return pooled(m, w, gpu, weights, kvTerm, c, kvElem, context);
+        }
+        if (w.framework() == Framework.LLAMA_CPP) {
+            return llamaCpp(m, w, gpu, weights, kvTerm);
+        }
+        if (w.framework() != Framework.HF) {
+            throw new InvalidInputException("framework: " + w.framework().key() + " does not serve models; for "
+                    + "--task infer use hf, vllm, sglang, tensorrt-llm or llama.cpp");
+        }
+        return hfGenerate(m, w, gpu, weights, kvTerm, c, kvElem);
+    }
+
+    // transformers generate(): prefill over the prompt (logits of the last position only), then one token at a time
+    // with a growing DynamicCache (torch.cat copies one layer's cache per step).
+    private static MemoryEstimate hfGenerate(ModelSpec m, Workload w, Optional<Gpu> gpu, Term weights, Term kvTerm,
+                                             int c, double kvElem) {
+        long prompt = w.promptLen() > 0 ? w.promptLen() : w.seqLen();
+        long prefillTokens = (long) w.batchSize() * prompt;
+        long prefillAct = ActivationMemory.inferenceTransient(m, prefillTokens, c, w.attention(), prompt);
+        long logits = (long) w.batchSize() * m.vocabSize() * (c + 4);
+        long kvPrompt = KvCache.bytes(m, w.framework(), w.batchSize(), prompt, kvElem);
+        long kv = kvTerm.value();
+        long catCopy = kv / Math.max(1, m.numLayers());
+        List<Term> terms = new ArrayList<>();
+        terms.add(weights);
+        terms.add(kvTerm);
+        terms.add(new Term("activations", "activations", prefillAct, "prefill of " + prefillTokens + " tokens, "
+                + "largest layer: residual and normed hidden (2·c·h + fp32 4·h) + gate, up, product (3·c·f)"
+                + (w.attention() == AttentionImpl.EAGER ? " + eager scores (4 + c)·a·s" : "") + " per token"));
+        terms.add(new Term("temporary", "temporaries", logits + catCopy, "last-position logits b·V·(c + 4) "
+                + "(logits_to_keep=1) + one layer's cache copy during torch.cat"));
+        terms.add(Overheads.overheadTerm(gpu, 0, ""));
+        List<Phase> phases = List.of(
+                new Phase("prefill", weights.value() + kvPrompt + prefillAct + logits,
+                        List.of("weights", "kv_cache (prompt)", "activations", "logits")),
+                new Phase("end of generation", weights.value() + kv + catCopy + logits,
+                        List.of("weights", "kv_cache", "temporary")));
+        return finish(terms, phases, gpu, weights.value(), Optional.empty(), 0, List.of(
+                "transformers generate() with a DynamicCache; only the last position's logits are computed"));
+    }
+
+    // vLLM/SGLang/TensorRT-LLM size a KV pool from a memory budget after loading weights and a profile run.
+    private static MemoryEstimate pooled(ModelSpec m, Workload w, Optional<Gpu> gpu, Term weights, Term kvTerm,
+                                         int c, double kvElem, long context) {
+        Gpu g = gpu.orElseThrow(() -> new InvalidInputException("gpu: " + w.framework().key() + " sizes its KV pool "
+                + "from the GPU's memory; give --gpu (e.g. H100-SXM-80GB, L40S, A10G)"));
+        long total = g.cudaTotalBytes();
+        boolean big = total >= 70 * Bytes.GIB && !g.name().startsWith("A100");
+        int batchedTokens = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
+        int maxSeqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
+        long activation = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH,
+                batchedTokens) + (long) Math.min(maxSeqs, batchedTokens) * m.vocabSize() * 4;
+        long nonTorch = Overheads.CUDA_CONTEXT;
+        double util = w.gpuMemoryUtilization();
+        long pool;
+        String poolFormula;
+        switch (w.framework()) {
+            case SGLANG -> {
+                pool = (long) (total * util) - weights.value() - nonTorch;
+                poolFormula = "mem_fraction_static × total − weights − CUDA context (SGLang)";
+            }
+            case TENSORRT_LLM -> {
+                pool = (long) (util * (total - weights.value() - activation - nonTorch));
+                poolFormula = "free_gpu_memory_fraction × (total − weights − activations − context) (TensorRT-LLM)";
+            }
+            default -> {
+                pool = (long) (total * util) - weights.value() - activation - nonTorch;
+                poolFormula = "gpu_memory_utilization × total − weights − profile-run activation peak − non-torch "
+                        + "memory (vLLM determine_available_memory)";
+            }
+        }
+        if (pool <= 0) {
+            pool = 0;
+        }
+        double perToken = KvCache.bytesPerToken(m, w.framework(), context, kvElem);
+        long blockBytes = Bytes.ceil(perToken * BLOCK);
+        long blocks = blockBytes == 0 ? 0 : pool / blockBytes;
+        long capacity = blocks * BLOCK;
+        double concurrency = capacity / (double) context;
+        MemoryEstimate.KvPool kvPool = new MemoryEstimate.KvPool(blocks * blockBytes, capacity, concurrency,
+                activation, nonTorch);
+        List<Term> terms = new ArrayList<>();
+        terms.add(weights);
+        terms.add(kvTerm);
+        terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), String.format(Locale.ROOT,
+                "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)",
+                poolFormula, util, Bytes.gib(total), Bytes.gib(weights.value()), Bytes.gib(activation),
+                Bytes.gib(nonTorch), blocks, BLOCK, capacity, concurrency, context)));
+        terms.add(new Term("activations", "activations", activation, String.format(Locale.ROOT,
+                "profile run of %,d tokens (max_num_batched_tokens) + fp32 logits for %,d sequences (max_num_seqs)",
+                batchedTokens, Math.min(maxSeqs, batchedTokens))));
+        long graphs = w.framework() == Framework.VLLM ? VLLM_CUDA_GRAPHS : 0;
+        terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
+        terms.add(Overheads.overheadTerm(gpu, graphs, "CUDA graph pools (assumed)"));
+        long allocated = weights.value() + kvPool.poolBytes() + activation + Overheads.cublasWorkspace(gpu);
+        List<Phase> phases = List.of(new Phase("serving (pool allocated)", weights.value() + kvPool.poolBytes()
+                + activation, List.of("weights", "kv_pool", "activations")));
+        long reserved = allocated + Overheads.cublasReserved(gpu) - Overheads.cublasWorkspace(gpu);
+        long used = reserved + nonTorch + graphs;
+        List<Term> explanations = List.of(
+                new Term("peak_allocated_bytes", "peak allocated", allocated, "weights + KV pool + profiled "
+                        + "activation peak + cuBLAS workspace"),
+                new Term("peak_reserved_bytes", "peak reserved", reserved, "allocated + segment rounding (the pool "
+                        + "is one allocation per layer; little fragmentation)"),
+                new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + non-torch memory "
+                        + Bytes.mib(nonTorch) + (graphs > 0 ? " + CUDA graphs " + Bytes.mib(graphs) : "")));
+        return new MemoryEstimate(terms, phases, phases.get(0), allocated, reserved, used, Optional.of(kvPool),
+                explanations, List.of(w.framework().key() + " defaults: max_num_batched_tokens " + batchedTokens
+                + ", max_num_seqs " + maxSeqs + " (vLLM V1 server defaults for this GPU size), block size "
+                + BLOCK + ", gpu_memory_utilization " + util));
+    }
+
+    // llama.cpp: weights (token embeddings stay on the host), KV buffers, and the compute buffer: the f32 KQ matrix
+    // n_ctx × n_ubatch × n_head plus hidden-sized f32 intermediates of one ubatch (flash attention off).
+    private static MemoryEstimate llamaCpp(ModelSpec m, Workload w, Optional<Gpu> gpu, Term weights, Term kvTerm) {
+        long ubatch = Math.min(512, Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen()));
+        long nctx = (long) w.seqLen() * w.batchSize();
+        long heads = m.attention().numHeads();
+        long ffn = m.mlp() != null ? m.mlp().intermediateSize() : m.moe().expertIntermediateSize();
+        long compute = 4L * ubatch * (m.hiddenSize() + ffn) + (w.attention() == AttentionImpl.FLASH ? 0
+                : 4L * nctx * ubatch * heads);
+        List<Term> terms = new ArrayList<>();
+        terms.add(weights);
+        terms.add(kvTerm);
+        terms.add(new Term("activations", "compute buffer", compute, String.format(Locale.ROOT,
+                "4·n_ubatch·(h + f) + 4·n_ctx·n_ubatch·n_head (f32 KQ, no flash attention) = 4·%d·(%d + %d) + "
+                        + "4·%d·%d·%d", ubatch, m.hiddenSize(), ffn, nctx, ubatch, heads)));
+        terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
+        terms.add(new Term("overhead", "CUDA context", Overheads.CUDA_CONTEXT, "CUDA context and cuBLAS handles "
+                + Bytes.mib(Overheads.CUDA_CONTEXT)));
+        long bytes = weights.value() + kvTerm.value() + compute;
+        List<Phase> phases = List.of(new Phase("decode (buffers allocated)", bytes,
+                List.of("weights", "kv_cache", "compute buffer")));
+        List<Term> explanations = List.of(
+                new Term("peak_allocated_bytes", "buffers", bytes, "model + KV + compute buffers (llama.cpp "
+                        + "allocates them once)"),
+                new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
+                new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.CUDA_CONTEXT,
+                        "buffers + CUDA context"));
+        return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.CUDA_CONTEXT,
+                Optional.empty(), explanations, List.of("all layers offloaded (-ngl 999); token embeddings stay in "
+                + "host memory; n_ubatch " + ubatch + "; KV cache " + w.kvDtype().key()));
+    }
+
+    private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,
+                                         Optional<MemoryEstimate.KvPool> pool, long nonTorch,
+                                         List<String> assumptions) {
+        Phase peak = phases.stream().max((x, y) -> Long.compare(x.bytes(), y.bytes())).orElseThrow();
+        long ws = Overheads.cublasWorkspace(gpu);
+        long allocated = peak.bytes() + ws;
+        long churn = Math.max(0, peak.bytes() - weights);
+        long reserved = peak.bytes() + Overheads.cublasReserved(gpu)
+                + Bytes.ceil(Overheads.FRAGMENTATION * churn);
+        long used = reserved + Overheads.CUDA_CONTEXT + nonTorch;
+        List<Term> explanations = List.of(
+                new Term("peak_allocated_bytes", "peak allocated", allocated, "largest phase ('" + peak.name()
+                        + "') + cuBLAS workspace"),
+                new Term("peak_reserved_bytes", "peak reserved", reserved, "allocated + segment rounding + "
+                        + (int) (Overheads.FRAGMENTATION * 100) + " % of the non-weight bytes as cached blocks"),
+                new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + CUDA context"));
+        return new MemoryEstimate(terms, phases, peak, allocated, reserved, used, pool, explanations, assumptions);
+    }
+}

@@ -1,0 +1,54 @@
+package org.gpuplan.memory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.Term;
+import org.gpuplan.workload.Workload;
+
+/** LoRA adapters: lora_A (in×r) and lora_B (r×out) on every targeted Linear (peft tuners/lora/layer.py). */
+public final class LoraAdapters {
+
+    private LoraAdapters() {
+    }
+
+    /** Adapted modules: the workload's targets, or PEFT's default targets for the family. */
+    public static List<LinearModule> targets(ModelSpec m, Workload w) {
+        List<String> names = w.loraTargets().isEmpty() ? LinearModules.defaultLoraTargets(m) : w.loraTargets();
+        List<LinearModule> all = LinearModules.of(m);
+        boolean allLinear = names.stream().anyMatch(n -> n.equalsIgnoreCase("all-linear")
+                || n.equalsIgnoreCase("all_linear"));
+        List<LinearModule> out = new ArrayList<>();
+        for (LinearModule lm : all) {
+            if (allLinear ? !lm.name().equals("gate") || lm.out() > 1 : names.contains(lm.name())) {
+                out.add(lm);
+            }
+        }
+        if (!allLinear) {
+            for (String n : names) {
+                if (all.stream().noneMatch(lm -> lm.name().equals(n))) {
+                    throw new InvalidInputException("lora_targets: '" + n + "' is not a Linear module of this "
+                            + m.family().modelType() + " model (accepted: all-linear, " + String.join(", ",
+                            all.stream().map(LinearModule::name).distinct().toList()) + ")");
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Σ r·(in + out) over adapted module instances. */
+    public static long parameters(ModelSpec m, Workload w) {
+        long r = w.loraRank();
+        return targets(m, w).stream().mapToLong(lm -> r * (lm.in() + lm.out()) * lm.count()).sum();
+    }
+
+    public static Term term(ModelSpec m, Workload w) {
+        long params = parameters(m, w);
+        String names = String.join(", ", targets(m, w).stream().map(LinearModule::name).distinct().toList());
+        return new Term("adapter_weights", "LoRA adapter weights", params * 4,
+                String.format(Locale.ROOT, "r·(in+out) summed over targeted modules (%s) = %,d params × 4 B "
+                        + "(peft upcasts adapters to fp32: autocast_adapter_dtype=True)", names, params));
+    }
+}

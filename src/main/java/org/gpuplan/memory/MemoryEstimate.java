@@ -1,0 +1,49 @@
+package org.gpuplan.memory;
+
+import java.util.List;
+import java.util.Optional;
+import org.gpuplan.model.Term;
+
+/**
+ * GPU memory of one job on its most loaded GPU: each term with its formula, the phases and the three peaks users
+ * see (torch allocated, torch reserved, nvidia-smi).
+ *
+ * @param terms            weights, gradients, optimizer, activations, KV cache, temporaries, overhead (bytes)
+ * @param phases           the moments considered for the peak
+ * @param peakPhase        the phase with the largest allocation
+ * @param peakAllocated    what {@code torch.cuda.max_memory_allocated()} would report
+ * @param peakReserved     what {@code torch.cuda.max_memory_reserved()} would report
+ * @param deviceUsed       what nvidia-smi would show for the process
+ * @param pool             the KV pool of engines that pre-allocate one
+ * @param explanations     the peak terms' formulas (peak_allocated, peak_reserved, device_used)
+ * @param assumptions      defaults the estimate relies on
+ */
+public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPhase, long peakAllocated,
+                             long peakReserved, long deviceUsed, Optional<KvPool> pool, List<Term> explanations,
+                             List<String> assumptions) {
+
+    public MemoryEstimate {
+        terms = List.copyOf(terms);
+        phases = List.copyOf(phases);
+        explanations = List.copyOf(explanations);
+        assumptions = List.copyOf(assumptions);
+    }
+
+    /** The bytes of a term (0 if the job has none). */
+    public long bytes(String key) {
+        return terms.stream().filter(t -> t.key().equals(key)).mapToLong(Term::value).sum();
+    }
+
+    /**
+     * A serving engine's pre-allocated KV cache.
+     *
+     * @param poolBytes       KV pool per GPU
+     * @param capacityTokens  tokens the pool holds
+     * @param maxConcurrency  sequences of the requested context that fit at once
+     * @param activationPeak  the engine's profile-run activation peak it reserved
+     * @param nonTorchBytes   memory outside PyTorch the engine subtracted
+     */
+    public record KvPool(long poolBytes, long capacityTokens, double maxConcurrency, long activationPeak,
+                         long nonTorchBytes) {
+    }
+}

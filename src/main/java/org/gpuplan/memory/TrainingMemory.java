@@ -1,0 +1,168 @@
+package org.gpuplan.memory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.model.Term;
+import org.gpuplan.workload.Method;
+import org.gpuplan.workload.OptimizerKind;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Training on one GPU with transformers/PEFT/Trainer semantics: weights, gradients, optimizer states, saved
+ * activations, the loss region and the optimizer's temporaries, combined per phase of a step.
+ */
+public final class TrainingMemory {
+
+    private TrainingMemory() {
+    }
+
+    public static MemoryEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
+        List<Term> terms = new ArrayList<>();
+        List<String> assumptions = new ArrayList<>();
+        Term weights = WeightMemory.weights(m, p, w);
+        long weightBytes = weights.value();
+        long trainable;
+        int gradBytes;
+        if (w.method() == Method.FULL) {
+            trainable = p.totalCount();
+            gradBytes = w.precision().weightBytes();
+        } else {
+            Term adapters = LoraAdapters.term(m, w);
+            weightBytes += adapters.value();
+            weights = new Term("weights", "weights", weightBytes, weights.formula() + "; plus " + adapters.label()
+                    + ": " + adapters.formula());
+            trainable = LoraAdapters.parameters(m, w);
+            gradBytes = 4;
+        }
+        terms.add(weights);
+        long largestParam = Math.max((long) m.vocabSize() * m.hiddenSize(), LinearModules.of(m).stream()
+                .mapToLong(lm -> lm.in() * lm.out()).max().orElse(0));
+        Term grads = w.optimizerInBackward()
+                ? new Term("gradients", "gradients", Math.min(trainable, largestParam) * gradBytes,
+                "optimizer in backward: each gradient is applied and freed as soon as it is produced; at most the "
+                        + "largest parameter's gradient (" + Math.min(trainable, largestParam) + " × " + gradBytes
+                        + " B) is alive")
+                : new Term("gradients", "gradients", Math.multiplyExact(trainable, (long) gradBytes),
+                "trainable params × " + gradBytes + " B (gradients take the parameter dtype) = " + trainable + " × "
+                        + gradBytes);
+        terms.add(grads);
+        int stateBytes = w.method() == Method.FULL ? w.precision().weightBytes() : 4;
+        Term optimizer = optimizer(m, w, trainable, stateBytes);
+        boolean paged = w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT;
+        terms.add(optimizer);
+        ActivationMemory.Saved saved = ActivationMemory.training(m, w);
+        terms.add(new Term("activations", "activations", saved.total(), saved.formula() + String.format(Locale.ROOT,
+                "; + embeddings, final norm, LM-head input and the saved fp32 log-softmax (4·V per token): %s; "
+                        + "shared RoPE tables and masks %s", Bytes.gib(saved.outside()), Bytes.mib(saved.shared()))));
+        // temporaries: autocast weight copies, optimizer foreach buffer, dequantized weights, loss transients
+        long autocastCopies = w.precision().mixed() && w.method() == Method.FULL
+                ? 2L * LinearModules.linearParameters(m) : 0;
+        boolean foreach = (w.optimizer() == OptimizerKind.ADAMW) && !w.optimizerInBackward();
+        long foreachTemp = foreach ? Math.multiplyExact(trainable, (long) stateBytes) : 0;
+        long dequant = w.quant().isBitsAndBytes4bit() || w.quant().name().equals("INT8")
+                ? LinearModules.of(m).stream().mapToLong(lm -> lm.in() * lm.out()).max().orElse(0)
+                * w.precision().computeBytes() : 0;
+        long lossTemp = Math.max(saved.lossForward(), saved.lossBackward());
+        long temporary = Math.max(autocastCopies + lossTemp + dequant + saved.recompute(), foreachTemp);
+        terms.add(new Term("temporary", "temporaries", temporary, String.format(Locale.ROOT,
+                "largest of: forward/backward transients (autocast bf16 weight copies %s + loss logits %s + "
+                        + "dequantized weight %s + recomputed layer %s) and the optimizer step's foreach buffer %s "
+                        + "(torch.optim.AdamW foreach: one state-sized tensor list)", Bytes.gib(autocastCopies),
+                Bytes.gib(lossTemp), Bytes.mib(dequant), Bytes.gib(saved.recompute()), Bytes.gib(foreachTemp))));
+        long nonTorch = paged ? optimizer.value() : 0;
+        Term overhead = Overheads.overheadTerm(gpu, nonTorch, "paged optimizer states (cudaMallocManaged)");
+        terms.add(overhead);
+
+        long w0 = weightBytes;
+        long o = paged ? 0 : optimizer.value();
+        long g = grads.value();
+        long gAcc = w.gradAccum() > 1 && !w.optimizerInBackward() ? g : 0;
+        long act = saved.total();
+        long lmHeadGrad = w.method() == Method.FULL ? p.count("lm_head") * gradBytes : 0;
+        List<Phase> phases = new ArrayList<>();
+        phases.add(new Phase("end of forward (loss)", w0 + o + gAcc + act + autocastCopies + saved.lossForward()
+                + dequant, List.of("weights", "optimizer", gAcc > 0 ? "gradients (accumulating)" : "",
+                "activations", "temporary (autocast copies, logits)")));
+        phases.add(new Phase("start of backward", w0 + o + Math.max(gAcc, lmHeadGrad) + act + autocastCopies
+                + saved.lossBackward() + dequant, List.of("weights", "optimizer", "activations",
+                "temporary (loss gradients)")));
+        if (saved.recompute() > 0) {
+            phases.add(new Phase("backward (recomputed layer)", w0 + o + saved.recompute() + dequant
+                    + Math.max(saved.layersTotal() + saved.outside() + saved.shared() + gAcc, g),
+                    List.of("weights", "optimizer", "checkpointed inputs or gradients", "recomputed layer")));
+        }
+        phases.add(new Phase("end of backward", w0 + o + g, List.of("weights", "optimizer", "gradients")));
+        phases.add(new Phase("optimizer step", w0 + (paged ? 0 : optimizer.value()) + g + foreachTemp,
+                List.of("weights", "optimizer", "gradients", foreach ? "temporary (foreach buffer)" : "")));
+        Phase peak = phases.stream().max((x, y) -> Long.compare(x.bytes(), y.bytes())).orElseThrow();
+        long ws = Overheads.cublasWorkspace(gpu);
+        long peakAllocated = peak.bytes() + ws;
+        long churn = peak.bytes() - w0 - o - (peak.name().startsWith("end of backward")
+                || peak.name().startsWith("optimizer") ? 0 : gAcc);
+        long fragmentation = Bytes.ceil(Overheads.FRAGMENTATION * Math.max(0, churn));
+        long peakReserved = peakAllocated - ws + Overheads.cublasReserved(gpu) + fragmentation;
+        long deviceUsed = peakReserved + Overheads.CUDA_CONTEXT + nonTorch;
+        List<Term> explanations = List.of(
+                new Term("peak_allocated_bytes", "peak allocated", peakAllocated, "largest phase ('" + peak.name()
+                        + "') + cuBLAS workspace " + Bytes.mib(ws)),
+                new Term("peak_reserved_bytes", "peak reserved", peakReserved, String.format(Locale.ROOT,
+                        "peak allocated + cuBLAS segment rounding + %.0f %% of the transient bytes at the peak (%s) "
+                                + "held as cached blocks by the caching allocator", Overheads.FRAGMENTATION * 100,
+                        Bytes.gib(churn))),
+                new Term("device_used_bytes", "device used (nvidia-smi)", deviceUsed, "peak reserved + CUDA context "
+                        + Bytes.mib(Overheads.CUDA_CONTEXT) + (paged ? " + paged optimizer states in managed memory"
+                        : "")));
+        assumptions.add("transformers/PEFT/Trainer semantics: gradients set to None after each optimizer step, loss "
+                + "computed inside forward (fp32 logits copy + saved log-softmax)");
+        if (foreach) {
+            assumptions.add("torch.optim.AdamW default (foreach) implementation: one state-sized temporary at the "
+                    + "step; with adamw_torch_fused there is none");
+        }
+        if (w.batchSize() > 1 && w.attention() != org.gpuplan.workload.AttentionImpl.FLASH) {
+            assumptions.add("batch_size > 1 pads sequences: a 4-D attention mask is passed, so SDPA repeats K/V to "
+                    + "all heads (no native GQA) and keeps the mask");
+        }
+        assumptions.add("all sequences are seq_len tokens long (padding to the longest of the batch)");
+        return new MemoryEstimate(terms, phases, peak, peakAllocated, peakReserved, deviceUsed, Optional.empty(),
+                explanations, assumptions);
+    }
+
+    static Term optimizer(ModelSpec m, Workload w, long trainable, int stateBytes) {
+        return switch (w.optimizer()) {
+            case ADAMW -> new Term("optimizer", "optimizer states", Math.multiplyExact(trainable, 2L * stateBytes),
+                    "AdamW exp_avg + exp_avg_sq in the parameter dtype: 2 × " + stateBytes + " B × " + trainable);
+            case ADAMW_8BIT, PAGED_ADAMW_8BIT -> new Term("optimizer", "optimizer states",
+                    Bytes.ceil(trainable * (2 + 8.0 / 256)), "bitsandbytes 8-bit Adam: 2 uint8 states + 2 fp32 absmax "
+                    + "per 256-element block = 2.031 B × " + trainable
+                    + (w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT ? " (paged: managed memory, not counted by "
+                    + "torch.cuda allocator statistics)" : ""));
+            case ADAFACTOR -> {
+                long factored = adafactorElements(m, w);
+                yield new Term("optimizer", "optimizer states", factored * 4, "Adafactor (no first moment): factored "
+                        + "second moment, rows + columns per matrix, fp32 = " + factored + " × 4 B");
+            }
+            case SGD -> new Term("optimizer", "optimizer states", 0, "plain SGD keeps no state");
+            case SGD_MOMENTUM, LION -> new Term("optimizer", "optimizer states",
+                    Math.multiplyExact(trainable, (long) stateBytes), "one momentum buffer in the parameter dtype: "
+                    + stateBytes + " B × " + trainable);
+        };
+    }
+
+    private static long adafactorElements(ModelSpec m, Workload w) {
+        if (w.method() != Method.FULL) {
+            long r = w.loraRank();
+            return LoraAdapters.targets(m, w).stream().mapToLong(lm -> (lm.in() + r + r + lm.out()) * lm.count())
+                    .sum();
+        }
+        long sum = LinearModules.of(m).stream().mapToLong(lm -> (lm.in() + lm.out()) * lm.count()).sum();
+        sum += (long) m.vocabSize() + m.hiddenSize(); // embedding matrix
+        sum += m.embeddings().tied() ? 0 : (long) m.vocabSize() + m.hiddenSize();
+        sum += (long) (m.numLayers() * m.norms().perLayer() + 1) * m.hiddenSize(); // vectors keep a full state
+        return sum;
+    }
+}

@@ -1,0 +1,109 @@
+package org.gpuplan.memory;
+
+import java.util.List;
+import org.gpuplan.model.GgmlType;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.model.Term;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Method;
+import org.gpuplan.workload.QuantFormat;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Bytes of the model's weights on the GPU, by precision and quantization format, with the modules each library leaves
+ * unquantized (embeddings, norms and the LM head are not nn.Linear, or are skipped on purpose).
+ */
+public final class WeightMemory {
+
+    /** bitsandbytes 4-bit: 0.5 B + fp32 absmax per 64 weights (functional.quantize_4bit, blocksize 64). */
+    static final double BNB4_BYTES = 0.5 + 4.0 / 64;
+    /** With double quantization: uint8 absmax per 64 + fp32 scale per 256 blocks. */
+    static final double BNB4_DQ_BYTES = 0.5 + 1.0 / 64 + 4.0 / (64 * 256);
+    /** GPTQ/AWQ 4-bit, group 128: packed int4 + fp16 scale + packed 4-bit zero per group. */
+    static final double GPTQ4_BYTES = 0.5 + 2.0 / 128 + 0.5 / 128;
+
+    private WeightMemory() {
+    }
+
+    /** The weights term: quantized Linear part plus everything left in its storage dtype. */
+    public static Term weights(ModelSpec m, ParameterBreakdown p, Workload w) {
+        long total = p.totalCount();
+        long linear = LinearModules.linearParameters(m);
+        long rest = total - linear;
+        int store = w.precision().weightBytes();
+        QuantFormat q = w.quant();
+        if (q == QuantFormat.NONE) {
+            return new Term("weights", "weights", Math.multiplyExact(total, (long) store),
+                    "P × " + store + " B = " + total + " × " + store + " (" + w.precision().key() + " weights)");
+        }
+        if (q.isGguf() || q == QuantFormat.MXFP4) {
+            return gguf(m, p, w);
+        }
+        // k-bit training casts every non-quantized parameter to fp32 (peft prepare_model_for_kbit_training)
+        int restBytes = w.training() && w.method() == Method.QLORA ? 4 : Math.min(store, 2);
+        double perLinear = switch (q) {
+            case NF4, FP4 -> w.doubleQuant() ? BNB4_DQ_BYTES : BNB4_BYTES;
+            case INT8 -> 1.0 + 4.0 / Math.max(1, m.hiddenSize()); // int8 + fp32 scale per output row
+            case GPTQ_4BIT, AWQ_4BIT -> GPTQ4_BYTES;
+            case FP8 -> 1.0;
+            default -> throw new IllegalStateException(q.name());
+        };
+        long value = Bytes.ceil(linear * perLinear) + Math.multiplyExact(rest, (long) restBytes);
+        String fmt = String.format(java.util.Locale.ROOT, "%.4f", perLinear);
+        return new Term("weights", "weights", value, "Linear params × " + fmt + " B (" + q.key()
+                + (q.isBitsAndBytes4bit() && w.doubleQuant() ? ", double quantization" : "") + ") + other params × "
+                + restBytes + " B = " + linear + " × " + fmt + " + " + rest + " × " + restBytes
+                + (restBytes == 4 ? " (k-bit training upcasts non-quantized parameters to fp32)" : "")
+                + "; embeddings, norms and the LM head stay unquantized");
+    }
+
+    /**
+     * llama.cpp file types: Linear weights in the base block type; the output matrix in Q6_K (Q8_0 for Q8_0 files);
+     * "_M" mixes store attn_v and ffn_down of about a third of the layers in Q6_K (use_more_bits); norms in F32.
+     * With all layers offloaded the token-embedding matrix stays in host memory, so it is not counted on the GPU.
+     */
+    static Term gguf(ModelSpec m, ParameterBreakdown p, Workload w) {
+        QuantFormat q = w.quant();
+        GgmlType base = q == QuantFormat.MXFP4 ? GgmlType.MXFP4 : q.ggufBaseType().orElseThrow();
+        GgmlType out = q == QuantFormat.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
+        long h = m.hiddenSize();
+        long layers = m.numLayers();
+        double bits = 0;
+        long moreBitsLayers = 0;
+        for (int i = 0; i < layers; i++) {
+            if (useMoreBits(i, (int) layers)) {
+                moreBitsLayers++;
+            }
+        }
+        List<LinearModule> linears = LinearModules.of(m);
+        for (LinearModule lm : linears) {
+            double b = base.bitsPerWeight();
+            if ((q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M)
+                    && (lm.name().equals("v_proj") || lm.name().equals("down_proj") || lm.name().equals("w2"))) {
+                double frac = moreBitsLayers / (double) layers;
+                b = frac * GgmlType.Q6_K.bitsPerWeight() + (1 - frac) * b;
+            }
+            bits += lm.parameters() * b;
+        }
+        long embed = p.count("embeddings");
+        long head = p.count("lm_head");
+        long norms = p.count("norms");
+        bits += head * out.bitsPerWeight() + norms * 32.0;
+        boolean onGpuEmbedding = w.framework() != Framework.LLAMA_CPP;
+        if (onGpuEmbedding) {
+            bits += embed * base.bitsPerWeight();
+        }
+        long value = Bytes.ceil(bits / 8);
+        return new Term("weights", "weights", value, "GGUF " + q.key() + ": Linear weights in " + base + " ("
+                + base.bitsPerWeight() + " bits)" + (q.key().endsWith("_m") ? ", attn_v/ffn_down of " + moreBitsLayers
+                + " of " + layers + " layers in Q6_K" : "") + ", output matrix in " + out + ", norms F32"
+                + (onGpuEmbedding ? ", token embeddings in " + base : ", token embeddings kept in host memory by "
+                + "llama.cpp") + " (llama.cpp llama_tensor_get_type)");
+    }
+
+    // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2
+    static boolean useMoreBits(int i, int n) {
+        return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+    }
+}
