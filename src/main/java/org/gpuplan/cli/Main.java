@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 /** The {@code gpuplan} command line. Front end only: every figure comes from the core packages. */
 @Command(name = "gpuplan", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Plans GPU jobs for Transformer models: memory, time, cost and hardware, before launch.",
-        subcommands = {InspectCommand.class, ModelsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InspectCommand.class, ModelsCommand.class, EstimateCommand.class, GpusCommand.class,
+            ValidateCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     static final int EXIT_USAGE = 2;

@@ -509,6 +509,21 @@ public final class HfConfigParser {
         return Optional.of(s.toString());
     }
 
+    /**
+     * The same model with another {@code architectures} class, e.g. an encoder with a classification head instead of
+     * its checkpoint's masked-LM head (the workload key {@code architecture}).
+     */
+    public static ModelSpec withArchitecture(ModelSpec m, String architecture) {
+        Head head = m.head();
+        if (m.head() instanceof Head.Encoder enc) {
+            ConfigFields none = new ConfigFields(JSON.createObjectNode(), "architecture");
+            head = new Head.Encoder(encoderTask(none, List.of(architecture), m.family()), enc.numLabels());
+        }
+        return new ModelSpec(m.name(), m.family(), List.of(architecture), m.hiddenSize(), m.vocabSize(),
+                m.maxContext(), m.embeddings(), m.attention(), m.mlp(), m.moe(), m.norms(), m.layers(),
+                m.slidingWindow(), head, m.mtpLayers(), m.vision());
+    }
+
     static String firstLine(String s) {
         if (s == null) {
             return "parse error";

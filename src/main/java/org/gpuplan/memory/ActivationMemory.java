@@ -53,68 +53,91 @@ public final class ActivationMemory {
         long s = w.seqLen();
         long n = b * s;
         int c = w.precision().computeBytes();
+        boolean mixed = w.precision().mixed();
+        int e = w.precision().weightBytes() == 4 && !mixed ? 4 : (mixed ? 4 : 2);
         int r = w.precision().weightBytes() == 4 ? 4 : c;
         boolean full = w.method() == Method.FULL;
-        boolean mixed = w.precision().mixed();
+        BlockActivations.Profile profile = BlockActivations.Profile.CUDA;
         List<Long> perLayer = new ArrayList<>();
         String formula;
         long shared = 0;
         long outside;
-        boolean gptStyle = m.family() == Family.GPT2 || m.family() == Family.GPT_NEOX;
-        boolean encoder = m.family().isEncoder();
-        double dropoutMask = gptStyle || encoder ? 1 : 0;
-        if (gptStyle || encoder) {
-            long h = m.hiddenSize();
+        long h = m.hiddenSize();
+        long adapters = full ? 0 : Bytes.ceil(adapterInputs(m, w) * n);
+        if (m.family() == Family.GPT2 || m.family() == Family.GPT_NEOX || m.family().isEncoder()) {
             long a = m.attention().numHeads();
             long f = m.mlp().intermediateSize();
-            double attn = attentionCore(w, c, a, a, h / a, s, dropoutMask, true);
-            // LayerNorm saves its input (r) and fp32 mean+rstd (8 B); Linear/Conv1D save their inputs (c).
-            double ln = r * h + 8 + (full ? c * h : 0);
-            double gelu = m.family() == Family.GPT2 ? 4.0 * c * f : c * f; // gelu_new composite vs erf GELU
-            double perToken = 2 * ln + (full ? c * h : 0) + attn + dropoutMask * h + gelu + (full ? c * f : 0)
-                    + dropoutMask * h;
-            if (encoder) {
-                perToken += 2.0 * r * h; // post-LN: residual sums saved by the two LayerNorms
+            double dropout = m.family() == Family.GPT_NEOX ? 0.0 : 0.1;
+            BlockActivations.Shape shape = new BlockActivations.Shape(b, s, h, a, a, h / a, f, e, mixed, dropout,
+                    w.attention(), full);
+            BlockActivations.Saved block = BlockActivations.gpt2(shape, profile);
+            long layer = block.total();
+            if (m.family() != Family.GPT2) {
+                layer -= Bytes.ceil(3.0 * c * f * n); // erf GELU keeps only its input, not gelu_new's four tensors
             }
+            if (w.attention() != AttentionImpl.EAGER) {
+                double probs = (2.0 * c + (dropout > 0 ? 1 : 0)) * a * s;
+                layer += Bytes.ceil((c * (double) h + 4.0 * a - probs) * n);
+            }
+            layer += adapters / Math.max(1, m.numLayers());
             for (int i = 0; i < m.numLayers(); i++) {
-                perLayer.add(Bytes.ceil(perToken * n));
+                perLayer.add(layer);
             }
-            formula = String.format(Locale.ROOT, "per layer %,.0f B/token × %,d tokens: 2 LayerNorms (r·h + 8%s), "
-                            + "%sattention %s, dropout masks 2·h, MLP %s%s", perToken, n, full ? " + c·h" : "",
-                    full ? "qkv output 3·c·h + " : "", attentionLabel(w), m.family() == Family.GPT2
-                            ? "gelu_new 4·c·f" : "GELU c·f", full ? " + c·f (c_proj input)" : "");
-            outside = Bytes.ceil(n * (dropoutMask * h + r * h + 8 + c * h));
+            formula = String.format(Locale.ROOT, "%d blocks × %s (%s block: LayerNorms, q/k/v, %s, dropout masks, "
+                    + "MLP; derivation in validation/activations/README.md)%s", m.numLayers(), Bytes.mib(layer),
+                    m.family().modelType(), attentionLabel(w), adapters > 0 ? " incl. LoRA adapter inputs" : "");
+            outside = Bytes.ceil(n * ((dropout > 0 ? 1 : 0) * h + r * h + 8 + c * h));
         } else {
-            long h = m.hiddenSize();
-            double norm = 4.0 * h + 4 + (full ? r * h + (mixed ? c * h : 0) : 0);
-            double attn = llamaAttention(m, w, c, full, s, b);
-            double mlpDense = m.mlp() == null ? 0 : (full ? 4.0 : 3.0) * c * m.mlp().intermediateSize();
-            double moeBlock = m.moe() == null ? 0 : moe(m.moe(), h, c, full);
-            int norms = m.norms().perLayer();
+            Attention att = m.attention();
+            long a = att.numHeads();
+            long g = att instanceof Attention.Standard st ? st.numKvHeads() : a;
+            long d = att instanceof Attention.Standard st ? st.headDim()
+                    : ((Attention.Latent) att).qkHeadDim();
+            long dense = m.mlp() == null ? 0 : m.mlp().intermediateSize();
+            BlockActivations.Saved denseBlock = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d,
+                    dense, e, mixed, 0, w.attention(), full), profile);
+            BlockActivations.Saved moeBase = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d, 0,
+                    e, mixed, 0, w.attention(), full), profile);
+            long extraNorms = (m.norms().perLayer() - 2L) * Bytes.ceil((4.0 * h + 4 + (full ? r * h : 0)) * n);
+            long qk = 0;
+            if (att instanceof Attention.Standard st && st.qkNorm()) {
+                qk = Bytes.ceil((4.0 * (a + g) * d + 4.0 * (a + g) + (full ? c * (a + g) * (double) d : 0)) * n);
+            }
+            long latent = 0;
+            if (att instanceof Attention.Latent l) {
+                latent = Bytes.ceil((c * (double) (l.qLoraRank() + l.kvLoraRank() + l.qkRopeHeadDim())
+                        + 4.0 * (l.qLoraRank() + l.kvLoraRank()) + 8) * n);
+            }
+            long moeBytes = m.moe() == null ? 0 : Bytes.ceil(moe(m.moe(), h, c, full) * n);
+            long adaptersPerLayer = adapters / Math.max(1, m.numLayers());
             for (int i = 0; i < m.numLayers(); i++) {
-                double perToken = norms * norm + attn + (m.layers().get(i).moe() ? moeBlock : mlpDense);
-                perLayer.add(Bytes.ceil(perToken * n));
+                long base = m.layers().get(i).moe() ? moeBase.total() + moeBytes : denseBlock.total();
+                perLayer.add(base + extraNorms + qk + latent + adaptersPerLayer);
             }
-            formula = String.format(Locale.ROOT, "per layer × %,d tokens: %d RMSNorms × %,.0f B (fp32 input 4·h + "
-                            + "rstd 4%s) + attention %,.0f B (%s) + MLP %,.0f B (%s)%s", n, norms, norm,
-                    full ? " + normalised r·h" + (mixed ? " + autocast copy c·h" : "") : "", attn, attentionLabel(w),
-                    mlpDense, full ? "4·c·f: gate, SiLU, up, product" : "3·c·f: gate, SiLU, up (frozen down_proj)",
-                    m.moe() != null ? String.format(Locale.ROOT, "; MoE layers %,.0f B (router fp32 4·E, per routed "
-                            + "token gathered input, expert MLP and weighted output)", moeBlock) : "");
-            if (m.attention() instanceof Attention.Standard st) {
-                shared += Bytes.ceil(2.0 * c * st.headDim() * n); // RoPE cos and sin, passed to every layer
-                if (b > 1 && w.attention() != AttentionImpl.FLASH) {
-                    shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
-                }
+            formula = String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
+                            + "with fp32 input, %s, %s; derivation and byte-exact check in "
+                            + "validation/activations/README.md)%s%s%s", Bytes.mib(denseBlock.total()), n,
+                    attentionLabel(w), full ? "MLP 4·c·f" : "frozen base: MLP 3·c·f, no Linear inputs",
+                    m.moe() != null ? String.format(Locale.ROOT, "; MoE layers %s (router fp32 4·E, per routed "
+                            + "token gathered input, expert MLP and weighted output)", Bytes.mib(moeBase.total()
+                            + moeBytes)) : "",
+                    extraNorms > 0 ? "; sandwich norms " + Bytes.mib(extraNorms) : "",
+                    adapters > 0 ? "; LoRA adapter inputs (fp32 copies + r-wide outputs) " + Bytes.mib(adapters)
+                            + " in total" : "");
+            if (att instanceof Attention.Standard st) {
+                shared += Bytes.ceil(2.0 * c * st.headDim() * s); // RoPE cos and sin [1, s, d], shared by layers
             }
-            outside = Bytes.ceil(n * (4.0 * h + 4 + (full ? r * h : 0) + c * h));
+            if (b > 1 && w.attention() != AttentionImpl.FLASH) {
+                shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
+            }
+            outside = Bytes.ceil(n * (4.0 * h + 4 + (full ? r * h + c * h : 0)));
         }
         long layersTotal = perLayer.stream().mapToLong(Long::longValue).sum();
         long recompute = 0;
         if (w.checkpointing() == Checkpointing.FULL) {
             long maxLayer = perLayer.stream().mapToLong(Long::longValue).max().orElse(0);
             recompute = maxLayer;
-            layersTotal = Bytes.ceil((double) r * m.hiddenSize() * n * m.numLayers());
+            layersTotal = Bytes.ceil((double) r * h * n * m.numLayers());
             formula = String.format(Locale.ROOT, "full checkpointing: each of %d layers keeps its input r·h × %,d "
                     + "tokens; one layer (%s) is rebuilt at a time in backward. Without checkpointing: %s",
                     m.numLayers(), n, Bytes.gib(maxLayer), formula);
@@ -133,6 +156,20 @@ public final class ActivationMemory {
                 formula);
     }
 
+    /**
+     * LoRA keeps, per adapted Linear and token, an fp32 copy of the input (PEFT casts x to the adapter dtype) saved by
+     * lora_A and the r-wide fp32 lora_A output saved by lora_B: 4·in + 4·r bytes.
+     */
+    static double adapterInputs(ModelSpec m, Workload w) {
+        long r = w.loraRank();
+        double perToken = 0;
+        for (LinearModule lm : LoraAdapters.targets(m, w)) {
+            double share = lm.expert() && m.moe() != null ? m.moe().topK() / (double) m.moe().numExperts() : 1;
+            perToken += (4.0 * lm.in() + 4.0 * r) * lm.count() * share;
+        }
+        return perToken;
+    }
+
     /** Logit width of the loss: the vocabulary for LM heads, the labels for classification heads. */
     static long lossWidth(ModelSpec m) {
         if (m.head() instanceof Head.Encoder enc) {
@@ -142,51 +179,6 @@ public final class ActivationMemory {
             };
         }
         return m.vocabSize();
-    }
-
-    // Llama-style attention: q/k/v after RoPE, SDPA output, its contiguous copy for o_proj, fp32 log-sum-exp;
-    // eager adds K/V repeated to all heads and the fp32 + compute-dtype probabilities (a·s each per token).
-    private static double llamaAttention(ModelSpec m, Workload w, int c, boolean full, long s, long b) {
-        if (m.attention() instanceof Attention.Latent l) {
-            long a = l.numHeads();
-            double q = (double) a * l.qkHeadDim();
-            double k = q;
-            double v = (double) a * l.vHeadDim();
-            double latent = c * (l.qLoraRank() + l.kvLoraRank() + l.qkRopeHeadDim())
-                    + 4.0 * (l.qLoraRank() + l.kvLoraRank()) + 8;
-            double core = c * (q + k + v) + c * v + 4.0 * a;
-            if (w.attention() == AttentionImpl.EAGER) {
-                core += (4.0 + c) * a * s;
-            }
-            return latent + core + (full ? c * v : 0);
-        }
-        Attention.Standard st = (Attention.Standard) m.attention();
-        long a = st.numHeads();
-        long g = st.numKvHeads();
-        long d = st.headDim();
-        // repeat_kv materialises K/V at all heads for eager, and for sdpa when a padding mask is passed (b > 1)
-        boolean repeat = w.attention() == AttentionImpl.EAGER || (w.attention() == AttentionImpl.SDPA && b > 1);
-        long gk = repeat ? a : g;
-        double value = c * (a + 2.0 * gk) * d + c * (double) a * d + (full ? c * (double) a * d : 0);
-        if (w.attention() == AttentionImpl.EAGER) {
-            value += (4.0 + c) * a * s; // fp32 softmax output + probabilities cast back (saved by matmul with V)
-        } else {
-            value += 4.0 * a; // log-sum-exp
-        }
-        if (st.qkNorm()) {
-            value += 4.0 * (a + g) * d + 4.0 * (a + g) + (full ? c * (a + g) * (double) d : 0);
-        }
-        return value;
-    }
-
-    // GPT-2/BERT attention core: eager keeps softmax output c·a·s, dropout mask a·s and dropped probabilities c·a·s;
-    // sdpa keeps q, k, v, output and the log-sum-exp.
-    private static double attentionCore(Workload w, int c, long a, long g, long d, long s, double mask,
-                                        boolean merged) {
-        if (w.attention() == AttentionImpl.EAGER) {
-            return (2.0 * c + mask) * a * s + c * (double) a * d + (merged ? c * (double) a * d : 0);
-        }
-        return c * (a + 2.0 * g) * d + c * (double) a * d + 4.0 * a + (merged ? c * (double) a * d : 0);
     }
 
     private static double attentionCoreBytes(ModelSpec m, Workload w, int c, long s) {

@@ -70,13 +70,13 @@ public final class InferenceMemory {
                 + (w.attention() == AttentionImpl.EAGER ? " + eager scores (4 + c)·a·s" : "") + " per token"));
         terms.add(new Term("temporary", "temporaries", logits + catCopy, "last-position logits b·V·(c + 4) "
                 + "(logits_to_keep=1) + one layer's cache copy during torch.cat"));
-        terms.add(Overheads.overheadTerm(gpu, 0, ""));
+        terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), 0, ""));
         List<Phase> phases = List.of(
                 new Phase("prefill", weights.value() + kvPrompt + prefillAct + logits,
                         List.of("weights", "kv_cache (prompt)", "activations", "logits")),
                 new Phase("end of generation", weights.value() + kv + catCopy + logits,
                         List.of("weights", "kv_cache", "temporary")));
-        return finish(terms, phases, gpu, weights.value(), Optional.empty(), 0, List.of(
+        return finish(terms, phases, gpu, weights.value(), Optional.empty(), Overheads.context(w), List.of(
                 "transformers generate() with a DynamicCache; only the last position's logits are computed"));
     }
 
@@ -91,7 +91,7 @@ public final class InferenceMemory {
         int maxSeqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
         long activation = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH,
                 batchedTokens) + (long) Math.min(maxSeqs, batchedTokens) * m.vocabSize() * 4;
-        long nonTorch = Overheads.CUDA_CONTEXT;
+        long nonTorch = Overheads.context(w);
         double util = w.gpuMemoryUtilization();
         long pool;
         String poolFormula;
@@ -132,7 +132,7 @@ public final class InferenceMemory {
                 batchedTokens, Math.min(maxSeqs, batchedTokens))));
         long graphs = w.framework() == Framework.VLLM ? VLLM_CUDA_GRAPHS : 0;
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
-        terms.add(Overheads.overheadTerm(gpu, graphs, "CUDA graph pools (assumed)"));
+        terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), graphs, "CUDA graph pools (assumed)"));
         long allocated = weights.value() + kvPool.poolBytes() + activation + Overheads.cublasWorkspace(gpu);
         List<Phase> phases = List.of(new Phase("serving (pool allocated)", weights.value() + kvPool.poolBytes()
                 + activation, List.of("weights", "kv_pool", "activations")));
@@ -167,8 +167,8 @@ public final class InferenceMemory {
                 "4·n_ubatch·(h + f) + 4·n_ctx·n_ubatch·n_head (f32 KQ, no flash attention) = 4·%d·(%d + %d) + "
                         + "4·%d·%d·%d", ubatch, m.hiddenSize(), ffn, nctx, ubatch, heads)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
-        terms.add(new Term("overhead", "CUDA context", Overheads.CUDA_CONTEXT, "CUDA context and cuBLAS handles "
-                + Bytes.mib(Overheads.CUDA_CONTEXT)));
+        terms.add(new Term("overhead", "CUDA context", Overheads.context(w), "CUDA context and cuBLAS handles "
+                + Bytes.mib(Overheads.context(w))));
         long bytes = weights.value() + kvTerm.value() + compute;
         List<Phase> phases = List.of(new Phase("decode (buffers allocated)", bytes,
                 List.of("weights", "kv_cache", "compute buffer")));
@@ -176,15 +176,15 @@ public final class InferenceMemory {
                 new Term("peak_allocated_bytes", "buffers", bytes, "model + KV + compute buffers (llama.cpp "
                         + "allocates them once)"),
                 new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
-                new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.CUDA_CONTEXT,
+                new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.context(w),
                         "buffers + CUDA context"));
-        return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.CUDA_CONTEXT,
+        return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.context(w),
                 Optional.empty(), explanations, List.of("all layers offloaded (-ngl 999); token embeddings stay in "
                 + "host memory; n_ubatch " + ubatch + "; KV cache " + w.kvDtype().key()));
     }
 
     private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,
-                                         Optional<MemoryEstimate.KvPool> pool, long nonTorch,
+                                         Optional<MemoryEstimate.KvPool> pool, long context,
                                          List<String> assumptions) {
         Phase peak = phases.stream().max((x, y) -> Long.compare(x.bytes(), y.bytes())).orElseThrow();
         long ws = Overheads.cublasWorkspace(gpu);
@@ -192,7 +192,7 @@ public final class InferenceMemory {
         long churn = Math.max(0, peak.bytes() - weights);
         long reserved = peak.bytes() + Overheads.cublasReserved(gpu)
                 + Bytes.ceil(Overheads.FRAGMENTATION * churn);
-        long used = reserved + Overheads.CUDA_CONTEXT + nonTorch;
+        long used = reserved + context;
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", allocated, "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace"),

@@ -33,6 +33,11 @@ public final class Overheads {
     private Overheads() {
     }
 
+    /** The CUDA context: the workload's override, else {@link #CUDA_CONTEXT}. */
+    public static long context(org.gpuplan.workload.Workload w) {
+        return w.cudaContextBytes().orElse(CUDA_CONTEXT);
+    }
+
     public static long cublasWorkspace(Optional<Gpu> gpu) {
         return gpu.map(Gpu::isHopper).orElse(false) ? CUBLAS_WORKSPACE_HOPPER : CUBLAS_WORKSPACE;
     }
@@ -42,10 +47,11 @@ public final class Overheads {
         return gpu.map(Gpu::isHopper).orElse(false) ? 34 * Bytes.MIB : 20 * Bytes.MIB + 2 * Bytes.MIB;
     }
 
-    public static Term overheadTerm(Optional<Gpu> gpu, long extraNonTorch, String extraLabel) {
+    public static Term overheadTerm(Optional<Gpu> gpu, long context, long extraNonTorch, String extraLabel) {
         long ws = cublasWorkspace(gpu);
-        return new Term("overhead", "CUDA context and workspaces", CUDA_CONTEXT + ws + extraNonTorch,
-                "CUDA context " + Bytes.mib(CUDA_CONTEXT) + " (lazy module loading; pytorch#86509, #109888) + cuBLAS "
+        return new Term("overhead", "CUDA context and workspaces", context + ws + extraNonTorch,
+                "CUDA context " + Bytes.mib(context) + (context == CUDA_CONTEXT ? " (lazy module loading; "
+                        + "pytorch#86509, #109888)" : " (given)") + " + cuBLAS "
                         + "workspace " + Bytes.mib(ws) + (gpu.map(Gpu::isHopper).orElse(false)
                         ? " (32 MiB on Hopper)" : " (:4096:2:16:8)") + (extraNonTorch > 0 ? " + " + extraLabel + " "
                         + Bytes.mib(extraNonTorch) : ""));

@@ -75,7 +75,7 @@ public final class TrainingMemory {
                         + "(torch.optim.AdamW foreach: one state-sized tensor list)", Bytes.gib(autocastCopies),
                 Bytes.gib(lossTemp), Bytes.mib(dequant), Bytes.gib(saved.recompute()), Bytes.gib(foreachTemp))));
         long nonTorch = paged ? optimizer.value() : 0;
-        Term overhead = Overheads.overheadTerm(gpu, nonTorch, "paged optimizer states (cudaMallocManaged)");
+        Term overhead = Overheads.overheadTerm(gpu, Overheads.context(w), nonTorch, "paged optimizer states (cudaMallocManaged)");
         terms.add(overhead);
 
         long w0 = weightBytes;
@@ -106,7 +106,7 @@ public final class TrainingMemory {
                 || peak.name().startsWith("optimizer") ? 0 : gAcc);
         long fragmentation = Bytes.ceil(Overheads.FRAGMENTATION * Math.max(0, churn));
         long peakReserved = peakAllocated - ws + Overheads.cublasReserved(gpu) + fragmentation;
-        long deviceUsed = peakReserved + Overheads.CUDA_CONTEXT + nonTorch;
+        long deviceUsed = peakReserved + Overheads.context(w) + nonTorch;
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", peakAllocated, "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace " + Bytes.mib(ws)),
@@ -115,7 +115,7 @@ public final class TrainingMemory {
                                 + "held as cached blocks by the caching allocator", Overheads.FRAGMENTATION * 100,
                         Bytes.gib(churn))),
                 new Term("device_used_bytes", "device used (nvidia-smi)", deviceUsed, "peak reserved + CUDA context "
-                        + Bytes.mib(Overheads.CUDA_CONTEXT) + (paged ? " + paged optimizer states in managed memory"
+                        + Bytes.mib(Overheads.context(w)) + (paged ? " + paged optimizer states in managed memory"
                         : "")));
         assumptions.add("transformers/PEFT/Trainer semantics: gradients set to None after each optimizer step, loss "
                 + "computed inside forward (fp32 logits copy + saved log-softmax)");

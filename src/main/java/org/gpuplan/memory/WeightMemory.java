@@ -33,6 +33,14 @@ public final class WeightMemory {
         long rest = total - linear;
         int store = w.precision().weightBytes();
         QuantFormat q = w.quant();
+        if (q == QuantFormat.NONE && w.framework() == Framework.LLAMA_CPP) {
+            long embed = p.count("embeddings");
+            long norms = p.count("norms");
+            long value = Math.multiplyExact(total - embed - norms, (long) store) + norms * 4;
+            return new Term("weights", "weights", value, "(P − token embeddings − norms) × " + store + " B + norms × 4 B "
+                    + "(F32) = (" + total + " − " + embed + " − " + norms + ") × " + store + " + " + norms + " × 4; "
+                    + "llama.cpp keeps the token-embedding matrix in host memory");
+        }
         if (q == QuantFormat.NONE) {
             return new Term("weights", "weights", Math.multiplyExact(total, (long) store),
                     "P × " + store + " B = " + total + " × " + store + " (" + w.precision().key() + " weights)");

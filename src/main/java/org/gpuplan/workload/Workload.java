@@ -14,13 +14,18 @@ import org.gpuplan.model.InvalidInputException;
  * @param gpuMemoryUtilization serving engines' memory budget as a fraction of the GPU's memory
  * @param maxNumBatchedTokens  engine token budget per step (0 = the engine's default)
  * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
+ * @param architecture         overrides the config's {@code architectures} class (e.g. an encoder's task head:
+ *                             BertForSequenceClassification)
+ * @param cudaContextBytes     overrides the CUDA context estimate (older CUDA without lazy module loading takes
+ *                             about 1–1.3 GiB)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
                        AttentionImpl attention, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
-                       int maxNumBatchedTokens, int maxNumSeqs) {
+                       int maxNumBatchedTokens, int maxNumSeqs, Optional<String> architecture,
+                       Optional<Long> cudaContextBytes) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);

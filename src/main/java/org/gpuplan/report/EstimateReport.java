@@ -1,0 +1,159 @@
+package org.gpuplan.report;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Locale;
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.memory.MemoryEstimate;
+import org.gpuplan.memory.Phase;
+import org.gpuplan.model.Term;
+import org.gpuplan.workload.Workload;
+
+/** What {@code gpuplan estimate} shows: memory terms, phases, the three peaks and the fit, as text or JSON. */
+public final class EstimateReport {
+
+    /** JSON key of each memory term (the contract other tools read). */
+    static final List<String> TERM_KEYS = List.of("weights", "gradients", "optimizer", "activations", "kv_cache",
+            "temporary", "overhead");
+
+    private final Estimate e;
+
+    private EstimateReport(Estimate e) {
+        this.e = e;
+    }
+
+    public static EstimateReport of(Estimate e) {
+        return new EstimateReport(e);
+    }
+
+    public ObjectNode toJson() {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode root = f.objectNode();
+        root.put("model", e.modelName());
+        root.set("workload", workloadJson(e.workload()));
+        e.gpu().ifPresent(g -> root.putObject("gpu").put("name", g.name()).put("cuda_total_bytes", g.cudaTotalBytes())
+                .put("nvidia_smi_total_bytes", g.nvidiaSmiTotalBytes()));
+        MemoryEstimate m = e.memory();
+        ObjectNode mem = root.putObject("memory");
+        for (String key : TERM_KEYS) {
+            mem.put(key + "_bytes", m.bytes(key));
+        }
+        mem.put("peak_allocated_bytes", m.peakAllocated());
+        mem.put("peak_reserved_bytes", m.peakReserved());
+        mem.put("device_used_bytes", m.deviceUsed());
+        if (!e.workload().training()) {
+            mem.put("kv_cache_total_bytes", m.bytes("kv_cache"));
+        }
+        m.pool().ifPresent(p -> {
+            mem.put("kv_pool_bytes", p.poolBytes());
+            mem.put("kv_cache_capacity_tokens", p.capacityTokens());
+            mem.put("max_concurrency", Math.round(p.maxConcurrency() * 100) / 100.0);
+        });
+        mem.put("peak_phase", m.peakPhase().name());
+        e.fit().ifPresent(fit -> root.putObject("fit").put("fits", fit.fits())
+                .put("available_bytes", fit.availableBytes()).put("required_bytes", fit.requiredBytes())
+                .put("headroom_bytes", fit.headroomBytes()));
+        ArrayNode terms = root.putArray("terms");
+        for (Term t : m.terms()) {
+            terms.addObject().put("key", t.key()).put("label", t.label()).put("bytes", t.value())
+                    .put("formula", t.formula());
+        }
+        for (Term t : m.explanations()) {
+            terms.addObject().put("key", t.key()).put("label", t.label()).put("bytes", t.value())
+                    .put("formula", t.formula());
+        }
+        ArrayNode phases = root.putArray("phases");
+        for (Phase p : m.phases()) {
+            ArrayNode contents = phases.addObject().put("name", p.name()).put("allocated_bytes", p.bytes())
+                    .putArray("contents");
+            p.contents().stream().filter(s -> !s.isEmpty()).forEach(contents::add);
+        }
+        ArrayNode assumptions = root.putArray("assumptions");
+        m.assumptions().forEach(assumptions::add);
+        ArrayNode warnings = root.putArray("warnings");
+        e.warnings().forEach(warnings::add);
+        root.put("parameters_total", e.parameters().totalCount());
+        return root;
+    }
+
+    static ObjectNode workloadJson(Workload w) {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("task", w.task().key()).put("method", w.method().key()).put("framework", w.framework().key())
+                .put("precision", w.precision().key()).put("batch_size", w.batchSize()).put("seq_len", w.seqLen());
+        if (w.training()) {
+            o.put("optimizer", w.optimizer().key()).put("grad_accum", w.gradAccum())
+                    .put("checkpointing", w.checkpointing().key()).put("attention", w.attention().key());
+            if (w.method().key().contains("lora")) {
+                o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
+            }
+        } else {
+            o.put("prompt_len", w.promptLen()).put("output_len", w.outputLen()).put("kv_dtype", w.kvDtype().key());
+        }
+        o.put("quant", w.quant().key());
+        return o;
+    }
+
+    public String toText(boolean explain) {
+        StringBuilder out = new StringBuilder();
+        Workload w = e.workload();
+        MemoryEstimate m = e.memory();
+        out.append(e.modelName()).append(": ").append(w.task().key()).append(w.training() ? " (" + w.method().key()
+                + ", " + w.optimizer().key() + ")" : "").append(", ").append(w.framework().key()).append(", ")
+                .append(w.precision().key()).append(w.quant().key().equals("none") ? "" : ", " + w.quant().key())
+                .append(", batch ").append(w.batchSize()).append(" × ").append(w.seqLen()).append(" tokens")
+                .append(e.gpu().map(g -> ", on " + g.name()).orElse("")).append('\n');
+        out.append("\nMemory on the GPU\n");
+        long max = m.terms().stream().mapToLong(Term::value).max().orElse(1);
+        for (Term t : m.terms()) {
+            if (t.value() == 0 && !explain) {
+                continue;
+            }
+            out.append(String.format(Locale.ROOT, "  %-26s %12s  %s%n", t.label(), gib(t.value()),
+                    bar(t.value(), max)));
+            if (explain) {
+                out.append("      = ").append(t.formula()).append('\n');
+            }
+        }
+        out.append("\nPhases (bytes allocated)\n");
+        for (Phase p : m.phases()) {
+            out.append(String.format(Locale.ROOT, "  %-28s %12s%s%n", p.name(), gib(p.bytes()),
+                    p == m.peakPhase() ? "   ← peak" : ""));
+        }
+        out.append("\nPeaks\n");
+        out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "allocated (torch.cuda.max_memory_allocated)",
+                gib(m.peakAllocated())));
+        out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "reserved  (torch.cuda.max_memory_reserved)",
+                gib(m.peakReserved())));
+        out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "device used (nvidia-smi)", gib(m.deviceUsed())));
+        if (explain) {
+            for (Term t : m.explanations()) {
+                out.append("      ").append(t.label()).append(" = ").append(t.formula()).append('\n');
+            }
+        }
+        m.pool().ifPresent(p -> out.append(String.format(Locale.ROOT, "%nKV pool: %s → %,d tokens, max concurrency "
+                + "%.1f at %,d tokens per sequence%n", gib(p.poolBytes()), p.capacityTokens(), p.maxConcurrency(),
+                w.seqLen())));
+        e.fit().ifPresent(fit -> out.append(String.format(Locale.ROOT, "%n%s %s: needs %s of %s (%s %s)%n",
+                fit.fits() ? "FITS" : "DOES NOT FIT", e.gpu().get().name(), gib(fit.requiredBytes()),
+                gib(fit.availableBytes()), gib(Math.abs(fit.headroomBytes())),
+                fit.fits() ? "to spare" : "short")));
+        if (explain && !m.assumptions().isEmpty()) {
+            out.append("\nAssumptions\n");
+            m.assumptions().forEach(a -> out.append("  - ").append(a).append('\n'));
+        }
+        e.warnings().forEach(wn -> out.append("\nwarning: ").append(wn).append('\n'));
+        out.append("\n(GiB = 2^30 bytes)\n");
+        return out.toString();
+    }
+
+    private static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / Units.GIB);
+    }
+
+    private static String bar(long value, long max) {
+        int n = max <= 0 ? 0 : (int) Math.round(30.0 * value / max);
+        return "█".repeat(Math.max(0, n));
+    }
+}
