@@ -35,10 +35,13 @@ public final class ActivationMemory {
      * @param recompute     one block's activations rebuilt during backward under checkpointing, 0 otherwise
      * @param lossForward   transient logits copies while the loss is computed
      * @param lossBackward  transient gradients at the start of backward through the loss
+ * @param backwardWorkingSet gradients alive while backward runs through one layer: the incoming and outgoing
+ *                      gradient of its largest saved activation (the s² probabilities under eager attention, else the
+ *                      MLP intermediate), 2 × that tensor
      * @param formula       the per-layer formula with its inputs
      */
     public record Saved(List<Long> perLayer, long layersTotal, long outside, long shared, long recompute,
-                        long lossForward, long lossBackward, String formula) {
+                        long lossForward, long lossBackward, long backwardWorkingSet, String formula) {
 
         public long total() {
             return layersTotal + outside + shared;
@@ -152,8 +155,13 @@ public final class ActivationMemory {
         long lossSaved = Bytes.ceil(4.0 * v * n);
         long lossForward = Bytes.ceil((double) (c + 4) * v * n);
         long lossBackward = Bytes.ceil(8.0 * v * n);
+        long ffn = m.mlp() != null ? m.mlp().intermediateSize()
+                : (long) m.moe().expertIntermediateSize() * m.moe().topK();
+        double largest = Math.max((double) c * n * ffn, w.attention() == AttentionImpl.EAGER
+                ? 4.0 * b * m.attention().numHeads() * s * s : 0);
+        long working = Bytes.ceil(2 * largest);
         return new Saved(perLayer, layersTotal, outside + lossSaved, shared, recompute, lossForward, lossBackward,
-                formula);
+                working, formula);
     }
 
     /**

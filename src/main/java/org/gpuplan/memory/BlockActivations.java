@@ -114,8 +114,11 @@ public final class BlockActivations {
         // autocast: LayerNorm in fp32 (statistics 4 B), Conv1D inputs cast to the compute dtype, fp32 residuals
         int c = 2;
         double noise = p.dropoutNoiseBytes() == 0 ? c : p.dropoutNoiseBytes();
-        double softmax = p.autocastSoftmaxFp32() ? 4 : c;
-        double probs = softmax + (drop ? (noise + c) : 0) + (p.autocastSoftmaxFp32() && !drop ? c : 0);
+        // CUDA autocast runs softmax in fp32: its output (4), dropout's mask and fp32 output, and the cast to the
+        // compute dtype that the probabilities-times-V matmul keeps; CPU (1.13) keeps all of it in the compute dtype
+        double probs = p.autocastSoftmaxFp32()
+                ? 4 + (drop ? noise + 4 : 0) + c
+                : c + (drop ? noise + c : 0);
         double perToken = 16 * h + (drop ? 2 * noise * h : 0) + 10 * f + probs * as + 16;
         return new Saved(Bytes.ceil(perToken * x.n()) + 26, Bytes.ceil(4 * h * x.n()));
     }

@@ -63,7 +63,8 @@ public final class TrainingMemory {
         long autocastCopies = w.precision().mixed() && w.method() == Method.FULL
                 ? 2L * LinearModules.linearParameters(m) : 0;
         boolean foreach = (w.optimizer() == OptimizerKind.ADAMW) && !w.optimizerInBackward();
-        long foreachTemp = foreach ? Math.multiplyExact(trainable, (long) stateBytes) : 0;
+        long foreachTemp = foreach ? Math.multiplyExact(trainable, (long) stateBytes)
+                : w.optimizer() == OptimizerKind.ADAMW_HF ? Math.min(trainable, largestParam) * stateBytes : 0;
         long dequant = w.quant().isBitsAndBytes4bit() || w.quant().name().equals("INT8")
                 ? LinearModules.of(m).stream().mapToLong(lm -> lm.in() * lm.out()).max().orElse(0)
                 * w.precision().computeBytes() : 0;
@@ -81,7 +82,7 @@ public final class TrainingMemory {
         long w0 = weightBytes;
         long o = paged ? 0 : optimizer.value();
         long g = grads.value();
-        long gAcc = w.gradAccum() > 1 && !w.optimizerInBackward() ? g : 0;
+        long gAcc = (w.gradAccum() > 1 || !w.gradsToNone()) && !w.optimizerInBackward() ? g : 0;
         long act = saved.total();
         long lmHeadGrad = w.method() == Method.FULL ? p.count("lm_head") * gradBytes : 0;
         List<Phase> phases = new ArrayList<>();
@@ -91,6 +92,9 @@ public final class TrainingMemory {
         phases.add(new Phase("start of backward", w0 + o + Math.max(gAcc, lmHeadGrad) + act + autocastCopies
                 + saved.lossBackward() + dequant, List.of("weights", "optimizer", "activations",
                 "temporary (loss gradients)")));
+        phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + act
+                + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
+                "activations", "temporary (gradients of the layer's largest activations)")));
         if (saved.recompute() > 0) {
             phases.add(new Phase("backward (recomputed layer)", w0 + o + saved.recompute() + dequant
                     + Math.max(saved.layersTotal() + saved.outside() + saved.shared() + gAcc, g),
@@ -134,7 +138,8 @@ public final class TrainingMemory {
 
     static Term optimizer(ModelSpec m, Workload w, long trainable, int stateBytes) {
         return switch (w.optimizer()) {
-            case ADAMW -> new Term("optimizer", "optimizer states", Math.multiplyExact(trainable, 2L * stateBytes),
+            case ADAMW, ADAMW_FUSED, ADAMW_HF -> new Term("optimizer", "optimizer states",
+                    Math.multiplyExact(trainable, 2L * stateBytes),
                     "AdamW exp_avg + exp_avg_sq in the parameter dtype: 2 × " + stateBytes + " B × " + trainable);
             case ADAMW_8BIT, PAGED_ADAMW_8BIT -> new Term("optimizer", "optimizer states",
                     Bytes.ceil(trainable * (2 + 8.0 / 256)), "bitsandbytes 8-bit Adam: 2 uint8 states + 2 fp32 absmax "

@@ -46,14 +46,15 @@ public final class ValidationReport {
 
     public String toText() {
         StringBuilder out = new StringBuilder();
-        out.append(String.format(Locale.ROOT, "%-44s %-26s %16s %16s %8s%n", "case", "metric", "measured",
-                "predicted", "error"));
+        out.append(String.format(Locale.ROOT, "%-44s %-26s %16s %16s %8s %s%n", "case", "metric", "measured",
+                "predicted", "error", "conf"));
         for (ValidationResult r : results) {
             var c = r.validationCase();
             boolean tokens = c.metric().endsWith("_tokens");
-            out.append(String.format(Locale.ROOT, "%-44s %-26s %16s %16s %8s%n", c.id(), c.metric(),
+            out.append(String.format(Locale.ROOT, "%-44s %-26s %16s %16s %8s %s%n", c.id(), c.metric(),
                     fmt(c.measured(), tokens), r.predicted().map(p -> fmt(p, tokens)).orElse("-"),
-                    r.error().map(e -> String.format(Locale.ROOT, "%+.1f%%", 100 * e)).orElse("n/a")));
+                    r.error().map(e -> String.format(Locale.ROOT, "%+.1f%%", 100 * e)).orElse("n/a"),
+                    c.confidence()));
             if (r.predicted().isEmpty()) {
                 out.append("    not predicted: ").append(r.reason()).append('\n');
             }
@@ -63,6 +64,10 @@ public final class ValidationReport {
         byKind().forEach((k, rs) -> out.append(String.format(Locale.ROOT, "%-20s %6d %11.1f%% %11.1f%%%n", k,
                 rs.stream().filter(r -> r.predicted().isPresent()).count(), 100 * medianAbsError(rs),
                 100 * maxAbsError(rs))));
+        List<ValidationResult> high = results.stream().filter(r -> r.validationCase().confidence().equals("H")).toList();
+        out.append(String.format(Locale.ROOT, "%-20s %6d %11.1f%% %11.1f%%%n", "fully specified (H)",
+                high.stream().filter(r -> r.predicted().isPresent()).count(), 100 * medianAbsError(high),
+                100 * maxAbsError(high)));
         out.append(String.format(Locale.ROOT, "%-20s %6d %11.1f%% %11.1f%%%n", "all",
                 results.stream().filter(r -> r.predicted().isPresent()).count(), 100 * medianAbsError(results),
                 100 * maxAbsError(results)));
@@ -86,6 +91,9 @@ public final class ValidationReport {
         ObjectNode summary = root.putObject("summary");
         byKind().forEach((k, rs) -> summary.putObject(k).put("median_abs_error", medianAbsError(rs))
                 .put("max_abs_error", maxAbsError(rs)));
+        List<ValidationResult> high = results.stream().filter(r -> r.validationCase().confidence().equals("H")).toList();
+        summary.putObject("fully_specified").put("median_abs_error", medianAbsError(high))
+                .put("max_abs_error", maxAbsError(high));
         summary.putObject("all").put("median_abs_error", medianAbsError(results))
                 .put("max_abs_error", maxAbsError(results));
         return root;

@@ -1,8 +1,14 @@
 package org.gpuplan.workload;
 
-/** Optimizers and their state layouts. */
+/**
+ * Optimizers and their state layouts. {@code adamw} is torch.optim.AdamW's default foreach implementation (one
+ * state-sized temporary at the step), {@code adamw-fused} its fused kernel (none), {@code adamw-hf} the per-parameter
+ * AdamW of older transformers releases (Trainer's adamw_hf; one parameter-sized temporary at a time).
+ */
 public enum OptimizerKind implements Choice {
     ADAMW("adamw"),
+    ADAMW_FUSED("adamw-fused"),
+    ADAMW_HF("adamw-hf"),
     ADAMW_8BIT("adamw-8bit"),
     PAGED_ADAMW_8BIT("paged-adamw-8bit"),
     ADAFACTOR("adafactor"),

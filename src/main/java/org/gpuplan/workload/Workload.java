@@ -18,6 +18,8 @@ import org.gpuplan.model.InvalidInputException;
  *                             BertForSequenceClassification)
  * @param cudaContextBytes     overrides the CUDA context estimate (older CUDA without lazy module loading takes
  *                             about 1–1.3 GiB)
+ * @param gradsToNone          zero_grad(set_to_none=True), PyTorch 2.x's default: gradients do not exist during the
+ *                             next forward; false keeps zeroed gradients allocated (PyTorch 1.x Trainer behaviour)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
@@ -25,7 +27,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        AttentionImpl attention, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Optional<String> architecture,
-                       Optional<Long> cudaContextBytes) {
+                       Optional<Long> cudaContextBytes, boolean gradsToNone) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);

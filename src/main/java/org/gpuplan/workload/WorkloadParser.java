@@ -28,7 +28,7 @@ public final class WorkloadParser {
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
-            "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib");
+            "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib", "grads_to_none");
 
     /** Multi-GPU keys: accepted with their single-GPU values until sharding is modelled. */
     public static final Map<String, String> SINGLE_GPU_VALUES = linked("gpus", "1", "nodes", "1", "zero", "0",
@@ -144,7 +144,7 @@ public final class WorkloadParser {
                 number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
                 positive(v, "max_num_seqs", 0, true), Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
-                        : Optional.empty());
+                        : Optional.empty(), bool(v, "grads_to_none", true));
     }
 
     private static void refuseMultiGpu(Map<String, String> v) {

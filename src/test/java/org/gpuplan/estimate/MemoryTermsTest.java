@@ -1,0 +1,123 @@
+package org.gpuplan.estimate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.io.HfConfigParser;
+import org.gpuplan.io.ModelCatalog;
+import org.gpuplan.memory.KvCache;
+import org.gpuplan.memory.LinearModules;
+import org.gpuplan.memory.LoraAdapters;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Workload;
+import org.gpuplan.workload.WorkloadParser;
+import org.junit.jupiter.api.Test;
+
+/** Parameter-derived memory terms, exact where the source is exact. */
+class MemoryTermsTest {
+
+    static ModelSpec spec(String id) {
+        ModelCatalog c = ModelCatalog.builtIn();
+        return HfConfigParser.parse(c.config(c.find(id).orElseThrow()), id, id).spec();
+    }
+
+    static Workload workload(String... kv) {
+        Map<String, String> m = new HashMap<>();
+        m.put("model", "x");
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return WorkloadParser.parse(m);
+    }
+
+    static Estimate estimate(String id, String gpu, String... kv) {
+        return Estimator.estimate(id, spec(id), workload(kv), Optional.ofNullable(gpu)
+                .map(g -> GpuCatalog.builtIn().require(g)));
+    }
+
+    @Test
+    void loraParametersMatchPeftsTrainableCounts() {
+        // PEFT MetaMathQA results: Llama-3.2-3B LoRA r32 on q_proj,v_proj trains 9,175,040 parameters; r64 18,350,080
+        ModelSpec m = spec("meta-llama/Llama-3.2-3B");
+        assertThat(LoraAdapters.parameters(m, workload("task", "train", "method", "lora", "lora_rank", "32",
+                "lora_targets", "q_proj,v_proj"))).isEqualTo(9_175_040L);
+        assertThat(LoraAdapters.parameters(m, workload("task", "train", "method", "lora", "lora_rank", "64")))
+                .isEqualTo(18_350_080L);
+    }
+
+    @Test
+    void linearParametersAreWhatQuantizationReplaces() {
+        // Llama-3-8B: 6.98 G parameters in nn.Linear; embeddings, LM head and norms stay unquantized
+        assertThat(LinearModules.linearParameters(spec("meta-llama/Llama-3.1-8B"))).isEqualTo(6_979_321_856L);
+    }
+
+    @Test
+    void nf4WeightsFollowBitsandbytesLayout() {
+        Estimate e = estimate("meta-llama/Llama-3.1-8B", null, "task", "infer", "quant", "nf4", "double_quant",
+                "true");
+        double perLinear = 0.5 + 1.0 / 64 + 4.0 / (64 * 256);
+        long expected = (long) Math.ceil(6_979_321_856L * perLinear) + (8_030_261_248L - 6_979_321_856L) * 2;
+        assertThat(e.memory().bytes("weights")).isEqualTo(expected);
+    }
+
+    @Test
+    void ggufQ4_0MatchesLlamaCppModelSize() {
+        // ollama PR #6279 log: Llama 3.1 70B Q4_0 "model size = 37.22 GiB (4.53 BPW)"
+        Estimate e = estimate("meta-llama/Llama-3.1-70B-Instruct", null, "task", "infer", "quant", "q4_0");
+        assertThat(e.memory().bytes("weights") / (double) (1L << 30)).isCloseTo(37.22, within(0.005));
+    }
+
+    @Test
+    void kvCacheBytesPerTokenMatchTheReference() {
+        // 16-bit K+V per token: Llama-2-7B 512 KiB, Llama-3.1-8B 128 KiB, Qwen2.5-7B 56 KiB; DeepSeek-V3 MLA latent
+        // (512 + 64) · 61 · 2 = 70,272 B in vLLM
+        assertThat(KvCache.bytes(spec("meta-llama/Llama-2-7b-hf"), Framework.VLLM, 1, 1, 2)).isEqualTo(512 * 1024);
+        assertThat(KvCache.bytes(spec("meta-llama/Llama-3.1-8B"), Framework.VLLM, 1, 1, 2)).isEqualTo(128 * 1024);
+        assertThat(KvCache.bytes(spec("Qwen/Qwen2.5-7B"), Framework.VLLM, 1, 1, 2)).isEqualTo(56 * 1024);
+        assertThat(KvCache.bytes(spec("deepseek-ai/DeepSeek-V3"), Framework.VLLM, 1, 1, 2)).isEqualTo(70_272);
+    }
+
+    @Test
+    void slidingWindowLayersHoldOnlyTheWindow() {
+        ModelSpec gemma = spec("google/gemma-2-9b"); // 42 layers, half sliding with window 4096
+        long perLayerToken = 2L * 8 * 256 * 2;
+        assertThat(KvCache.bytes(gemma, Framework.HF, 1, 8192, 2))
+                .isEqualTo(21 * 8192 * perLayerToken + 21 * 4096 * perLayerToken);
+    }
+
+    @Test
+    void vllmPoolIsTheBudgetMinusWeightsActivationsAndContext() {
+        Estimate e = estimate("meta-llama/Meta-Llama-3-8B", "H100-SXM-80GB", "task", "infer", "framework", "vllm",
+                "seq_len", "8192");
+        var pool = e.memory().pool().orElseThrow();
+        long budget = (long) (GpuCatalog.builtIn().require("H100-SXM-80GB").cudaTotalBytes() * 0.9);
+        long expected = budget - 16_060_522_496L - pool.activationPeak() - pool.nonTorchBytes();
+        long block = 16L * 128 * 1024;
+        assertThat(pool.poolBytes()).isEqualTo(expected / block * block);
+        assertThat(pool.capacityTokens()).isEqualTo(expected / block * 16);
+    }
+
+    @Test
+    void pureBf16AdamWHoldsTenBytesPerParameterAtTheStep() {
+        // weights 2 + grads 2 + exp_avg 2 + exp_avg_sq 2 + foreach temporary 2 (framework notes §1)
+        Estimate e = estimate("Qwen/Qwen2.5-0.5B", null, "task", "train", "precision", "bf16", "seq_len", "8",
+                "batch_size", "1");
+        var step = e.memory().phases().stream().filter(p -> p.name().equals("optimizer step")).findFirst()
+                .orElseThrow();
+        assertThat(step.bytes()).isEqualTo(10L * 494_032_768L);
+    }
+
+    @Test
+    void peaksAreOrdered() {
+        Estimate e = estimate("meta-llama/Llama-3.1-8B", "RTX-4090", "task", "train", "method", "qlora",
+                "batch_size", "2", "seq_len", "2048");
+        assertThat(e.memory().peakAllocated()).isLessThanOrEqualTo(e.memory().peakReserved());
+        assertThat(e.memory().peakReserved()).isLessThan(e.memory().deviceUsed());
+        assertThat(e.fit()).isPresent();
+    }
+}

@@ -1,0 +1,49 @@
+package org.gpuplan.validate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.io.ModelCatalog;
+import org.gpuplan.io.ModelResolver;
+import org.gpuplan.io.ResolveOptions;
+import org.gpuplan.report.ValidationReport;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The estimator against the project's set of published measurements (src/main/resources/gpuplan/validation). The
+ * accuracy bars are the product's promise: median |error| ≤ 5 % over all cases, no fully specified case worse than
+ * 15 %, and exact figures where the source is exact (KV caches, weights).
+ */
+class ValidationSetTest {
+
+    static final List<ValidationResult> RESULTS = new Validator(
+            new ModelResolver(ModelCatalog.builtIn(), ResolveOptions.fromEnvironment(Map.of("HF_HUB_CACHE",
+                    "/nonexistent-hub-cache"), false)), GpuCatalog.builtIn()).run(Validator.builtIn());
+
+    @Test
+    void everyCaseIsPredicted() {
+        assertThat(RESULTS).hasSizeGreaterThanOrEqualTo(30);
+        RESULTS.forEach(r -> assertThat(r.predicted()).as(r.validationCase().id() + ": " + r.reason()).isPresent());
+    }
+
+    @Test
+    void medianErrorIsWithinFivePercent() {
+        assertThat(ValidationReport.medianAbsError(RESULTS)).isLessThanOrEqualTo(0.05);
+    }
+
+    @Test
+    void noFullySpecifiedCaseIsWorseThanFifteenPercent() {
+        RESULTS.stream().filter(r -> r.validationCase().confidence().equals("H")).forEach(r ->
+                assertThat(Math.abs(r.error().orElseThrow())).as(r.validationCase().id()).isLessThanOrEqualTo(0.15));
+    }
+
+    @Test
+    void exactSourcesArePredictedExactly() {
+        RESULTS.stream().filter(r -> r.validationCase().metric().equals("kv_cache_bytes")
+                        && r.validationCase().confidence().equals("H"))
+                .forEach(r -> assertThat(r.predicted().orElseThrow()).as(r.validationCase().id())
+                        .isEqualTo(r.validationCase().measured()));
+    }
+}
