@@ -1,0 +1,89 @@
+package org.gpuplan.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EstimateCliTest {
+
+    @TempDir
+    Path tmp;
+
+    static final List<String> MEMORY_KEYS = List.of("weights_bytes", "gradients_bytes", "optimizer_bytes",
+            "activations_bytes", "kv_cache_bytes", "temporary_bytes", "overhead_bytes", "peak_allocated_bytes",
+            "peak_reserved_bytes", "device_used_bytes");
+
+    @Test
+    void trainingJsonHasTheContractKeysAsIntegers() throws Exception {
+        CliTest.Result r = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "qlora",
+                "--gpu", "RTX-4090", "--batch-size", "2", "--seq-len", "2048", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode mem = new ObjectMapper().readTree(r.out()).get("memory");
+        for (String key : MEMORY_KEYS) {
+            assertThat(mem.get(key)).as(key).isNotNull();
+            assertThat(mem.get(key).isIntegralNumber()).as(key).isTrue();
+        }
+        assertThat(mem.get("peak_allocated_bytes").asLong()).isLessThanOrEqualTo(mem.get("peak_reserved_bytes")
+                .asLong());
+    }
+
+    @Test
+    void servingJsonReportsThePool() throws Exception {
+        CliTest.Result r = CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework", "vllm",
+                "--gpu", "L40S", "--seq-len", "8192", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode mem = new ObjectMapper().readTree(r.out()).get("memory");
+        assertThat(mem.get("kv_pool_bytes").asLong()).isPositive();
+        assertThat(mem.get("kv_cache_capacity_tokens").asLong()).isPositive();
+        assertThat(mem.get("max_concurrency").asDouble()).isPositive();
+        assertThat(mem.get("kv_cache_total_bytes").asLong()).isEqualTo(mem.get("kv_cache_bytes").asLong());
+    }
+
+    @Test
+    void textShowsTermsPhasesPeaksAndFit() {
+        CliTest.Result r = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu",
+                "H100-SXM-80GB", "--batch-size", "1", "--seq-len", "4096", "--explain");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("weights", "optimizer states", "activations", "← peak",
+                "torch.cuda.max_memory_allocated", "nvidia-smi", "FIT", "Assumptions", "█");
+    }
+
+    @Test
+    void workloadFileAndFlagsCombine() throws Exception {
+        Path job = tmp.resolve("job.yaml");
+        Files.writeString(job, "model: Qwen/Qwen2.5-0.5B\ntask: train\nbatch_size: 2\nseq_len: 512\n");
+        CliTest.Result r = CliTest.run("estimate", "--workload", job.toString(), "--batch-size", "4", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(new ObjectMapper().readTree(r.out()).at("/workload/batch_size").asInt()).isEqualTo(4);
+    }
+
+    @Test
+    void badWorkloadsAreOneLineErrors() {
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--gpu", "H1000"),
+                "unknown GPU 'H1000'", "H100-SXM-80GB");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--precision", "bf17"),
+                "precision", "bf16-mixed");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--gpus", "8"), "multi-GPU");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
+                "--lora-targets", "attn"), "lora_targets", "q_proj");
+        CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
+                "vllm"), "--gpu");
+        CliTest.assertOneLineError(CliTest.run("estimate"), "model");
+    }
+
+    @Test
+    void validateAndGpusCommands() {
+        CliTest.Result v = CliTest.run("validate");
+        assertThat(v.code()).as(v.err()).isZero();
+        assertThat(v.out()).contains("measured", "predicted", "median |err|", "peft-mmqa-full-ft-3b");
+        CliTest.Result g = CliTest.run("gpus");
+        assertThat(g.code()).isZero();
+        assertThat(g.out()).contains("H100-SXM-80GB", "RTX-4090", "L40S");
+    }
+}
