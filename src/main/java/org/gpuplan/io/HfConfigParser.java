@@ -109,6 +109,7 @@ public final class HfConfigParser {
             case GEMMA3 -> gemma3(c, name, arch);
             case PHI3 -> phi3(c, name, arch);
             case GPT2 -> gpt2(c, name, arch);
+            case GPT_BIGCODE -> gptBigCode(c, name, arch);
             case GPT_NEOX -> gptNeox(c, name, arch);
             case BERT, ROBERTA -> encoder(c, name, arch, family);
             case DEEPSEEK_V2, DEEPSEEK_V3 -> deepseek(c, name, arch, family);
@@ -373,6 +374,22 @@ public final class HfConfigParser {
         return new ModelSpec(name, Family.GPT2, arch, k.hidden(), k.vocab(), positions,
                 new Embeddings(c.bool(true, "tie_word_embeddings"), positions, 0),
                 standard(withContext, true, true, false, true, false), mlp, null,
+                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null);
+    }
+
+    // GPTBigCodeConfig (StarCoder, SantaCoder): GPT-2 blocks with multi-query attention (one K/V head) when
+    // multi_query, learned positions, biases everywhere, tied head.
+    private static ModelSpec gptBigCode(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        boolean mqa = c.bool(true, "multi_query");
+        int inner = c.positiveOr(4 * k.hidden(), "n_inner");
+        Mlp mlp = new Mlp(inner, false, true, false, act(c, "gelu_pytorch_tanh"));
+        int positions = c.positiveOr(2048, "n_positions", "max_position_embeddings");
+        Pattern p = pattern(c, k.layers(), 0, i -> false, i -> false);
+        Attention.Standard attention = new Attention.Standard(k.heads(), mqa ? 1 : k.heads(), k.headDim(), true, true,
+                false, true, false);
+        return new ModelSpec(name, Family.GPT_BIGCODE, arch, k.hidden(), k.vocab(), positions,
+                new Embeddings(c.bool(true, "tie_word_embeddings"), positions, 0), attention, mlp, null,
                 new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null);
     }
 

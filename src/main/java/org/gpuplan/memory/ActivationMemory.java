@@ -67,7 +67,8 @@ public final class ActivationMemory {
         long outside;
         long h = m.hiddenSize();
         long adapters = full ? 0 : Bytes.ceil(adapterInputs(m, w) * n);
-        if (m.family() == Family.GPT2 || m.family() == Family.GPT_NEOX || m.family().isEncoder()) {
+        if (m.family() == Family.GPT2 || m.family() == Family.GPT_NEOX || m.family() == Family.GPT_BIGCODE
+                || m.family().isEncoder()) {
             long a = m.attention().numHeads();
             long f = m.mlp().intermediateSize();
             double dropout = m.family() == Family.GPT_NEOX ? 0.0 : 0.1;
@@ -75,7 +76,7 @@ public final class ActivationMemory {
                     w.attention(), full);
             BlockActivations.Saved block = BlockActivations.gpt2(shape, profile);
             long layer = block.total();
-            if (m.family() != Family.GPT2) {
+            if (m.family() != Family.GPT2 && m.family() != Family.GPT_BIGCODE) {
                 layer -= Bytes.ceil(3.0 * c * f * n); // erf GELU keeps only its input, not gelu_new's four tensors
             }
             if (w.attention() != AttentionImpl.EAGER) {

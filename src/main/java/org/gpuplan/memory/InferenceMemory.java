@@ -62,17 +62,21 @@ public final class InferenceMemory {
         long kvPrompt = KvCache.bytes(m, w.framework(), w.batchSize(), prompt, kvElem);
         long kv = kvTerm.value();
         long catCopy = kv / Math.max(1, m.numLayers());
+        // bitsandbytes 4-bit dequantizes each weight to the compute dtype for multi-token (prefill) matmuls
+        long dequant = w.quant().isBitsAndBytes4bit() ? LinearModules.of(m).stream()
+                .mapToLong(lm -> lm.in() * lm.out()).max().orElse(0) * c : 0;
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
         terms.add(new Term("activations", "activations", prefillAct, "prefill of " + prefillTokens + " tokens, "
                 + "largest layer: residual and normed hidden (2·c·h + fp32 4·h) + gate, up, product (3·c·f)"
                 + (w.attention() == AttentionImpl.EAGER ? " + eager scores (4 + c)·a·s" : "") + " per token"));
-        terms.add(new Term("temporary", "temporaries", logits + catCopy, "last-position logits b·V·(c + 4) "
-                + "(logits_to_keep=1) + one layer's cache copy during torch.cat"));
+        terms.add(new Term("temporary", "temporaries", logits + catCopy + dequant, "last-position logits b·V·(c + 4) "
+                + "(logits_to_keep=1) + one layer's cache copy during torch.cat"
+                + (dequant > 0 ? " + the largest weight dequantized by bitsandbytes for prefill" : "")));
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), 0, ""));
         List<Phase> phases = List.of(
-                new Phase("prefill", weights.value() + kvPrompt + prefillAct + logits,
+                new Phase("prefill", weights.value() + kvPrompt + prefillAct + logits + dequant,
                         List.of("weights", "kv_cache (prompt)", "activations", "logits")),
                 new Phase("end of generation", weights.value() + kv + catCopy + logits,
                         List.of("weights", "kv_cache", "temporary")));

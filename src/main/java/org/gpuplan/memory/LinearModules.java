@@ -40,9 +40,9 @@ public final class LinearModules {
             long q = (long) s.numHeads() * s.headDim();
             long kv = (long) s.numKvHeads() * s.headDim();
             switch (f) {
-                case GPT2 -> {
-                    out.add(new LinearModule("c_attn", h, 3 * h, layers, false));
-                    out.add(new LinearModule("c_proj", h, h, layers, false));
+                case GPT2, GPT_BIGCODE -> {
+                    out.add(new LinearModule("c_attn", h, q + 2 * kv, layers, false));
+                    out.add(new LinearModule("c_proj", q, h, layers, false));
                 }
                 case GPT_NEOX -> {
                     out.add(new LinearModule("query_key_value", h, 3 * h, layers, false));
@@ -69,7 +69,7 @@ public final class LinearModules {
         if (dense > 0 && m.mlp() != null) {
             long fsz = m.mlp().intermediateSize();
             switch (f) {
-                case GPT2 -> {
+                case GPT2, GPT_BIGCODE -> {
                     out.add(new LinearModule("c_fc", h, fsz, dense, false));
                     out.add(new LinearModule("c_proj", fsz, h, dense, false));
                 }
@@ -114,7 +114,7 @@ public final class LinearModules {
     /** PEFT's default LoRA targets for a family (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
     public static List<String> defaultLoraTargets(ModelSpec m) {
         return switch (m.family()) {
-            case GPT2 -> List.of("c_attn");
+            case GPT2, GPT_BIGCODE -> List.of("c_attn");
             case GPT_NEOX -> List.of("query_key_value");
             case BERT, ROBERTA -> List.of("query", "value");
             case PHI3 -> List.of("qkv_proj");

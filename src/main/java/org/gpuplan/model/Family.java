@@ -24,6 +24,7 @@ public enum Family {
     PHI3("phi3", "Phi3ForCausalLM"),
     GPT2("gpt2", "GPT2LMHeadModel"),
     GPT_NEOX("gpt_neox", "GPTNeoXForCausalLM"),
+    GPT_BIGCODE("gpt_bigcode", "GPTBigCodeForCausalLM"),
     BERT("bert", "BertForMaskedLM"),
     ROBERTA("roberta", "RobertaForMaskedLM"),
     DEEPSEEK_V2("deepseek_v2", "DeepseekV2ForCausalLM"),

@@ -1,0 +1,70 @@
+package org.gpuplan.bench;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.gpuplan.estimate.Estimator;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.io.HfConfigParser;
+import org.gpuplan.io.ModelCatalog;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.workload.Workload;
+import org.gpuplan.workload.WorkloadParser;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/** One in-process memory estimate (model already parsed): training and serving. The promise is under 1 ms. */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class EstimateBenchmark {
+
+    private ModelSpec llama;
+    private ModelSpec deepseek;
+    private Workload qlora;
+    private Workload serving;
+    private Workload train;
+    private Optional<Gpu> rtx4090;
+    private Optional<Gpu> h100;
+
+    @Setup
+    public void setUp() {
+        ModelCatalog c = ModelCatalog.builtIn();
+        llama = HfConfigParser.parse(c.config(c.find("meta-llama/Llama-3.1-8B").orElseThrow()), "l", "l").spec();
+        deepseek = HfConfigParser.parse(c.config(c.find("deepseek-ai/DeepSeek-V3").orElseThrow()), "d", "d").spec();
+        qlora = WorkloadParser.parse(Map.of("model", "x", "task", "train", "method", "qlora", "batch_size", "2",
+                "seq_len", "2048"));
+        train = WorkloadParser.parse(Map.of("model", "x", "task", "train", "batch_size", "1", "seq_len", "4096"));
+        serving = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "vllm", "seq_len",
+                "8192"));
+        rtx4090 = Optional.of(GpuCatalog.builtIn().require("RTX-4090"));
+        h100 = Optional.of(GpuCatalog.builtIn().require("H100-SXM-80GB"));
+    }
+
+    @Benchmark
+    public long qloraLlama8bOn4090() {
+        return Estimator.estimate("l", llama, qlora, rtx4090).memory().deviceUsed();
+    }
+
+    @Benchmark
+    public long fullFineTuneDeepSeekV3() {
+        return Estimator.estimate("d", deepseek, train, h100).memory().deviceUsed();
+    }
+
+    @Benchmark
+    public long vllmServingLlama8b() {
+        return Estimator.estimate("l", llama, serving, h100).memory().deviceUsed();
+    }
+}
