@@ -144,11 +144,15 @@ final class EstimateCommand implements Callable<Integer> {
                 raw.put(k, v);
             }
         });
-        Workload w = WorkloadParser.parse(raw);
-        Optional<Gpu> g = w.gpu().map(name -> GpuCatalog.builtIn().require(name));
+        if (raw.get("model") == null) {
+            throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
+                    + ".gguf, as MODEL or 'model' in the workload file)");
+        }
         ModelResolver resolver = new ModelResolver(ModelCatalog.builtIn(),
                 ResolveOptions.fromEnvironment(System.getenv(), online));
-        LoadedModel loaded = resolver.resolve(w.model());
+        LoadedModel loaded = resolver.resolve(raw.get("model"));
+        Workload w = WorkloadParser.parse(Estimator.withFileDefaults(raw, loaded));
+        Optional<Gpu> g = w.gpu().map(name -> GpuCatalog.builtIn().require(name));
         if (loaded.spec().isEmpty()) {
             throw new InvalidInputException("model: " + w.model() + " has no architecture to estimate from (give its "
                     + "config.json or a folder that has one)");

@@ -48,6 +48,28 @@ public final class Estimator {
         return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings);
     }
 
+    /**
+     * Workload defaults a weights file implies: a GGUF file is served by llama.cpp in its own quantization type
+     * unless the user said otherwise.
+     */
+    public static java.util.Map<String, String> withFileDefaults(java.util.Map<String, String> raw,
+                                                                 org.gpuplan.io.LoadedModel loaded) {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>(raw);
+        loaded.gguf().flatMap(org.gpuplan.io.GgufFile::fileType).ifPresent(type -> {
+            String t = type.toLowerCase(Locale.ROOT);
+            boolean known = java.util.Arrays.stream(org.gpuplan.workload.QuantFormat.values())
+                    .anyMatch(q -> q.key().equals(t));
+            out.putIfAbsent("task", "infer");
+            out.putIfAbsent("framework", "llama.cpp");
+            if (known) {
+                out.putIfAbsent("quant", t);
+            } else if (t.equals("f16") || t.equals("bf16")) {
+                out.putIfAbsent("precision", t.equals("f16") ? "fp16" : "bf16");
+            }
+        });
+        return out;
+    }
+
     private static void checkSupported(ModelSpec spec, Workload w, Optional<Gpu> gpu, List<String> warnings) {
         if (w.training() && w.framework() != Framework.HF) {
             warnings.add("framework " + w.framework().key() + ": single-GPU training is estimated with "

@@ -144,11 +144,14 @@ public final class EstimateReport {
             m.assumptions().forEach(a -> out.append("  - ").append(a).append('\n'));
         }
         e.warnings().forEach(wn -> out.append("\nwarning: ").append(wn).append('\n'));
-        out.append("\n(GiB = 2^30 bytes)\n");
+        out.append("\n(GiB = 2^30 bytes, MiB = 2^20 bytes)\n");
         return out.toString();
     }
 
     private static String gib(long bytes) {
+        if (Math.abs(bytes) < (1L << 30)) {
+            return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
+        }
         return String.format(Locale.ROOT, "%.2f GiB", bytes / Units.GIB);
     }
 

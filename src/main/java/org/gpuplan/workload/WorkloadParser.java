@@ -137,7 +137,8 @@ public final class WorkloadParser {
                 bool(v, "optimizer_in_backward", false),
                 positive(v, "batch_size", 1, false), seqLen, promptLen, outputLen,
                 positive(v, "grad_accum", 1, false),
-                choice(v, "checkpointing", Checkpointing.class, Checkpointing.NONE),
+                choice(v, "checkpointing", Checkpointing.class, method == Method.QLORA ? Checkpointing.FULL
+                        : Checkpointing.NONE),
                 choice(v, "attention", AttentionImpl.class, AttentionImpl.SDPA), rank,
                 number(v, "lora_alpha", 2.0 * rank), targets, quant,
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
