@@ -36,7 +36,8 @@ class MemoryTermsTest {
     }
 
     static Estimate estimate(String id, String gpu, String... kv) {
-        return Estimator.estimate(id, spec(id), workload(kv), Optional.ofNullable(gpu)
+        Workload w = workload(kv);
+        return Estimator.estimate(id, spec(id), w, Optional.ofNullable(gpu).or(w::gpu)
                 .map(g -> GpuCatalog.builtIn().require(g)));
     }
 

@@ -1,0 +1,49 @@
+package org.gpuplan.estimate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+
+import java.util.List;
+import org.gpuplan.io.CatalogEntry;
+import org.gpuplan.io.ModelCatalog;
+import org.gpuplan.model.InvalidInputException;
+import org.junit.jupiter.api.Test;
+
+/** Every catalog model under every kind of workload: an estimate or a clear refusal, never a crash. */
+class CatalogSweepTest {
+
+    static final List<String[]> WORKLOADS = List.of(
+            new String[] {"task", "train", "batch_size", "2", "seq_len", "1024"},
+            new String[] {"task", "train", "method", "lora", "batch_size", "2", "seq_len", "1024", "lora_targets",
+                "all-linear"},
+            new String[] {"task", "train", "method", "qlora", "batch_size", "1", "seq_len", "2048"},
+            new String[] {"task", "train", "precision", "bf16", "optimizer", "adafactor", "checkpointing",
+                "selective", "attention", "eager", "batch_size", "1", "seq_len", "512"},
+            new String[] {"task", "infer", "prompt_len", "1000", "output_len", "200", "batch_size", "4"},
+            new String[] {"task", "infer", "framework", "vllm", "gpu", "H100-SXM-80GB", "seq_len", "8192"},
+            new String[] {"task", "infer", "framework", "sglang", "gpu", "H200-SXM-141GB", "seq_len", "32768",
+                "kv_dtype", "fp8"},
+            new String[] {"task", "infer", "framework", "llama.cpp", "quant", "q4_k_m", "seq_len", "4096"});
+
+    @Test
+    void everyModelEstimatesOrRefusesClearly() {
+        int estimated = 0;
+        for (CatalogEntry e : ModelCatalog.builtIn().entries()) {
+            for (String[] w : WORKLOADS) {
+                String what = e.id() + " " + String.join(" ", w);
+                try {
+                    Estimate est = MemoryTermsTest.estimate(e.id(), null, w);
+                    assertThat(est.memory().peakAllocated()).as(what).isPositive();
+                    estimated++;
+                } catch (InvalidInputException refused) {
+                    assertThat(refused.getMessage()).as(what).isNotBlank().doesNotContain("\n");
+                } catch (RuntimeException crash) {
+                    assertThatCode(() -> {
+                        throw crash;
+                    }).as(what).doesNotThrowAnyException();
+                }
+            }
+        }
+        assertThat(estimated).isGreaterThan(ModelCatalog.builtIn().entries().size() * 6);
+    }
+}
