@@ -110,7 +110,7 @@ public final class EstimateReport {
             if (t.value() == 0 && !explain) {
                 continue;
             }
-            out.append(String.format(Locale.ROOT, "  %-26s %12s  %s%n", t.label(), gib(t.value()),
+            out.append(String.format(Locale.ROOT, "  %-28s %12s  %s%n", t.label(), gib(t.value()),
                     bar(t.value(), max)));
             if (explain) {
                 out.append("      = ").append(t.formula()).append('\n');
