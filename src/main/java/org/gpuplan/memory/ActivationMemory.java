@@ -58,7 +58,9 @@ public final class ActivationMemory {
         int c = w.precision().computeBytes();
         boolean mixed = w.precision().mixed();
         int e = w.precision().weightBytes() == 4 && !mixed ? 4 : (mixed ? 4 : 2);
-        int r = w.precision().weightBytes() == 4 ? 4 : c;
+        // k-bit training (peft prepare_model_for_kbit_training) upcasts the embeddings to fp32, so the residual
+        // stream, and with it every norm input and checkpointed layer input, is fp32
+        int r = w.precision().weightBytes() == 4 || w.method() == Method.QLORA ? 4 : c;
         boolean full = w.method() == Method.FULL;
         BlockActivations.Profile profile = BlockActivations.Profile.CUDA;
         List<Long> perLayer = new ArrayList<>();
@@ -98,10 +100,11 @@ public final class ActivationMemory {
             long d = att instanceof Attention.Standard st ? st.headDim()
                     : ((Attention.Latent) att).qkHeadDim();
             long dense = m.mlp() == null ? 0 : m.mlp().intermediateSize();
+            boolean fp32Stream = mixed || w.method() == Method.QLORA;
             BlockActivations.Saved denseBlock = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d,
-                    dense, e, mixed, 0, w.attention(), full), profile);
+                    dense, e, fp32Stream, 0, w.attention(), full), profile);
             BlockActivations.Saved moeBase = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d, 0,
-                    e, mixed, 0, w.attention(), full), profile);
+                    e, fp32Stream, 0, w.attention(), full), profile);
             long extraNorms = (m.norms().perLayer() - 2L) * Bytes.ceil((4.0 * h + 4 + (full ? r * h : 0)) * n);
             long qk = 0;
             if (att instanceof Attention.Standard st && st.qkNorm()) {
