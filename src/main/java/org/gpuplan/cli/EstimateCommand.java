@@ -87,6 +87,9 @@ final class EstimateCommand implements Callable<Integer> {
     @Option(names = "--tp") String tp;
     @Option(names = "--pp") String pp;
     @Option(names = "--virtual-pp") String virtualPp;
+    @Option(names = "--pp-schedule", description = "1f1b | interleaved | gpipe") String ppSchedule;
+    @Option(names = "--per-rank", description = "Show every distinct rank's terms (pipeline stages differ).")
+    boolean perRank;
     @Option(names = "--cp") String cp;
     @Option(names = "--ep") String ep;
     @Option(names = "--sequence-parallel", arity = "0..1", fallbackValue = "true") String sequenceParallel;
@@ -133,6 +136,7 @@ final class EstimateCommand implements Callable<Integer> {
         flags.put("tp", tp);
         flags.put("pp", pp);
         flags.put("virtual_pp", virtualPp);
+        flags.put("pp_schedule", ppSchedule);
         flags.put("cp", cp);
         flags.put("ep", ep);
         flags.put("sequence_parallel", sequenceParallel);
@@ -162,7 +166,7 @@ final class EstimateCommand implements Callable<Integer> {
         Estimate estimate = Estimator.estimate(loaded.name(), modelSpec, w, g);
         EstimateReport report = EstimateReport.of(estimate);
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n"
-                : report.toText(explain);
+                : report.toText(explain) + (perRank ? report.perRankText(explain) : "");
         spec.commandLine().getOut().print(text);
         spec.commandLine().getOut().flush();
         return 0;

@@ -11,14 +11,27 @@ import org.gpuplan.workload.Workload;
 /**
  * The answer for one model × workload × GPU: memory term by term with its peaks, and whether it fits.
  *
+ * @param memory    the most loaded GPU
  * @param fit       present when a GPU was given
  * @param warnings  things that make the job fail or differ from what was asked
+ * @param ranks     every distinct rank of a multi-GPU job (one entry on one GPU)
+ * @param hostMemoryBytesPerNode host memory per node taken by offloaded state
  */
 public record Estimate(String modelName, ModelSpec spec, ParameterBreakdown parameters, Workload workload,
-                       Optional<Gpu> gpu, MemoryEstimate memory, Optional<Fit> fit, List<String> warnings) {
+                       Optional<Gpu> gpu, MemoryEstimate memory, Optional<Fit> fit, List<String> warnings,
+                       List<Rank> ranks, long hostMemoryBytesPerNode) {
 
     public Estimate {
         warnings = List.copyOf(warnings);
+        ranks = List.copyOf(ranks);
+    }
+
+    /**
+     * One kind of rank (pipeline stages differ) and how many GPUs are of that kind.
+     *
+     * @param hostBytes host memory one such rank offloads to
+     */
+    public record Rank(String name, int gpus, MemoryEstimate memory, long hostBytes) {
     }
 
     /**

@@ -7,6 +7,8 @@ import java.util.Optional;
 import org.gpuplan.hardware.Gpu;
 import org.gpuplan.memory.InferenceMemory;
 import org.gpuplan.memory.MemoryEstimate;
+import org.gpuplan.memory.ShardedInference;
+import org.gpuplan.memory.ShardedTraining;
 import org.gpuplan.memory.TrainingMemory;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.model.ModelSpec;
@@ -27,8 +29,27 @@ public final class Estimator {
         ParameterBreakdown p = ParameterCounter.count(spec);
         List<String> warnings = new ArrayList<>();
         checkSupported(spec, w, gpu, warnings);
-        MemoryEstimate memory = w.training() ? TrainingMemory.estimate(spec, p, w, gpu)
-                : InferenceMemory.estimate(spec, p, w, gpu);
+        List<Estimate.Rank> ranks = new ArrayList<>();
+        long hostPerNode = 0;
+        MemoryEstimate memory;
+        if (w.parallelism().single()) {
+            memory = w.training() ? TrainingMemory.estimate(spec, p, w, gpu) : InferenceMemory.estimate(spec, p, w, gpu);
+            ranks.add(new Estimate.Rank("the GPU", 1, memory, 0));
+        } else {
+            List<ShardedTraining.Stage> stages = w.training() ? ShardedTraining.estimate(spec, p, w, gpu)
+                    : ShardedInference.estimate(spec, p, w, gpu);
+            ShardedTraining.Stage worst = stages.get(0);
+            long maxHost = 0;
+            for (ShardedTraining.Stage st : stages) {
+                ranks.add(new Estimate.Rank(st.name(), st.ranks(), st.memory(), st.hostBytesPerRank()));
+                if (st.memory().deviceUsed() > worst.memory().deviceUsed()) {
+                    worst = st;
+                }
+                maxHost = Math.max(maxHost, st.hostBytesPerRank());
+            }
+            memory = worst.memory();
+            hostPerNode = maxHost * w.parallelism().gpusPerNode();
+        }
         Optional<Estimate.Fit> fit = gpu.map(g -> new Estimate.Fit(g.cudaTotalBytes(), memory.deviceUsed()));
         if (memory.pool().isPresent()) {
             MemoryEstimate.KvPool pool = memory.pool().get();
@@ -45,7 +66,7 @@ public final class Estimator {
                         + "context (" + w.seqLen() + "): lower the context (max_model_len)");
             }
         }
-        return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings);
+        return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode);
     }
 
     /**
@@ -71,7 +92,7 @@ public final class Estimator {
     }
 
     private static void checkSupported(ModelSpec spec, Workload w, Optional<Gpu> gpu, List<String> warnings) {
-        if (w.training() && w.framework() != Framework.HF) {
+        if (w.training() && w.framework() != Framework.HF && w.parallelism().single()) {
             warnings.add("framework " + w.framework().key() + ": single-GPU training is estimated with "
                     + "transformers/PEFT semantics; framework-specific buffers come with the multi-GPU estimator");
         }

@@ -44,7 +44,9 @@ public final class EstimateReport {
         mem.put("peak_reserved_bytes", m.peakReserved());
         mem.put("device_used_bytes", m.deviceUsed());
         if (!e.workload().training()) {
-            mem.put("kv_cache_total_bytes", m.bytes("kv_cache"));
+            long total = e.ranks().stream().mapToLong(r -> r.memory().bytes("kv_cache") * r.gpus()).sum();
+            mem.put("kv_cache_total_bytes", e.ranks().size() == 1 && e.ranks().get(0).gpus() == 1
+                    ? m.bytes("kv_cache") : total);
         }
         m.pool().ifPresent(p -> {
             mem.put("kv_pool_bytes", p.poolBytes());
@@ -52,6 +54,25 @@ public final class EstimateReport {
             mem.put("max_concurrency", Math.round(p.maxConcurrency() * 100) / 100.0);
         });
         mem.put("peak_phase", m.peakPhase().name());
+        if (e.hostMemoryBytesPerNode() > 0) {
+            root.put("host_memory_bytes", e.hostMemoryBytesPerNode());
+        }
+        ArrayNode ranks = root.putArray("ranks");
+        for (Estimate.Rank r : e.ranks()) {
+            ObjectNode rank = ranks.addObject().put("name", r.name()).put("gpus", r.gpus());
+            ObjectNode rm = rank.putObject("memory");
+            for (String key : TERM_KEYS) {
+                rm.put(key + "_bytes", r.memory().bytes(key));
+            }
+            rm.put("peak_allocated_bytes", r.memory().peakAllocated());
+            rm.put("peak_reserved_bytes", r.memory().peakReserved());
+            rm.put("device_used_bytes", r.memory().deviceUsed());
+            r.memory().pool().ifPresent(pl -> rm.put("kv_pool_bytes", pl.poolBytes())
+                    .put("kv_cache_capacity_tokens", pl.capacityTokens()));
+            if (r.hostBytes() > 0) {
+                rank.put("host_bytes", r.hostBytes());
+            }
+        }
         e.fit().ifPresent(fit -> root.putObject("fit").put("fits", fit.fits())
                 .put("available_bytes", fit.availableBytes()).put("required_bytes", fit.requiredBytes())
                 .put("headroom_bytes", fit.headroomBytes()));
@@ -132,6 +153,20 @@ public final class EstimateReport {
                 out.append("      ").append(t.label()).append(" = ").append(t.formula()).append('\n');
             }
         }
+        if (e.ranks().size() > 1 || e.ranks().get(0).gpus() > 1) {
+            out.append("\nRanks (").append(w.parallelism().gpus()).append(" GPUs: dp ").append(w.parallelism().dp())
+                    .append(" × tp ").append(w.parallelism().tp()).append(" × pp ").append(w.parallelism().pp())
+                    .append(" × cp ").append(w.parallelism().cp()).append(")\n");
+            for (Estimate.Rank r : e.ranks()) {
+                out.append(String.format(Locale.ROOT, "  %-30s %5d GPUs  allocated %12s  device used %12s%s%n",
+                        r.name(), r.gpus(), gib(r.memory().peakAllocated()), gib(r.memory().deviceUsed()),
+                        r.memory() == m ? "   ← most loaded" : ""));
+            }
+            if (e.hostMemoryBytesPerNode() > 0) {
+                out.append("  host memory per node for offloaded state: ").append(gib(e.hostMemoryBytesPerNode()))
+                        .append('\n');
+            }
+        }
         m.pool().ifPresent(p -> out.append(String.format(Locale.ROOT, "%nKV pool: %s → %,d tokens, max concurrency "
                 + "%.1f at %,d tokens per sequence%n", gib(p.poolBytes()), p.capacityTokens(), p.maxConcurrency(),
                 w.seqLen())));
@@ -145,6 +180,27 @@ public final class EstimateReport {
         }
         e.warnings().forEach(wn -> out.append("\nwarning: ").append(wn).append('\n'));
         out.append("\n(GiB = 2^30 bytes, MiB = 2^20 bytes)\n");
+        return out.toString();
+    }
+
+    /** Every distinct rank's terms, for {@code --per-rank}. */
+    public String perRankText(boolean explain) {
+        StringBuilder out = new StringBuilder();
+        for (Estimate.Rank r : e.ranks()) {
+            out.append("\n").append(r.name()).append(" (").append(r.gpus()).append(" GPUs)\n");
+            for (Term t : r.memory().terms()) {
+                out.append(String.format(Locale.ROOT, "  %-28s %12s%n", t.label(), gib(t.value())));
+                if (explain) {
+                    out.append("      = ").append(t.formula()).append('\n');
+                }
+            }
+            out.append(String.format(Locale.ROOT, "  %-28s %12s%n  %-28s %12s%n  %-28s %12s%n", "peak allocated",
+                    gib(r.memory().peakAllocated()), "peak reserved", gib(r.memory().peakReserved()),
+                    "device used", gib(r.memory().deviceUsed())));
+            if (r.hostBytes() > 0) {
+                out.append(String.format(Locale.ROOT, "  %-28s %12s%n", "host memory (offload)", gib(r.hostBytes())));
+            }
+        }
         return out.toString();
     }
 

@@ -20,6 +20,7 @@ import org.gpuplan.model.InvalidInputException;
  *                             about 1–1.3 GiB)
  * @param gradsToNone          zero_grad(set_to_none=True), PyTorch 2.x's default: gradients do not exist during the
  *                             next forward; false keeps zeroed gradients allocated (PyTorch 1.x Trainer behaviour)
+ * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
@@ -27,7 +28,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        AttentionImpl attention, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Optional<String> architecture,
-                       Optional<Long> cudaContextBytes, boolean gradsToNone) {
+                       Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -49,6 +50,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
                     + "--method qlora: nf4, fp4), got " + quant.key());
         }
+    }
+
+    /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
+    public Workload withPrecision(Precision p) {
+        return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
+                promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets, quant,
+                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
+                cudaContextBytes, gradsToNone, parallelism);
     }
 
     public boolean training() {

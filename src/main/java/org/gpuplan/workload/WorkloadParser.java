@@ -30,20 +30,12 @@ public final class WorkloadParser {
             "checkpointing", "attention", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
             "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib", "grads_to_none");
 
-    /** Multi-GPU keys: accepted with their single-GPU values until sharding is modelled. */
-    public static final Map<String, String> SINGLE_GPU_VALUES = linked("gpus", "1", "nodes", "1", "zero", "0",
-            "fsdp", "none", "tp", "1", "pp", "1", "virtual_pp", "1", "cp", "1", "ep", "1", "sequence_parallel", "false",
-            "offload_optimizer", "none", "offload_params", "none", "global_batch_size", "");
+    /** Multi-GPU keys. */
+    public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
+            "virtual_pp", "pp_schedule", "cp", "ep", "sequence_parallel", "offload_optimizer", "offload_params",
+            "global_batch_size");
 
     private WorkloadParser() {
-    }
-
-    private static Map<String, String> linked(String... kv) {
-        Map<String, String> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put(kv[i], kv[i + 1]);
-        }
-        return m;
     }
 
     /** Reads a workload file (JSON or YAML: a mapping of keys to values) into raw string values. */
@@ -92,19 +84,18 @@ public final class WorkloadParser {
     public static Workload parse(Map<String, String> raw) {
         Map<String, String> v = new LinkedHashMap<>();
         Set<String> accepted = new TreeSet<>(KEYS);
-        accepted.addAll(SINGLE_GPU_VALUES.keySet());
+        accepted.addAll(PARALLEL_KEYS);
         raw.forEach((k, val) -> {
             String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
             if (!accepted.contains(key)) {
                 throw new InvalidInputException("workload: unknown key '" + k + "' (accepted: "
-                        + String.join(", ", KEYS) + ", and the multi-GPU keys " + String.join(", ",
-                        SINGLE_GPU_VALUES.keySet()) + ")");
+                        + String.join(", ", KEYS) + ", and the multi-GPU keys " + String.join(", ", PARALLEL_KEYS)
+                        + ")");
             }
             if (val != null && !val.isBlank()) {
                 v.put(key, val.trim());
             }
         });
-        refuseMultiGpu(v);
         String model = v.get("model");
         if (model == null) {
             throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
@@ -145,23 +136,36 @@ public final class WorkloadParser {
                 number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
                 positive(v, "max_num_seqs", 0, true), Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
-                        : Optional.empty(), bool(v, "grads_to_none", true));
+                        : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v));
     }
 
-    private static void refuseMultiGpu(Map<String, String> v) {
-        SINGLE_GPU_VALUES.forEach((key, single) -> {
-            String given = v.get(key);
-            if (given == null || single.isEmpty()) {
-                return;
-            }
-            String g = given.toLowerCase(Locale.ROOT);
-            boolean same = g.equals(single) || (single.equals("false") && g.equals("no"))
-                    || (single.equals("none") && (g.equals("no") || g.equals("false")));
-            if (!same) {
-                throw new InvalidInputException(key + ": '" + given + "' needs the multi-GPU estimator, which is not "
-                        + "available yet (accepted here: " + single + ")");
-            }
-        });
+    private static Parallelism parallelism(Map<String, String> v) {
+        int gpus = positive(v, "gpus", 1, false);
+        int tp = positive(v, "tp", 1, false);
+        int pp = positive(v, "pp", 1, false);
+        int vpp = positive(v, "virtual_pp", 1, false);
+        String fsdp = v.getOrDefault("fsdp", "none");
+        if (fsdp.equalsIgnoreCase("false") || fsdp.equalsIgnoreCase("no")) {
+            fsdp = "none";
+        }
+        return new Parallelism(gpus, positive(v, "nodes", 1, false), positive(v, "zero", 0, true),
+                Choice.parse(Parallelism.FsdpMode.class, "fsdp", fsdp), tp, pp, vpp,
+                choice(v, "pp_schedule", Parallelism.PpSchedule.class, vpp > 1 ? Parallelism.PpSchedule.INTERLEAVED
+                        : Parallelism.PpSchedule.ONE_F_ONE_B),
+                positive(v, "cp", 1, false), positive(v, "ep", 1, false), bool(v, "sequence_parallel", false),
+                offload(v, "offload_optimizer"), offload(v, "offload_params"),
+                positive(v, "global_batch_size", 0, true));
+    }
+
+    private static Parallelism.Offload offload(Map<String, String> v, String key) {
+        String s = v.getOrDefault(key, "none");
+        if (s.equalsIgnoreCase("false") || s.equalsIgnoreCase("no")) {
+            s = "none";
+        }
+        if (s.equalsIgnoreCase("true")) {
+            s = "cpu";
+        }
+        return Choice.parse(Parallelism.Offload.class, key, s);
     }
 
     private static <E extends Enum<E> & Choice> E choice(Map<String, String> v, String key, Class<E> type,

@@ -69,7 +69,10 @@ class EstimateCliTest {
                 "unknown GPU 'H1000'", "H100-SXM-80GB");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--precision", "bf17"),
                 "precision", "bf16-mixed");
-        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--gpus", "8"), "multi-GPU");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--gpus", "8", "--tp", "3"),
+                "must divide gpus");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--gpus", "24", "--tp", "24"),
+                "does not divide the 32 attention heads");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
                 "--lora-targets", "attn"), "lora_targets", "q_proj");
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",

@@ -69,13 +69,31 @@ class WorkloadParserTest {
     }
 
     @Test
-    void multiGpuKeysAreRefusedUntilShardingIsModelled() {
-        assertThat(WorkloadParser.parse(base("gpus", "1", "zero", "0", "fsdp", "none")).batchSize()).isEqualTo(1);
-        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8")))
-                .isInstanceOf(InvalidInputException.class).hasMessageContaining("gpus: '8'")
-                .hasMessageContaining("multi-GPU");
-        assertThatThrownBy(() -> WorkloadParser.parse(base("tp", "2")))
-                .isInstanceOf(InvalidInputException.class).hasMessageContaining("accepted here: 1");
+    void multiGpuKeysBuildTheParallelLayout() {
+        Parallelism p = WorkloadParser.parse(base("gpus", "64", "nodes", "8", "tp", "8", "pp", "2", "zero", "1"))
+                .parallelism();
+        assertThat(p.dp()).isEqualTo(4);
+        assertThat(p.gpusPerNode()).isEqualTo(8);
+        assertThat(WorkloadParser.parse(base("gpus", "16", "pp", "4", "virtual_pp", "2")).parallelism().ppSchedule())
+                .isEqualTo(Parallelism.PpSchedule.INTERLEAVED);
+    }
+
+    @Test
+    void inconsistentParallelLayoutsSayWhatToChange() {
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "tp", "3")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("must divide gpus");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "nodes", "3")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("nodes");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "zero", "3", "fsdp", "full_shard")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("not both");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "zero", "4")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("accepted: 0, 1, 2, 3");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "sequence_parallel", "true")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("tp > 1");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "offload_params", "cpu", "zero", "2")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("zero 3");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("gpus", "8", "fsdp", "sharded")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("full_shard");
     }
 
     @Test

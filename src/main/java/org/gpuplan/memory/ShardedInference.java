@@ -1,0 +1,124 @@
+package org.gpuplan.memory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.model.Attention;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.model.Term;
+import org.gpuplan.workload.AttentionImpl;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Parallelism;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Serving across GPUs with tensor and pipeline parallelism (vLLM/SGLang/TensorRT-LLM semantics): weights split by TP
+ * (vocab-parallel embeddings and LM head, replicated norms) and by pipeline stage; KV heads split by TP, each rank
+ * keeping at least one (replicated when TP exceeds the KV heads, vLLM ModelConfig.get_num_kv_heads); MLA latents
+ * replicated on every TP rank; the per-GPU pool sized from the same budget as on one GPU, less the NCCL buffers.
+ * Data-parallel replicas are independent copies.
+ */
+public final class ShardedInference {
+
+    private ShardedInference() {
+    }
+
+    /** KV elements per token per layer on one TP rank. */
+    static long kvElementsPerRank(ModelSpec m, Framework framework, int tp) {
+        if (m.attention() instanceof Attention.Latent) {
+            return KvCache.elementsPerTokenPerLayer(m, framework); // the latent is replicated on every TP rank
+        }
+        Attention.Standard s = (Attention.Standard) m.attention();
+        int heads = Math.max(1, s.numKvHeads() / tp);
+        return 2L * heads * s.headDim();
+    }
+
+    public static List<ShardedTraining.Stage> estimate(ModelSpec m, ParameterBreakdown p, Workload w,
+                                                       Optional<Gpu> gpu) {
+        Parallelism par = w.parallelism();
+        ShardedTraining.check(m, w, par);
+        if (w.framework() == Framework.LLAMA_CPP) {
+            throw new InvalidInputException("gpus: multi-GPU llama.cpp (layer or row split) is not modelled; use "
+                    + "--gpus 1, or vllm/sglang for tensor parallelism");
+        }
+        Gpu g = gpu.orElseThrow(() -> new InvalidInputException("gpu: multi-GPU serving is sized from the GPU's "
+                + "memory; give --gpu"));
+        List<ShardedTraining.Stage> out = new ArrayList<>();
+        int pp = par.pp();
+        int perStage = par.gpus() / pp;
+        for (int s = 0; s < pp; s++) {
+            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage, stage(m, p, w, g, s), 0));
+        }
+        return ShardedTraining.merge(out, pp, perStage);
+    }
+
+    private static MemoryEstimate stage(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, int stage) {
+        Parallelism par = w.parallelism();
+        ShardedTraining.StageParams sp = ShardedTraining.stageParams(m, p, par, stage);
+        Term allWeights = WeightMemory.weights(m, p, w);
+        long weights = (long) (allWeights.value() * (sp.params() / p.totalCount()));
+        int c = w.precision().computeBytes();
+        double kvElem = w.kvDtype().bytes(c);
+        long perLayer = kvElementsPerRank(m, w.framework(), par.tp());
+        long context = w.seqLen();
+        double perToken = perLayer * kvElem * sp.layers();
+        long kv = (long) (perToken * context * w.batchSize());
+        long total = g.cudaTotalBytes();
+        boolean big = total >= 70L * (1 << 30) && !g.name().startsWith("A100");
+        int batched = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
+        int seqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
+        long activation = ActivationMemory.inferenceTransient(m, batched, c, AttentionImpl.FLASH, batched) / par.tp()
+                + (stage == par.pp() - 1 ? (long) Math.min(seqs, batched) * m.vocabSize() * 4 / par.tp() : 0);
+        long nonTorch = Overheads.context(w) + ShardedTraining.NCCL;
+        List<Term> terms = new ArrayList<>();
+        terms.add(new Term("weights", "weights", weights, String.format(Locale.ROOT, "%s, of which this rank holds "
+                + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
+                par.tp(), stage, (int) sp.layers())));
+        terms.add(new Term("kv_cache", "KV cache", kv, String.format(Locale.ROOT, "batch %d × context %d × %d layers "
+                + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,
+                (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? "; MLA latent replicated" : "",
+                kvElem)));
+        long pool = 0;
+        long capacity = 0;
+        double concurrency = 0;
+        if (w.framework().poolsKvCache()) {
+            double util = w.gpuMemoryUtilization();
+            pool = switch (w.framework()) {
+                case SGLANG -> (long) (total * util) - weights - nonTorch;
+                case TENSORRT_LLM -> (long) (util * (total - weights - activation - nonTorch));
+                default -> (long) (total * util) - weights - activation - nonTorch;
+            };
+            pool = Math.max(0, pool);
+            long block = (long) Math.ceil(perToken * InferenceMemory.BLOCK);
+            long blocks = block == 0 ? 0 : pool / block;
+            capacity = blocks * InferenceMemory.BLOCK;
+            pool = blocks * block;
+            concurrency = capacity / (double) context;
+            terms.add(new Term("kv_pool", "KV pool", pool, String.format(Locale.ROOT, "per GPU: utilization × total − "
+                    + "weights − activation peak / TP − context and NCCL = %,d tokens", capacity)));
+        }
+        terms.add(new Term("activations", "activations", activation, "profile-run activations of " + batched
+                + " tokens / TP"));
+        terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
+        terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.NCCL, "NCCL buffers"));
+        long allocated = weights + (w.framework().poolsKvCache() ? pool : kv) + activation
+                + Overheads.cublasWorkspace(Optional.of(g));
+        long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));
+        long used = reserved + nonTorch;
+        List<Phase> phases = List.of(new Phase("serving", allocated, List.of("weights", "kv", "activations")));
+        List<Term> explanations = List.of(
+                new Term("peak_allocated_bytes", "peak allocated", allocated, "weights + KV (pool) + activations"),
+                new Term("peak_reserved_bytes", "peak reserved", reserved, "allocated + segment rounding"),
+                new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + CUDA context + NCCL"));
+        Optional<MemoryEstimate.KvPool> kvPool = w.framework().poolsKvCache()
+                ? Optional.of(new MemoryEstimate.KvPool(pool, capacity, concurrency, activation, nonTorch))
+                : Optional.empty();
+        return new MemoryEstimate(terms, phases, phases.get(0), allocated, reserved, used, kvPool, explanations,
+                List.of(String.format(Locale.ROOT, "tp %d × pp %d per replica, %d replicas", par.tp(), par.pp(),
+                        par.dp())));
+    }
+}
