@@ -96,6 +96,9 @@ final class EstimateCommand implements Callable<Integer> {
     @Option(names = "--offload-optimizer") String offloadOptimizer;
     @Option(names = "--offload-params") String offloadParams;
     @Option(names = "--global-batch-size") String globalBatchSize;
+    @Option(names = "--attention-dp", arity = "0..1", fallbackValue = "true",
+            description = "Serving: data-parallel attention for MLA models (SGLang --enable-dp-attention)")
+    String attentionDp;
 
     @Override
     public Integer call() throws Exception {
@@ -143,6 +146,7 @@ final class EstimateCommand implements Callable<Integer> {
         flags.put("offload_optimizer", offloadOptimizer);
         flags.put("offload_params", offloadParams);
         flags.put("global_batch_size", globalBatchSize);
+        flags.put("attention_dp", attentionDp);
         flags.forEach((k, v) -> {
             if (v != null) {
                 raw.put(k, v);

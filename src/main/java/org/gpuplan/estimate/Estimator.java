@@ -76,6 +76,17 @@ public final class Estimator {
     public static java.util.Map<String, String> withFileDefaults(java.util.Map<String, String> raw,
                                                                  org.gpuplan.io.LoadedModel loaded) {
         java.util.Map<String, String> out = new java.util.LinkedHashMap<>(raw);
+        // a checkpoint stored quantized (quantization_config) is served in that format
+        String task = raw.getOrDefault("task", "train");
+        loaded.config().flatMap(org.gpuplan.io.ParsedConfig::quantization).ifPresent(q -> {
+            String method = q.toLowerCase(Locale.ROOT);
+            String quant = method.startsWith("fp8") ? "fp8" : method.startsWith("mxfp4") ? "mxfp4"
+                    : method.startsWith("gptq") ? "gptq-4bit" : method.startsWith("awq") ? "awq-4bit"
+                    : method.contains("nf4") ? "nf4" : null;
+            if (quant != null && task.equalsIgnoreCase("infer")) {
+                out.putIfAbsent("quant", quant);
+            }
+        });
         loaded.gguf().flatMap(org.gpuplan.io.GgufFile::fileType).ifPresent(type -> {
             String t = type.toLowerCase(Locale.ROOT);
             boolean known = java.util.Arrays.stream(org.gpuplan.workload.QuantFormat.values())

@@ -174,10 +174,16 @@ public final class ActivationMemory {
      */
     static double adapterInputs(ModelSpec m, Workload w) {
         long r = w.loraRank();
+        // DeepSpeed, Megatron and FSDP mixed precision run adapters in the 16-bit model dtype: lora_A saves the shared
+        // 16-bit input, so only the r-wide outputs are added
+        boolean sixteenBit = w.framework() == org.gpuplan.workload.Framework.DEEPSPEED
+                || w.framework() == org.gpuplan.workload.Framework.MEGATRON
+                || w.parallelism().fsdp() != org.gpuplan.workload.Parallelism.FsdpMode.NONE
+                && w.parallelism().fsdp() != org.gpuplan.workload.Parallelism.FsdpMode.NO_SHARD;
         double perToken = 0;
         for (LinearModule lm : LoraAdapters.targets(m, w)) {
             double share = lm.expert() && m.moe() != null ? m.moe().topK() / (double) m.moe().numExperts() : 1;
-            perToken += (4.0 * lm.in() + 4.0 * r) * lm.count() * share;
+            perToken += ((sixteenBit ? 0 : 4.0 * lm.in()) + (sixteenBit ? 2.0 : 4.0) * r) * lm.count() * share;
         }
         return perToken;
     }

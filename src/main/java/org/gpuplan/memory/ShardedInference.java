@@ -60,7 +60,15 @@ public final class ShardedInference {
         Parallelism par = w.parallelism();
         ShardedTraining.StageParams sp = ShardedTraining.stageParams(m, p, par, stage);
         Term allWeights = WeightMemory.weights(m, p, w);
-        long weights = (long) (allWeights.value() * (sp.params() / p.totalCount()));
+        boolean dpAttention = par.attentionDp() && m.attention() instanceof Attention.Latent && par.tp() > 1;
+        double heldParams = sp.params();
+        if (dpAttention) {
+            // attention weights replicated on every rank of the group instead of split by TP
+            double attention = org.gpuplan.model.ParameterCounter.attentionPerLayer(m.attention(), m.hiddenSize())
+                    * sp.layers();
+            heldParams += attention - attention / par.tp();
+        }
+        long weights = (long) (allWeights.value() * (heldParams / p.totalCount()));
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);
         long perLayer = kvElementsPerRank(m, w.framework(), par.tp());
@@ -73,15 +81,19 @@ public final class ShardedInference {
         int seqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
         long activation = ActivationMemory.inferenceTransient(m, batched, c, AttentionImpl.FLASH, batched) / par.tp()
                 + (stage == par.pp() - 1 ? (long) Math.min(seqs, batched) * m.vocabSize() * 4 / par.tp() : 0);
-        long nonTorch = Overheads.context(w) + ShardedTraining.NCCL;
+        long nonTorch = Overheads.context(w) + ShardedTraining.nccl(par);
         List<Term> terms = new ArrayList<>();
         terms.add(new Term("weights", "weights", weights, String.format(Locale.ROOT, "%s, of which this rank holds "
                 + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
                 par.tp(), stage, (int) sp.layers())));
         terms.add(new Term("kv_cache", "KV cache", kv, String.format(Locale.ROOT, "batch %d × context %d × %d layers "
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,
-                (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? "; MLA latent replicated" : "",
-                kvElem)));
+                (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? (dpAttention
+                        ? "; MLA latent of this rank's own sequences (attention data parallel)"
+                        : "; MLA latent replicated on every TP rank") : "", kvElem)));
+        if (dpAttention) {
+            kv = kv / par.tp(); // the requested sequences are spread over the attention-DP ranks
+        }
         long pool = 0;
         long capacity = 0;
         double concurrency = 0;
@@ -97,14 +109,15 @@ public final class ShardedInference {
             long blocks = block == 0 ? 0 : pool / block;
             capacity = blocks * InferenceMemory.BLOCK;
             pool = blocks * block;
-            concurrency = capacity / (double) context;
+            concurrency = capacity / (double) context * (dpAttention ? par.tp() : 1);
             terms.add(new Term("kv_pool", "KV pool", pool, String.format(Locale.ROOT, "per GPU: utilization × total − "
                     + "weights − activation peak / TP − context and NCCL = %,d tokens", capacity)));
         }
         terms.add(new Term("activations", "activations", activation, "profile-run activations of " + batched
                 + " tokens / TP"));
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
-        terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.NCCL, "NCCL buffers"));
+        terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par),
+                "NCCL buffers"));
         long allocated = weights + (w.framework().poolsKvCache() ? pool : kv) + activation
                 + Overheads.cublasWorkspace(Optional.of(g));
         long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));

@@ -32,6 +32,16 @@ public final class ShardedTraining {
 
     /** NCCL communicator buffers per GPU: 342 MB at TP2, 392 MB at TP4/8 (ai-dynamo/aiconfigurator h100_sxm.yaml). */
     static final long NCCL = 392L * 1_000_000;
+    static final long NCCL_SMALL = 342L * 1_000_000;
+
+    /** NCCL buffers for a layout: none on one GPU, 342 MB up to two-way groups, 392 MB beyond. */
+    static long nccl(Parallelism par) {
+        if (par.gpus() == 1) {
+            return 0;
+        }
+        int widest = Math.max(Math.max(par.tp(), par.pp()), Math.max(par.cp(), Math.max(par.ep(), par.dp())));
+        return widest <= 2 ? NCCL_SMALL : NCCL;
+    }
     /** DeepSpeed reduce_bucket_size / allgather_bucket_size default: 5e8 elements (zero/config.py). */
     static final long DS_BUCKET = 500_000_000L;
     /** DeepSpeed stage3_max_live_parameters default: 1e9 elements. */
@@ -163,7 +173,14 @@ public final class ShardedTraining {
         int dpShard = par.fsdp() == FsdpMode.HYBRID_SHARD ? Math.max(1, par.gpusPerNode() / (par.tp() * par.cp()))
                 : par.fsdp() != FsdpMode.NONE ? par.dp() * par.cp() : par.dp();
         int c = w.precision().computeBytes();
-        Term baseWeights = WeightMemory.weights(m, p, w);
+        boolean deepspeed0 = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
+        boolean fsdp0 = par.fsdp() != FsdpMode.NONE && par.fsdp() != FsdpMode.NO_SHARD;
+        // FSDP mixed precision, DeepSpeed and Megatron run the model in 16-bit parameters: no autocast, 16-bit
+        // residual stream, 16-bit frozen weights
+        Workload compute = (w.framework() == Framework.MEGATRON || deepspeed0 || fsdp0) && w.precision().mixed()
+                ? w.withPrecision(w.precision() == org.gpuplan.workload.Precision.FP16_MIXED
+                ? org.gpuplan.workload.Precision.FP16 : org.gpuplan.workload.Precision.BF16) : w;
+        Term baseWeights = WeightMemory.weights(m, p, compute);
         double weightPerParam = baseWeights.value() / (double) p.totalCount();
         double optimizerPerParam = TrainingMemory.optimizer(m, w, 1_000_000, full ? w.precision().weightBytes() : 4)
                 .value() / 1e6;
@@ -236,13 +253,20 @@ public final class ShardedTraining {
             assumptions.add("parameters offloaded to " + par.offloadParams().key() + "; the GPU keeps the layers "
                     + "being computed");
         }
-        // FSDP mixed precision, DeepSpeed and Megatron run the model in 16-bit parameters: no autocast, 16-bit
-        // residual stream
-        Workload compute = (megatron || deepspeed || fsdp) && w.precision().mixed()
-                ? w.withPrecision(w.precision() == org.gpuplan.workload.Precision.FP16_MIXED
-                ? org.gpuplan.workload.Precision.FP16 : org.gpuplan.workload.Precision.BF16) : w;
         ActivationMemory.Saved saved = ActivationMemory.training(m, compute);
         Activations act = activations(m, compute, par, stage, saved, sp);
+        long tokens = (long) w.batchSize() * w.seqLen() / par.cp();
+        if (par.cp() > 1 && m.attention() instanceof Attention.Standard st) {
+            // ring attention: K/V chunks being sent and received, double-buffered, for the layer being computed
+            buffers += 2.0 * 2 * 2 * st.numKvHeads() / Math.max(1, Math.min(par.tp(), st.numKvHeads()))
+                    * st.headDim() * c * tokens;
+            assumptions.add("context parallel: ring attention exchanges K/V chunks (double-buffered) per layer");
+        }
+        if (par.ep() > 1 && m.moe() != null) {
+            // all-to-all dispatch and combine buffers: every routed token copy of the hidden state, both ways
+            buffers += 2.0 * tokens * m.moe().topK() * m.hiddenSize() * c;
+            assumptions.add("expert parallel: all-to-all dispatch and combine buffers of tokens × top-k × h");
+        }
         terms.add(new Term("weights", "weights", (long) weights, String.format(Locale.ROOT, "%s; stage %d holds "
                 + "%,.0f parameters per rank (%.1f %% of the model: layers %d, TP %d%s)", scheme, stage,
                 sp.params(), 100 * fraction, (int) sp.layers(), par.tp(), par.ep() > 1 ? ", EP " + par.ep() : "")));
@@ -257,7 +281,7 @@ public final class ShardedTraining {
         terms.add(new Term("temporary", "temporaries and buffers", (long) (act.transient_() + buffers),
                 String.format(Locale.ROOT, "loss and recompute transients %s + communication/unsharded buffers %s",
                         Bytes.gib((long) act.transient_()), Bytes.gib((long) buffers))));
-        long nccl = par.gpus() > 1 ? NCCL : 0;
+        long nccl = nccl(par);
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), nccl, "NCCL buffers"));
         boolean foreach = w.optimizer() == OptimizerKind.ADAMW && !w.optimizerInBackward()
                 && par.offloadOptimizer() == Offload.NONE;
@@ -320,6 +344,20 @@ public final class ShardedTraining {
         boolean ckpt = saved.recompute() > 0 && w.checkpointing() == org.gpuplan.workload.Checkpointing.FULL;
         double keptPerLayer = ckpt ? (double) r * h * n / (par.sequenceParallel() ? par.tp() : 1) / par.cp()
                 : perLayer;
+        boolean opSac = w.framework() == Framework.FSDP && w.checkpointing() == org.gpuplan.workload.Checkpointing.SELECTIVE
+                && m.attention() instanceof Attention.Standard && m.mlp() != null;
+        if (opSac) {
+            // torchtitan's op-level selective checkpointing keeps each layer's input, every second matmul output
+            // (q, v, gate, down in a Llama block) and the SDPA output with its log-sum-exp; the rest is recomputed
+            Attention.Standard st = (Attention.Standard) m.attention();
+            double q = (double) st.numHeads() * st.headDim();
+            double kv = (double) st.numKvHeads() * st.headDim();
+            double perToken = (double) r * h / (par.sequenceParallel() ? par.tp() : 1)
+                    + c * (q + kv + m.mlp().intermediateSize() + q) / par.tp() + (double) c * h / par.tp()
+                    + 4.0 * st.numHeads() / par.tp();
+            keptPerLayer = perToken * n / par.cp();
+            ckpt = true;
+        }
         int pp = par.pp();
         int m0 = microbatches(w, par);
         double inFlight;
@@ -335,7 +373,7 @@ public final class ShardedTraining {
         }
         double layers = sp.layers() * keptPerLayer * inFlight;
         double outside = 0;
-        double passing = ckpt ? perLayer : 0;
+        double passing = ckpt ? perLayer : 0; // one layer rebuilt at a time during backward
         if (stage == pp - 1) {
             outside += saved.outside() / (double) par.tp() / par.cp();
             passing += Math.max(saved.lossForward(), saved.lossBackward()) / (double) par.tp() / par.cp();

@@ -45,7 +45,17 @@ public final class WeightMemory {
             return new Term("weights", "weights", Math.multiplyExact(total, (long) store),
                     "P × " + store + " B = " + total + " × " + store + " (" + w.precision().key() + " weights)");
         }
-        if (q.isGguf() || q == QuantFormat.MXFP4) {
+        if (q == QuantFormat.MXFP4) {
+            // gpt-oss checkpoints: routed-expert weights in MXFP4 (32 values + an e8m0 scale: 4.25 bits), the rest in
+            // 16-bit
+            long experts = LinearModules.of(m).stream().filter(LinearModule::expert)
+                    .mapToLong(LinearModule::parameters).sum();
+            long others = total - experts;
+            long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8) + others * 2;
+            return new Term("weights", "weights", value, "routed experts × 4.25 bits (MXFP4: 32 weights + an 8-bit "
+                    + "scale) + other parameters × 2 B = " + experts + " × 4.25/8 + " + others + " × 2");
+        }
+        if (q.isGguf()) {
             return gguf(m, p, w);
         }
         // k-bit training casts every non-quantized parameter to fp32 (peft prepare_model_for_kbit_training)
@@ -73,7 +83,7 @@ public final class WeightMemory {
      */
     static Term gguf(ModelSpec m, ParameterBreakdown p, Workload w) {
         QuantFormat q = w.quant();
-        GgmlType base = q == QuantFormat.MXFP4 ? GgmlType.MXFP4 : q.ggufBaseType().orElseThrow();
+        GgmlType base = q.ggufBaseType().orElseThrow();
         GgmlType out = q == QuantFormat.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
         long h = m.hiddenSize();
         long layers = m.numLayers();

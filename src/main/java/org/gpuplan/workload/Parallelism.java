@@ -10,13 +10,15 @@ import org.gpuplan.model.InvalidInputException;
  * @param zero             DeepSpeed ZeRO stage 0–3 (Megatron: 1+ means the distributed optimizer)
  * @param virtualPp        model chunks per pipeline rank (interleaved schedule)
  * @param globalBatchSize  sequences per optimizer step over all replicas, 0 = micro-batch × grad_accum × dp
+ * @param attentionDp      serving: attention runs data-parallel across the TP group (SGLang --enable-dp-attention
+ *                         for MLA models), so each rank caches only its own sequences' latents
  */
 public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, int pp, int virtualPp,
                           PpSchedule ppSchedule, int cp, int ep, boolean sequenceParallel, Offload offloadOptimizer,
-                          Offload offloadParams, int globalBatchSize) {
+                          Offload offloadParams, int globalBatchSize, boolean attentionDp) {
 
     public static final Parallelism SINGLE = new Parallelism(1, 1, 0, FsdpMode.NONE, 1, 1, 1, PpSchedule.ONE_F_ONE_B,
-            1, 1, false, Offload.NONE, Offload.NONE, 0);
+            1, 1, false, Offload.NONE, Offload.NONE, 0, false);
 
     public Parallelism {
         positive(gpus, "gpus");

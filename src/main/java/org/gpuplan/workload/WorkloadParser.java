@@ -33,7 +33,7 @@ public final class WorkloadParser {
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
             "virtual_pp", "pp_schedule", "cp", "ep", "sequence_parallel", "offload_optimizer", "offload_params",
-            "global_batch_size");
+            "global_batch_size", "attention_dp");
 
     private WorkloadParser() {
     }
@@ -154,7 +154,7 @@ public final class WorkloadParser {
                         : Parallelism.PpSchedule.ONE_F_ONE_B),
                 positive(v, "cp", 1, false), positive(v, "ep", 1, false), bool(v, "sequence_parallel", false),
                 offload(v, "offload_optimizer"), offload(v, "offload_params"),
-                positive(v, "global_batch_size", 0, true));
+                positive(v, "global_batch_size", 0, true), bool(v, "attention_dp", false));
     }
 
     private static Parallelism.Offload offload(Map<String, String> v, String key) {
