@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code gpuplan estimate MODEL [workload flags]}: GPU memory term by term, the peaks and the fit. */
 @Command(name = "estimate", mixinStandardHelpOptions = true,
-        description = {"Estimates GPU memory of a training or inference job, term by term, with its peaks.",
+        description = {"Estimates GPU memory of a training or inference job, term by term, with its peaks, and "
+                + "(with --gpu) its step time, throughput, latency, MFU and utilization.",
             "Workload keys come from --workload FILE (JSON or YAML, keys = long flag names in snake_case) and the "
                 + "flags below (flags win)."})
 final class EstimateCommand implements Callable<Integer> {
@@ -99,6 +100,23 @@ final class EstimateCommand implements Callable<Integer> {
     @Option(names = "--attention-dp", arity = "0..1", fallbackValue = "true",
             description = "Serving: data-parallel attention for MLA models (SGLang --enable-dp-attention)")
     String attentionDp;
+    @Option(names = "--tokens", description = "Training tokens for the whole run (e.g. 20e9): time and GPU-hours")
+    String tokens;
+    @Option(names = "--compile", arity = "0..1", fallbackValue = "true",
+            description = "torch.compile (fused elementwise kernels; CUDA graphs for decode)") String compile;
+    @Option(names = "--float8-linear", arity = "0..1", fallbackValue = "true",
+            description = "Train linears in FP8 (torchao Float8Linear, Transformer Engine)") String float8Linear;
+    @Option(names = "--tp-comm-overlap", arity = "0..1", fallbackValue = "true",
+            description = "Overlap tensor-parallel communication with GEMMs (Megatron, async TP)") String tpCommOverlap;
+    @Option(names = "--matmul-efficiency", description = "Override the GPU's matmul ceiling (fraction of peak)")
+    String matmulEfficiency;
+    @Option(names = "--memory-efficiency", description = "Override the achievable fraction of memory bandwidth")
+    String memoryEfficiency;
+    @Option(names = "--comm-efficiency", description = "Override the achievable fraction of link bandwidth")
+    String commEfficiency;
+    @Option(names = "--gpu-file", paramLabel = "CSV", description = "Add or override GPUs (same columns as "
+            + "'gpuplan gpus' reads; name, memory_gb, memory_bandwidth_tbs, bf16_dense_tflops required)")
+    Path gpuFile;
 
     @Override
     public Integer call() throws Exception {
@@ -147,6 +165,13 @@ final class EstimateCommand implements Callable<Integer> {
         flags.put("offload_params", offloadParams);
         flags.put("global_batch_size", globalBatchSize);
         flags.put("attention_dp", attentionDp);
+        flags.put("tokens", tokens);
+        flags.put("compile", compile);
+        flags.put("float8_linear", float8Linear);
+        flags.put("tp_comm_overlap", tpCommOverlap);
+        flags.put("matmul_efficiency", matmulEfficiency);
+        flags.put("memory_efficiency", memoryEfficiency);
+        flags.put("comm_efficiency", commEfficiency);
         flags.forEach((k, v) -> {
             if (v != null) {
                 raw.put(k, v);
@@ -160,7 +185,8 @@ final class EstimateCommand implements Callable<Integer> {
                 ResolveOptions.fromEnvironment(System.getenv(), online));
         LoadedModel loaded = resolver.resolve(raw.get("model"));
         Workload w = WorkloadParser.parse(Estimator.withFileDefaults(raw, loaded));
-        Optional<Gpu> g = w.gpu().map(name -> GpuCatalog.builtIn().require(name));
+        GpuCatalog catalog = gpuFile == null ? GpuCatalog.builtIn() : GpuCatalog.withUserFile(gpuFile);
+        Optional<Gpu> g = w.gpu().map(catalog::require);
         if (loaded.spec().isEmpty()) {
             throw new InvalidInputException("model: " + w.model() + " has no architecture to estimate from (give its "
                     + "config.json or a folder that has one)");

@@ -16,10 +16,12 @@ import org.gpuplan.workload.Workload;
  * @param warnings  things that make the job fail or differ from what was asked
  * @param ranks     every distinct rank of a multi-GPU job (one entry on one GPU)
  * @param hostMemoryBytesPerNode host memory per node taken by offloaded state
+ * @param perf      runtime, throughput and utilization; present when a GPU was given
  */
 public record Estimate(String modelName, ModelSpec spec, ParameterBreakdown parameters, Workload workload,
                        Optional<Gpu> gpu, MemoryEstimate memory, Optional<Fit> fit, List<String> warnings,
-                       List<Rank> ranks, long hostMemoryBytesPerNode) {
+                       List<Rank> ranks, long hostMemoryBytesPerNode,
+                       Optional<org.gpuplan.perf.PerfEstimate> perf) {
 
     public Estimate {
         warnings = List.copyOf(warnings);

@@ -26,6 +26,9 @@ public final class Estimator {
     }
 
     public static Estimate estimate(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu) {
+        if (w.perf().maxBatch()) {
+            w = atMaxConcurrency(modelName, spec, w, gpu);
+        }
         ParameterBreakdown p = ParameterCounter.count(spec);
         List<String> warnings = new ArrayList<>();
         checkSupported(spec, w, gpu, warnings);
@@ -66,7 +69,30 @@ public final class Estimator {
                         + "context (" + w.seqLen() + "): lower the context (max_model_len)");
             }
         }
-        return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode);
+        final Workload fw = w;
+        Optional<org.gpuplan.perf.PerfEstimate> perf = gpu.map(g -> org.gpuplan.perf.PerfModel.estimate(spec, p, fw,
+                g, memory));
+        return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode, perf);
+    }
+
+    /** {@code batch_size: max}: the largest number of sequences the engine's KV pool holds at this context. */
+    private static Workload atMaxConcurrency(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu) {
+        if (gpu.isEmpty()) {
+            throw new InvalidInputException("batch_size: 'max' needs --gpu (the KV pool depends on the GPU's memory)");
+        }
+        Workload one = w.withBatchSize(1);
+        ParameterBreakdown p = ParameterCounter.count(spec);
+        MemoryEstimate m = one.parallelism().single() ? InferenceMemory.estimate(spec, p, one, gpu)
+                : ShardedInference.estimate(spec, p, one, gpu).get(0).memory();
+        MemoryEstimate.KvPool pool = m.pool().orElseThrow(() -> new InvalidInputException("batch_size: 'max' needs "
+                + "an engine with a KV-cache pool (accepted with max: vllm, sglang, tensorrt-llm); "
+                + w.framework().key() + " allocates per request"));
+        int max = (int) Math.floor(Math.min(pool.maxConcurrency(), InferenceMemory.maxNumSeqs(w, gpu.get())));
+        if (max < 1) {
+            throw new InvalidInputException("batch_size: 'max' is 0: the KV pool (" + pool.capacityTokens()
+                    + " tokens) holds no whole sequence of " + w.seqLen() + " tokens");
+        }
+        return w.withBatchSize(max);
     }
 
     /**

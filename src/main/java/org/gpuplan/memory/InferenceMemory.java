@@ -27,6 +27,12 @@ public final class InferenceMemory {
     private InferenceMemory() {
     }
 
+    /** The engine's max_num_seqs: as given, else vLLM's usage-context default (1024 on ≥70 GiB non-A100, else 256). */
+    public static int maxNumSeqs(Workload w, Gpu g) {
+        boolean big = g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
+        return w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
+    }
+
     public static MemoryEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
         Term weights = WeightMemory.weights(m, p, w);
         int c = w.precision().computeBytes();
@@ -91,8 +97,8 @@ public final class InferenceMemory {
                 + "from the GPU's memory; give --gpu (e.g. H100-SXM-80GB, L40S, A10G)"));
         long total = g.cudaTotalBytes();
         boolean big = total >= 70 * Bytes.GIB && !g.name().startsWith("A100");
+        int maxSeqs = maxNumSeqs(w, g);
         int batchedTokens = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
-        int maxSeqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
         long activation = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH,
                 batchedTokens) + (long) Math.min(maxSeqs, batchedTokens) * m.vocabSize() * 4;
         long nonTorch = Overheads.context(w);

@@ -317,7 +317,7 @@ public final class ShardedTraining {
     }
 
     /** Micro-batches per optimizer step for each replica. */
-    static int microbatches(Workload w, Parallelism par) {
+    public static int microbatches(Workload w, Parallelism par) {
         if (par.globalBatchSize() > 0) {
             return Math.max(1, par.globalBatchSize() / (w.batchSize() * par.dp()));
         }

@@ -96,7 +96,43 @@ public final class EstimateReport {
         ArrayNode warnings = root.putArray("warnings");
         e.warnings().forEach(warnings::add);
         root.put("parameters_total", e.parameters().totalCount());
+        e.perf().ifPresent(pe -> root.set("perf", perfJson(pe)));
         return root;
+    }
+
+    /** The {@code perf} contract: headline keys (null where they do not apply) and every figure with its formula. */
+    static ObjectNode perfJson(org.gpuplan.perf.PerfEstimate pe) {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        num(o, "step_time_s", pe.stepTimeS());
+        num(o, "tokens_per_s", pe.tokensPerS());
+        num(o, "tokens_per_s_per_gpu", pe.figure("tokens_per_s_per_gpu"));
+        num(o, "mfu", pe.mfu());
+        num(o, "hfu", pe.figure("hfu"));
+        num(o, "model_tflops_per_gpu", pe.modelTflopsPerGpu());
+        num(o, "train_time_s", pe.trainTimeS() > 0 ? pe.trainTimeS() : Double.NaN);
+        num(o, "gpu_hours", pe.gpuHours() > 0 ? pe.gpuHours() : Double.NaN);
+        num(o, "ttft_s", pe.ttftS());
+        num(o, "tpot_s", pe.tpotS());
+        num(o, "output_tokens_per_s", pe.outputTokensPerS());
+        num(o, "max_concurrency", pe.maxConcurrency());
+        num(o, "compute_utilization", pe.computeUtilization());
+        num(o, "memory_bandwidth_utilization", pe.memoryBandwidthUtilization());
+        o.put("bound", pe.bound());
+        ArrayNode figs = o.putArray("figures");
+        for (org.gpuplan.perf.Figure f : pe.figures()) {
+            ObjectNode fo = figs.addObject().put("key", f.key()).put("label", f.label());
+            num(fo, "value", f.value());
+            fo.put("unit", f.unit()).put("formula", f.formula());
+        }
+        return o;
+    }
+
+    private static void num(ObjectNode o, String key, double v) {
+        if (Double.isFinite(v)) {
+            o.put(key, Math.abs(v) >= 1e-3 || v == 0 ? Double.parseDouble(String.format(Locale.ROOT, "%.6g", v)) : v);
+        } else {
+            o.putNull(key);
+        }
     }
 
     static ObjectNode workloadJson(Workload w) {
@@ -174,6 +210,15 @@ public final class EstimateReport {
                 fit.fits() ? "FITS" : "DOES NOT FIT", e.gpu().get().name(), gib(fit.requiredBytes()),
                 gib(fit.availableBytes()), gib(Math.abs(fit.headroomBytes())),
                 fit.fits() ? "to spare" : "short")));
+        e.perf().ifPresent(pe -> {
+            out.append("\nTime (").append(pe.bound()).append(")\n");
+            for (org.gpuplan.perf.Figure f : pe.figures()) {
+                out.append(String.format(Locale.ROOT, "  %-34s %s%n", f.label(), human(f.value(), f.unit())));
+                if (explain) {
+                    out.append("      = ").append(f.formula()).append('\n');
+                }
+            }
+        });
         if (explain && !m.assumptions().isEmpty()) {
             out.append("\nAssumptions\n");
             m.assumptions().forEach(a -> out.append("  - ").append(a).append('\n'));
@@ -181,6 +226,17 @@ public final class EstimateReport {
         e.warnings().forEach(wn -> out.append("\nwarning: ").append(wn).append('\n'));
         out.append("\n(GiB = 2^30 bytes, MiB = 2^20 bytes)\n");
         return out.toString();
+    }
+
+    static String human(double v, String unit) {
+        return switch (unit) {
+            case "s" -> v >= 86400 * 2 ? String.format(Locale.ROOT, "%.2f days", v / 86400)
+                    : v >= 7200 ? String.format(Locale.ROOT, "%.2f h", v / 3600)
+                    : v >= 1 ? String.format(Locale.ROOT, "%.3f s", v) : String.format(Locale.ROOT, "%.2f ms", v * 1e3);
+            case "fraction" -> String.format(Locale.ROOT, "%.1f %%", v * 100);
+            case "FLOP" -> String.format(Locale.ROOT, "%.4g FLOP", v);
+            default -> String.format(Locale.ROOT, v >= 100 ? "%,.0f %s" : "%.3g %s", v, unit);
+        };
     }
 
     /** Every distinct rank's terms, for {@code --per-rank}. */

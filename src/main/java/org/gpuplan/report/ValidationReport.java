@@ -50,9 +50,8 @@ public final class ValidationReport {
                 "predicted", "error", "conf"));
         for (ValidationResult r : results) {
             var c = r.validationCase();
-            boolean tokens = c.metric().endsWith("_tokens");
             out.append(String.format(Locale.ROOT, "%-44s %-26s %16s %16s %8s %s%n", c.id(), c.metric(),
-                    fmt(c.measured(), tokens), r.predicted().map(p -> fmt(p, tokens)).orElse("-"),
+                    fmt(c.measured(), c.metric()), r.predicted().map(p -> fmt(p, c.metric())).orElse("-"),
                     r.error().map(e -> String.format(Locale.ROOT, "%+.1f%%", 100 * e)).orElse("n/a"),
                     c.confidence()));
             if (r.predicted().isEmpty()) {
@@ -64,14 +63,11 @@ public final class ValidationReport {
         byKind().forEach((k, rs) -> out.append(String.format(Locale.ROOT, "%-20s %6d %11.1f%% %11.1f%%%n", k,
                 rs.stream().filter(r -> r.predicted().isPresent()).count(), 100 * medianAbsError(rs),
                 100 * maxAbsError(rs))));
-        List<ValidationResult> high = results.stream().filter(r -> r.validationCase().confidence().equals("H")).toList();
-        out.append(String.format(Locale.ROOT, "%-20s %6d %11.1f%% %11.1f%%%n", "fully specified (H)",
-                high.stream().filter(r -> r.predicted().isPresent()).count(), 100 * medianAbsError(high),
-                100 * maxAbsError(high)));
-        out.append(String.format(Locale.ROOT, "%-20s %6d %11.1f%% %11.1f%%%n", "all",
-                results.stream().filter(r -> r.predicted().isPresent()).count(), 100 * medianAbsError(results),
-                100 * maxAbsError(results)));
-        out.append("(bytes shown in GiB = 2^30 bytes; *_tokens metrics in tokens)\n");
+        out.append('\n');
+        groups().forEach((k, rs) -> out.append(String.format(Locale.ROOT, "%-28s %6d %11.1f%% %11.1f%%%n",
+                k.replace('_', ' '), rs.stream().filter(r -> r.predicted().isPresent()).count(),
+                100 * medianAbsError(rs), 100 * maxAbsError(rs))));
+        out.append("(bytes shown in GiB = 2^30 bytes; *_tokens metrics in tokens; *_s in seconds)\n");
         return out.toString();
     }
 
@@ -91,15 +87,40 @@ public final class ValidationReport {
         ObjectNode summary = root.putObject("summary");
         byKind().forEach((k, rs) -> summary.putObject(k).put("median_abs_error", medianAbsError(rs))
                 .put("max_abs_error", maxAbsError(rs)));
-        List<ValidationResult> high = results.stream().filter(r -> r.validationCase().confidence().equals("H")).toList();
-        summary.putObject("fully_specified").put("median_abs_error", medianAbsError(high))
-                .put("max_abs_error", maxAbsError(high));
-        summary.putObject("all").put("median_abs_error", medianAbsError(results))
-                .put("max_abs_error", maxAbsError(results));
+        groups().forEach((k, rs) -> summary.putObject(k).put("median_abs_error", medianAbsError(rs))
+                .put("max_abs_error", maxAbsError(rs)));
         return root;
     }
 
-    private static String fmt(double v, boolean tokens) {
-        return tokens ? String.format(Locale.ROOT, "%,.0f", v) : String.format(Locale.ROOT, "%.2f GiB", v / Units.GIB);
+    /** Summary groups: memory and runtime apart, fully specified (H) cases apart, and everything. */
+    private Map<String, List<ValidationResult>> groups() {
+        Map<String, List<ValidationResult>> g = new java.util.LinkedHashMap<>();
+        java.util.function.Predicate<ValidationResult> perf = r -> r.validationCase().perf();
+        java.util.function.Predicate<ValidationResult> high = r -> r.validationCase().confidence().equals("H");
+        java.util.function.Predicate<ValidationResult> train = r -> r.validationCase().kind().contains("train");
+        g.put("memory", results.stream().filter(perf.negate()).toList());
+        g.put("memory_fully_specified", results.stream().filter(perf.negate().and(high)).toList());
+        g.put("perf_train", results.stream().filter(perf.and(train)).toList());
+        g.put("perf_inference", results.stream().filter(perf.and(train.negate())).toList());
+        g.put("fully_specified", results.stream().filter(high).toList());
+        g.put("all", results);
+        return g;
+    }
+
+    private static String fmt(double v, String metric) {
+        if (metric.endsWith("_tokens")) {
+            return String.format(Locale.ROOT, "%,.0f", v);
+        }
+        if (metric.endsWith("_per_s") || metric.endsWith("_per_gpu")) {
+            return String.format(Locale.ROOT, "%,.1f /s", v).replace(" /s", metric.contains("tflops") ? " TFLOPS"
+                    : " tok/s");
+        }
+        if (metric.endsWith("_s")) {
+            return String.format(Locale.ROOT, "%.2f ms", v * 1e3);
+        }
+        if (metric.startsWith("perf.")) {
+            return String.format(Locale.ROOT, "%.4g", v);
+        }
+        return String.format(Locale.ROOT, "%.2f GiB", v / Units.GIB);
     }
 }

@@ -16,6 +16,7 @@ import org.gpuplan.estimate.Estimate;
 import org.gpuplan.estimate.Estimator;
 import org.gpuplan.hardware.Gpu;
 import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.perf.PerfEstimate;
 import org.gpuplan.io.HfConfigParser;
 import org.gpuplan.io.LoadedModel;
 import org.gpuplan.io.ModelResolver;
@@ -29,6 +30,7 @@ import org.gpuplan.workload.WorkloadParser;
 public final class Validator {
 
     static final String BUILT_IN = "/gpuplan/validation/memory.jsonl";
+    static final String BUILT_IN_PERF = "/gpuplan/validation/perf.jsonl";
 
     private final ModelResolver resolver;
     private final GpuCatalog gpus;
@@ -40,11 +42,17 @@ public final class Validator {
 
     /** The project's validation set of published measurements. */
     public static List<ValidationCase> builtIn() {
-        try (InputStream in = Validator.class.getResourceAsStream(BUILT_IN)) {
+        List<ValidationCase> all = new ArrayList<>(resource(BUILT_IN));
+        all.addAll(resource(BUILT_IN_PERF));
+        return all;
+    }
+
+    private static List<ValidationCase> resource(String name) {
+        try (InputStream in = Validator.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IllegalStateException("validation set missing from the jar");
+                throw new IllegalStateException("validation set missing from the jar: " + name);
             }
-            return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "memory.jsonl");
+            return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), name.substring(name.lastIndexOf('/') + 1));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
@@ -87,7 +95,8 @@ public final class Validator {
                     ? String.join(",", iterate(e.getValue())) : e.getValue().asText()));
             out.add(new ValidationCase(n.get("id").asText(), n.path("kind").asText("other"),
                     n.get("metric").asText(), n.get("measured").asDouble(), workload, n.path("source").asText(""),
-                    n.path("confidence").asText(""), n.path("notes").asText("")));
+                    n.path("confidence").asText(""), n.path("notes").asText(""),
+                    n.path("config").isObject() ? n.get("config").toString() : ""));
         }
         return out;
     }
@@ -113,16 +122,27 @@ public final class Validator {
     double predict(ValidationCase c) {
         Workload w = WorkloadParser.parse(c.workload());
         Optional<Gpu> gpu = w.gpu().map(gpus::require);
-        LoadedModel loaded = resolver.resolve(w.model());
-        ModelSpec spec = loaded.spec().orElseThrow(() -> new InvalidInputException("no architecture for " + w.model()));
+        ModelSpec spec;
+        String name;
+        if (!c.inlineConfig().isEmpty()) {
+            spec = HfConfigParser.parse(c.inlineConfig(), w.model(), c.id() + " (inline config)").spec();
+            name = w.model();
+        } else {
+            LoadedModel loaded = resolver.resolve(w.model());
+            spec = loaded.spec().orElseThrow(() -> new InvalidInputException("no architecture for " + w.model()));
+            name = loaded.name();
+        }
         if (w.architecture().isPresent()) {
             spec = HfConfigParser.withArchitecture(spec, w.architecture().get());
         }
-        Estimate e = Estimator.estimate(loaded.name(), spec, w, gpu);
+        Estimate e = Estimator.estimate(name, spec, w, gpu);
         return metric(e, c.metric());
     }
 
     static double metric(Estimate e, String metric) {
+        if (metric.startsWith("perf.")) {
+            return perfMetric(e, metric.substring(5));
+        }
         MemoryEstimate m = e.memory();
         return switch (metric) {
             case "peak_allocated_bytes" -> m.peakAllocated();
@@ -139,5 +159,38 @@ public final class Validator {
                     + "peak_allocated_bytes, peak_reserved_bytes, device_used_bytes, weights_bytes, kv_cache_bytes, "
                     + "activations_bytes, compute_buffer_bytes, kv_pool_bytes, kv_cache_capacity_tokens)");
         };
+    }
+
+    /** perf.* metrics; {@code megatron_tflops_per_gpu} recounts FLOPs the way Megatron-LM reports them. */
+    static double perfMetric(Estimate e, String key) {
+        PerfEstimate p = e.perf().orElseThrow(() -> new InvalidInputException("perf." + key + " needs a gpu"));
+        double v = switch (key) {
+            case "megatron_tflops_per_gpu" -> megatronFlops(e) / p.stepTimeS() / e.workload().parallelism().gpus()
+                    / 1e12;
+            case "step_time_s" -> p.stepTimeS();
+            case "mfu" -> p.mfu();
+            case "tokens_per_s" -> p.tokensPerS();
+            case "ttft_s" -> p.ttftS();
+            case "tpot_s" -> p.tpotS();
+            case "output_tokens_per_s" -> p.outputTokensPerS();
+            default -> p.figure(key);
+        };
+        if (Double.isNaN(v)) {
+            throw new InvalidInputException("metric 'perf." + key + "' is not predicted for this task");
+        }
+        return v;
+    }
+
+    /**
+     * Megatron-LM's reported FLOPs per step (training.py num_floating_point_operations for a GPT with MHA and a 4h
+     * MLP): 72·B·s·L·h²·(1 + s/(6h) + V/(12·h·L)), B the global batch in sequences. It counts attention without the
+     * causal halving, so TFLOP/s compare as step times.
+     */
+    static double megatronFlops(Estimate e) {
+        var w = e.workload();
+        var par = w.parallelism();
+        double b = (double) w.batchSize() * org.gpuplan.memory.ShardedTraining.microbatches(w, par) * par.dp();
+        double s = w.seqLen(), l = e.spec().numLayers(), h = e.spec().hiddenSize(), v = e.spec().vocabSize();
+        return 72 * b * s * l * h * h * (1 + s / (6 * h) + v / (12 * h * l));
     }
 }

@@ -28,7 +28,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        AttentionImpl attention, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Optional<String> architecture,
-                       Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism) {
+                       Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
+                       PerfOptions perf) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -57,7 +58,15 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
-                cudaContextBytes, gradsToNone, parallelism);
+                cudaContextBytes, gradsToNone, parallelism, perf);
+    }
+
+    /** The same workload at another batch size (serving at the pool's maximum concurrency). */
+    public Workload withBatchSize(int b) {
+        return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
+                promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets, quant,
+                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
+                cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
     public boolean training() {

@@ -28,7 +28,9 @@ public final class WorkloadParser {
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
-            "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib", "grads_to_none");
+            "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib", "grads_to_none",
+            "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
+            "comm_efficiency");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -120,13 +122,18 @@ public final class WorkloadParser {
                     + (promptLen + outputLen) + ")");
         }
         int rank = positive(v, "lora_rank", 16, false);
+        boolean maxBatch = "max".equalsIgnoreCase(v.getOrDefault("batch_size", ""));
+        if (maxBatch && task != Task.INFER) {
+            throw new InvalidInputException("batch_size: 'max' (the largest concurrency the KV cache holds) applies to "
+                    + "--task infer; for training give a positive integer");
+        }
         List<String> targets = v.containsKey("lora_targets")
                 ? Arrays.stream(v.get("lora_targets").split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList()
                 : List.of();
         return new Workload(model, task, method, framework, Optional.ofNullable(v.get("gpu")), precision,
                 choice(v, "optimizer", OptimizerKind.class, OptimizerKind.ADAMW),
                 bool(v, "optimizer_in_backward", false),
-                positive(v, "batch_size", 1, false), seqLen, promptLen, outputLen,
+                maxBatch ? 1 : positive(v, "batch_size", 1, false), seqLen, promptLen, outputLen,
                 positive(v, "grad_accum", 1, false),
                 choice(v, "checkpointing", Checkpointing.class, method == Method.QLORA ? Checkpointing.FULL
                         : Checkpointing.NONE),
@@ -136,7 +143,7 @@ public final class WorkloadParser {
                 number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
                 positive(v, "max_num_seqs", 0, true), Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
-                        : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v));
+                        : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch));
     }
 
     private static Parallelism parallelism(Map<String, String> v) {
@@ -172,6 +179,29 @@ public final class WorkloadParser {
                                                          E fallback) {
         String s = v.get(key);
         return s == null ? fallback : Choice.parse(type, key, s);
+    }
+
+    private static PerfOptions perf(Map<String, String> v, boolean maxBatch) {
+        double tokens = 0;
+        if (v.containsKey("tokens")) {
+            try {
+                tokens = Double.parseDouble(v.get("tokens").replace("_", ""));
+            } catch (NumberFormatException e) {
+                throw new InvalidInputException("tokens: expected a number of training tokens such as 20e9, got '"
+                        + v.get("tokens") + "'");
+            }
+            if (!Double.isFinite(tokens) || tokens <= 0) {
+                throw new InvalidInputException("tokens: expected a positive number of training tokens such as 20e9, "
+                        + "got '" + v.get("tokens") + "'");
+            }
+        }
+        return new PerfOptions(tokens, maxBatch, bool(v, "compile", false), bool(v, "float8_linear", false),
+                bool(v, "tp_comm_overlap", false), optionalNumber(v, "matmul_efficiency"),
+                optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"));
+    }
+
+    private static java.util.OptionalDouble optionalNumber(Map<String, String> v, String key) {
+        return v.containsKey(key) ? java.util.OptionalDouble.of(number(v, key, 0)) : java.util.OptionalDouble.empty();
     }
 
     private static int positive(Map<String, String> v, String key, int fallback, boolean zeroOk) {

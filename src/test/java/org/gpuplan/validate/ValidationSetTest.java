@@ -21,6 +21,8 @@ class ValidationSetTest {
     static final List<ValidationResult> RESULTS = new Validator(
             new ModelResolver(ModelCatalog.builtIn(), ResolveOptions.fromEnvironment(Map.of("HF_HUB_CACHE",
                     "/nonexistent-hub-cache"), false)), GpuCatalog.builtIn()).run(Validator.builtIn());
+    /** The memory cases; runtime cases have their own bars (PerfModelTest). */
+    static final List<ValidationResult> MEMORY = RESULTS.stream().filter(r -> !r.validationCase().perf()).toList();
 
     @Test
     void everyCaseIsPredicted() {
@@ -30,12 +32,12 @@ class ValidationSetTest {
 
     @Test
     void medianErrorIsWithinFivePercent() {
-        assertThat(ValidationReport.medianAbsError(RESULTS)).isLessThanOrEqualTo(0.05);
+        assertThat(ValidationReport.medianAbsError(MEMORY)).isLessThanOrEqualTo(0.05);
     }
 
     @Test
     void noFullySpecifiedCaseIsWorseThanFifteenPercent() {
-        RESULTS.stream().filter(r -> r.validationCase().confidence().equals("H")).forEach(r ->
+        MEMORY.stream().filter(r -> r.validationCase().confidence().equals("H")).forEach(r ->
                 assertThat(Math.abs(r.error().orElseThrow())).as(r.validationCase().id()).isLessThanOrEqualTo(0.15));
     }
 

@@ -1,0 +1,127 @@
+package org.gpuplan.perf;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.hardware.TensorDtype;
+import org.gpuplan.memory.KvCache;
+import org.gpuplan.memory.MemoryEstimate;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Precision;
+import org.gpuplan.workload.QuantFormat;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Serving time: prefill (time to first token) and decode steps (time per output token) as per-kernel rooflines over
+ * the weights, the KV cache and the batch, plus tensor-parallel all-reduces; throughput from a steady cycle of
+ * continuous batching at the given concurrency.
+ *
+ * <p>Steady state with {@code c} clients of equal prompt P and output O (how serving benchmarks run): each cycle
+ * prefills c prompts and runs O decode steps of batch c, so throughput = c·O / (prefill(c·P) + O·decode(c));
+ * a request's first token waits for the median of a wave of arrivals ((c+1)/2 prompts); the other requests'
+ * prefills interleave with its decode steps, adding prefill(c·P)·(c−1)/c / O to its time per output token.
+ */
+final class InferencePerf {
+
+    private InferencePerf() {
+    }
+
+    /** Per-kernel cost when kernels are replayed from a CUDA graph (vLLM, SGLang, TensorRT-LLM, compiled). */
+    static final double GRAPH_KERNEL_S = 2e-6;
+    /** Per-kernel host cost of eager PyTorch (HF generate). */
+    static final double EAGER_KERNEL_S = 6e-6;
+
+    static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, MemoryEstimate mem,
+                                 long weightBytesTotal) {
+        List<Figure> figs = new ArrayList<>();
+        int tp = w.parallelism().tp() * w.parallelism().pp(); // pipeline stages serve one token in sequence
+        int ep = w.parallelism().ep();
+        boolean graphs = w.framework() != Framework.HF || w.perf().compile();
+        boolean fp8Tensor = w.quant() == QuantFormat.FP8 && g.supports(TensorDtype.FP8);
+        TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : w.precision() == Precision.FP32 ? TensorDtype.FP32
+                : w.precision() == Precision.FP16 || w.precision() == Precision.FP16_MIXED ? TensorDtype.FP16
+                : TensorDtype.BF16;
+        Roofline r = Roofline.of(g, dtype, w.perf(), graphs ? GRAPH_KERNEL_S : EAGER_KERNEL_S,
+                w.framework().servingOnly()); // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
+        Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
+        double act = w.precision() == Precision.FP32 ? 4 : 2;
+        double bpw = weightBytesTotal / (double) Math.max(1, p.totalCount());
+        // weight-only quantization dequantizes in the GEMV inner loop on CUDA cores: ~2 ops (8-bit), ~4 (4-bit)
+        double dequant = fp8Tensor || bpw >= act * 0.9 ? 0 : bpw > 0.9 ? 2 : 4;
+        double elt = graphs ? 0.5 : 1.0;
+        int prompt = w.promptLen() > 0 ? w.promptLen() : Math.max(1, w.seqLen() / 2);
+        int output = w.outputLen() > 0 ? w.outputLen() : Math.max(1, w.seqLen() - prompt);
+        int conc = w.batchSize();
+        double kvElem = w.kvDtype().bytes(w.precision().computeBytes());
+        boolean tpSpans = tp > g.interconnect().scaleUpGpus();
+
+        // prefill of n prompts
+        java.util.function.DoubleFunction<double[]> prefill = n -> {
+            double tokens = n * prompt;
+            PassCost f = PassCost.forward(m, r, tokens, LayerShapes.causalKeys(prompt, 0),
+                    LayerShapes.causalKeys(prompt, m.slidingWindow()), 0, tp, ep, bpw, act, elt, dequant);
+            double head = PassCost.lmHead(m, r, n, tp, bpw, act); // logits of each prompt's last token only
+            double comm = 2 * m.numLayers() * c.allReduce(tokens * m.hiddenSize() * act, tp, tpSpans);
+            return new double[] {f.timeS() + head + comm, f.flops() + PassCost.lmHeadFlops(m, n) / tp, f.bytes(),
+                    comm};
+        };
+        // one decode step of b sequences at context ctx
+        java.util.function.DoubleFunction<double[]> decode = b -> {
+            long ctx = prompt + output / 2;
+            double kvPerLayer = KvCache.bytes(m, w.framework(), 1, ctx, kvElem) / (double) m.numLayers() * b;
+            long window = m.slidingWindow();
+            PassCost f = PassCost.forward(m, r, b, ctx, window > 0 ? Math.min(ctx, window) : ctx, kvPerLayer, tp, ep,
+                    bpw, act, elt, dequant);
+            double head = PassCost.lmHead(m, r, b, tp, bpw, act);
+            double comm = 2 * m.numLayers() * c.allReduce(b * m.hiddenSize() * act, tp, tpSpans);
+            return new double[] {f.timeS() + head + comm, f.flops() + PassCost.lmHeadFlops(m, b) / tp, f.bytes()
+                    + (double) m.hiddenSize() * m.vocabSize() / tp * bpw, comm};
+        };
+        double[] one = prefill.apply(1);
+        double[] wave = prefill.apply((conc + 1) / 2.0);
+        double[] all = prefill.apply(conc);
+        double[] step = decode.apply(conc);
+        double ttft = wave[0];
+        double tpot = step[0] + (conc > 1 ? all[0] * (conc - 1) / conc / output : 0);
+        double cycle = all[0] + output * step[0];
+        double throughput = conc * output / cycle;
+        double peak = g.peakTflops(dtype) * 1e12;
+        double computeUtil = Math.min(1, (all[1] + output * step[1]) / (cycle * peak));
+        double bwUtil = Math.min(1, (all[2] + output * step[2]) / (cycle * g.memoryBandwidthTbs() * 1e12));
+        double maxConc = mem.pool().map(MemoryEstimate.KvPool::maxConcurrency).orElse(Double.NaN);
+        double decodeIntensity = step[1] / Math.max(1, step[2]);
+        double ridge = peak * r.matmulCeiling() / (g.memoryBandwidthTbs() * 1e12 * r.memoryEfficiency());
+        String bound = decodeIntensity < ridge ? "memory-bound" : "compute-bound";
+
+        String setup = String.format(Locale.ROOT, "%s peak %.0f TFLOPS × ceiling %.3f; %.3f TB/s × %.2f; "
+                        + "%.3g bytes per weight%s; tp %d; %s", dtype, g.peakTflops(dtype), r.matmulCeiling(),
+                g.memoryBandwidthTbs(), r.memoryEfficiency(), bpw, dequant > 0 ? " (weight-only, dequantized)" : "",
+                tp, graphs ? "CUDA graphs" : "eager kernels");
+        figs.add(new Figure("ttft_s", "time to first token", ttft, "s", String.format(Locale.ROOT,
+                "prefill of (c+1)/2 = %.1f prompts × %d tokens (a single prompt alone: %.4g s); %s", (conc + 1) / 2.0,
+                prompt, one[0], setup)));
+        figs.add(new Figure("tpot_s", "time per output token", tpot, "s", String.format(Locale.ROOT,
+                "decode step of %d sequences at context %d: weights + KV-cache reads, GEMMs, 2 all-reduces per layer "
+                        + "(%.4g s) + other requests' prefills spread over %d output tokens (%.4g s)", conc,
+                prompt + output / 2, step[0], output, tpot - step[0])));
+        figs.add(new Figure("decode_step_s", "decode step", step[0], "s", "one forward of the batch's next tokens; "
+                + "all-reduce share " + String.format(Locale.ROOT, "%.4g s", step[3])));
+        figs.add(new Figure("output_tokens_per_s", "output tokens/s", throughput, "tokens/s", String.format(
+                Locale.ROOT, "c·O / (prefill(c·P) + O·decode) = %d × %d / (%.4g + %d × %.4g) s", conc, output,
+                all[0], output, step[0])));
+        figs.add(new Figure("requests_per_s", "requests/s", conc / cycle, "requests/s", "c / cycle"));
+        if (!Double.isNaN(maxConc)) {
+            figs.add(new Figure("max_concurrency", "max concurrency", maxConc, "sequences",
+                    "KV pool tokens / tokens per sequence (prompt + output)"));
+        }
+        figs.add(new Figure("compute_utilization", "compute utilization", computeUtil, "fraction",
+                "FLOPs of a cycle / (cycle time × dense peak)"));
+        figs.add(new Figure("memory_bandwidth_utilization", "memory-bandwidth utilization", bwUtil, "fraction",
+                "bytes moved in a cycle / (cycle time × memory bandwidth)"));
+        return new PerfEstimate(figs, Double.NaN, throughput, Double.NaN, Double.NaN, Double.NaN, Double.NaN, ttft,
+                tpot, throughput, maxConc, computeUtil, bwUtil, bound);
+    }
+}

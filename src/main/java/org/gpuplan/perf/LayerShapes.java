@@ -1,0 +1,102 @@
+package org.gpuplan.perf;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.gpuplan.model.Attention;
+import org.gpuplan.model.Layer;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.Moe;
+
+/** The GEMMs and attention shapes of a model, read from its architecture (never typed in). */
+final class LayerShapes {
+
+    private LayerShapes() {
+    }
+
+    /** Projections of one attention block: Q, K, V (or MLA's low-rank pairs) and the output projection. */
+    static List<Gemm> attentionProjections(ModelSpec m) {
+        long h = m.hiddenSize();
+        List<Gemm> out = new ArrayList<>();
+        if (m.attention() instanceof Attention.Latent l) {
+            long a = l.numHeads();
+            if (l.qLoraRank() > 0) {
+                out.add(Gemm.dense("q_a_proj", h, l.qLoraRank()));
+                out.add(Gemm.dense("q_b_proj", l.qLoraRank(), a * l.qkHeadDim()));
+            } else {
+                out.add(Gemm.dense("q_proj", h, a * l.qkHeadDim()));
+            }
+            out.add(Gemm.dense("kv_a_proj", h, l.kvLoraRank() + l.qkRopeHeadDim()));
+            out.add(Gemm.dense("kv_b_proj", l.kvLoraRank(), a * (l.qkNopeHeadDim() + l.vHeadDim())));
+            out.add(Gemm.dense("o_proj", a * l.vHeadDim(), h));
+        } else {
+            Attention.Standard s = (Attention.Standard) m.attention();
+            out.add(Gemm.dense("qkv_proj", h, (long) (s.numHeads() + 2L * s.numKvHeads()) * s.headDim()));
+            out.add(Gemm.dense("o_proj", (long) s.numHeads() * s.headDim(), h));
+        }
+        return out;
+    }
+
+    /** The feed-forward GEMMs of one layer: the dense MLP, or router + the top-k routed experts + shared experts. */
+    static List<Gemm> feedForward(ModelSpec m, Layer layer) {
+        long h = m.hiddenSize();
+        int up = gated(m) ? 2 : 1;
+        List<Gemm> out = new ArrayList<>();
+        if (layer.moe() && m.moe() != null) {
+            Moe e = m.moe();
+            out.add(Gemm.dense("router", h, e.numExperts()));
+            double share = (double) e.topK() / e.numExperts();
+            out.add(new Gemm("experts_up", h, (long) up * e.expertIntermediateSize(), e.topK(), e.numExperts(), share));
+            out.add(new Gemm("experts_down", e.expertIntermediateSize(), h, e.topK(), e.numExperts(), share));
+            if (e.sharedIntermediateSize() > 0) {
+                out.add(Gemm.dense("shared_up", h, (long) up * e.sharedIntermediateSize()));
+                out.add(Gemm.dense("shared_down", e.sharedIntermediateSize(), h));
+            }
+        } else if (m.mlp() != null) {
+            out.add(Gemm.dense("mlp_up", h, (long) up * m.mlp().intermediateSize()));
+            out.add(Gemm.dense("mlp_down", m.mlp().intermediateSize(), h));
+        }
+        return out;
+    }
+
+    /** Gated (SwiGLU-style) MLP; a model with only MoE layers has gated experts. */
+    static boolean gated(ModelSpec m) {
+        return m.mlp() == null || m.mlp().gated();
+    }
+
+    /** The output projection to the vocabulary (run once per token; tied or not, it is a matmul). */
+    static Gemm lmHead(ModelSpec m) {
+        return Gemm.dense("lm_head", m.hiddenSize(), m.vocabSize());
+    }
+
+    /** Query heads × (q·k dim + v dim): attention-core FLOPs per (query, key) pair are 2× this. */
+    static long attentionWidth(ModelSpec m) {
+        if (m.attention() instanceof Attention.Latent l) {
+            return (long) l.numHeads() * (l.qkHeadDim() + l.vHeadDim());
+        }
+        Attention.Standard s = (Attention.Standard) m.attention();
+        return 2L * s.numHeads() * s.headDim();
+    }
+
+    /**
+     * Mean keys each query attends to over a causal sequence of {@code s} tokens, window {@code w} (0 = none):
+     * (1/s)·Σ_{i=1..s} min(i, w).
+     */
+    static double causalKeys(long s, long w) {
+        if (w <= 0 || w >= s) {
+            return (s + 1) / 2.0;
+        }
+        return (w * (w + 1) / 2.0 + (double) (s - w) * w) / s;
+    }
+
+    /** Elementwise features touched per token per layer (norms, residual adds, activation, rotary): read+write. */
+    static long elementwiseFeatures(ModelSpec m, Layer layer) {
+        long h = m.hiddenSize();
+        long f = layer.moe() && m.moe() != null
+                ? (long) m.moe().topK() * m.moe().expertIntermediateSize() + m.moe().sharedIntermediateSize()
+                : m.mlp() == null ? 0 : m.mlp().intermediateSize();
+        long qk = m.attention() instanceof Attention.Standard s ? (long) (s.numHeads() + s.numKvHeads()) * s.headDim()
+                : (long) ((Attention.Latent) m.attention()).numHeads() * ((Attention.Latent) m.attention()).qkRopeHeadDim();
+        // two norms (read h, write h), two residual adds (read 2h, write h), activation (read up, write f), rotary
+        return 4 * h + 6 * h + (gated(m) ? 3 * f : 2 * f) + 2 * qk;
+    }
+}

@@ -1,0 +1,104 @@
+package org.gpuplan.perf;
+
+import org.gpuplan.model.Layer;
+import org.gpuplan.model.ModelSpec;
+
+/**
+ * The forward pass of all layers (not the LM head) over {@code tokens} tokens on one rank, by kind of kernel.
+ *
+ * @param gemmS        projection and MLP/expert GEMM time
+ * @param attentionS   attention-core time (QKᵀ, softmax, AV)
+ * @param elementwiseS norms, residual adds, activation, rotary
+ * @param gemmFlops    GEMM FLOPs (per rank)
+ * @param attentionFlops attention-core FLOPs (per rank)
+ * @param bytes        bytes moved to and from memory
+ * @param kernels      kernels launched
+ */
+record PassCost(double gemmS, double attentionS, double elementwiseS, double gemmFlops, double attentionFlops,
+                double bytes, long kernels) {
+
+    double timeS() {
+        return gemmS + attentionS + elementwiseS;
+    }
+
+    double flops() {
+        return gemmFlops + attentionFlops;
+    }
+
+    /**
+     * Forward over the model's layers on one rank.
+     *
+     * @param tokens         tokens in the batch (all sequences together)
+     * @param keysPerQuery   mean keys each query attends to (causal prefill: (s+1)/2; decode: the context)
+     * @param windowKeys     the same for sliding-window layers
+     * @param kvBytesRead    KV-cache bytes the attention reads per layer (decode), 0 when it reads fresh K/V
+     * @param weightBytes    bytes per stored weight (2 for 16-bit, ~0.53 for 4-bit with scales)
+     * @param actBytes       bytes per activation element
+     * @param elementwiseScale 0.5 when torch.compile fuses elementwise chains, else 1
+     * @param dequantOpsPerWeight CUDA-core ops to dequantize a weight in a weight-only GEMV (0 when none)
+     */
+    static PassCost forward(ModelSpec m, Roofline r, double tokens, double keysPerQuery, double windowKeys,
+                            double kvBytesRead, int tp, int ep, double weightBytes, double actBytes,
+                            double elementwiseScale, double dequantOpsPerWeight) {
+        double gemmS = 0, attS = 0, eltS = 0, gemmF = 0, attF = 0, bytes = 0;
+        long kernels = 0;
+        double width = LayerShapes.attentionWidth(m) / (double) tp;
+        for (Layer layer : m.layers()) {
+            for (Gemm g : concat(LayerShapes.attentionProjections(m), LayerShapes.feedForward(m, layer))) {
+                boolean expert = g.stored() > 1;
+                // column/row parallel: one side of every projection is split across tp (experts: across ep, then tp)
+                double in = g.in(), out = g.out();
+                if (g.name().endsWith("down") || g.name().equals("o_proj")) {
+                    in = Math.max(1, in / tp);
+                } else if (!g.name().equals("router") && !g.name().startsWith("q_a") && !g.name().startsWith("kv_a")) {
+                    out = Math.max(1, out / tp);
+                }
+                double storedHere = expert ? Math.max(1.0, (double) g.stored() / ep) : 1;
+                double rowsPerMatrix = expert ? tokens * g.count() * ep / g.stored() : tokens;
+                double flops = tokens * 2 * in * out * g.count();
+                // an expert's weights are read only if a token reaches it: E/ep·(1 − e^(−rows per expert))
+                double touched = expert ? storedHere * (1 - Math.exp(-rowsPerMatrix)) : 1;
+                double wBytes = touched * in * out * weightBytes;
+                double aBytes = tokens * g.count() * (in + out) * actBytes;
+                double t = r.gemm(flops, rowsPerMatrix, in, out, wBytes + aBytes);
+                if (dequantOpsPerWeight > 0) {
+                    t += r.alu(touched * in * out * dequantOpsPerWeight);
+                }
+                gemmS += t;
+                gemmF += flops;
+                bytes += wBytes + aBytes;
+                kernels += expert ? 2 : 1;
+            }
+            double keys = layer.slidingWindow() ? windowKeys : keysPerQuery;
+            double af = tokens * keys * 2 * width;
+            double freshKv = kvBytesRead > 0 ? kvBytesRead / tp : tokens * width * actBytes;
+            attS += r.attention(af, freshKv);
+            attF += af;
+            bytes += freshKv;
+            double eBytes = tokens * LayerShapes.elementwiseFeatures(m, layer) / (double) tp * actBytes
+                    * elementwiseScale;
+            eltS += Math.max(r.memory(eBytes), r.kernelGapS() * (elementwiseScale < 1 ? 4 : 10));
+            bytes += eBytes;
+            kernels += 1 + (elementwiseScale < 1 ? 4 : 10);
+        }
+        return new PassCost(gemmS, attS, eltS, gemmF, attF, bytes, kernels);
+    }
+
+    private static java.util.List<Gemm> concat(java.util.List<Gemm> a, java.util.List<Gemm> b) {
+        java.util.List<Gemm> out = new java.util.ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
+    /** The LM head over {@code tokens} tokens (vocabulary split across tp). */
+    static double lmHead(ModelSpec m, Roofline r, double tokens, int tp, double weightBytes, double actBytes) {
+        Gemm g = LayerShapes.lmHead(m);
+        double out = Math.max(1, (double) g.out() / tp);
+        double flops = tokens * 2 * g.in() * out;
+        return r.gemm(flops, tokens, g.in(), out, g.in() * out * weightBytes + tokens * (g.in() + out) * actBytes);
+    }
+
+    static double lmHeadFlops(ModelSpec m, double tokens) {
+        return tokens * LayerShapes.lmHead(m).flopsPerToken();
+    }
+}

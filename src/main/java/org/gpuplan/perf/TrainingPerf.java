@@ -1,0 +1,274 @@
+package org.gpuplan.perf;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.hardware.TensorDtype;
+import org.gpuplan.memory.LoraAdapters;
+import org.gpuplan.memory.ShardedTraining;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
+import org.gpuplan.workload.Checkpointing;
+import org.gpuplan.workload.Method;
+import org.gpuplan.workload.OptimizerKind;
+import org.gpuplan.workload.Parallelism;
+import org.gpuplan.workload.Precision;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Training step time on one GPU or many: forward, backward and recomputation per micro-batch as per-kernel
+ * rooflines, exposed TP/CP/EP communication, the pipeline bubble, data-parallel gradient and parameter traffic
+ * minus what overlaps with compute, and the optimizer step.
+ */
+final class TrainingPerf {
+
+    private TrainingPerf() {
+    }
+
+    /** Host-side launch cost per kernel in eager PyTorch; compiled graphs launch fewer, fused kernels. */
+    static final double EAGER_KERNEL_S = 6e-6;
+
+    static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g) {
+        Parallelism par = w.parallelism();
+        List<Figure> figs = new ArrayList<>();
+        boolean lora = w.method() != Method.FULL;
+        TensorDtype dtype = matmulDtype(w);
+        // Megatron uses Transformer Engine's cuDNN fused attention (FA3-class on Hopper); PyTorch SDPA runs FlashAttention-2
+        Roofline r = Roofline.of(g, dtype, w.perf(), w.perf().compile() ? 2e-6 : EAGER_KERNEL_S,
+                w.framework() == org.gpuplan.workload.Framework.MEGATRON);
+        Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
+        int tp = par.tp(), pp = par.pp(), cp = par.cp(), ep = par.ep(), dp = par.dp();
+        int micro = ShardedTraining.microbatches(w, par);
+        double act = w.precision() == Precision.FP32 ? 4 : 2;
+        double weightBytes = w.method() == Method.QLORA ? 0.5 + 4.0 / 64 : act;
+        double tokensRank = (double) w.batchSize() * w.seqLen() / cp;
+        long window = m.slidingWindow();
+        double keys = LayerShapes.causalKeys(w.seqLen(), 0) / cp;
+        double windowKeys = LayerShapes.causalKeys(w.seqLen(), window) / cp;
+        double eltScale = w.perf().compile() ? 0.5 : 1.0;
+        // QLoRA dequantizes each 4-bit weight to 16 bits before the matmul: a handful of CUDA-core ops per weight
+        double dequant = w.method() == Method.QLORA ? 4 : 0;
+
+        PassCost fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, eltScale,
+                dequant);
+        double stageShare = 1.0 / pp;
+        // the last stage also runs the LM head and the loss: a pipeline runs at its slowest stage
+        double lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
+        // cross-entropy over fp32 logits: write, softmax read+write (forward), the same again backward
+        double loss = r.memory(tokensRank * m.vocabSize() / (double) tp * 4 * 3);
+        double fwd = fwdAll.timeS() * stageShare + lmHead + loss;
+        // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
+        double gemmBwdFactor = lora ? 1.0 : 2.0;
+        double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + fwdAll.elementwiseS() * 2)
+                * stageShare + lmHead * gemmBwdFactor + loss;
+        double recompute = switch (w.checkpointing()) {
+            case FULL -> fwd;
+            case SELECTIVE -> (fwdAll.attentionS() + fwdAll.elementwiseS()) * stageShare;
+            case NONE -> 0;
+        };
+        figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", String.format(Locale.ROOT,
+                "Σ layers/pp of per-kernel rooflines over %.0f tokens/rank: GEMMs %.4g s + attention %.4g s + "
+                        + "elementwise %.4g s, + LM head %.4g s (%s peak %.0f TFLOPS × ceiling %.3f × size factor; "
+                        + "memory %.3f TB/s × %.2f)", tokensRank, fwdAll.gemmS() * stageShare,
+                fwdAll.attentionS() * stageShare, fwdAll.elementwiseS() * stageShare, lmHead + loss, dtype,
+                g.peakTflops(dtype), r.matmulCeiling(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
+        figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", (lora ? "frozen base: dgrad only (1×"
+                : "dgrad + wgrad (2×") + " forward GEMMs), attention 2.5× forward (FlashAttention backward), "
+                + "elementwise 2×"));
+        if (recompute > 0) {
+            figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
+                    w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
+                            : "selective: attention core and elementwise ops re-run, GEMM outputs saved"));
+        }
+
+        // tensor parallel: 2 all-reduces (or AG+RS with sequence parallel) per layer forward, 2 backward
+        double tpBytes = tokensRank * m.hiddenSize() * act;
+        boolean tpSpans = tp > g.interconnect().scaleUpGpus();
+        double tpPerLayer = c.allReduce(tpBytes, tp, tpSpans);
+        int tpCollectives = 4 + (w.checkpointing() == Checkpointing.FULL ? 2 : 0);
+        double tpComm = tpPerLayer * tpCollectives / 2 * m.numLayers() * stageShare;
+        double gemmWindow = fwdAll.gemmS() * (1 + gemmBwdFactor) * stageShare;
+        double tpExposed = w.perf().tpCommOverlap() ? Math.max(0, tpComm - gemmWindow) : tpComm;
+        // context parallel: ring attention passes K/V (cp−1) times per layer, overlapped with attention compute
+        double cpExposed = 0;
+        if (cp > 1) {
+            double kvChunk = tokensRank * kvWidth(m) / tp * act;
+            boolean cpSpans = tp * cp > g.interconnect().scaleUpGpus();
+            double cpComm = 3 * (cp - 1) * c.sendRecv(kvChunk, cpSpans) * m.numLayers() * stageShare;
+            cpExposed = Math.max(0, cpComm - fwdAll.attentionS() * 3.5 * stageShare);
+        }
+        // expert parallel: dispatch + combine all-to-all per MoE layer, forward and backward
+        double epExposed = 0;
+        if (ep > 1 && m.moe() != null) {
+            double a2a = tokensRank * m.moe().topK() * m.hiddenSize() * act;
+            boolean epSpans = tp * ep > g.interconnect().scaleUpGpus();
+            epExposed = 4 * c.allToAll(a2a, ep, epSpans) * m.moeLayerCount() * stageShare;
+        }
+        double perMicro = fwd + bwd + recompute + tpExposed + cpExposed + epExposed;
+        // pipeline: (pp−1)/v bubbles of a micro-batch's forward+backward; activations sent between stages
+        double bubble = 0;
+        if (pp > 1) {
+            int v = par.ppSchedule() == Parallelism.PpSchedule.INTERLEAVED ? Math.max(1, par.virtualPp()) : 1;
+            bubble = (pp - 1) / (double) v * (fwd + bwd + recompute);
+            perMicro += 2 * c.sendRecv(tpBytes / Math.max(1, par.sequenceParallel() ? tp : 1),
+                    (long) tp * cp * dp > g.interconnect().scaleUpGpus());
+        }
+
+        // data parallel
+        long trainable = lora ? LoraAdapters.parameters(m, w) : p.totalCount();
+        double stageParams = (double) trainable / (tp * pp);
+        double gradBytes = stageParams * (w.framework() == org.gpuplan.workload.Framework.HF && !lora
+                && w.precision().mixed() ? 4 : act);
+        int dpRanksPerDomain = Math.max(1, g.interconnect().scaleUpGpus() / (tp * cp * (par.nodes() > 1 ? 1 : 1)));
+        boolean dpSpans = par.nodes() > 1 && dp > dpRanksPerDomain;
+        boolean sharded = par.zero() >= 3 || par.fsdp() == Parallelism.FsdpMode.FULL_SHARD
+                || par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
+        double dpComm;
+        double overlapWindow;
+        String dpFormula;
+        if (dp <= 1) {
+            dpComm = 0;
+            overlapWindow = 0;
+            dpFormula = "one replica: no gradient traffic";
+        } else if (sharded) {
+            double paramBytes = stageParams * act;
+            boolean hybrid = par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
+            int shardGroup = hybrid ? Math.min(dp, dpRanksPerDomain) : dp;
+            boolean shardSpans = !hybrid && dpSpans;
+            double perMicroComm = c.allGather(paramBytes, shardGroup, shardSpans) * (lora ? 2 : 2)
+                    + (lora ? 0 : c.allGather(paramBytes, shardGroup, shardSpans));
+            dpComm = perMicroComm * micro + (hybrid && dp > shardGroup
+                    ? c.allReduce(gradBytes / shardGroup, dp / shardGroup, true) : 0);
+            overlapWindow = (fwd + bwd + recompute) * micro;
+            dpFormula = "ZeRO-3/FSDP: per micro-batch all-gather parameters (forward, backward) + reduce-scatter "
+                    + "gradients, (n−1)/n·bytes/bw each";
+        } else {
+            dpComm = c.allReduce(gradBytes, dp, dpSpans);
+            // gradients reduce in buckets during the last micro-batch's backward; a sharded optimizer's parameter
+            // all-gather overlaps the next step's first forward (Megatron --overlap-param-gather); pipeline
+            // warm-up/cool-down bubbles leave the links free
+            boolean shardedOptimizer = par.zero() >= 1 || par.fsdp() == Parallelism.FsdpMode.SHARD_GRAD_OP;
+            overlapWindow = bwd + (shardedOptimizer ? fwd : 0) + (pp > 1 ? (pp - 1) * (fwd + bwd) : 0);
+            dpFormula = "all-reduce (or reduce-scatter + all-gather) of gradients once per step: 2(n−1)/n·bytes/bw";
+        }
+        // what cannot hide: the last bucket (1/layers of the traffic) and whatever exceeds the compute window
+        double dpExposed = dp <= 1 ? 0 : Math.max(dpComm / Math.max(1, m.numLayers() / pp),
+                dpComm - overlapWindow);
+        figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", String.format(Locale.ROOT,
+                "%s; %.3g GB of gradients per rank over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula,
+                gradBytes / 1e9, dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
+                dpExposed)));
+        if (tp > 1) {
+            figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", tpComm, "s",
+                    String.format(Locale.ROOT, "%d all-reduces of tokens·h·%.0f B = %.3g MB per layer over tp=%d; %s",
+                            tpCollectives, act, tpBytes / 1e6, tp, w.perf().tpCommOverlap()
+                                    ? "overlapped with the GEMMs (exposed " + fmt(tpExposed) + " s)" : "not overlapped")));
+        }
+        if (bubble > 0) {
+            figs.add(new Figure("pipeline_bubble_s", "pipeline bubble", bubble, "s",
+                    "(pp−1)/v × (forward + backward) of one micro-batch, " + par.ppSchedule().key()));
+        }
+
+        double optimizer = optimizerStep(w, g, r, trainable / (double) (tp * pp)
+                / ((par.zero() >= 1 || par.fsdp() != Parallelism.FsdpMode.NONE
+                && par.fsdp() != Parallelism.FsdpMode.NO_SHARD) ? dp : 1));
+        figs.add(new Figure("optimizer_s", "optimizer step", optimizer, "s", String.format(Locale.ROOT,
+                "%.0f bytes read+written per trainable parameter (%s) / (%.2f TB/s × %.2f)", optimizerBytes(w),
+                w.optimizer().key(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
+
+        double step = micro * perMicro + bubble + dpExposed + optimizer;
+        double globalTokens = (double) w.batchSize() * w.seqLen() * micro * dp;
+        double tokensPerS = globalTokens / step;
+        // model FLOPs: forward + backward (2× GEMMs of trainable weights, 1× dgrad) without recomputation
+        double fwdModelFlops = (fwdAll.flops() + PassCost.lmHeadFlops(m, tokensRank)) * tp * cp; // whole model
+        double bwdModelFlops = (fwdAll.gemmFlops() * tp * cp + PassCost.lmHeadFlops(m, tokensRank) * cp)
+                * gemmBwdFactor + fwdAll.attentionFlops() * tp * cp * 2;
+        double modelFlopsPerSeqBatch = fwdModelFlops + bwdModelFlops;
+        double modelFlopsStep = modelFlopsPerSeqBatch * micro * dp;
+        double recomputeFlops = w.checkpointing() == Checkpointing.FULL ? fwdModelFlops
+                : w.checkpointing() == Checkpointing.SELECTIVE ? fwdAll.attentionFlops() * tp * cp : 0;
+        double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops) * micro * dp;
+        int gpus = par.gpus();
+        double peak = g.peakTflops(mfuDtype(w)) * 1e12;
+        double mfu = modelFlopsStep / (step * gpus * peak);
+        double hfu = hardwareFlopsStep / (step * gpus * peak);
+        double bytesStep = (fwdAll.bytes() * (1 + gemmBwdFactor + (recompute > 0 ? 1 : 0)) * stageShare) * micro
+                + optimizerBytes(w) * trainable / (double) gpus;
+        double bwUtil = Math.min(1, bytesStep / (step * g.memoryBandwidthTbs() * 1e12));
+
+        figs.add(0, new Figure("step_time_s", "step time", step, "s", String.format(Locale.ROOT,
+                "micro-batches %d × (forward %s + backward %s + recompute %s + exposed TP %s + CP %s + EP %s) + "
+                        + "bubble %s + exposed DP %s + optimizer %s", micro, fmt(fwd), fmt(bwd), fmt(recompute),
+                fmt(tpExposed), fmt(cpExposed), fmt(epExposed), fmt(bubble), fmt(dpExposed), fmt(optimizer))));
+        figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", String.format(
+                Locale.ROOT, "global batch %d × %d tokens × %d micro-batches × dp %d / step %.4g s",
+                w.batchSize(), w.seqLen(), micro, dp, step)));
+        figs.add(2, new Figure("tokens_per_s_per_gpu", "tokens/s per GPU", tokensPerS / gpus, "tokens/s",
+                "tokens/s ÷ " + gpus + " GPUs"));
+        figs.add(new Figure("model_flops_per_step", "model FLOPs per step", modelFlopsStep, "FLOP",
+                "forward (GEMMs 2·in·out per token + causal attention 2·keys·heads·(d_qk+d_v) + LM head) × "
+                        + (lora ? "2 (frozen base: forward + dgrad)" : "3 (forward + 2× backward)")
+                        + " over the global batch; recomputation not counted"));
+        figs.add(new Figure("model_tflops_per_gpu", "model TFLOPS per GPU", modelFlopsStep / step / gpus / 1e12,
+                "TFLOPS", "model FLOPs per step / step time / GPUs"));
+        figs.add(new Figure("mfu", "MFU (model FLOPs utilization)", mfu, "fraction", String.format(Locale.ROOT,
+                "model TFLOPS per GPU / %.0f dense %s peak", peak / 1e12, mfuDtype(w))));
+        figs.add(new Figure("hfu", "HFU (hardware FLOPs utilization)", hfu, "fraction",
+                "(model + recomputation FLOPs) per GPU per second / peak"));
+        double trainTime = w.perf().trainTokens() > 0 ? w.perf().trainTokens() / tokensPerS : 0;
+        if (trainTime > 0) {
+            figs.add(new Figure("train_time_s", "time to train", trainTime, "s", String.format(Locale.ROOT,
+                    "%.4g tokens / %.4g tokens/s", w.perf().trainTokens(), tokensPerS)));
+            figs.add(new Figure("gpu_hours", "GPU-hours", trainTime * gpus / 3600, "GPU-hours",
+                    "time to train × " + gpus + " GPUs / 3600"));
+        }
+        return new PerfEstimate(figs, step, tokensPerS, mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
+                trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, hfu, bwUtil,
+                hfu >= bwUtil ? "compute-bound" : "memory-bound");
+    }
+
+    private static double kvWidth(ModelSpec m) {
+        return m.attention() instanceof org.gpuplan.model.Attention.Standard s ? 2.0 * s.numKvHeads() * s.headDim()
+                : LayerShapes.attentionWidth(m);
+    }
+
+    static TensorDtype matmulDtype(Workload w) {
+        if (w.perf().float8Linear()) {
+            return TensorDtype.FP8;
+        }
+        return switch (w.precision()) {
+            case FP32 -> TensorDtype.FP32;
+            case FP16, FP16_MIXED -> TensorDtype.FP16;
+            case BF16, BF16_MIXED -> TensorDtype.BF16;
+        };
+    }
+
+    /** MFU is quoted against the 16-bit dense peak (FP32 training against FP32), as Megatron and torchtitan do. */
+    static TensorDtype mfuDtype(Workload w) {
+        return w.precision() == Precision.FP32 ? TensorDtype.FP32 : w.precision() == Precision.FP16
+                || w.precision() == Precision.FP16_MIXED ? TensorDtype.FP16 : TensorDtype.BF16;
+    }
+
+    /** Bytes read and written per trainable parameter by one optimizer step (multi-tensor kernels, memory-bound). */
+    static double optimizerBytes(Workload w) {
+        double state = switch (w.optimizer()) {
+            case ADAMW, ADAMW_FUSED, ADAMW_HF -> 16; // m and v, fp32, read + write
+            case ADAMW_8BIT, PAGED_ADAMW_8BIT -> 4;
+            case ADAFACTOR -> 2;
+            case SGD -> 0;
+            case SGD_MOMENTUM, LION -> 8;
+        };
+        // fp32 master weight read + write, gradient read, 16-bit copy written under mixed precision
+        double master = w.precision().mixed() ? 4 + 4 + 4 + 2 : w.precision().weightBytes() * 3.0;
+        return state + master;
+    }
+
+    static double optimizerStep(Workload w, Gpu g, Roofline r, double paramsPerRank) {
+        return r.memory(paramsPerRank * optimizerBytes(w));
+    }
+
+    private static String fmt(double s) {
+        return String.format(Locale.ROOT, "%.4g", s);
+    }
+}
