@@ -49,9 +49,10 @@ final class InferencePerf {
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
         double act = w.precision() == Precision.FP32 ? 4 : 2;
         double bpw = weightBytesTotal / (double) Math.max(1, p.totalCount());
-        // weight-only quantization dequantizes in the GEMV inner loop on CUDA cores: ~2 ops (8-bit), ~4 (4-bit)
-        double dequant = fp8Tensor || bpw >= act * 0.9 ? 0 : bpw > 0.9 ? 2 : 4;
-        double elt = graphs ? 0.5 : 1.0;
+        // weight-only formats dequantize in the matmul: 8-bit convert + scale (1 more instruction than 16-bit),
+        // 4-bit unpack (shift, mask) + convert + scale/zero (3 more)
+        double dequant = fp8Tensor || bpw >= act * 0.9 ? 0 : bpw > 0.9 ? 1 : 3;
+        boolean elt = w.framework() != Framework.HF || w.perf().compile();
         int prompt = w.promptLen() > 0 ? w.promptLen() : Math.max(1, w.seqLen() / 2);
         int output = w.outputLen() > 0 ? w.outputLen() : Math.max(1, w.seqLen() - prompt);
         int conc = w.batchSize();

@@ -88,15 +88,34 @@ final class LayerShapes {
         return (w * (w + 1) / 2.0 + (double) (s - w) * w) / s;
     }
 
-    /** Elementwise features touched per token per layer (norms, residual adds, activation, rotary): read+write. */
-    static long elementwiseFeatures(ModelSpec m, Layer layer) {
+    /**
+     * Bytes of elementwise traffic per token per layer in the forward pass (16-bit activations).
+     *
+     * <p>Fused kernels (Megatron/Transformer Engine, serving engines, torch.compile) read each input and write each
+     * output once: two RMSNorms 4h, two residual adds 6h, the gated activation 3f (2f plain), rotary 2·(q+k) elements,
+     * × 2 bytes. Eager PyTorch runs one kernel per op with fp32 upcasts, counted op by op as in the HF/torchtitan
+     * Llama code: RMSNorm (to fp32, pow, mean, rsqrt·x, to bf16, ·weight) 36 B per element, residual add 6 B,
+     * SiLU·up 10 B per intermediate element, rotary via fp32 complex multiply 28 B per q/k element, q/k/v layout
+     * copies for SDPA 4 B per element.
+     */
+    static double elementwiseBytes(ModelSpec m, Layer layer, boolean fused) {
         long h = m.hiddenSize();
         long f = layer.moe() && m.moe() != null
                 ? (long) m.moe().topK() * m.moe().expertIntermediateSize() + m.moe().sharedIntermediateSize()
                 : m.mlp() == null ? 0 : m.mlp().intermediateSize();
-        long qk = m.attention() instanceof Attention.Standard s ? (long) (s.numHeads() + s.numKvHeads()) * s.headDim()
-                : (long) ((Attention.Latent) m.attention()).numHeads() * ((Attention.Latent) m.attention()).qkRopeHeadDim();
-        // two norms (read h, write h), two residual adds (read 2h, write h), activation (read up, write f), rotary
-        return 4 * h + 6 * h + (gated(m) ? 3 * f : 2 * f) + 2 * qk;
+        long qk;
+        long qkv;
+        if (m.attention() instanceof Attention.Standard s) {
+            qk = (long) (s.numHeads() + s.numKvHeads()) * s.headDim();
+            qkv = (long) (s.numHeads() + 2L * s.numKvHeads()) * s.headDim();
+        } else {
+            Attention.Latent l = (Attention.Latent) m.attention();
+            qk = (long) (l.numHeads() + 1) * l.qkRopeHeadDim();
+            qkv = (long) l.numHeads() * (l.qkHeadDim() * 2L + l.vHeadDim());
+        }
+        if (fused) {
+            return 2.0 * (4 * h + 6 * h + (gated(m) ? 3 * f : 2 * f) + 2 * qk);
+        }
+        return 2 * 36.0 * h + 2 * 6.0 * h + (gated(m) ? 10.0 : 6.0) * f + 28.0 * qk + 4.0 * qkv;
     }
 }

@@ -13,9 +13,11 @@ import org.gpuplan.model.ModelSpec;
  * @param attentionFlops attention-core FLOPs (per rank)
  * @param bytes        bytes moved to and from memory
  * @param kernels      kernels launched
+ * @param activationElements GEMM input and output elements (what FP8 training casts)
+ * @param weightElements weight elements the GEMMs read
  */
 record PassCost(double gemmS, double attentionS, double elementwiseS, double gemmFlops, double attentionFlops,
-                double bytes, long kernels) {
+                double bytes, long kernels, double activationElements, double weightElements) {
 
     double timeS() {
         return gemmS + attentionS + elementwiseS;
@@ -34,13 +36,13 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
      * @param kvBytesRead    KV-cache bytes the attention reads per layer (decode), 0 when it reads fresh K/V
      * @param weightBytes    bytes per stored weight (2 for 16-bit, ~0.53 for 4-bit with scales)
      * @param actBytes       bytes per activation element
-     * @param elementwiseScale 0.5 when torch.compile fuses elementwise chains, else 1
-     * @param dequantOpsPerWeight CUDA-core ops to dequantize a weight in a weight-only GEMV (0 when none)
+     * @param fusedElementwise fused elementwise kernels (Megatron/TE, serving engines, torch.compile), else eager
+     * @param dequantInstr   CUDA-core instructions to dequantize one weight of a weight-only format (0 when none)
      */
     static PassCost forward(ModelSpec m, Roofline r, double tokens, double keysPerQuery, double windowKeys,
                             double kvBytesRead, int tp, int ep, double weightBytes, double actBytes,
-                            double elementwiseScale, double dequantOpsPerWeight) {
-        double gemmS = 0, attS = 0, eltS = 0, gemmF = 0, attF = 0, bytes = 0;
+                            boolean fusedElementwise, double dequantInstr) {
+        double gemmS = 0, attS = 0, eltS = 0, gemmF = 0, attF = 0, bytes = 0, actElems = 0, weightElems = 0;
         long kernels = 0;
         double width = LayerShapes.attentionWidth(m) / (double) tp;
         for (Layer layer : m.layers()) {
@@ -60,11 +62,10 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
                 double touched = expert ? storedHere * (1 - Math.exp(-rowsPerMatrix)) : 1;
                 double wBytes = touched * in * out * weightBytes;
                 double aBytes = tokens * g.count() * (in + out) * actBytes;
-                double t = r.gemm(flops, rowsPerMatrix, in, out, wBytes + aBytes);
-                if (dequantOpsPerWeight > 0) {
-                    t += r.alu(touched * in * out * dequantOpsPerWeight);
-                }
+                double t = r.gemm(flops, rowsPerMatrix, in, out, wBytes + aBytes, touched * in * out, dequantInstr);
                 gemmS += t;
+                actElems += tokens * g.count() * (in + out);
+                weightElems += touched * in * out;
                 gemmF += flops;
                 bytes += wBytes + aBytes;
                 kernels += expert ? 2 : 1;
@@ -75,13 +76,13 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
             attS += r.attention(af, freshKv);
             attF += af;
             bytes += freshKv;
-            double eBytes = tokens * LayerShapes.elementwiseFeatures(m, layer) / (double) tp * actBytes
-                    * elementwiseScale;
-            eltS += Math.max(r.memory(eBytes), r.kernelGapS() * (elementwiseScale < 1 ? 4 : 10));
+            double eBytes = tokens * LayerShapes.elementwiseBytes(m, layer, fusedElementwise) / tp * actBytes / 2;
+            int eltKernels = fusedElementwise ? 4 : 24;
+            eltS += Math.max(r.memory(eBytes), r.kernelGapS() * eltKernels);
             bytes += eBytes;
-            kernels += 1 + (elementwiseScale < 1 ? 4 : 10);
+            kernels += 1 + eltKernels;
         }
-        return new PassCost(gemmS, attS, eltS, gemmF, attF, bytes, kernels);
+        return new PassCost(gemmS, attS, eltS, gemmF, attF, bytes, kernels, actElems, weightElems);
     }
 
     private static java.util.List<Gemm> concat(java.util.List<Gemm> a, java.util.List<Gemm> b) {

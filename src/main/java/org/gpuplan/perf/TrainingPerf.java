@@ -46,25 +46,30 @@ final class TrainingPerf {
         long window = m.slidingWindow();
         double keys = LayerShapes.causalKeys(w.seqLen(), 0) / cp;
         double windowKeys = LayerShapes.causalKeys(w.seqLen(), window) / cp;
-        double eltScale = w.perf().compile() ? 0.5 : 1.0;
-        // QLoRA dequantizes each 4-bit weight to 16 bits before the matmul: a handful of CUDA-core ops per weight
-        double dequant = w.method() == Method.QLORA ? 4 : 0;
+        // Megatron runs Transformer Engine's fused kernels; PyTorch-native stacks run eager ops unless compiled
+        boolean fused = w.perf().compile() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
 
-        PassCost fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, eltScale,
-                dequant);
+        PassCost fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, fused, 0);
+        // extra memory traffic per pass over the linear weights: QLoRA dequantizes each 4-bit weight to a 16-bit copy
+        // (read 0.5 B + write 2 B + the GEMM reads it back, 2 B); FP8 training casts activations and weights
+        // (read 2 B, write 1 B) before each GEMM
+        double perPassExtra = (w.method() == Method.QLORA ? r.memory(fwdAll.weightElements() * 4.5) : 0)
+                + (w.perf().float8Linear() ? r.memory(3.0 * (fwdAll.activationElements() / 2 + fwdAll.weightElements()))
+                : 0);
         double stageShare = 1.0 / pp;
         // the last stage also runs the LM head and the loss: a pipeline runs at its slowest stage
         double lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
         // cross-entropy over fp32 logits: write, softmax read+write (forward), the same again backward
         double loss = r.memory(tokensRank * m.vocabSize() / (double) tp * 4 * 3);
-        double fwd = fwdAll.timeS() * stageShare + lmHead + loss;
+        double fwd = (fwdAll.timeS() + perPassExtra) * stageShare + lmHead + loss;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
         double gemmBwdFactor = lora ? 1.0 : 2.0;
-        double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + fwdAll.elementwiseS() * 2)
+        double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + fwdAll.elementwiseS() * 2
+                + perPassExtra)
                 * stageShare + lmHead * gemmBwdFactor + loss;
         double recompute = switch (w.checkpointing()) {
             case FULL -> fwd;
-            case SELECTIVE -> (fwdAll.attentionS() + fwdAll.elementwiseS()) * stageShare;
+            case SELECTIVE -> (fwdAll.attentionS() + fwdAll.elementwiseS() + perPassExtra) * stageShare;
             case NONE -> 0;
         };
         figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", String.format(Locale.ROOT,

@@ -211,7 +211,8 @@ public final class EstimateReport {
                 gib(fit.availableBytes()), gib(Math.abs(fit.headroomBytes())),
                 fit.fits() ? "to spare" : "short")));
         e.perf().ifPresent(pe -> {
-            out.append("\nTime (").append(pe.bound()).append(")\n");
+            out.append("\nTime (").append(pe.bound()).append(w.training() ? "" : "; " + w.batchSize()
+                    + " concurrent sequences" + (w.perf().maxBatch() ? ", the most the KV pool holds" : "")).append(")\n");
             for (org.gpuplan.perf.Figure f : pe.figures()) {
                 out.append(String.format(Locale.ROOT, "  %-34s %s%n", f.label(), human(f.value(), f.unit())));
                 if (explain) {

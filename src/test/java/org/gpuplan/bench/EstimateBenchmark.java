@@ -36,6 +36,9 @@ public class EstimateBenchmark {
     private Workload qlora;
     private Workload serving;
     private Workload train;
+    private Workload megatron70b;
+    private Workload servingMax70b;
+    private ModelSpec llama70;
     private Optional<Gpu> rtx4090;
     private Optional<Gpu> h100;
 
@@ -49,6 +52,14 @@ public class EstimateBenchmark {
         train = WorkloadParser.parse(Map.of("model", "x", "task", "train", "batch_size", "1", "seq_len", "4096"));
         serving = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "vllm", "seq_len",
                 "8192"));
+        llama70 = HfConfigParser.parse(c.config(c.find("meta-llama/Llama-3.1-70B-Instruct").orElseThrow()), "m", "m")
+                .spec();
+        megatron70b = WorkloadParser.parse(Map.ofEntries(Map.entry("model", "x"), Map.entry("task", "train"),
+                Map.entry("framework", "megatron"), Map.entry("gpus", "768"), Map.entry("nodes", "96"),
+                Map.entry("tp", "8"), Map.entry("pp", "2"), Map.entry("zero", "1"), Map.entry("global_batch_size", "384"),
+                Map.entry("seq_len", "4096"), Map.entry("sequence_parallel", "true"), Map.entry("tokens", "1e12")));
+        servingMax70b = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "vllm", "gpus", "2",
+                "tp", "2", "prompt_len", "1000", "output_len", "1000", "batch_size", "max"));
         rtx4090 = Optional.of(GpuCatalog.builtIn().require("RTX-4090"));
         h100 = Optional.of(GpuCatalog.builtIn().require("H100-SXM-80GB"));
     }
@@ -66,5 +77,15 @@ public class EstimateBenchmark {
     @Benchmark
     public long vllmServingLlama8b() {
         return Estimator.estimate("l", llama, serving, h100).memory().deviceUsed();
+    }
+
+    @Benchmark
+    public double megatronLlama70bOn768H100() {
+        return Estimator.estimate("m", llama70, megatron70b, h100).perf().orElseThrow().stepTimeS();
+    }
+
+    @Benchmark
+    public double vllmLlama70bTp2AtMaxConcurrency() {
+        return Estimator.estimate("m", llama70, servingMax70b, h100).perf().orElseThrow().outputTokensPerS();
     }
 }
