@@ -118,8 +118,9 @@ class PerfModelTest {
                     128 << r.nextInt(5)), "output_len", String.valueOf(64 << r.nextInt(4)), "gpus", "8", "tp", "8"};
             PerfEstimate small = perf(model, concat(base, "batch_size", String.valueOf(c)));
             PerfEstimate big = perf(model, concat(base, "batch_size", String.valueOf(2 * c)));
-            // batching: each token waits at least as long, the GPU produces at least as many tokens per second
-            assertThat(big.tpotS()).as("%s %s c=%d", model, gpu, c).isGreaterThanOrEqualTo(small.tpotS() * 0.999);
+            // batching: each token waits about as long or longer (2 % slack: one sequence decodes through a CUDA-core
+            // GEMV, two through tensor cores), the GPU produces at least as many tokens per second
+            assertThat(big.tpotS()).as("%s %s c=%d", model, gpu, c).isGreaterThanOrEqualTo(small.tpotS() * 0.98);
             assertThat(big.outputTokensPerS()).as("%s %s c=%d", model, gpu, c)
                     .isGreaterThanOrEqualTo(small.outputTokensPerS() * 0.999);
             for (PerfEstimate pe : List.of(small, big)) {
