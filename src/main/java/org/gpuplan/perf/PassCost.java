@@ -42,6 +42,18 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
     static PassCost forward(ModelSpec m, Roofline r, double tokens, double keysPerQuery, double windowKeys,
                             double kvBytesRead, int tp, int ep, double weightBytes, double actBytes,
                             boolean fusedElementwise, double dequantInstr) {
+        return forward(m, r, tokens, keysPerQuery, windowKeys, kvBytesRead, tp, ep, weightBytes, actBytes,
+                fusedElementwise, dequantInstr, 1);
+    }
+
+    /**
+     * As above, with each GEMM split into {@code rowChunks} pieces along the tokens: tensor-parallel communication
+     * overlap (Megatron's userbuffers ring exchange, PyTorch async TP) pipelines every TP GEMM in tp chunks so that
+     * one chunk's transfer hides behind another's matmul; each chunk is a smaller, less efficient GEMM.
+     */
+    static PassCost forward(ModelSpec m, Roofline r, double tokens, double keysPerQuery, double windowKeys,
+                            double kvBytesRead, int tp, int ep, double weightBytes, double actBytes,
+                            boolean fusedElementwise, double dequantInstr, int rowChunks) {
         double gemmS = 0, attS = 0, eltS = 0, gemmF = 0, attF = 0, bytes = 0, actElems = 0, weightElems = 0;
         long kernels = 0;
         double width = LayerShapes.attentionWidth(m) / (double) tp;
@@ -56,7 +68,10 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
                     out = Math.max(1, out / tp);
                 }
                 double storedHere = expert ? Math.max(1.0, (double) g.stored() / ep) : 1;
-                double rowsPerMatrix = expert ? tokens * g.count() * ep / g.stored() : tokens;
+                boolean tpSplit = !expert && !g.name().equals("router") && !g.name().startsWith("q_a")
+                        && !g.name().startsWith("kv_a");
+                double rowsPerMatrix = expert ? tokens * g.count() * ep / g.stored()
+                        : tpSplit ? tokens / rowChunks : tokens;
                 double flops = tokens * 2 * in * out * g.count();
                 // an expert's weights are read only if a token reaches it: E/ep·(1 − e^(−rows per expert))
                 double touched = expert ? storedHere * (1 - Math.exp(-rowsPerMatrix)) : 1;

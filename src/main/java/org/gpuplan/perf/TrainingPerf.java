@@ -49,7 +49,9 @@ final class TrainingPerf {
         // Megatron runs Transformer Engine's fused kernels; PyTorch-native stacks run eager ops unless compiled
         boolean fused = w.perf().compile() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
 
-        PassCost fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, fused, 0);
+        int chunks = w.perf().tpCommOverlap() && tp > 1 ? tp : 1;
+        PassCost fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, fused, 0,
+                chunks);
         // extra memory traffic per pass over the linear weights: QLoRA dequantizes each 4-bit weight to a 16-bit copy
         // (read 0.5 B + write 2 B + the GEMM reads it back, 2 B); FP8 training casts activations and weights
         // (read 2 B, write 1 B) before each GEMM
@@ -69,7 +71,11 @@ final class TrainingPerf {
                 * stageShare + lmHead * gemmBwdFactor + loss;
         double recompute = switch (w.checkpointing()) {
             case FULL -> fwd;
-            case SELECTIVE -> (fwdAll.attentionS() + fwdAll.elementwiseS() + perPassExtra) * stageShare;
+            // torchtitan's op-level SAC (fsdp) saves attention and every other matmul; Megatron's selective
+            // recomputation re-runs the attention core
+            case SELECTIVE -> (w.framework() == org.gpuplan.workload.Framework.MEGATRON
+                    ? fwdAll.attentionS() + fwdAll.elementwiseS()
+                    : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + perPassExtra) * stageShare;
             case NONE -> 0;
         };
         figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", String.format(Locale.ROOT,
@@ -84,7 +90,10 @@ final class TrainingPerf {
         if (recompute > 0) {
             figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
                     w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
-                            : "selective: attention core and elementwise ops re-run, GEMM outputs saved"));
+                            : w.framework() == org.gpuplan.workload.Framework.MEGATRON
+                            ? "selective (Megatron): the attention core and elementwise ops re-run"
+                            : "selective (op-level, torchtitan): every other matmul and the elementwise ops re-run; "
+                            + "attention outputs saved"));
         }
 
         // tensor parallel: 2 all-reduces (or AG+RS with sequence parallel) per layer forward, 2 backward
@@ -192,7 +201,9 @@ final class TrainingPerf {
         double modelFlopsPerSeqBatch = fwdModelFlops + bwdModelFlops;
         double modelFlopsStep = modelFlopsPerSeqBatch * micro * dp;
         double recomputeFlops = w.checkpointing() == Checkpointing.FULL ? fwdModelFlops
-                : w.checkpointing() == Checkpointing.SELECTIVE ? fwdAll.attentionFlops() * tp * cp : 0;
+                : w.checkpointing() != Checkpointing.SELECTIVE ? 0
+                : w.framework() == org.gpuplan.workload.Framework.MEGATRON ? fwdAll.attentionFlops() * tp * cp
+                : fwdAll.gemmFlops() / 2 * tp * cp;
         double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops) * micro * dp;
         int gpus = par.gpus();
         double peak = g.peakTflops(mfuDtype(w)) * 1e12;
