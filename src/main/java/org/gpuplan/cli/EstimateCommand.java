@@ -1,30 +1,15 @@
 package org.gpuplan.cli;
 
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.gpuplan.estimate.Estimate;
 import org.gpuplan.estimate.Estimator;
-import org.gpuplan.hardware.Gpu;
-import org.gpuplan.hardware.GpuCatalog;
-import org.gpuplan.io.HfConfigParser;
-import org.gpuplan.io.LoadedModel;
-import org.gpuplan.io.ModelCatalog;
-import org.gpuplan.io.ModelResolver;
-import org.gpuplan.io.ResolveOptions;
-import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.report.EstimateReport;
-import org.gpuplan.workload.Workload;
-import org.gpuplan.workload.WorkloadParser;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code gpuplan estimate MODEL [workload flags]}: GPU memory term by term, the peaks and the fit. */
+/** {@code gpuplan estimate MODEL [workload flags]}: GPU memory term by term, the peaks, the fit and the runtime. */
 @Command(name = "estimate", mixinStandardHelpOptions = true,
         description = {"Estimates GPU memory of a training or inference job, term by term, with its peaks, and "
                 + "(with --gpu) its step time, throughput, latency, MFU and utilization.",
@@ -38,162 +23,19 @@ final class EstimateCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "Model id, config.json, folder, "
-            + ".safetensors or .gguf (or 'model' in the workload file).")
-    String model;
-
-    @Option(names = "--workload", paramLabel = "FILE", description = "Workload file (JSON or YAML).")
-    Path workloadFile;
+    @Mixin
+    WorkloadOptions job;
 
     @Option(names = "--explain", description = "Show every term's formula, inputs and source.")
     boolean explain;
 
-    @Option(names = "--online", description = "Allow downloading config.json from the HuggingFace Hub.")
-    boolean online;
-
-    @Option(names = "--task", description = "train | infer") String task;
-    @Option(names = "--method", description = "full | lora | qlora") String method;
-    @Option(names = "--framework", description = "hf, torchtune, fsdp, deepspeed, megatron, vllm, sglang, "
-            + "tensorrt-llm, llama.cpp") String framework;
-    @Option(names = "--gpu", description = "GPU from the catalog, e.g. H100-SXM-80GB, A100-SXM-80GB, L40S, RTX-4090")
-    String gpu;
-    @Option(names = "--precision", description = "fp32 | fp16-mixed | bf16-mixed | bf16 | fp16") String precision;
-    @Option(names = "--optimizer", description = "adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, "
-            + "sgd-momentum, lion") String optimizer;
-    @Option(names = "--optimizer-in-backward", arity = "0..1", fallbackValue = "true") String optimizerInBackward;
-    @Option(names = "--batch-size", description = "Per-GPU micro-batch (inference: concurrent sequences)")
-    String batchSize;
-    @Option(names = "--seq-len", description = "Tokens per sequence (inference: context)") String seqLen;
-    @Option(names = "--prompt-len") String promptLen;
-    @Option(names = "--output-len") String outputLen;
-    @Option(names = "--grad-accum") String gradAccum;
-    @Option(names = "--checkpointing", description = "none | full | selective") String checkpointing;
-    @Option(names = "--attention", description = "eager | sdpa | flash") String attention;
-    @Option(names = "--lora-rank") String loraRank;
-    @Option(names = "--lora-alpha") String loraAlpha;
-    @Option(names = "--lora-targets", description = "Comma-separated module names, or all-linear") String loraTargets;
-    @Option(names = "--quant", description = "none, int8, nf4, fp4, gptq-4bit, awq-4bit, fp8, q4_0, q4_k_m, q8_0, …")
-    String quant;
-    @Option(names = "--double-quant", arity = "0..1", fallbackValue = "true") String doubleQuant;
-    @Option(names = "--kv-dtype", description = "auto, fp16, bf16, fp8, int8, q8_0, q4_0") String kvDtype;
-    @Option(names = "--gpu-memory-utilization") String gpuMemoryUtilization;
-    @Option(names = "--max-num-batched-tokens") String maxNumBatchedTokens;
-    @Option(names = "--max-num-seqs") String maxNumSeqs;
-    @Option(names = "--architecture", description = "Override the config's architectures class (e.g. "
-            + "BertForSequenceClassification)") String architecture;
-    @Option(names = "--gpus") String gpus;
-    @Option(names = "--nodes") String nodes;
-    @Option(names = "--zero") String zero;
-    @Option(names = "--fsdp") String fsdp;
-    @Option(names = "--tp") String tp;
-    @Option(names = "--pp") String pp;
-    @Option(names = "--virtual-pp") String virtualPp;
-    @Option(names = "--pp-schedule", description = "1f1b | interleaved | gpipe") String ppSchedule;
     @Option(names = "--per-rank", description = "Show every distinct rank's terms (pipeline stages differ).")
     boolean perRank;
-    @Option(names = "--cp") String cp;
-    @Option(names = "--ep") String ep;
-    @Option(names = "--sequence-parallel", arity = "0..1", fallbackValue = "true") String sequenceParallel;
-    @Option(names = "--offload-optimizer") String offloadOptimizer;
-    @Option(names = "--offload-params") String offloadParams;
-    @Option(names = "--global-batch-size") String globalBatchSize;
-    @Option(names = "--attention-dp", arity = "0..1", fallbackValue = "true",
-            description = "Serving: data-parallel attention for MLA models (SGLang --enable-dp-attention)")
-    String attentionDp;
-    @Option(names = "--tokens", description = "Training tokens for the whole run (e.g. 20e9): time and GPU-hours")
-    String tokens;
-    @Option(names = "--compile", arity = "0..1", fallbackValue = "true",
-            description = "torch.compile (fused elementwise kernels; CUDA graphs for decode)") String compile;
-    @Option(names = "--float8-linear", arity = "0..1", fallbackValue = "true",
-            description = "Train linears in FP8 (torchao Float8Linear, Transformer Engine)") String float8Linear;
-    @Option(names = "--tp-comm-overlap", arity = "0..1", fallbackValue = "true",
-            description = "Overlap tensor-parallel communication with GEMMs (Megatron, async TP)") String tpCommOverlap;
-    @Option(names = "--matmul-efficiency", description = "Override the GPU's matmul ceiling (fraction of peak)")
-    String matmulEfficiency;
-    @Option(names = "--memory-efficiency", description = "Override the achievable fraction of memory bandwidth")
-    String memoryEfficiency;
-    @Option(names = "--comm-efficiency", description = "Override the achievable fraction of link bandwidth")
-    String commEfficiency;
-    @Option(names = "--gpu-file", paramLabel = "CSV", description = "Add or override GPUs (same columns as "
-            + "'gpuplan gpus' reads; name, memory_gb, memory_bandwidth_tbs, bf16_dense_tflops required)")
-    Path gpuFile;
 
     @Override
     public Integer call() throws Exception {
-        Map<String, String> raw = new LinkedHashMap<>();
-        if (workloadFile != null) {
-            raw.putAll(WorkloadParser.readFile(workloadFile));
-        }
-        Map<String, String> flags = new LinkedHashMap<>();
-        flags.put("model", model);
-        flags.put("task", task);
-        flags.put("method", method);
-        flags.put("framework", framework);
-        flags.put("gpu", gpu);
-        flags.put("precision", precision);
-        flags.put("optimizer", optimizer);
-        flags.put("optimizer_in_backward", optimizerInBackward);
-        flags.put("batch_size", batchSize);
-        flags.put("seq_len", seqLen);
-        flags.put("prompt_len", promptLen);
-        flags.put("output_len", outputLen);
-        flags.put("grad_accum", gradAccum);
-        flags.put("checkpointing", checkpointing);
-        flags.put("attention", attention);
-        flags.put("lora_rank", loraRank);
-        flags.put("lora_alpha", loraAlpha);
-        flags.put("lora_targets", loraTargets);
-        flags.put("quant", quant);
-        flags.put("double_quant", doubleQuant);
-        flags.put("kv_dtype", kvDtype);
-        flags.put("gpu_memory_utilization", gpuMemoryUtilization);
-        flags.put("max_num_batched_tokens", maxNumBatchedTokens);
-        flags.put("max_num_seqs", maxNumSeqs);
-        flags.put("architecture", architecture);
-        flags.put("gpus", gpus);
-        flags.put("nodes", nodes);
-        flags.put("zero", zero);
-        flags.put("fsdp", fsdp);
-        flags.put("tp", tp);
-        flags.put("pp", pp);
-        flags.put("virtual_pp", virtualPp);
-        flags.put("pp_schedule", ppSchedule);
-        flags.put("cp", cp);
-        flags.put("ep", ep);
-        flags.put("sequence_parallel", sequenceParallel);
-        flags.put("offload_optimizer", offloadOptimizer);
-        flags.put("offload_params", offloadParams);
-        flags.put("global_batch_size", globalBatchSize);
-        flags.put("attention_dp", attentionDp);
-        flags.put("tokens", tokens);
-        flags.put("compile", compile);
-        flags.put("float8_linear", float8Linear);
-        flags.put("tp_comm_overlap", tpCommOverlap);
-        flags.put("matmul_efficiency", matmulEfficiency);
-        flags.put("memory_efficiency", memoryEfficiency);
-        flags.put("comm_efficiency", commEfficiency);
-        flags.forEach((k, v) -> {
-            if (v != null) {
-                raw.put(k, v);
-            }
-        });
-        if (raw.get("model") == null) {
-            throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
-                    + ".gguf, as MODEL or 'model' in the workload file)");
-        }
-        ModelResolver resolver = new ModelResolver(ModelCatalog.builtIn(),
-                ResolveOptions.fromEnvironment(System.getenv(), online));
-        LoadedModel loaded = resolver.resolve(raw.get("model"));
-        Workload w = WorkloadParser.parse(Estimator.withFileDefaults(raw, loaded));
-        GpuCatalog catalog = gpuFile == null ? GpuCatalog.builtIn() : GpuCatalog.withUserFile(gpuFile);
-        Optional<Gpu> g = w.gpu().map(catalog::require);
-        if (loaded.spec().isEmpty()) {
-            throw new InvalidInputException("model: " + w.model() + " has no architecture to estimate from (give its "
-                    + "config.json or a folder that has one)");
-        }
-        var modelSpec = w.architecture().map(a -> HfConfigParser.withArchitecture(loaded.spec().get(), a))
-                .orElse(loaded.spec().get());
-        Estimate estimate = Estimator.estimate(loaded.name(), modelSpec, w, g);
+        WorkloadOptions.Job j = job.resolve();
+        Estimate estimate = Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu());
         EstimateReport report = EstimateReport.of(estimate);
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n"
                 : report.toText(explain) + (perRank ? report.perRankText(explain) : "");
