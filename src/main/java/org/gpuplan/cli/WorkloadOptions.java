@@ -33,7 +33,7 @@ final class WorkloadOptions {
     @Option(names = "--online", description = "Allow downloading config.json from the HuggingFace Hub.")
     boolean online;
 
-    @Option(names = "--task", description = "train | infer") String task;
+    @Option(names = "--task", description = "train | infer (serve = infer)") String task;
     @Option(names = "--method", description = "full | lora | qlora") String method;
     @Option(names = "--framework", description = "hf, torchtune, fsdp, deepspeed, megatron, vllm, sglang, "
             + "tensorrt-llm, llama.cpp") String framework;

@@ -53,7 +53,16 @@ public final class Estimator {
             memory = worst.memory();
             hostPerNode = maxHost * w.parallelism().gpusPerNode();
         }
-        Optional<Estimate.Fit> fit = gpu.map(g -> new Estimate.Fit(g.cudaTotalBytes(), memory.deviceUsed()));
+        // paged optimizer states live in CUDA managed memory and page out to the host when the GPU is full
+        // (bitsandbytes paged optimizers): nvidia-smi shows them, but they do not decide whether the job fits
+        long paged = w.training() && w.optimizer() == org.gpuplan.workload.OptimizerKind.PAGED_ADAMW_8BIT
+                ? memory.bytes("optimizer") : 0;
+        Optional<Estimate.Fit> fit = gpu.map(g -> new Estimate.Fit(g.cudaTotalBytes(), memory.deviceUsed() - paged));
+        if (paged > 0 && gpu.isPresent() && memory.deviceUsed() > gpu.get().cudaTotalBytes()
+                && memory.deviceUsed() - paged <= gpu.get().cudaTotalBytes()) {
+            warnings.add(String.format(Locale.ROOT, "the paged optimizer states (%.2f GiB) do not all fit beside the "
+                    + "rest: they page to host memory at each step (slower optimizer step)", paged / (double) (1L << 30)));
+        }
         if (memory.pool().isPresent()) {
             MemoryEstimate.KvPool pool = memory.pool().get();
             if (pool.poolBytes() <= 0) {

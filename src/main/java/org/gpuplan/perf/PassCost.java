@@ -57,7 +57,17 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
         double gemmS = 0, attS = 0, eltS = 0, gemmF = 0, attF = 0, bytes = 0, actElems = 0, weightElems = 0;
         long kernels = 0;
         double width = LayerShapes.attentionWidth(m) / (double) tp;
+        // layers come in few kinds (dense/MoE × full/sliding attention): cost each kind once, weight by its count
+        java.util.Map<Layer, Integer> kinds = new java.util.LinkedHashMap<>();
         for (Layer layer : m.layers()) {
+            kinds.merge(layer, 1, Integer::sum);
+        }
+        for (var kind : kinds.entrySet()) {
+            Layer layer = kind.getKey();
+            int times = kind.getValue();
+            double gemmS0 = gemmS, attS0 = attS, eltS0 = eltS, gemmF0 = gemmF, attF0 = attF, bytes0 = bytes;
+            double act0 = actElems, w0 = weightElems;
+            long k0 = kernels;
             for (Gemm g : concat(LayerShapes.attentionProjections(m), LayerShapes.feedForward(m, layer))) {
                 boolean expert = g.stored() > 1;
                 // column/row parallel: one side of every projection is split across tp (experts: across ep, then tp)
@@ -96,6 +106,16 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
             eltS += Math.max(r.memory(eBytes), r.kernelGapS() * eltKernels);
             bytes += eBytes;
             kernels += 1 + eltKernels;
+            // the other layers of this kind cost the same
+            gemmS += (gemmS - gemmS0) * (times - 1);
+            attS += (attS - attS0) * (times - 1);
+            eltS += (eltS - eltS0) * (times - 1);
+            gemmF += (gemmF - gemmF0) * (times - 1);
+            attF += (attF - attF0) * (times - 1);
+            bytes += (bytes - bytes0) * (times - 1);
+            actElems += (actElems - act0) * (times - 1);
+            weightElems += (weightElems - w0) * (times - 1);
+            kernels += (kernels - k0) * (times - 1);
         }
         return new PassCost(gemmS, attS, eltS, gemmF, attF, bytes, kernels, actElems, weightElems);
     }

@@ -103,6 +103,9 @@ public final class WorkloadParser {
             throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
                     + ".gguf)");
         }
+        if ("serve".equalsIgnoreCase(v.getOrDefault("task", ""))) {
+            v.put("task", "infer"); // serving is inference under load
+        }
         Task task = choice(v, "task", Task.class, Task.TRAIN);
         Method method = choice(v, "method", Method.class, Method.FULL);
         Framework framework = choice(v, "framework", Framework.class, task == Task.TRAIN ? Framework.HF

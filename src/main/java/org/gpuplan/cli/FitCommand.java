@@ -1,0 +1,45 @@
+package org.gpuplan.cli;
+
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.plan.FitSearch;
+import org.gpuplan.report.PlanReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gpuplan fit MODEL --gpu G --max seq-len}: the largest value that fits. */
+@Command(name = "fit", mixinStandardHelpOptions = true,
+        description = "Finds the largest micro-batch, sequence length or number of concurrent sequences that fits the "
+                + "GPU (the other workload flags fixed).")
+final class FitCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    CommonOptions common;
+
+    @Mixin
+    WorkloadOptions job;
+
+    @Option(names = "--max", required = true, description = "seq-len | batch-size | concurrency") String max;
+
+    @Override
+    public Integer call() throws Exception {
+        String key = FitSearch.key(max);
+        WorkloadOptions.Job j = job.resolve();
+        if (j.gpu().isEmpty()) {
+            throw new InvalidInputException("gpu: fit needs --gpu (e.g. RTX-4090, H100-SXM-80GB)");
+        }
+        Map<String, String> keys = job.raw();
+        FitSearch.Result r = FitSearch.largest(j.loaded().name(), j.spec(), keys, j.gpu().get(), key);
+        String out = common.json ? InspectCommand.JSON.writeValueAsString(PlanReport.fitJson(r)) + "\n"
+                : PlanReport.fitText(r, keys);
+        spec.commandLine().getOut().print(out);
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+}

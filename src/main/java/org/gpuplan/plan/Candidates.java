@@ -1,0 +1,62 @@
+package org.gpuplan.plan;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.estimate.Estimator;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.workload.Workload;
+import org.gpuplan.workload.WorkloadParser;
+
+/**
+ * Evaluates candidate workloads given as workload keys (the same keys a user writes), so that every plan is
+ * reproducible with {@code gpuplan estimate --workload}. Counts what it evaluated.
+ */
+final class Candidates {
+
+    private final String modelName;
+    private final ModelSpec spec;
+    private int evaluated;
+
+    Candidates(String modelName, ModelSpec spec) {
+        this.modelName = modelName;
+        this.spec = spec;
+    }
+
+    int evaluated() {
+        return evaluated;
+    }
+
+    /** The estimate of these keys on this GPU, or empty when the combination is invalid. */
+    Optional<Estimate> estimate(Map<String, String> keys, Gpu gpu) {
+        evaluated++;
+        try {
+            Map<String, String> k = new LinkedHashMap<>(keys);
+            k.put("gpu", gpu.name());
+            Workload w = WorkloadParser.parse(k);
+            return Optional.of(Estimator.estimate(modelName, spec, w, Optional.of(gpu)));
+        } catch (InvalidInputException e) {
+            return Optional.empty();
+        }
+    }
+
+    static boolean fits(Estimate e) {
+        return e.fit().map(Estimate.Fit::fits).orElse(false) && e.warnings().stream()
+                .noneMatch(w -> w.startsWith("no memory is left for the KV cache"));
+    }
+
+    static Map<String, String> with(Map<String, String> base, String... kv) {
+        Map<String, String> out = new LinkedHashMap<>(base);
+        for (int i = 0; i < kv.length; i += 2) {
+            if (kv[i + 1] == null) {
+                out.remove(kv[i]);
+            } else {
+                out.put(kv[i], kv[i + 1]);
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,193 @@
+package org.gpuplan.plan;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.model.ModelSpec;
+
+/**
+ * "What to change to fit": single changes to a job that does not fit, each with its new peak and its cost in
+ * speed; when no single change suffices, the cheapest combination found greedily (adding the change that saves the
+ * most memory per unit of slowdown until the job fits).
+ */
+public final class Changes {
+
+    /**
+     * One change.
+     *
+     * @param description what to do, in words
+     * @param keys        the workload keys it sets
+     * @param estimate    the estimate with the change
+     * @param slowdown    step time (or time per token) relative to the original; NaN when unknown
+     */
+    public record Change(String description, Map<String, String> keys, Estimate estimate, double slowdown) {
+        public boolean fits() {
+            return Candidates.fits(estimate);
+        }
+    }
+
+    private Changes() {
+    }
+
+    /** Candidate single changes of a training or serving job. */
+    static List<String[]> options(Map<String, String> job, ModelSpec spec) {
+        List<String[]> o = new ArrayList<>();
+        boolean train = !"infer".equals(job.getOrDefault("task", "train"))
+                && !"serve".equals(job.getOrDefault("task", "train"));
+        int batch = intOf(job.get("batch_size"), 1);
+        int seq = intOf(job.get("seq_len"), train ? 2048 : 4096);
+        int gpus = intOf(job.get("gpus"), 1);
+        if (train) {
+            if (batch > 1) {
+                o.add(new String[] {"micro-batch 1 with gradient accumulation ×" + batch + " (same global batch)",
+                    "batch_size", "1", "grad_accum", String.valueOf(batch * intOf(job.get("grad_accum"), 1))});
+            }
+            if (!"full".equals(job.get("checkpointing"))) {
+                o.add(new String[] {"full activation checkpointing", "checkpointing", "full"});
+                o.add(new String[] {"selective activation checkpointing", "checkpointing", "selective"});
+            }
+            String opt = job.getOrDefault("optimizer", "adamw");
+            if (!opt.contains("8bit") && !opt.equals("sgd")) {
+                o.add(new String[] {"8-bit AdamW (bitsandbytes)", "optimizer", "adamw-8bit"});
+                o.add(new String[] {"paged 8-bit AdamW (bitsandbytes)", "optimizer", "paged-adamw-8bit"});
+            }
+            if (!"true".equals(job.get("optimizer_in_backward"))) {
+                o.add(new String[] {"optimizer step in backward (torchtune optimizer_in_bwd)",
+                    "optimizer_in_backward", "true"});
+            }
+            String method = job.getOrDefault("method", "full");
+            if (method.equals("full")) {
+                o.add(new String[] {"LoRA instead of full fine-tuning", "method", "lora"});
+            }
+            if (!method.equals("qlora")) {
+                o.add(new String[] {"QLoRA (4-bit NF4 base)", "method", "qlora", "quant", "nf4"});
+            }
+            if (gpus > 1 && !job.containsKey("zero") && !job.containsKey("fsdp")) {
+                o.add(new String[] {"shard parameters, gradients and optimizer states (FSDP full_shard)",
+                    "fsdp", "full_shard"});
+            }
+            if (gpus > 1) {
+                o.add(new String[] {"offload optimizer states to CPU (FSDP full_shard + CPU offload)",
+                    "fsdp", "full_shard", "offload_optimizer", "cpu"});
+            }
+            o.add(new String[] {"twice the GPUs, fully sharded (" + 2 * gpus + " GPUs, FSDP full_shard)",
+                "gpus", String.valueOf(2 * gpus), "fsdp", "full_shard", "framework",
+                job.getOrDefault("framework", "fsdp").equals("hf") ? "fsdp" : job.getOrDefault("framework", "fsdp")});
+        } else {
+            o.add(new String[] {"FP8 weights", "quant", "fp8"});
+            o.add(new String[] {"4-bit AWQ weights", "quant", "awq-4bit"});
+            o.add(new String[] {"FP8 KV cache", "kv_dtype", "fp8"});
+            o.add(new String[] {"tensor parallelism over " + 2 * gpus + " GPUs", "gpus", String.valueOf(2 * gpus),
+                "tp", String.valueOf(2 * gpus)});
+            if (batch > 1) {
+                o.add(new String[] {"half the concurrent sequences (" + batch / 2 + ")", "batch_size",
+                    String.valueOf(batch / 2)});
+            }
+        }
+        if (seq > 256) {
+            o.add(new String[] {"half the sequence length (" + seq / 2 + " tokens)", "seq_len", String.valueOf(seq / 2)});
+        }
+        if (train && batch > 1) {
+            o.add(new String[] {"half the micro-batch (" + batch / 2 + ")", "batch_size", String.valueOf(batch / 2)});
+        }
+        return o;
+    }
+
+    /**
+     * The changes that make {@code job} fit {@code gpu}, best first (fits, then least slowdown); when none fits
+     * alone, one greedy combination is added at the top.
+     */
+    public static List<Change> toFit(String modelName, ModelSpec spec, Map<String, String> job, Gpu gpu) {
+        Candidates c = new Candidates(modelName, spec);
+        Estimate base = c.estimate(job, gpu).orElseThrow(() -> new org.gpuplan.model.InvalidInputException(
+                "plan: the workload is not valid for " + gpu.name()));
+        double baseTime = time(base);
+        List<Change> singles = new ArrayList<>();
+        for (String[] opt : options(job, spec)) {
+            Map<String, String> k = new LinkedHashMap<>(job);
+            for (int i = 1; i < opt.length; i += 2) {
+                k.put(opt[i], opt[i + 1]);
+            }
+            c.estimate(k, gpu).ifPresent(e -> singles.add(new Change(opt[0], k, e, time(e) / baseTime)));
+        }
+        List<Change> out = new ArrayList<>(singles.stream()
+                .sorted(Comparator.comparing((Change ch) -> !ch.fits()).thenComparingDouble(Change::slowdown))
+                .toList());
+        // a combination that keeps the method (full stays full) and the hardware, as torchtune's low-memory recipes do
+        boolean sameMethodFits = singles.stream().anyMatch(ch -> ch.fits()
+                && ch.keys().getOrDefault("method", "full").equals(job.getOrDefault("method", "full"))
+                && ch.keys().getOrDefault("gpus", "1").equals(job.getOrDefault("gpus", "1")));
+        if (!sameMethodFits) {
+            combination(c, job, gpu, base, baseTime, spec).ifPresent(ch -> out.add(0, ch));
+        }
+        return out;
+    }
+
+    /** Greedy: repeatedly apply the change with the most memory saved per unit of slowdown, until it fits. */
+    private static Optional<Change> combination(Candidates c, Map<String, String> job, Gpu gpu, Estimate base,
+                                                double baseTime, ModelSpec spec) {
+        Map<String, String> current = new LinkedHashMap<>(job);
+        Estimate now = base;
+        List<String> applied = new ArrayList<>();
+        for (int round = 0; round < 6 && !Candidates.fits(now); round++) {
+            Change best = null;
+            double bestScore = -1;
+            for (String[] opt : options(current, spec)) {
+                if (opt[0].startsWith("twice the GPUs") || opt[0].startsWith("half the sequence")
+                        || opt[0].startsWith("tensor parallelism") || opt[0].startsWith("LoRA")
+                        || opt[0].startsWith("QLoRA")) {
+                    continue; // keep the user's hardware, data and method; those are listed on their own
+                }
+                Map<String, String> k = new LinkedHashMap<>(current);
+                for (int i = 1; i < opt.length; i += 2) {
+                    k.put(opt[i], opt[i + 1]);
+                }
+                Optional<Estimate> e = c.estimate(k, gpu);
+                if (e.isEmpty()) {
+                    continue;
+                }
+                double saved = required(now) - required(e.get());
+                double slow = Math.max(1e-3, time(e.get()) / baseTime);
+                double score = saved / slow;
+                if (saved > 0 && score > bestScore) {
+                    bestScore = score;
+                    best = new Change(opt[0], k, e.get(), time(e.get()) / baseTime);
+                }
+            }
+            if (best == null) {
+                break;
+            }
+            applied.add(best.description());
+            current = new LinkedHashMap<>(best.keys());
+            now = best.estimate();
+        }
+        if (!Candidates.fits(now) || applied.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(new Change("together: " + String.join(" + ", applied), current, now,
+                time(now) / baseTime));
+    }
+
+    /** The bytes that decide whether it fits (device memory less paged optimizer states). */
+    static long required(Estimate e) {
+        return e.fit().map(Estimate.Fit::requiredBytes).orElse(e.memory().deviceUsed());
+    }
+
+    /** Seconds per trained token (training) or per output token (serving): what a change costs in speed. */
+    private static double time(Estimate e) {
+        return e.perf().map(p -> e.workload().training() ? 1 / p.tokensPerS() : p.tpotS()).orElse(Double.NaN);
+    }
+
+    static int intOf(String s, int fallback) {
+        try {
+            return s == null ? fallback : (int) Double.parseDouble(s);
+        } catch (NumberFormatException e) {
+            return fallback;
+        }
+    }
+}

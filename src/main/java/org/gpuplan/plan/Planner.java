@@ -1,0 +1,409 @@
+package org.gpuplan.plan;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.IntConsumer;
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.hardware.Gpu;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.hardware.Price;
+import org.gpuplan.hardware.PriceCatalog;
+import org.gpuplan.model.Attention;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.perf.PerfEstimate;
+import org.gpuplan.workload.Workload;
+
+/**
+ * Searches GPU type × count × parallel layout × sharding × micro-batch × checkpointing (and, where allowed, LoRA,
+ * 8-bit optimizers, quantization) for plans that fit, meet the deadline and budget, ranked by the objective.
+ * Serving: replicas × tensor parallelism at the largest concurrency that meets the TTFT/TPOT targets.
+ */
+public final class Planner {
+
+    /** Training tokens assumed when the user gives none (cost and time are then per 1e9 tokens). */
+    public static final double DEFAULT_TOKENS = 1e9;
+    /** Global batch (sequences per optimizer step) when the user fixes none. */
+    public static final int DEFAULT_GLOBAL_BATCH = 32;
+    static final int KEEP = 25;
+
+    /**
+     * The ranked plans, how many configurations were evaluated, and the assumptions the planner made.
+     */
+    public record Result(List<Plan> plans, int evaluated, List<String> assumptions) {
+        public Result {
+            plans = List.copyOf(plans);
+            assumptions = List.copyOf(assumptions);
+        }
+    }
+
+    private Planner() {
+    }
+
+    public static Result plan(PlanRequest req, GpuCatalog gpus, PriceCatalog prices, IntConsumer progress) {
+        List<String> assumptions = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Gpu> types = gpuTypes(req, gpus, prices);
+        if (types.isEmpty()) {
+            throw new InvalidInputException("plan: no GPU matches the constraints (gpu/gpus allowed, providers, region)"
+                    + " with a known price; 'gpuplan gpus' lists the catalog");
+        }
+        boolean serve = "infer".equals(task(req));
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger evaluated = new java.util.concurrent.atomic.AtomicInteger();
+        // GPU types are independent searches: run them on all cores
+        List<Plan> plans = types.parallelStream().flatMap(g -> {
+            Candidates c = new Candidates(req.modelName(), req.spec());
+            Optional<Price> price = cheapest(req, prices, g);
+            List<Plan> found = serve ? serving(req, c, g, price, assumptions) : training(req, c, g, price, assumptions);
+            evaluated.addAndGet(c.evaluated());
+            int d = done.incrementAndGet();
+            synchronized (progress) {
+                progress.accept(d * 100 / types.size());
+            }
+            return found.stream();
+        }).toList();
+        Comparator<Plan> order = switch (req.objective()) {
+            case COST -> Comparator.comparingDouble(Plan::costUsd).thenComparingDouble(Plan::timeS);
+            case TIME -> Comparator.comparingDouble(Plan::timeS).thenComparingDouble(Plan::costUsd);
+            case GPUS -> Comparator.comparingInt(Plan::gpus).thenComparingDouble(Plan::costUsd);
+        };
+        if (serve) {
+            order = switch (req.objective()) {
+                case COST, TIME -> Comparator.comparingDouble(Plan::hourlyUsd);
+                case GPUS -> Comparator.comparingInt(Plan::gpus).thenComparingDouble(Plan::hourlyUsd);
+            };
+        }
+        List<Plan> ranked = plans.stream().filter(p -> Double.isFinite(p.costUsd())).sorted(order).toList();
+        List<Plan> unpriced = plans.stream().filter(p -> !Double.isFinite(p.costUsd())).sorted(
+                Comparator.comparingDouble(Plan::timeS)).toList();
+        List<Plan> out = new ArrayList<>(ranked);
+        out.addAll(unpriced);
+        if (!req.fixed().containsKey("tokens") && !serve) {
+            assumptions.add(String.format(Locale.ROOT, "no --tokens given: time and cost are for %.0e tokens",
+                    DEFAULT_TOKENS));
+        }
+        return new Result(out.subList(0, Math.min(KEEP, out.size())), evaluated.get(),
+                assumptions.stream().distinct().toList());
+    }
+
+    static String task(PlanRequest req) {
+        String t = req.fixed().getOrDefault("task", "train").toLowerCase(Locale.ROOT);
+        return t.equals("serve") ? "infer" : t;
+    }
+
+    private static List<Gpu> gpuTypes(PlanRequest req, GpuCatalog gpus, PriceCatalog prices) {
+        if (req.fixed().containsKey("gpu")) {
+            return List.of(gpus.require(req.fixed().get("gpu")));
+        }
+        List<Gpu> out = new ArrayList<>();
+        for (Gpu g : gpus.gpus()) {
+            if (!req.gpus().isEmpty() && req.gpus().stream().noneMatch(n -> gpus.find(n).map(x -> x == g)
+                    .orElse(false))) {
+                continue;
+            }
+            if (cheapest(req, prices, g).isPresent()) {
+                out.add(g);
+            }
+        }
+        return out;
+    }
+
+    /** The cheapest offer per GPU-hour for this GPU that the provider/region/spot constraints allow. */
+    static Optional<Price> cheapest(PlanRequest req, PriceCatalog prices, Gpu g) {
+        return prices.forGpu(g).stream()
+                .filter(p -> req.providers().isEmpty() || req.providers().stream()
+                        .anyMatch(x -> x.equalsIgnoreCase(p.provider())))
+                .filter(p -> req.region().map(p::inRegion).orElse(true))
+                .min(Comparator.comparingDouble(p -> p.usdPerGpuHour(req.spot())));
+    }
+
+    private static int globalBatch(Map<String, String> fixed) {
+        try {
+            if (fixed.containsKey("global_batch_size")) {
+                return Integer.parseInt(fixed.get("global_batch_size"));
+            }
+            if (fixed.containsKey("batch_size")) {
+                return Integer.parseInt(fixed.get("batch_size"))
+                        * Integer.parseInt(fixed.getOrDefault("grad_accum", "1"));
+            }
+        } catch (NumberFormatException e) {
+            throw new InvalidInputException("batch_size/global_batch_size: expected a positive integer");
+        }
+        return DEFAULT_GLOBAL_BATCH;
+    }
+
+    private static List<Plan> training(PlanRequest req, Candidates c, Gpu g, Optional<Price> price,
+                                       List<String> assumptions) {
+        Map<String, String> fixed = req.fixed();
+        int globalBatch = globalBatch(fixed);
+        double tokens = fixed.containsKey("tokens") ? Double.parseDouble(fixed.get("tokens")) : DEFAULT_TOKENS;
+        List<Integer> counts = fixed.containsKey("gpus") ? List.of(Integer.parseInt(fixed.get("gpus")))
+                : powersOfTwo(Math.min(req.maxGpus(), 4096));
+        List<String> methods = fixed.containsKey("method") ? List.of(fixed.get("method"))
+                : req.allow().contains(PlanRequest.Allow.LORA) ? List.of("full", "lora", "qlora") : List.of("full");
+        List<String> optimizers = fixed.containsKey("optimizer") ? List.of(fixed.get("optimizer"))
+                : req.allow().contains(PlanRequest.Allow.OPTIMIZER) ? List.of("adamw", "adamw-8bit")
+                : List.of("adamw");
+        List<String> ckpts = fixed.containsKey("checkpointing") ? List.of(fixed.get("checkpointing"))
+                : List.of("none", "selective", "full");
+        List<Integer> micro = fixed.containsKey("batch_size") && !fixed.containsKey("global_batch_size")
+                && !fixed.containsKey("grad_accum") ? List.of(Integer.parseInt(fixed.get("batch_size")))
+                : List.of(8, 4, 2, 1);
+        List<Plan> out = new ArrayList<>();
+        int perNode = Math.max(1, Math.min(8, g.interconnect().scaleUpGpus()));
+        long params = org.gpuplan.model.ParameterCounter.count(req.spec()).totalCount();
+        int countsAfterDeadlineMet = -1;
+        for (int n : counts) {
+            if (countsAfterDeadlineMet == 0) {
+                break; // for cost or GPU count, more GPUs than one doubling past the first plan that meets it only add
+            }
+            if (countsAfterDeadlineMet > 0) {
+                countsAfterDeadlineMet--;
+            }
+            int before = out.size();
+            String framework = fixed.getOrDefault("framework", n == 1 ? "hf" : "fsdp");
+            boolean layouts = framework.equals("fsdp") || framework.equals("megatron");
+            int instancesGpus = price.map(Price::gpusPerInstance).orElse(perNode);
+            int nodes = n <= Math.min(perNode, instancesGpus) ? 1
+                    : (int) Math.ceil(n / (double) Math.min(perNode, instancesGpus));
+            int fitDegree = Integer.MAX_VALUE; // the smallest model-parallel degree that fit without checkpointing
+            for (int[] layout : layouts(layouts)) {
+                int tp = layout[0];
+                int pp = layout[1];
+                if (fitDegree < Integer.MAX_VALUE && tp * pp > 2 * fitDegree) {
+                    continue; // more model parallelism than needed to fit only adds communication and bubbles
+                }
+                if (tp > n || tp > g.interconnect().scaleUpGpus() || !tpDivides(req, tp)
+                        || (fixed.containsKey("tp") && tp != Integer.parseInt(fixed.get("tp")))) {
+                    continue;
+                }
+                int found = out.size();
+                {
+                    if (n % (tp * pp) != 0 || pp > req.spec().numLayers()
+                            || (fixed.containsKey("pp") && pp != Integer.parseInt(fixed.get("pp")))) {
+                        continue;
+                    }
+                    int dp = n / (tp * pp);
+                    if (dp > globalBatch) {
+                        continue;
+                    }
+                    for (String[] shard : sharding(framework, dp, fixed)) {
+                        for (String method : methods) {
+                            for (String opt : optimizers) {
+                                // prune without estimating: the 16-bit (or 4-bit) weights alone must fit the shard
+                                double wBytes = params * (method.equals("qlora") ? 0.55 : 2.0) / (tp * pp)
+                                        / (shardsParams(shard, fixed) ? dp : 1);
+                                if (wBytes > g.cudaTotalBytes()) {
+                                    continue;
+                                }
+                                Map<String, String> base = Candidates.with(fixed, "task", "train", "framework",
+                                        framework, "gpus", String.valueOf(n), "nodes", String.valueOf(nodes), "tp",
+                                        tp > 1 ? String.valueOf(tp) : null, "pp", pp > 1 ? String.valueOf(pp) : null,
+                                        "method", method, "optimizer", opt, "sequence_parallel",
+                                        tp > 1 ? "true" : null, "tokens", String.valueOf(tokens));
+                                base = Candidates.with(base, shard);
+                                if (n == 1) {
+                                    base.remove("gpus");
+                                    base.remove("nodes");
+                                }
+                                if (method.equals("qlora") && !fixed.containsKey("quant")) {
+                                    base.put("quant", "nf4");
+                                }
+                                out.addAll(bestPerCheckpointing(req, c, g, price, base, ckpts, micro, dp, globalBatch,
+                                        tokens, n));
+                            }
+                        }
+                    }
+                }
+                if (out.subList(found, out.size()).stream().anyMatch(p -> p.estimate().workload().checkpointing()
+                        == org.gpuplan.workload.Checkpointing.NONE)) {
+                    fitDegree = Math.min(fitDegree, tp * pp);
+                }
+            }
+            if (out.size() > before && countsAfterDeadlineMet < 0 && req.objective() != PlanRequest.Objective.TIME) {
+                countsAfterDeadlineMet = 1;
+            }
+        }
+        return out;
+    }
+
+    /** (tp, pp) pairs by increasing model-parallel degree. */
+    private static List<int[]> layouts(boolean modelParallel) {
+        if (!modelParallel) {
+            return List.<int[]>of(new int[] {1, 1});
+        }
+        List<int[]> out = new ArrayList<>();
+        for (int tp : new int[] {1, 2, 4, 8}) {
+            for (int pp : new int[] {1, 2, 4, 8, 16}) {
+                out.add(new int[] {tp, pp});
+            }
+        }
+        out.sort(Comparator.comparingInt((int[] a) -> a[0] * a[1]).thenComparingInt(a -> a[1]));
+        return out;
+    }
+
+    private static boolean shardsParams(String[] shard, Map<String, String> fixed) {
+        String fsdp = shard.length == 2 && shard[0].equals("fsdp") ? shard[1] : fixed.getOrDefault("fsdp", "none");
+        String zero = shard.length == 2 && shard[0].equals("zero") ? shard[1] : fixed.getOrDefault("zero", "0");
+        return fsdp.equals("full_shard") || fsdp.equals("hybrid_shard") || zero.equals("3");
+    }
+
+    private static boolean tpDivides(PlanRequest req, int tp) {
+        if (tp == 1) {
+            return true;
+        }
+        if (req.spec().attention() instanceof Attention.Standard s) {
+            return s.numHeads() % tp == 0 && (s.numKvHeads() % tp == 0 || tp % s.numKvHeads() == 0);
+        }
+        return req.spec().attention().numHeads() % tp == 0;
+    }
+
+    private static List<String[]> sharding(String framework, int dp, Map<String, String> fixed) {
+        if (fixed.containsKey("zero") || fixed.containsKey("fsdp") || dp == 1) {
+            return List.<String[]>of(new String[0]);
+        }
+        return switch (framework) {
+            case "deepspeed" -> List.<String[]>of(new String[] {"zero", "1"}, new String[] {"zero", "2"},
+                    new String[] {"zero", "3"});
+            case "megatron" -> List.<String[]>of(new String[] {"zero", "1"});
+            default -> List.<String[]>of(new String[] {"fsdp", "no_shard"}, new String[] {"fsdp", "full_shard"});
+        };
+    }
+
+    /** For each checkpointing mode, the largest micro-batch that fits (larger runs faster), as a plan. */
+    private static List<Plan> bestPerCheckpointing(PlanRequest req, Candidates c, Gpu g, Optional<Price> price,
+                                                   Map<String, String> base, List<String> ckpts, List<Integer> micro,
+                                                   int dp, int globalBatch, double tokens, int n) {
+        List<Plan> out = new ArrayList<>();
+        for (String ck : ckpts) {
+            if (!out.isEmpty() && out.get(0).estimate().workload().batchSize() * dp >= Math.min(globalBatch,
+                    micro.get(0) * dp)) {
+                break; // no checkpointing already runs the largest micro-batch: recomputation only slows it
+            }
+            for (int b : micro) {
+                if (b * dp > globalBatch && micro.size() > 1) {
+                    continue;
+                }
+                Map<String, String> k = Candidates.with(base, "checkpointing", ck, "batch_size", String.valueOf(b));
+                int accum = Math.max(1, globalBatch / (b * dp));
+                if (n == 1) {
+                    k = Candidates.with(k, "grad_accum", String.valueOf(accum), "global_batch_size", null);
+                } else {
+                    k = Candidates.with(k, "global_batch_size", String.valueOf(b * dp * accum), "grad_accum", null);
+                }
+                Optional<Estimate> e = c.estimate(k, g);
+                if (e.isEmpty() || !Candidates.fits(e.get())) {
+                    continue;
+                }
+                PerfEstimate pe = e.get().perf().orElseThrow();
+                double time = tokens / pe.tokensPerS();
+                int instances = price.map(p -> (int) Math.ceil(n / (double) p.gpusPerInstance())).orElse(0);
+                double hourly = price.map(p -> instances * instancePrice(p, req.spot())).orElse(Double.NaN);
+                double cost = hourly * time / 3600;
+                if (req.deadlineS().isPresent() && time > req.deadlineS().getAsDouble()) {
+                    break;
+                }
+                if (req.budgetUsd().isPresent() && cost > req.budgetUsd().getAsDouble()) {
+                    break;
+                }
+                k.put("gpu", g.name());
+                out.add(new Plan(k, e.get(), price, instances, hourly, time, cost, cost / tokens * 1e6, 1));
+                break; // smaller micro-batches of the same layout are slower
+            }
+        }
+        return out;
+    }
+
+    static double instancePrice(Price p, boolean spot) {
+        return p.usdPerGpuHour(spot) * p.gpusPerInstance();
+    }
+
+    private static List<Plan> serving(PlanRequest req, Candidates c, Gpu g, Optional<Price> price,
+                                      List<String> assumptions) {
+        Map<String, String> fixed = Candidates.with(req.fixed(), "task", "infer");
+        String framework = fixed.getOrDefault("framework", "vllm");
+        List<String> quants = fixed.containsKey("quant") ? List.of(fixed.get("quant"))
+                : req.allow().contains(PlanRequest.Allow.QUANT)
+                ? (g.supports(org.gpuplan.hardware.TensorDtype.FP8) ? List.of("none", "fp8", "awq-4bit")
+                : List.of("none", "awq-4bit")) : List.of("none");
+        List<Integer> tps = fixed.containsKey("tp") ? List.of(Integer.parseInt(fixed.get("tp"))) : List.of(1, 2, 4, 8);
+        List<Plan> out = new ArrayList<>();
+        for (int tp : tps) {
+            if (tp > g.interconnect().scaleUpGpus() || tp > req.maxGpus() || !tpDivides(req, tp)) {
+                continue;
+            }
+            for (String q : quants) {
+                Map<String, String> base = Candidates.with(fixed, "framework", framework, "gpus",
+                        tp > 1 ? String.valueOf(tp) : null, "tp", tp > 1 ? String.valueOf(tp) : null, "quant", q,
+                        "batch_size", "max");
+                Optional<Estimate> max = c.estimate(base, g);
+                if (max.isEmpty() || !Candidates.fits(max.get())) {
+                    continue;
+                }
+                int hi = max.get().workload().batchSize();
+                // the largest concurrency that meets the latency targets (TTFT and TPOT grow with concurrency)
+                int lo = 0;
+                Estimate best = null;
+                int a = 1, b = hi;
+                while (a <= b) {
+                    int mid = (a + b) >>> 1;
+                    Optional<Estimate> e = c.estimate(Candidates.with(base, "batch_size", String.valueOf(mid)), g);
+                    if (e.isPresent() && meets(req, e.get().perf().orElseThrow())) {
+                        lo = mid;
+                        best = e.get();
+                        a = mid + 1;
+                    } else {
+                        b = mid - 1;
+                    }
+                }
+                if (best == null) {
+                    continue;
+                }
+                PerfEstimate pe = best.perf().orElseThrow();
+                double replicaRps = pe.figure("requests_per_s");
+                double rps = req.rps().orElse(replicaRps);
+                int replicas = (int) Math.ceil(rps / replicaRps - 1e-9);
+                if (replicas * tp > req.maxGpus()) {
+                    continue;
+                }
+                int instancesPerReplica = price.map(p -> (int) Math.ceil(tp / (double) p.gpusPerInstance())).orElse(0);
+                double hourly = price.map(p -> replicas * instancesPerReplica * instancePrice(p, req.spot()))
+                        .orElse(Double.NaN);
+                int output = Math.max(1, best.workload().outputLen());
+                double perMillion = hourly / (rps * output * 3600) * 1e6;
+                Map<String, String> k = Candidates.with(base, "batch_size", String.valueOf(lo), "gpu", g.name());
+                out.add(new Plan(k, best, price, replicas * instancesPerReplica, hourly, Double.NaN, hourly,
+                        perMillion, replicas));
+            }
+        }
+        if (req.rps().isEmpty()) {
+            assumptions.add("no --rps given: one replica each, at the largest concurrency that meets the targets");
+        }
+        return out;
+    }
+
+    static boolean meets(PlanRequest req, PerfEstimate pe) {
+        return (req.ttftS().isEmpty() || pe.ttftS() <= req.ttftS().getAsDouble())
+                && (req.tpotS().isEmpty() || pe.tpotS() <= req.tpotS().getAsDouble());
+    }
+
+    private static List<Integer> powersOfTwo(int max) {
+        List<Integer> out = new ArrayList<>();
+        for (int n = 1; n <= max; n *= 2) {
+            out.add(n);
+        }
+        return out;
+    }
+
+    /** The workload of a plan as the user-facing key map (for JSON and {@code estimate --workload}). */
+    static Map<String, String> keys(Plan p) {
+        return p.workload();
+    }
+
+    static Workload workload(Plan p) {
+        return p.estimate().workload();
+    }
+}
