@@ -1,0 +1,190 @@
+package org.gpuplan.plan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.Set;
+import org.gpuplan.cli.CliTest;
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.estimate.Estimator;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.hardware.PriceCatalog;
+import org.gpuplan.io.ModelCatalog;
+import org.gpuplan.io.ModelResolver;
+import org.gpuplan.io.ResolveOptions;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.workload.Parallelism;
+import org.gpuplan.workload.Workload;
+import org.gpuplan.workload.WorkloadParser;
+import org.junit.jupiter.api.Test;
+
+class PlannerTest {
+
+    static final ModelResolver RESOLVER = new ModelResolver(ModelCatalog.builtIn(),
+            ResolveOptions.fromEnvironment(Map.of(), false));
+
+    static ModelSpec spec(String id) {
+        return RESOLVER.resolve(id).spec().orElseThrow();
+    }
+
+    static Map<String, String> keys(String... kv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    static Planner.Result plan(String model, Map<String, String> fixed, OptionalDouble deadline) {
+        Map<String, String> f = new LinkedHashMap<>(fixed);
+        f.put("model", model);
+        PlanRequest req = new PlanRequest(model, spec(model), f, PlanRequest.Objective.COST, deadline,
+                OptionalDouble.empty(), 1024, List.of(), List.of(), Optional.empty(), false, Set.of(),
+                OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty());
+        return Planner.plan(req, GpuCatalog.builtIn(), PriceCatalog.builtIn(), p -> { });
+    }
+
+    @Test
+    void neverProposesAPlanThatDoesNotFitOrMissesTheDeadline() {
+        Planner.Result r = plan("meta-llama/Llama-3.1-8B", keys("task", "train", "tokens", "1e9", "seq_len", "4096"),
+                OptionalDouble.of(24 * 3600));
+        assertThat(r.plans()).isNotEmpty();
+        for (Plan p : r.plans()) {
+            assertThat(p.estimate().fit().orElseThrow().fits()).as(p.workload().toString()).isTrue();
+            assertThat(p.timeS()).isLessThanOrEqualTo(24 * 3600);
+            assertThat(p.costUsd()).isPositive();
+        }
+        // ranked by cost
+        for (int i = 1; i < r.plans().size(); i++) {
+            assertThat(r.plans().get(i).costUsd()).isGreaterThanOrEqualTo(r.plans().get(i - 1).costUsd());
+        }
+    }
+
+    @Test
+    void everyPlanIsReproducibleFromItsWorkload() {
+        Planner.Result r = plan("meta-llama/Llama-3.1-8B", keys("task", "train", "gpu", "H100-SXM-80GB", "gpus", "8",
+                "seq_len", "8192", "global_batch_size", "16"), OptionalDouble.empty());
+        for (Plan p : r.plans().subList(0, 5)) {
+            Workload w = WorkloadParser.parse(p.workload());
+            Estimate again = Estimator.estimate("x", spec("meta-llama/Llama-3.1-8B"), w,
+                    w.gpu().map(GpuCatalog.builtIn()::require));
+            assertThat(again.memory().deviceUsed()).isEqualTo(p.estimate().memory().deviceUsed());
+            assertThat(again.perf().orElseThrow().stepTimeS()).isEqualTo(p.estimate().perf().orElseThrow().stepTimeS());
+        }
+    }
+
+    @Test
+    void torchtitansPublishedLayoutsAreAmongTheTopCandidates() {
+        // torchtitan benchmarks: Llama 3.1 8B on 8 H100 with FSDP 8 (no TP), seq 8192, global batch 16
+        Planner.Result small = plan("meta-llama/Llama-3.1-8B", keys("task", "train", "framework", "fsdp", "gpu",
+                "H100-SXM-80GB", "gpus", "8", "seq_len", "8192", "global_batch_size", "16"), OptionalDouble.empty());
+        assertThat(small.plans().subList(0, 5)).anySatisfy(p -> {
+            Parallelism par = p.estimate().workload().parallelism();
+            assertThat(par.tp()).isEqualTo(1);
+            assertThat(par.pp()).isEqualTo(1);
+            assertThat(par.fsdp()).isEqualTo(Parallelism.FsdpMode.FULL_SHARD);
+        });
+        // Llama 3.1 405B on 512 H100: FSDP 8 × TP 8 × PP 8, seq 8192, global batch 256
+        Planner.Result big = plan("meta-llama/Llama-3.1-405B", keys("task", "train", "framework", "fsdp", "gpu",
+                "H100-SXM-80GB", "gpus", "512", "seq_len", "8192", "global_batch_size", "256", "tokens", "1e10"),
+                OptionalDouble.empty());
+        assertThat(big.plans().subList(0, 5)).anySatisfy(p -> {
+            Parallelism par = p.estimate().workload().parallelism();
+            assertThat(par.tp()).isEqualTo(8);
+            assertThat(par.pp()).isEqualTo(8);
+            assertThat(par.dp()).isEqualTo(8);
+        });
+    }
+
+    @Test
+    void fullFineTuneOfAn8bModelOnA24GbCardNeedsTorchtunesLowMemoryRecipe() {
+        // torchtune's single-device low-memory full fine-tune: bf16, paged 8-bit AdamW, optimizer in backward,
+        // activation checkpointing
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "precision", "bf16",
+                "batch_size", "1", "seq_len", "2048");
+        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job,
+                GpuCatalog.builtIn().require("RTX-4090"));
+        Changes.Change first = changes.get(0);
+        assertThat(first.fits()).isTrue();
+        assertThat(first.keys()).containsEntry("optimizer_in_backward", "true").containsEntry("checkpointing", "full");
+        assertThat(first.keys().getOrDefault("method", "full")).isEqualTo("full");
+        assertThat(first.keys().get("optimizer")).contains("8bit");
+        // no single change keeps a full fine-tune and fits
+        assertThat(changes.stream().filter(c -> !c.description().startsWith("together")
+                && !c.keys().getOrDefault("method", "full").contains("lora")
+                && c.keys().getOrDefault("gpus", "1").equals("1")))
+                .noneMatch(Changes.Change::fits);
+    }
+
+    @Test
+    void fitFindsTheLargestValueThatFits() {
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "qlora",
+                "batch_size", "1");
+        var gpu = GpuCatalog.builtIn().require("RTX-4090");
+        FitSearch.Result r = FitSearch.largest("m", spec("meta-llama/Llama-3.1-8B"), job, gpu, "seq_len");
+        assertThat(r.value()).isGreaterThan(2048);
+        assertThat(r.estimate().fit().orElseThrow().fits()).isTrue();
+        Map<String, String> more = new LinkedHashMap<>(job);
+        more.put("seq_len", String.valueOf(r.value() + 1));
+        more.put("gpu", gpu.name());
+        Workload w = WorkloadParser.parse(more);
+        assertThat(Estimator.estimate("m", spec("meta-llama/Llama-3.1-8B"), w, Optional.of(gpu)).fit().orElseThrow()
+                .fits()).isFalse();
+    }
+
+    @Test
+    void servingPlansMeetTheTargetsAndTheRate() {
+        Map<String, String> f = keys("model", "Qwen/Qwen2.5-7B", "task", "serve", "prompt_len", "1500", "output_len",
+                "300");
+        PlanRequest req = new PlanRequest("Qwen/Qwen2.5-7B", spec("Qwen/Qwen2.5-7B"), f, PlanRequest.Objective.COST,
+                OptionalDouble.empty(), OptionalDouble.empty(), 64, List.of(), List.of(), Optional.empty(), false,
+                Set.of(), OptionalDouble.of(20), OptionalDouble.of(0.5), OptionalDouble.of(0.040));
+        Planner.Result r = Planner.plan(req, GpuCatalog.builtIn(), PriceCatalog.builtIn(), p -> { });
+        assertThat(r.plans()).isNotEmpty();
+        for (Plan p : r.plans()) {
+            var pe = p.estimate().perf().orElseThrow();
+            assertThat(pe.ttftS()).isLessThanOrEqualTo(0.5);
+            assertThat(pe.tpotS()).isLessThanOrEqualTo(0.040);
+            assertThat(p.replicas() * pe.figure("requests_per_s")).isGreaterThanOrEqualTo(20 * 0.999);
+            assertThat(p.estimate().fit().orElseThrow().fits()).isTrue();
+        }
+    }
+
+    @Test
+    void planAndFitJsonContracts() throws Exception {
+        CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "lora",
+                "--tokens", "2e8", "--deadline", "48h", "--region", "eu", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode plans = new ObjectMapper().readTree(r.out()).get("plans");
+        assertThat(plans.size()).isPositive();
+        for (JsonNode p : plans) {
+            for (String k : List.of("workload", "memory", "perf", "cost_usd", "hourly_usd", "provider", "region",
+                    "instance")) {
+                assertThat(p.has(k)).as(k).isTrue();
+            }
+            assertThat(p.get("workload").get("method").asText()).isEqualTo("lora");
+        }
+        CliTest.Result fit = CliTest.run("fit", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "qlora",
+                "--gpu", "RTX-4090", "--max", "seq-len", "--json");
+        assertThat(fit.code()).as(fit.err()).isZero();
+        JsonNode f = new ObjectMapper().readTree(fit.out());
+        assertThat(f.get("seq_len").asInt()).isPositive();
+        assertThat(f.get("memory").get("device_used_bytes").asLong()).isPositive();
+    }
+
+    @Test
+    void badPlanInputsGetOneLineErrors() {
+        CliTest.assertOneLineError(CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--deadline", "soon"), "deadline");
+        CliTest.assertOneLineError(CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--objective", "fun"), "objective");
+        CliTest.assertOneLineError(CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--allow", "magic"), "allow");
+        CliTest.assertOneLineError(CliTest.run("fit", "meta-llama/Llama-3.1-8B", "--gpu", "L4", "--max", "width"),
+                "max");
+        CliTest.assertOneLineError(CliTest.run("fit", "meta-llama/Llama-3.1-8B", "--max", "seq-len"), "gpu");
+    }
+}
