@@ -177,6 +177,7 @@ public final class Planner {
                     continue; // more model parallelism than needed to fit only adds communication and bubbles
                 }
                 if (tp > n || tp > g.interconnect().scaleUpGpus() || !tpDivides(req, tp)
+                        || price.map(p -> tp > p.gpusPerInstance()).orElse(false)
                         || (fixed.containsKey("tp") && tp != Integer.parseInt(fixed.get("tp")))) {
                     continue;
                 }
@@ -332,7 +333,9 @@ public final class Planner {
         List<Integer> tps = fixed.containsKey("tp") ? List.of(Integer.parseInt(fixed.get("tp"))) : List.of(1, 2, 4, 8);
         List<Plan> out = new ArrayList<>();
         for (int tp : tps) {
-            if (tp > g.interconnect().scaleUpGpus() || tp > req.maxGpus() || !tpDivides(req, tp)) {
+            // tensor parallelism needs the GPUs of one machine: no TP across rented instances
+            if (tp > g.interconnect().scaleUpGpus() || tp > req.maxGpus() || !tpDivides(req, tp)
+                    || price.map(p -> tp > p.gpusPerInstance()).orElse(false)) {
                 continue;
             }
             for (String q : quants) {
