@@ -96,12 +96,13 @@ final class TrainingPerf {
                             + "attention outputs saved"));
         }
 
-        // tensor parallel: 2 all-reduces (or AG+RS with sequence parallel) per layer forward, 2 backward
+        // tensor parallel: 2 all-reduces (or AG+RS pairs with sequence parallel) per layer forward, 2 backward, 2 more
+        // when full recomputation re-runs the forward
         double tpBytes = tokensRank * m.hiddenSize() * act;
         boolean tpSpans = tp > g.interconnect().scaleUpGpus();
         double tpPerLayer = c.allReduce(tpBytes, tp, tpSpans);
         int tpCollectives = 4 + (w.checkpointing() == Checkpointing.FULL ? 2 : 0);
-        double tpComm = tpPerLayer * tpCollectives / 2 * m.numLayers() * stageShare;
+        double tpComm = tpPerLayer * tpCollectives * m.numLayers() * stageShare;
         double gemmWindow = fwdAll.gemmS() * (1 + gemmBwdFactor) * stageShare;
         double tpExposed = w.perf().tpCommOverlap() ? Math.max(0, tpComm - gemmWindow) : tpComm;
         // context parallel: ring attention passes K/V (cp−1) times per layer, overlapped with attention compute
@@ -160,10 +161,10 @@ final class TrainingPerf {
         } else {
             dpComm = c.allReduce(gradBytes, dp, dpSpans);
             // gradients reduce in buckets during the last micro-batch's backward; a sharded optimizer's parameter
-            // all-gather overlaps the next step's first forward (Megatron --overlap-param-gather); pipeline
-            // warm-up/cool-down bubbles leave the links free
+            // all-gather overlaps the next step's first forward (Megatron --overlap-param-gather). With a pipeline,
+            // the first stage finishes its last backward at the very end of the step, so no bubble hides it.
             boolean shardedOptimizer = par.zero() >= 1 || par.fsdp() == Parallelism.FsdpMode.SHARD_GRAD_OP;
-            overlapWindow = bwd + (shardedOptimizer ? fwd : 0) + (pp > 1 ? (pp - 1) * (fwd + bwd) : 0);
+            overlapWindow = bwd + (shardedOptimizer ? fwd : 0);
             dpFormula = "all-reduce (or reduce-scatter + all-gather) of gradients once per step: 2(n−1)/n·bytes/bw";
         }
         // what cannot hide: the last bucket (1/layers of the traffic) and whatever exceeds the compute window
