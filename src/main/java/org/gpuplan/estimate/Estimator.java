@@ -26,6 +26,27 @@ public final class Estimator {
     }
 
     public static Estimate estimate(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu) {
+        return estimate(modelName, spec, w, gpu, true);
+    }
+
+    /** Memory only (no runtime model): what a search needs to reject candidates that do not fit. */
+    public static Estimate estimateMemory(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu) {
+        return estimate(modelName, spec, w, gpu, false);
+    }
+
+    /** Adds the runtime figures to a memory-only estimate (the same result as {@link #estimate}). */
+    public static Estimate withPerf(Estimate e) {
+        if (e.perf().isPresent() || e.gpu().isEmpty()) {
+            return e;
+        }
+        var perf = org.gpuplan.perf.PerfModel.estimate(e.spec(), e.parameters(), e.workload(), e.gpu().get(),
+                e.memory());
+        return new Estimate(e.modelName(), e.spec(), e.parameters(), e.workload(), e.gpu(), e.memory(), e.fit(),
+                e.warnings(), e.ranks(), e.hostMemoryBytesPerNode(), Optional.of(perf));
+    }
+
+    private static Estimate estimate(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu,
+                                     boolean withPerf) {
         if (w.perf().maxBatch()) {
             w = atMaxConcurrency(modelName, spec, w, gpu);
         }
@@ -79,8 +100,8 @@ public final class Estimator {
             }
         }
         final Workload fw = w;
-        Optional<org.gpuplan.perf.PerfEstimate> perf = gpu.map(g -> org.gpuplan.perf.PerfModel.estimate(spec, p, fw,
-                g, memory));
+        Optional<org.gpuplan.perf.PerfEstimate> perf = withPerf ? gpu.map(g -> org.gpuplan.perf.PerfModel.estimate(
+                spec, p, fw, g, memory)) : Optional.empty();
         return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode, perf);
     }
 

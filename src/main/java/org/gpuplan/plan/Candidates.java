@@ -19,11 +19,18 @@ final class Candidates {
 
     private final String modelName;
     private final ModelSpec spec;
+    private final boolean alwaysPerf;
     private int evaluated;
 
     Candidates(String modelName, ModelSpec spec) {
+        this(modelName, spec, false);
+    }
+
+    /** @param alwaysPerf compute the runtime even for candidates that do not fit (to compare changes) */
+    Candidates(String modelName, ModelSpec spec, boolean alwaysPerf) {
         this.modelName = modelName;
         this.spec = spec;
+        this.alwaysPerf = alwaysPerf;
     }
 
     int evaluated() {
@@ -37,7 +44,9 @@ final class Candidates {
             Map<String, String> k = new LinkedHashMap<>(keys);
             k.put("gpu", gpu.name());
             Workload w = WorkloadParser.parse(k);
-            return Optional.of(Estimator.estimate(modelName, spec, w, Optional.of(gpu)));
+            Estimate memory = Estimator.estimateMemory(modelName, spec, w, Optional.of(gpu));
+            // the runtime model only for candidates that fit (most rejected candidates never need it)
+            return Optional.of(alwaysPerf || fits(memory) ? Estimator.withPerf(memory) : memory);
         } catch (InvalidInputException e) {
             return Optional.empty();
         }

@@ -103,7 +103,7 @@ public final class Changes {
      * alone, one greedy combination is added at the top.
      */
     public static List<Change> toFit(String modelName, ModelSpec spec, Map<String, String> job, Gpu gpu) {
-        Candidates c = new Candidates(modelName, spec);
+        Candidates c = new Candidates(modelName, spec, true);
         Estimate base = c.estimate(job, gpu).orElseThrow(() -> new org.gpuplan.model.InvalidInputException(
                 "plan: the workload is not valid for " + gpu.name()));
         double baseTime = time(base);

@@ -354,7 +354,7 @@ public final class Planner {
                 while (a <= b) {
                     int mid = (a + b) >>> 1;
                     Optional<Estimate> e = c.estimate(Candidates.with(base, "batch_size", String.valueOf(mid)), g);
-                    if (e.isPresent() && meets(req, e.get().perf().orElseThrow())) {
+                    if (e.isPresent() && Candidates.fits(e.get()) && meets(req, e.get().perf().orElseThrow())) {
                         lo = mid;
                         best = e.get();
                         a = mid + 1;
