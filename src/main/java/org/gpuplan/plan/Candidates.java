@@ -52,9 +52,16 @@ final class Candidates {
         }
     }
 
+    /**
+     * Fits the GPU; for an engine with a KV pool, the pool must also hold the requested sequences (the engine would
+     * otherwise queue or preempt them) and at least one whole sequence.
+     */
     static boolean fits(Estimate e) {
-        return e.fit().map(Estimate.Fit::fits).orElse(false) && e.warnings().stream()
-                .noneMatch(w -> w.startsWith("no memory is left for the KV cache"));
+        if (!e.fit().map(Estimate.Fit::fits).orElse(false)) {
+            return false;
+        }
+        return e.memory().pool().map(p -> p.poolBytes() > 0 && p.capacityTokens() >= e.workload().seqLen()
+                && e.memory().bytes("kv_cache") <= p.poolBytes()).orElse(true);
     }
 
     static Map<String, String> with(Map<String, String> base, String... kv) {

@@ -38,8 +38,10 @@ public final class FitSearch {
     public static Result largest(String modelName, ModelSpec spec, Map<String, String> job, Gpu gpu, String key) {
         Candidates c = new Candidates(modelName, spec);
         Map<String, String> base = new LinkedHashMap<>(job);
-        base.remove("prompt_len");
-        base.remove("output_len");
+        if (key.equals("seq_len")) {
+            base.remove("prompt_len"); // the context is what is solved for
+            base.remove("output_len");
+        }
         if ("batch_size".equals(key) && "max".equals(base.get("batch_size"))) {
             base.remove("batch_size");
         }

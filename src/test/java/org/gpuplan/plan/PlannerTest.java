@@ -139,6 +139,16 @@ class PlannerTest {
     }
 
     @Test
+    void concurrencyThatFitsAnEngineIsWhatItsKvPoolHolds() {
+        Map<String, String> job = keys("model", "Qwen/Qwen2.5-7B", "task", "infer", "framework", "vllm", "prompt_len",
+                "1000", "output_len", "500");
+        var gpu = GpuCatalog.builtIn().require("L40S");
+        FitSearch.Result r = FitSearch.largest("m", spec("Qwen/Qwen2.5-7B"), job, gpu, "batch_size");
+        double pool = r.estimate().memory().pool().orElseThrow().maxConcurrency();
+        assertThat(r.value()).isEqualTo((int) Math.floor(pool));
+    }
+
+    @Test
     void servingPlansMeetTheTargetsAndTheRate() {
         Map<String, String> f = keys("model", "Qwen/Qwen2.5-7B", "task", "serve", "prompt_len", "1500", "output_len",
                 "300");
