@@ -146,7 +146,7 @@ public final class PlanReport {
         } else {
             boolean train = r.plans().get(0).estimate().workload().training();
             if (train) {
-                out.append(String.format(Locale.ROOT, "%-3s %-22s %-28s %-28s %-9s %-10s %10s %10s %10s %11s %5s%n",
+                out.append(String.format(Locale.ROOT, "%-3s %-22s %-28s %-44s %-9s %-10s %10s %10s %10s %11s %5s%n",
                         "#", "GPUs", "where (price date)", "layout", "micro×acc", "ckpt", "mem/GPU", "step",
                         "time", "cost", "MFU"));
             } else {
@@ -165,7 +165,7 @@ public final class PlanReport {
                 }
                 if (train) {
                     int accum = org.gpuplan.memory.ShardedTraining.microbatches(w, w.parallelism());
-                    out.append(String.format(Locale.ROOT, "%-3d %-22s %-28s %-28s %-9s %-10s %10s %10s %10s %11s %4.0f%%%n",
+                    out.append(String.format(Locale.ROOT, "%-3d %-22s %-28s %-44s %-9s %-10s %10s %10s %10s %11s %4.0f%%%n",
                             i++, w.parallelism().gpus() + " × " + p.estimate().gpu().get().name(), where,
                             (w.method().key() + " " + w.optimizer().key() + layout(w.parallelism())).trim(),
                             w.batchSize() + "×" + accum, w.checkpointing().key(),
