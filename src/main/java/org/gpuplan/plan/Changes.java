@@ -51,6 +51,12 @@ public final class Changes {
                 o.add(new String[] {"full activation checkpointing", "checkpointing", "full"});
                 o.add(new String[] {"selective activation checkpointing", "checkpointing", "selective"});
             }
+            String precision = job.getOrDefault("precision", job.getOrDefault("method", "full").equals("full")
+                    ? "bf16-mixed" : "bf16");
+            if (precision.endsWith("-mixed") || precision.equals("fp32")) {
+                o.add(new String[] {"bf16 weights, gradients and optimizer states (no fp32 master copy, as torchtune)",
+                    "precision", "bf16"});
+            }
             String opt = job.getOrDefault("optimizer", "adamw");
             if (!opt.contains("8bit") && !opt.equals("sgd")) {
                 o.add(new String[] {"8-bit AdamW (bitsandbytes)", "optimizer", "adamw-8bit"});
@@ -128,49 +134,64 @@ public final class Changes {
         return out;
     }
 
-    /** Greedy: repeatedly apply the change with the most memory saved per unit of slowdown, until it fits. */
+    /**
+     * Every combination of the changes that keep the method, the hardware and the data (optimizer: 8-bit or paged;
+     * bf16 states; optimizer in backward; selective or full checkpointing; micro-batch 1 with accumulation; sharding
+     * and offload on several GPUs): the one that fits with the least slowdown, then the fewest changes. At most a few
+     * hundred estimates.
+     */
     private static Optional<Change> combination(Candidates c, Map<String, String> job, Gpu gpu, Estimate base,
                                                 double baseTime, ModelSpec spec) {
-        Map<String, String> current = new LinkedHashMap<>(job);
-        Estimate now = base;
-        List<String> applied = new ArrayList<>();
-        for (int round = 0; round < 6 && !Candidates.fits(now); round++) {
-            Change best = null;
-            double bestScore = -1;
-            for (String[] opt : options(current, spec)) {
-                if (opt[0].startsWith("twice the GPUs") || opt[0].startsWith("half the sequence")
-                        || opt[0].startsWith("tensor parallelism") || opt[0].startsWith("LoRA")
-                        || opt[0].startsWith("QLoRA")) {
-                    continue; // keep the user's hardware, data and method; those are listed on their own
-                }
-                Map<String, String> k = new LinkedHashMap<>(current);
-                for (int i = 1; i < opt.length; i += 2) {
-                    k.put(opt[i], opt[i + 1]);
-                }
-                Optional<Estimate> e = c.estimate(k, gpu);
-                if (e.isEmpty()) {
-                    continue;
-                }
-                double saved = required(now) - required(e.get());
-                double slow = Math.max(1e-3, time(e.get()) / baseTime);
-                double score = saved / slow;
-                if (saved > 0 && score > bestScore) {
-                    bestScore = score;
-                    best = new Change(opt[0], k, e.get(), time(e.get()) / baseTime);
+        List<List<String[]>> groups = new ArrayList<>();
+        List<String[]> singles = options(job, spec);
+        groups.add(pick(singles, "8-bit AdamW", "paged 8-bit AdamW"));
+        groups.add(pick(singles, "bf16 weights"));
+        groups.add(pick(singles, "optimizer step in backward"));
+        groups.add(pick(singles, "selective activation checkpointing", "full activation checkpointing"));
+        groups.add(pick(singles, "micro-batch 1"));
+        groups.add(pick(singles, "shard parameters", "offload optimizer"));
+        Change best = null;
+        int bestCount = Integer.MAX_VALUE;
+        int combos = 1;
+        for (List<String[]> g : groups) {
+            combos *= g.size() + 1;
+        }
+        for (int code = 1; code < combos; code++) {
+            Map<String, String> k = new LinkedHashMap<>(job);
+            List<String> names = new ArrayList<>();
+            int rest = code;
+            for (List<String[]> g : groups) {
+                int choice = rest % (g.size() + 1);
+                rest /= g.size() + 1;
+                if (choice > 0) {
+                    String[] opt = g.get(choice - 1);
+                    names.add(opt[0]);
+                    for (int i = 1; i < opt.length; i += 2) {
+                        k.put(opt[i], opt[i + 1]);
+                    }
                 }
             }
-            if (best == null) {
-                break;
+            Optional<Estimate> e = c.estimate(k, gpu);
+            if (e.isEmpty() || !Candidates.fits(e.get())) {
+                continue;
             }
-            applied.add(best.description());
-            current = new LinkedHashMap<>(best.keys());
-            now = best.estimate();
+            double slow = time(e.get()) / baseTime;
+            boolean better = best == null || slow < best.slowdown() - 1e-9
+                    || (Math.abs(slow - best.slowdown()) <= 1e-9 && names.size() < bestCount);
+            if (better) {
+                best = new Change("together: " + String.join(" + ", names), k, e.get(), slow);
+                bestCount = names.size();
+            }
         }
-        if (!Candidates.fits(now) || applied.isEmpty()) {
-            return Optional.empty();
+        return Optional.ofNullable(best);
+    }
+
+    private static List<String[]> pick(List<String[]> options, String... prefixes) {
+        List<String[]> out = new ArrayList<>();
+        for (String p : prefixes) {
+            options.stream().filter(o -> o[0].startsWith(p)).findFirst().ifPresent(out::add);
         }
-        return Optional.of(new Change("together: " + String.join(" + ", applied), current, now,
-                time(now) / baseTime));
+        return out;
     }
 
     /** The bytes that decide whether it fits (device memory less paged optimizer states). */
