@@ -47,8 +47,9 @@ public final class Planner {
         List<String> assumptions = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Gpu> types = gpuTypes(req, gpus, prices);
         if (types.isEmpty()) {
-            throw new InvalidInputException("plan: no GPU matches the constraints (gpu/gpus allowed, providers, region)"
-                    + " with a known price; 'gpuplan gpus' lists the catalog");
+            throw new InvalidInputException("plan: no priced offer matches the constraints (only-gpus, providers, "
+                    + "region: eu, us, asia, a country code such as DE, or a provider region; spot); "
+                    + "'gpuplan gpus' lists the GPUs, --prices FILE adds offers");
         }
         boolean serve = "infer".equals(task(req));
         java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
@@ -98,6 +99,7 @@ public final class Planner {
         if (req.fixed().containsKey("gpu")) {
             return List.of(gpus.require(req.fixed().get("gpu")));
         }
+        req.gpus().forEach(gpus::require); // an unknown name is an error that lists the catalog
         List<Gpu> out = new ArrayList<>();
         for (Gpu g : gpus.gpus()) {
             if (!req.gpus().isEmpty() && req.gpus().stream().noneMatch(n -> gpus.find(n).map(x -> x == g)
