@@ -82,8 +82,10 @@ public final class ActivationMemory {
                 layer -= Bytes.ceil(3.0 * c * f * n); // erf GELU keeps only its input, not gelu_new's four tensors
             }
             if (w.attention() != AttentionImpl.EAGER) {
-                double probs = (2.0 * c + (dropout > 0 ? 1 : 0)) * a * s;
-                layer += Bytes.ceil((c * (double) h + 4.0 * a - probs) * n);
+                // SDPA/flash keep no s² tensors: remove exactly what the eager block counted for them
+                double probs = BlockActivations.probabilityBytesPerScore(shape, profile) * a * s;
+                // (Bytes.ceil clamps at zero: add the attention output and log-sum-exp, subtract the probabilities)
+                layer += Bytes.ceil((c * (double) h + 4.0 * a) * n) - (long) Math.floor(probs * n);
             }
             layer += adapters / Math.max(1, m.numLayers());
             for (int i = 0; i < m.numLayers(); i++) {

@@ -97,6 +97,19 @@ public final class BlockActivations {
      * v copies, merged heads, ln_2 input and output (7·e·h), LayerNorm statistics (2 × 2 values), softmax output
      * (e·a·s), dropout noise and output (π·(noise + e)·a·s), two dropout noises on h, gelu 4·e·f + its output e·f.
      */
+    /** Bytes the eager GPT-2 block keeps per attention score (softmax output, dropout mask and output, casts). */
+    static double probabilityBytesPerScore(Shape x, Profile p) {
+        boolean drop = x.dropout() > 0;
+        if (!x.autocast()) {
+            int e = x.e();
+            double noise = p.dropoutNoiseBytes() == 0 ? e : p.dropoutNoiseBytes();
+            return e + (drop ? noise + e : 0);
+        }
+        int c = 2;
+        double noise = p.dropoutNoiseBytes() == 0 ? c : p.dropoutNoiseBytes();
+        return p.autocastSoftmaxFp32() ? 4 + (drop ? noise + 4 : 0) + c : c + (drop ? noise + c : 0);
+    }
+
     public static Saved gpt2(Shape x, Profile p) {
         boolean drop = x.dropout() > 0;
         int e = x.e();

@@ -80,14 +80,31 @@ public final class Planner {
         List<Plan> ranked = plans.stream().filter(p -> Double.isFinite(p.costUsd())).sorted(order).toList();
         List<Plan> unpriced = plans.stream().filter(p -> !Double.isFinite(p.costUsd())).sorted(
                 Comparator.comparingDouble(Plan::timeS)).toList();
-        List<Plan> out = new ArrayList<>(ranked);
-        out.addAll(unpriced);
+        List<Plan> out = new ArrayList<>(distinctLayouts(ranked));
+        out.addAll(distinctLayouts(unpriced));
         if (!req.fixed().containsKey("tokens") && !serve) {
             assumptions.add(String.format(Locale.ROOT, "no --tokens given: time and cost are for %.0e tokens",
                     DEFAULT_TOKENS));
         }
         return new Result(out.subList(0, Math.min(KEEP, out.size())), evaluated.get(),
                 assumptions.stream().distinct().toList());
+    }
+
+    /** One row per layout (GPU, count, TP/PP/DP, sharding, method, optimizer, offer): its best micro-batch/checkpointing. */
+    private static List<Plan> distinctLayouts(List<Plan> ranked) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        List<Plan> out = new ArrayList<>();
+        for (Plan p : ranked) {
+            Workload w = p.estimate().workload();
+            var par = w.parallelism();
+            String key = p.estimate().gpu().map(Gpu::name).orElse("") + "|" + par.gpus() + "|" + par.tp() + "|"
+                    + par.pp() + "|" + par.fsdp() + "|" + par.zero() + "|" + w.method() + "|" + w.optimizer() + "|"
+                    + w.quant() + "|" + p.replicas() + "|" + p.price().map(Price::instance).orElse("");
+            if (seen.add(key)) {
+                out.add(p);
+            }
+        }
+        return out;
     }
 
     static String task(PlanRequest req) {
@@ -314,7 +331,10 @@ public final class Planner {
                 }
                 k.put("gpu", g.name());
                 out.add(new Plan(k, e.get(), price, instances, hourly, time, cost, cost / tokens * 1e6, 1));
-                break; // smaller micro-batches of the same layout are slower
+                if (!base.containsKey("pp")) {
+                    break; // without a pipeline, smaller micro-batches of the same layout are slower
+                }
+                // with a pipeline, smaller micro-batches mean more of them and a smaller bubble: try them too
             }
         }
         return out;
