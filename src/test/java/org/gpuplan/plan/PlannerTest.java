@@ -104,6 +104,29 @@ class PlannerTest {
     }
 
     @Test
+    void megatronsPublishedLayoutIsAmongTheTopCandidates() {
+        // Megatron-LM's H100 weak-scaling table: the 70B GPT (h 8192, 84 layers, 64 heads, vocab 131072) on 768 GPUs
+        // runs TP 8 × PP 2 × DP 48 with a global batch of 384 sequences of 4096 tokens
+        String config = "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_embd\": 8192, "
+                + "\"n_layer\": 84, \"n_head\": 64, \"vocab_size\": 131072, \"n_positions\": 4096, "
+                + "\"tie_word_embeddings\": false}";
+        ModelSpec gpt = org.gpuplan.io.HfConfigParser.parse(config, "gpt-70b", "test").spec();
+        Map<String, String> f = keys("model", "gpt-70b", "task", "train", "framework", "megatron", "gpu",
+                "H100-SXM-80GB", "gpus", "768", "nodes", "96", "seq_len", "4096", "global_batch_size", "384",
+                "tp_comm_overlap", "true", "attention", "flash", "tokens", "1e10");
+        PlanRequest req = new PlanRequest("gpt-70b", gpt, f, PlanRequest.Objective.COST, OptionalDouble.empty(),
+                OptionalDouble.empty(), 1024, List.of(), List.of(), Optional.empty(), false, Set.of(),
+                OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty());
+        Planner.Result r = Planner.plan(req, GpuCatalog.builtIn(), PriceCatalog.builtIn(), p -> { });
+        assertThat(r.plans().subList(0, 3)).anySatisfy(p -> {
+            Parallelism par = p.estimate().workload().parallelism();
+            assertThat(par.tp()).isEqualTo(8);
+            assertThat(par.pp()).isEqualTo(2);
+            assertThat(par.dp()).isEqualTo(48);
+        });
+    }
+
+    @Test
     void fullFineTuneOfAn8bModelOnA24GbCardNeedsTorchtunesLowMemoryRecipe() {
         // torchtune's single-device low-memory full fine-tune: bf16, paged 8-bit AdamW, optimizer in backward,
         // activation checkpointing
