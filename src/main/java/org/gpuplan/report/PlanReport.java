@@ -146,36 +146,36 @@ public final class PlanReport {
         } else {
             boolean train = r.plans().get(0).estimate().workload().training();
             if (train) {
-                out.append(String.format(Locale.ROOT, "%-3s %-22s %-28s %-44s %-9s %-10s %10s %10s %10s %11s %5s%n",
-                        "#", "GPUs", "where (price date)", "layout", "micro×acc", "ckpt", "mem/GPU", "step",
+                out.append(String.format(Locale.ROOT, "%-3s %-22s %-32s %-10s %-44s %-9s %-10s %10s %10s %10s %11s %5s%n",
+                        "#", "GPUs", "offer", "price date", "layout", "micro×acc", "ckpt", "mem/GPU", "step",
                         "time", "cost", "MFU"));
             } else {
-                out.append(String.format(Locale.ROOT, "%-3s %-22s %-28s %-9s %6s %9s %9s %10s %10s %9s%n", "#",
-                        "GPUs (replicas × tp)", "where (price date)", "quant", "conc", "TTFT", "TPOT", "mem/GPU",
+                out.append(String.format(Locale.ROOT, "%-3s %-22s %-32s %-10s %-9s %6s %9s %9s %10s %10s %9s%n", "#",
+                        "GPUs (replicas × tp)", "offer", "price date", "quant", "conc", "TTFT", "TPOT", "mem/GPU",
                         "$/hour", "$/M tok"));
             }
             int i = 1;
             for (Plan p : r.plans()) {
                 Workload w = p.estimate().workload();
                 var pe = p.estimate().perf().orElseThrow();
-                String where = p.price().map(x -> x.provider() + " " + x.instance() + " (" + x.date() + ")")
-                        .orElse("-");
-                if (where.length() > 28) {
-                    where = where.substring(0, 27) + "…";
+                String where = p.price().map(x -> x.provider() + " " + x.instance()).orElse("-");
+                if (where.length() > 32) {
+                    where = where.substring(0, 31) + "…";
                 }
+                String date = p.price().map(x -> x.date()).orElse("-");
                 if (train) {
                     int accum = org.gpuplan.memory.ShardedTraining.microbatches(w, w.parallelism());
-                    out.append(String.format(Locale.ROOT, "%-3d %-22s %-28s %-44s %-9s %-10s %10s %10s %10s %11s %4.0f%%%n",
-                            i++, w.parallelism().gpus() + " × " + p.estimate().gpu().get().name(), where,
+                    out.append(String.format(Locale.ROOT, "%-3d %-22s %-32s %-10s %-44s %-9s %-10s %10s %10s %10s %11s %4.0f%%%n",
+                            i++, w.parallelism().gpus() + " × " + p.estimate().gpu().get().name(), where, date,
                             (w.method().key() + " " + w.optimizer().key() + layout(w.parallelism())).trim(),
                             w.batchSize() + "×" + accum, w.checkpointing().key(),
                             String.format(Locale.ROOT, "%.1f GiB", gib(p.estimate().memory().deviceUsed())),
                             String.format(Locale.ROOT, "%.2f s", pe.stepTimeS()), duration(p.timeS()),
                             "$" + fmt(p.costUsd()), 100 * pe.mfu()));
                 } else {
-                    out.append(String.format(Locale.ROOT, "%-3d %-22s %-28s %-9s %6d %7.0fms %7.1fms %10s %10s %9s%n",
+                    out.append(String.format(Locale.ROOT, "%-3d %-22s %-32s %-10s %-9s %6d %7.0fms %7.1fms %10s %10s %9s%n",
                             i++, p.replicas() + " × " + w.parallelism().tp() + " × " + p.estimate().gpu().get().name(),
-                            where, w.quant().key(), w.batchSize(), 1e3 * pe.ttftS(), 1e3 * pe.tpotS(),
+                            where, date, w.quant().key(), w.batchSize(), 1e3 * pe.ttftS(), 1e3 * pe.tpotS(),
                             String.format(Locale.ROOT, "%.1f GiB", gib(p.estimate().memory().deviceUsed())),
                             "$" + fmt(p.hourlyUsd()), "$" + fmt(p.usdPerMillionTokens())));
                 }
