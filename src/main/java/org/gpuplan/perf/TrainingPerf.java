@@ -55,7 +55,10 @@ final class TrainingPerf {
         // extra memory traffic per pass over the linear weights: QLoRA dequantizes each 4-bit weight to a 16-bit copy
         // (read 0.5 B + write 2 B + the GEMM reads it back, 2 B); FP8 training casts activations and weights
         // (read 2 B, write 1 B) before each GEMM
-        double perPassExtra = (w.method() == Method.QLORA ? r.memory(fwdAll.weightElements() * 4.5) : 0)
+        // QLoRA also runs the residual stream, norms and their inputs in fp32 (prepare_model_for_kbit_training), which
+        // doubles the elementwise traffic
+        double perPassExtra = (w.method() == Method.QLORA ? r.memory(fwdAll.weightElements() * 4.5)
+                + fwdAll.elementwiseS() : 0)
                 + (w.perf().float8Linear() ? r.memory(3.0 * (fwdAll.activationElements() / 2 + fwdAll.weightElements()))
                 : 0);
         double stageShare = 1.0 / pp;
@@ -63,6 +66,10 @@ final class TrainingPerf {
         double lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
         // cross-entropy over fp32 logits: write, softmax read+write (forward), the same again backward
         double loss = r.memory(tokensRank * m.vocabSize() / (double) tp * 4 * 3);
+        // LoRA adapters (PEFT keeps them in fp32): the input cast to fp32, x·A and (x·A)·B on CUDA cores, the fp32
+        // output cast back and added to the base output — memory-bound small kernels on every adapted Linear
+        double adapters = lora ? adapterPass(m, w, r, tokensRank, tp, act) : 0;
+        perPassExtra += adapters;
         double fwd = (fwdAll.timeS() + perPassExtra) * stageShare + lmHead + loss;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
         double gemmBwdFactor = lora ? 1.0 : 2.0;
@@ -243,6 +250,24 @@ final class TrainingPerf {
         return new PerfEstimate(figs, step, tokensPerS, mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
                 trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, hfu, bwUtil,
                 hfu >= bwUtil ? "compute-bound" : "memory-bound");
+    }
+
+    /**
+     * One pass over every LoRA adapter: per adapted Linear and token, read the input (c B) and write its fp32 copy
+     * (4 B), read it for x·A (4 B), write and read the r-wide result, write the fp32 output (4 B), cast it (4 + c B)
+     * and add it to the base output (2c B); the 2·r·(in + out) FLOPs run in fp32 on CUDA cores; 6 kernels each.
+     */
+    static double adapterPass(ModelSpec m, Workload w, Roofline r, double tokens, int tp, double c) {
+        double bytes = 0;
+        double flops = 0;
+        long kernels = 0;
+        for (org.gpuplan.memory.LinearModule lm : LoraAdapters.targets(m, w)) {
+            double in = lm.in(), out = lm.out();
+            bytes += lm.count() * tokens * (in * (c + 4 + 4) + out * (4 + 4 + c + 2 * c) + 8.0 * w.loraRank());
+            flops += lm.count() * tokens * 2.0 * w.loraRank() * (in + out);
+            kernels += 6 * lm.count();
+        }
+        return Math.max(r.memory(bytes / tp) + r.instructions(flops / 2 / tp), kernels * r.kernelGapS());
     }
 
     private static double kvWidth(ModelSpec m) {
