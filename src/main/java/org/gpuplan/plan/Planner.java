@@ -57,8 +57,12 @@ public final class Planner {
         // GPU types are independent searches: run them on all cores
         List<Plan> plans = types.parallelStream().flatMap(g -> {
             Candidates c = new Candidates(req.modelName(), req.spec());
-            Optional<Price> price = cheapest(req, prices, g);
-            List<Plan> found = serve ? serving(req, c, g, price, assumptions) : training(req, c, g, price, assumptions);
+            // the cheapest offer of each machine size: a single-GPU offer may be cheapest per GPU-hour, but tensor
+            // parallelism needs the GPUs of one machine
+            List<Plan> found = new ArrayList<>();
+            for (Optional<Price> price : offers(req, prices, g)) {
+                found.addAll(serve ? serving(req, c, g, price, assumptions) : training(req, c, g, price, assumptions));
+            }
             evaluated.addAndGet(c.evaluated());
             int d = done.incrementAndGet();
             synchronized (progress) {
@@ -73,7 +77,8 @@ public final class Planner {
         };
         if (serve) {
             order = switch (req.objective()) {
-                case COST, TIME -> Comparator.comparingDouble(Plan::hourlyUsd);
+                case COST, TIME -> Comparator.comparingDouble(Plan::hourlyUsd)
+                        .thenComparingDouble(p -> p.estimate().perf().orElseThrow().tpotS());
                 case GPUS -> Comparator.comparingInt(Plan::gpus).thenComparingDouble(Plan::hourlyUsd);
             };
         }
@@ -128,6 +133,21 @@ public final class Planner {
             }
         }
         return out;
+    }
+
+    /** The cheapest allowed offer of each machine size (GPUs per instance) for this GPU; empty when none is known. */
+    static List<Optional<Price>> offers(PlanRequest req, PriceCatalog prices, Gpu g) {
+        java.util.Map<Integer, Price> best = new java.util.TreeMap<>();
+        prices.forGpu(g).stream()
+                .filter(p -> req.providers().isEmpty() || req.providers().stream()
+                        .anyMatch(x -> x.equalsIgnoreCase(p.provider())))
+                .filter(p -> req.region().map(p::inRegion).orElse(true))
+                .forEach(p -> best.merge(p.gpusPerInstance(), p, (a, b) -> a.usdPerGpuHour(req.spot())
+                        <= b.usdPerGpuHour(req.spot()) ? a : b));
+        if (best.isEmpty()) {
+            return List.of(Optional.empty());
+        }
+        return best.values().stream().map(Optional::of).toList();
     }
 
     /** The cheapest offer per GPU-hour for this GPU that the provider/region/spot constraints allow. */
