@@ -222,13 +222,21 @@ public final class ShardedTraining {
             weights = sp.params() * (full ? wb : weightPerParam) / dpShard;
             grads = trainable * (full ? wb : 4) / dpShard;
             optimizer = trainable * optimizerPerParam / dpShard;
-            if (par.fsdp() == FsdpMode.SHARD_GRAD_OP) {
+            boolean pipelined = par.pp() > 1 && w.framework() == Framework.FSDP;
+            if (pipelined) {
+                // torch.distributed.pipelining with FSDP2 (torchtitan): parameters are not resharded between
+                // micro-batches (reshard_after_forward off when PP is on; set_reshard_after_backward(False)) and
+                // gradients are not reduce-scattered until the last micro-batch (set_requires_gradient_sync(False)),
+                // so the stage keeps unsharded parameters and unsharded gradients accumulated in the fp32 reduce dtype
+                buffers = sp.params() * c + (microbatches(w, par) > 1 ? trainable * 4 : 0);
+            } else if (par.fsdp() == FsdpMode.SHARD_GRAD_OP) {
                 buffers = sp.params() * c; // unsharded compute-dtype parameters kept from forward to backward
             } else {
                 buffers = 2 * unit + 2 * sp.largestLayer() * (full ? wb : 0); // gathered unit + prefetch; its grads
             }
             scheme = "FSDP " + par.fsdp().key() + ": parameters, gradients and optimizer states / " + dpShard
-                    + " + unsharded " + (par.fsdp() == FsdpMode.SHARD_GRAD_OP ? "parameters between forward and "
+                    + " + unsharded " + (pipelined ? "stage parameters and fp32 gradients kept across micro-batches "
+                    + "(pipeline schedule)" : par.fsdp() == FsdpMode.SHARD_GRAD_OP ? "parameters between forward and "
                     + "backward" : "layer being computed and the prefetched one");
         } else {
             weights = sp.params() * (full ? w.precision().weightBytes() : weightPerParam);

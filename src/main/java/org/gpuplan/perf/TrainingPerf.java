@@ -160,8 +160,12 @@ final class TrainingPerf {
             boolean shardSpans = !hybrid && dpSpans;
             double perMicroComm = c.allGather(paramBytes, shardGroup, shardSpans) * (lora ? 2 : 2)
                     + (lora ? 0 : c.allGather(paramBytes, shardGroup, shardSpans));
-            dpComm = perMicroComm * micro + (hybrid && dp > shardGroup
-                    ? c.allReduce(gradBytes / shardGroup, dp / shardGroup, true) : 0);
+            // with a pipeline schedule (torchtitan), FSDP keeps parameters gathered across micro-batches and reduces
+            // gradients once, after the last one
+            boolean pipelined = pp > 1 && w.framework() == org.gpuplan.workload.Framework.FSDP;
+            dpComm = (pipelined ? c.allGather(paramBytes, shardGroup, shardSpans)
+                    + c.allGather(stageParams * 4, shardGroup, shardSpans) : perMicroComm * micro)
+                    + (hybrid && dp > shardGroup ? c.allReduce(gradBytes / shardGroup, dp / shardGroup, true) : 0);
             overlapWindow = (fwd + bwd + recompute) * micro;
             dpFormula = "ZeRO-3/FSDP: per micro-batch all-gather parameters (forward, backward) + reduce-scatter "
                     + "gradients, (n−1)/n·bytes/bw each";

@@ -90,12 +90,11 @@ class PlannerTest {
             assertThat(par.pp()).isEqualTo(1);
             assertThat(par.fsdp()).isEqualTo(Parallelism.FsdpMode.FULL_SHARD);
         });
-        // Llama 3.1 405B on 512 H100: FSDP 8 × TP 8 × PP 8, seq 8192, global batch 256 (several layouts come within a
-        // few per cent of each other; the published one must be among the ten best distinct layouts)
+        // Llama 3.1 405B on 512 H100: FSDP 8 × TP 8 × PP 8, seq 8192, global batch 256
         Planner.Result big = plan("meta-llama/Llama-3.1-405B", keys("task", "train", "framework", "fsdp", "gpu",
                 "H100-SXM-80GB", "gpus", "512", "seq_len", "8192", "global_batch_size", "256", "tokens", "1e10"),
                 OptionalDouble.empty());
-        assertThat(big.plans().subList(0, 10)).anySatisfy(p -> {
+        assertThat(big.plans().subList(0, Math.min(5, big.plans().size()))).anySatisfy(p -> {
             Parallelism par = p.estimate().workload().parallelism();
             assertThat(par.tp()).isEqualTo(8);
             assertThat(par.pp()).isEqualTo(8);
