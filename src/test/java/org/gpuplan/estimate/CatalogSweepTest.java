@@ -46,4 +46,46 @@ class CatalogSweepTest {
         }
         assertThat(estimated).isGreaterThan(ModelCatalog.builtIn().entries().size() * 6);
     }
+
+    static final List<String[]> PERF_WORKLOADS = List.of(
+            new String[] {"task", "train", "gpu", "H100-SXM-80GB", "gpus", "8", "fsdp", "full_shard", "batch_size",
+                "1", "seq_len", "2048", "checkpointing", "full", "tokens", "1e9"},
+            new String[] {"task", "train", "method", "qlora", "gpu", "RTX-4090", "batch_size", "1", "seq_len", "1024"},
+            new String[] {"task", "train", "framework", "megatron", "gpu", "H100-SXM-80GB", "gpus", "16", "nodes",
+                "2", "tp", "2", "pp", "2", "zero", "1", "sequence_parallel", "true", "tp_comm_overlap", "true",
+                "batch_size", "1", "seq_len", "4096", "global_batch_size", "64"},
+            new String[] {"task", "infer", "framework", "vllm", "gpu", "H100-SXM-80GB", "gpus", "2", "tp", "2",
+                "prompt_len", "1000", "output_len", "200", "batch_size", "max"},
+            new String[] {"task", "infer", "framework", "llama.cpp", "quant", "q4_k_m", "gpu", "RTX-4090",
+                "prompt_len", "512", "output_len", "128"},
+            new String[] {"task", "infer", "framework", "sglang", "gpu", "MI300X", "quant", "fp8", "prompt_len",
+                "2000", "output_len", "500", "batch_size", "16"});
+
+    @Test
+    void everyModelGetsFiniteRuntimeFiguresOrRefusesClearly() {
+        int estimated = 0;
+        for (CatalogEntry e : ModelCatalog.builtIn().entries()) {
+            for (String[] w : PERF_WORKLOADS) {
+                String what = e.id() + " " + String.join(" ", w);
+                try {
+                    Estimate est = MemoryTermsTest.estimate(e.id(), null, w);
+                    org.gpuplan.perf.PerfEstimate pe = est.perf().orElseThrow();
+                    for (org.gpuplan.perf.Figure f : pe.figures()) {
+                        assertThat(f.value()).as(what + " " + f.key()).isFinite().isGreaterThanOrEqualTo(0);
+                        assertThat(f.formula()).as(what + " " + f.key()).isNotBlank();
+                    }
+                    assertThat(pe.computeUtilization()).as(what).isBetween(0.0, 1.0);
+                    assertThat(pe.memoryBandwidthUtilization()).as(what).isBetween(0.0, 1.0);
+                    estimated++;
+                } catch (InvalidInputException refused) {
+                    assertThat(refused.getMessage()).as(what).isNotBlank().doesNotContain("\n");
+                } catch (RuntimeException crash) {
+                    assertThatCode(() -> {
+                        throw crash;
+                    }).as(what).doesNotThrowAnyException();
+                }
+            }
+        }
+        assertThat(estimated).isGreaterThan(ModelCatalog.builtIn().entries().size() * 4);
+    }
 }
