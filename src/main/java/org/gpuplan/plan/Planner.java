@@ -234,8 +234,14 @@ public final class Planner {
                         for (String method : methods) {
                             for (String opt : optimizers) {
                                 // prune without estimating: the 16-bit (or 4-bit) weights alone must fit the shard
-                                double wBytes = params * (method.equals("qlora") ? 0.55 : 2.0) / (tp * pp)
-                                        / (shardsParams(shard, fixed) ? dp : 1);
+                                // plus, for full training, at least 2 B of gradients and (except SGD) 2 B of optimizer
+                                // state per parameter (8-bit Adam), sharded where the layout shards them
+                                boolean shards = shardsParams(shard, fixed);
+                                boolean shardsStates = shards || shard.length == 2 && shard[0].equals("zero")
+                                        || fixed.containsKey("zero");
+                                double wBytes = params / (double) (tp * pp) * ((method.equals("qlora") ? 0.55 : 2.0)
+                                        / (shards ? dp : 1) + (method.equals("full") ? (opt.startsWith("sgd") ? 2.0 : 4.0)
+                                        : 0) / (shardsStates ? dp : 1));
                                 if (wBytes > g.cudaTotalBytes()) {
                                     continue;
                                 }
