@@ -233,15 +233,8 @@ public final class Planner {
                     for (String[] shard : sharding(framework, dp, fixed)) {
                         for (String method : methods) {
                             for (String opt : optimizers) {
-                                // prune without estimating: the 16-bit (or 4-bit) weights alone must fit the shard
-                                // plus, for full training, at least 2 B of gradients and (except SGD) 2 B of optimizer
-                                // state per parameter (8-bit Adam), sharded where the layout shards them
-                                boolean shards = shardsParams(shard, fixed);
-                                boolean shardsStates = shards || shard.length == 2 && shard[0].equals("zero")
-                                        || fixed.containsKey("zero");
-                                double wBytes = params / (double) (tp * pp) * ((method.equals("qlora") ? 0.55 : 2.0)
-                                        / (shards ? dp : 1) + (method.equals("full") ? (opt.startsWith("sgd") ? 2.0 : 4.0)
-                                        : 0) / (shardsStates ? dp : 1));
+                                // prune without estimating (a lower bound of what the rank holds)
+                                double wBytes = lowerBoundBytes(params, method, opt, tp, pp, dp, shard, fixed);
                                 if (wBytes > g.cudaTotalBytes()) {
                                     continue;
                                 }
@@ -289,6 +282,19 @@ public final class Planner {
         }
         out.sort(Comparator.comparingInt((int[] a) -> a[0] * a[1]).thenComparingInt(a -> a[1]));
         return out;
+    }
+
+    /**
+     * A lower bound of the bytes a rank holds: the 16-bit (or 4-bit) weights, and for full training at least 2 B of
+     * gradients and (except SGD) 2 B of optimizer state per parameter (8-bit Adam), each divided by the data-parallel
+     * degree where the layout shards it. A layout above the GPU's memory cannot fit.
+     */
+    static double lowerBoundBytes(long params, String method, String opt, int tp, int pp, int dp, String[] shard,
+                                  Map<String, String> fixed) {
+        boolean shards = shardsParams(shard, fixed);
+        boolean shardsStates = shards || shard.length == 2 && shard[0].equals("zero") || fixed.containsKey("zero");
+        return params / (double) (tp * pp) * ((method.equals("qlora") ? 0.55 : 2.0) / (shards ? dp : 1)
+                + (method.equals("full") ? (opt.startsWith("sgd") ? 2.0 : 4.0) : 0) / (shardsStates ? dp : 1));
     }
 
     private static boolean shardsParams(String[] shard, Map<String, String> fixed) {

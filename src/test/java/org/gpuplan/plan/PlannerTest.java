@@ -67,6 +67,53 @@ class PlannerTest {
     }
 
     @Test
+    void thePruningBoundNeverRejectsALayoutThatFits() {
+        java.util.Random rnd = new java.util.Random(11);
+        List<String> models = List.of("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B-Instruct",
+                "Qwen/Qwen2.5-14B", "mistralai/Mixtral-8x7B-v0.1");
+        List<String> gpus = List.of("RTX-4090", "L40S", "A100-SXM-80GB", "H100-SXM-80GB");
+        int checked = 0;
+        for (int i = 0; i < 300; i++) {
+            String model = models.get(rnd.nextInt(models.size()));
+            var gpu = GpuCatalog.builtIn().require(gpus.get(rnd.nextInt(gpus.size())));
+            String method = List.of("full", "lora", "qlora").get(rnd.nextInt(3));
+            String opt = List.of("adamw", "adamw-8bit", "sgd").get(rnd.nextInt(3));
+            int tp = 1 << rnd.nextInt(3);
+            int pp = 1 << rnd.nextInt(2);
+            int dp = 1 << rnd.nextInt(3);
+            String[] shard = List.<String[]>of(new String[0], new String[] {"fsdp", "full_shard"},
+                    new String[] {"fsdp", "no_shard"}).get(rnd.nextInt(3));
+            if (dp == 1) {
+                shard = new String[0];
+            }
+            long params = org.gpuplan.model.ParameterCounter.count(spec(model)).totalCount();
+            double bound = Planner.lowerBoundBytes(params, method, opt, tp, pp, dp, shard, Map.of());
+            Map<String, String> k = keys("model", model, "task", "train", "framework", "fsdp", "method", method,
+                    "optimizer", opt, "batch_size", "1", "seq_len", "512", "checkpointing", "full");
+            int n = tp * pp * dp;
+            if (n > 1) {
+                k.put("gpus", String.valueOf(n));
+                k.put("nodes", String.valueOf(Math.max(1, n / 8)));
+            }
+            if (tp > 1) {
+                k.put("tp", String.valueOf(tp));
+            }
+            if (pp > 1) {
+                k.put("pp", String.valueOf(pp));
+            }
+            if (shard.length == 2) {
+                k.put(shard[0], shard[1]);
+            }
+            Optional<Estimate> e = new Candidates(model, spec(model)).estimate(k, gpu);
+            if (e.isPresent()) {
+                checked++;
+                assertThat(e.get().memory().deviceUsed()).as(k.toString()).isGreaterThanOrEqualTo((long) bound);
+            }
+        }
+        assertThat(checked).isGreaterThan(150);
+    }
+
+    @Test
     void everyPlanIsReproducibleFromItsWorkload() {
         Planner.Result r = plan("meta-llama/Llama-3.1-8B", keys("task", "train", "gpu", "H100-SXM-80GB", "gpus", "8",
                 "seq_len", "8192", "global_batch_size", "16"), OptionalDouble.empty());
