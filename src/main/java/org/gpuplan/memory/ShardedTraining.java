@@ -261,8 +261,13 @@ public final class ShardedTraining {
             assumptions.add("parameters offloaded to " + par.offloadParams().key() + "; the GPU keeps the layers "
                     + "being computed");
         }
-        ActivationMemory.Saved saved = ActivationMemory.training(m, compute);
-        Activations act = activations(m, compute, par, stage, saved, sp);
+        // FSDP needs one dtype per flat parameter, so QLoRA under FSDP keeps the non-quantized parameters in the 16-bit
+        // storage dtype (bnb_4bit_quant_storage) instead of prepare_model_for_kbit_training's fp32 upcast: the
+        // residual stream stays 16-bit, as with LoRA
+        boolean qloraFsdp = w.method() == Method.QLORA && fsdp0;
+        ActivationMemory.Saved saved = ActivationMemory.training(m, qloraFsdp ? compute.withMethod(Method.LORA)
+                : compute);
+        Activations act = activations(m, qloraFsdp ? compute.withMethod(Method.LORA) : compute, par, stage, saved, sp);
         long tokens = (long) w.batchSize() * w.seqLen() / par.cp();
         if (par.cp() > 1 && m.attention() instanceof Attention.Standard st) {
             // ring attention: K/V chunks being sent and received, double-buffered, for the layer being computed

@@ -61,6 +61,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
+    /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
+    public Workload withMethod(Method m) {
+        return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
+                seqLen, promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets,
+                m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, gpuMemoryUtilization,
+                maxNumBatchedTokens, maxNumSeqs, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
+    }
+
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
