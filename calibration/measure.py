@@ -350,8 +350,11 @@ def measure(args):
                 rows.append(("device_used_bytes", used))
                 if context:
                     w = dict(w, cuda_context_mib=max(1, round(context / 2**20)))
+            # the timings also as runtime metrics, so that `gpuplan validate --measured` checks the runtime model too
+            rows += [("perf." + k, v) for k, v in timing.items()]
             for metric, value in rows:
-                line = dict(id=f"{case['id']}-{metric.replace('_bytes', '')}", metric=metric, measured=value,
+                line = dict(id=f"{case['id']}-{metric.replace('_bytes', '').replace('perf.', '')}", metric=metric,
+                            measured=value,
                             workload=w, **common,
                             notes=f"random weights from config.json; {TRAIN_STEPS} steps" if w.get(
                                 "task") == "train" else "random weights from config.json; greedy generate")
