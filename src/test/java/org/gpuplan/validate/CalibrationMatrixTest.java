@@ -86,8 +86,10 @@ class CalibrationMatrixTest {
                 "source": "calibration/measure.py on NVIDIA H100 80GB HBM3", "confidence": "H", \
                 "environment": {"gpu": "NVIDIA H100 80GB HBM3", "torch": "2.5.1"}, "step_time_s": 0.05, \
                 "notes": "random weights from config.json; 4 steps"}
+                {"id": "gpt2-full-bf16-adamw-b4-s512-step_time_s", "metric": "perf.step_time_s",                 "measured": 0.05, "workload": {"task": "train", "framework": "hf", "attention": "eager",                 "gpu": "H100-SXM-80GB", "model": "openai-community/gpt2", "precision": "bf16", "optimizer": "adamw",                 "batch_size": 4, "seq_len": 512, "cuda_context_mib": 512}, "kind": "train-full",                 "source": "calibration/measure.py on NVIDIA H100 80GB HBM3", "confidence": "H",                 "notes": "random weights from config.json; 4 steps"}
                 """);
         List<ValidationResult> r = validator().run(Validator.read(results));
-        assertThat(r).singleElement().satisfies(x -> assertThat(x.predicted()).isPresent());
+        assertThat(r).hasSize(2).allSatisfy(x -> assertThat(x.predicted()).isPresent());
+        assertThat(r.get(1).predicted().orElseThrow()).isPositive().isLessThan(10.0);
     }
 }
