@@ -66,7 +66,7 @@ public final class GpuCatalog {
             throw new InvalidInputException(where + ": empty GPU catalog (expected a CSV header with "
                     + String.join(", ", REQUIRED) + ")");
         }
-        List<String> header = splitCsv(lines[0].replace("\uFEFF", "")).stream().map(String::trim).toList();
+        List<String> header = Csv.split(lines[0].replace("\uFEFF", ""), where + " line 1").stream().map(String::trim).toList();
         for (String r : REQUIRED) {
             if (!header.contains(r)) {
                 throw new InvalidInputException(where + ": missing column '" + r + "' (required: "
@@ -83,7 +83,7 @@ public final class GpuCatalog {
             if (gpus.size() >= 10_000) {
                 throw new InvalidInputException(where + ": more than 10000 GPUs");
             }
-            List<String> f = splitCsv(lines[i]);
+            List<String> f = Csv.split(lines[i], where + " line " + (i + 1));
             Row row = new Row(header, f, where + " line " + (i + 1));
             Gpu g = row.toGpu();
             for (String n : concat(g.name(), g.aliases())) {
@@ -187,28 +187,6 @@ public final class GpuCatalog {
             }
             return v;
         }
-    }
-
-    private static List<String> splitCsv(String line) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        for (int i = 0; i < line.length(); i++) {
-            char c = line.charAt(i);
-            if (c == '"' && quoted && i + 1 < line.length() && line.charAt(i + 1) == '"') {
-                cur.append('"');
-                i++;
-            } else if (c == '"') {
-                quoted = !quoted;
-            } else if (c == ',' && !quoted) {
-                out.add(cur.toString());
-                cur.setLength(0);
-            } else {
-                cur.append(c);
-            }
-        }
-        out.add(cur.toString());
-        return out;
     }
 
     public List<Gpu> gpus() {

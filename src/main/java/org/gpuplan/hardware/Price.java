@@ -67,12 +67,7 @@ public record Price(String provider, String region, String country, String insta
         egressNote = egressNote == null ? "" : egressNote.trim();
         date = date == null ? "" : date.trim();
         if (!date.isEmpty()) {
-            try {
-                if (!date.matches("\\d{4}-\\d{2}-\\d{2}")) {
-                    throw new DateTimeParseException("not yyyy-mm-dd", date, 0);
-                }
-                LocalDate.parse(date);
-            } catch (DateTimeParseException e) {
+            if (!isIsoDate(date)) {
                 throw new InvalidInputException("price " + what + ": date must be yyyy-mm-dd, got '" + clip(date)
                         + "'");
             }
@@ -126,5 +121,18 @@ public record Price(String provider, String region, String country, String insta
 
     private static String clip(String s) {
         return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+    }
+
+    /** A calendar date written yyyy-mm-dd. */
+    static boolean isIsoDate(String date) {
+        if (!date.matches("\\d{4}-\\d{2}-\\d{2}")) {
+            return false;
+        }
+        try {
+            LocalDate.parse(date);
+            return true;
+        } catch (DateTimeParseException e) {
+            return false;
+        }
     }
 }

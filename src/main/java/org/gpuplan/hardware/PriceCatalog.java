@@ -11,8 +11,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDate;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -114,7 +112,7 @@ public final class PriceCatalog {
         }
         String headerWhere = where + " line " + (headerLine + 1);
         List<String> header = new ArrayList<>();
-        for (String h : splitCsv(lines[headerLine], headerWhere)) {
+        for (String h : Csv.split(lines[headerLine], headerWhere)) {
             String name = h.trim().toLowerCase(Locale.ROOT);
             if (name.isEmpty()) {
                 throw new InvalidInputException(headerWhere + ": header column " + (header.size() + 1)
@@ -141,7 +139,7 @@ public final class PriceCatalog {
             if (prices.size() >= MAX_ROWS) {
                 throw new InvalidInputException(lineWhere + ": more than " + MAX_ROWS + " prices");
             }
-            List<String> cells = splitCsv(lines[i], lineWhere);
+            List<String> cells = Csv.split(lines[i], lineWhere);
             if (cells.size() > header.size()) {
                 throw new InvalidInputException(lineWhere + ": " + cells.size() + " fields but the header has "
                         + header.size() + " columns (quote fields that contain commas)");
@@ -242,12 +240,7 @@ public final class PriceCatalog {
             }
             String date = text("date");
             if (!date.isEmpty()) {
-                try {
-                    if (!date.matches("\\d{4}-\\d{2}-\\d{2}")) {
-                        throw new DateTimeParseException("not yyyy-mm-dd", date, 0);
-                    }
-                    LocalDate.parse(date);
-                } catch (DateTimeParseException e) {
+                if (!Price.isIsoDate(date)) {
                     throw new InvalidInputException(where + ": column 'date' must be yyyy-mm-dd, got '" + clip(date)
                             + "'");
                 }
@@ -285,33 +278,6 @@ public final class PriceCatalog {
         }
         out.flip();
         return out.toString();
-    }
-
-    /** Splits one CSV line: commas separate fields, a quoted field may contain commas and doubled quotes. */
-    private static List<String> splitCsv(String line, String where) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        for (int i = 0; i < line.length(); i++) {
-            char c = line.charAt(i);
-            if (c == '"' && quoted && i + 1 < line.length() && line.charAt(i + 1) == '"') {
-                cur.append('"');
-                i++;
-            } else if (c == '"') {
-                quoted = !quoted;
-            } else if (c == ',' && !quoted) {
-                out.add(cur.toString());
-                cur.setLength(0);
-            } else {
-                cur.append(c);
-            }
-        }
-        if (quoted) {
-            throw new InvalidInputException(where + ": unterminated quoted field (a field that starts with \" must "
-                    + "end with \" on the same line)");
-        }
-        out.add(cur.toString());
-        return out;
     }
 
     private static String key(Price p) {
