@@ -103,7 +103,8 @@ public final class Planner {
             Workload w = p.estimate().workload();
             var par = w.parallelism();
             String key = p.estimate().gpu().map(Gpu::name).orElse("") + "|" + par.gpus() + "|" + par.tp() + "|"
-                    + par.pp() + "|" + par.fsdp() + "|" + par.zero() + "|" + w.method() + "|" + w.optimizer() + "|"
+                    + par.pp() + "|" + par.cp() + "|" + par.ep() + "|" + par.fsdp() + "|" + par.zero() + "|"
+                    + w.method() + "|" + w.optimizer() + "|"
                     + w.quant() + "|" + p.replicas() + "|" + p.price().map(Price::instance).orElse("");
             if (seen.add(key)) {
                 out.add(p);
@@ -221,38 +222,47 @@ public final class Planner {
                     continue;
                 }
                 int found = out.size();
-                {
-                    if (n % (tp * pp) != 0 || pp > req.spec().numLayers()
-                            || (fixed.containsKey("pp") && pp != Integer.parseInt(fixed.get("pp")))) {
+                if (pp > req.spec().numLayers()
+                        || (fixed.containsKey("pp") && pp != Integer.parseInt(fixed.get("pp")))) {
+                    continue;
+                }
+                // context parallelism for long sequences, expert parallelism for MoE models (frameworks that have them)
+                for (int cp : contextSizes(req, fixed, layouts)) {
+                    if (n % (tp * pp * cp) != 0) {
                         continue;
                     }
-                    int dp = n / (tp * pp);
+                    int dp = n / (tp * pp * cp);
                     if (dp > globalBatch) {
                         continue;
                     }
-                    for (String[] shard : sharding(framework, dp, fixed)) {
-                        for (String method : methods) {
-                            for (String opt : optimizers) {
-                                // prune without estimating (a lower bound of what the rank holds)
-                                double wBytes = lowerBoundBytes(params, method, opt, tp, pp, dp, shard, fixed);
-                                if (wBytes > g.cudaTotalBytes()) {
-                                    continue;
+                    for (int ep : expertSizes(req, fixed, layouts, dp * cp)) {
+                        for (String[] shard : sharding(framework, dp, fixed)) {
+                            for (String method : methods) {
+                                for (String opt : optimizers) {
+                                    // prune without estimating (a lower bound of what the rank holds)
+                                    double wBytes = lowerBoundBytes(params, method, opt, tp, pp * ep, dp, shard,
+                                            fixed);
+                                    if (wBytes > g.cudaTotalBytes()) {
+                                        continue;
+                                    }
+                                    Map<String, String> base = Candidates.with(fixed, "task", "train", "framework",
+                                            framework, "gpus", String.valueOf(n), "nodes", String.valueOf(nodes),
+                                            "tp", tp > 1 ? String.valueOf(tp) : null, "pp",
+                                            pp > 1 ? String.valueOf(pp) : null, "cp", cp > 1 ? String.valueOf(cp)
+                                                    : null, "ep", ep > 1 ? String.valueOf(ep) : null,
+                                            "method", method, "optimizer", opt, "sequence_parallel",
+                                            tp > 1 ? "true" : null, "tokens", String.valueOf(tokens));
+                                    base = Candidates.with(base, shard);
+                                    if (n == 1) {
+                                        base.remove("gpus");
+                                        base.remove("nodes");
+                                    }
+                                    if (method.equals("qlora") && !fixed.containsKey("quant")) {
+                                        base.put("quant", "nf4");
+                                    }
+                                    out.addAll(bestPerCheckpointing(req, c, g, price, base, ckpts, micro, dp,
+                                            globalBatch, tokens, n));
                                 }
-                                Map<String, String> base = Candidates.with(fixed, "task", "train", "framework",
-                                        framework, "gpus", String.valueOf(n), "nodes", String.valueOf(nodes), "tp",
-                                        tp > 1 ? String.valueOf(tp) : null, "pp", pp > 1 ? String.valueOf(pp) : null,
-                                        "method", method, "optimizer", opt, "sequence_parallel",
-                                        tp > 1 ? "true" : null, "tokens", String.valueOf(tokens));
-                                base = Candidates.with(base, shard);
-                                if (n == 1) {
-                                    base.remove("gpus");
-                                    base.remove("nodes");
-                                }
-                                if (method.equals("qlora") && !fixed.containsKey("quant")) {
-                                    base.put("quant", "nf4");
-                                }
-                                out.addAll(bestPerCheckpointing(req, c, g, price, base, ckpts, micro, dp, globalBatch,
-                                        tokens, n));
                             }
                         }
                     }
@@ -264,6 +274,33 @@ public final class Planner {
             }
             if (out.size() > before && countsAfterDeadlineMet < 0 && req.objective() != PlanRequest.Objective.TIME) {
                 countsAfterDeadlineMet = 1;
+            }
+        }
+        return out;
+    }
+
+    /** Context-parallel sizes worth trying: only for sequences of 32k tokens or more. */
+    private static List<Integer> contextSizes(PlanRequest req, Map<String, String> fixed, boolean modelParallel) {
+        if (fixed.containsKey("cp")) {
+            return List.of(Integer.parseInt(fixed.get("cp")));
+        }
+        int seq = Changes.intOf(fixed.get("seq_len"), 2048);
+        return modelParallel && seq >= 32768 ? List.of(1, 2, 4, 8) : List.of(1);
+    }
+
+    /** Expert-parallel sizes for MoE models: powers of two that divide dp·cp and the expert count. */
+    private static List<Integer> expertSizes(PlanRequest req, Map<String, String> fixed, boolean modelParallel,
+                                             int dpCp) {
+        if (fixed.containsKey("ep")) {
+            return List.of(Integer.parseInt(fixed.get("ep")));
+        }
+        if (!modelParallel || req.spec().moe() == null) {
+            return List.of(1);
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int ep = 1; ep <= 64; ep *= 2) {
+            if (dpCp % ep == 0 && req.spec().moe().numExperts() % ep == 0) {
+                out.add(ep);
             }
         }
         return out;

@@ -128,6 +128,12 @@ public final class PlanReport {
             if (par.pp() > 1) {
                 s.append(" × pp ").append(par.pp());
             }
+            if (par.cp() > 1) {
+                s.append(" × cp ").append(par.cp());
+            }
+            if (par.ep() > 1) {
+                s.append(", ep ").append(par.ep());
+            }
             if (par.fsdp() != Parallelism.FsdpMode.NONE) {
                 s.append(", FSDP ").append(par.fsdp().key());
             }
