@@ -434,10 +434,26 @@ public final class Planner {
                         tp > 1 ? String.valueOf(tp) : null, "tp", tp > 1 ? String.valueOf(tp) : null, "quant", q,
                         "batch_size", "max");
                 Optional<Estimate> max = c.estimate(base, g);
-                if (max.isEmpty() || !Candidates.fits(max.get())) {
-                    continue;
+                int hi;
+                if (max.isPresent()) {
+                    if (!Candidates.fits(max.get())) {
+                        continue;
+                    }
+                    hi = max.get().workload().batchSize();
+                } else {
+                    // an engine without a KV pool (transformers, llama.cpp): the most sequences whose memory fits
+                    Map<String, String> perRequest = Candidates.with(base, "batch_size", "1");
+                    if (c.estimate(perRequest, g).isEmpty()) {
+                        continue;
+                    }
+                    FitSearch.Result most = FitSearch.largest(req.modelName(), req.spec(), perRequest, g,
+                            "batch_size");
+                    hi = Math.min(most.value(), 1024);
+                    if (hi < 1) {
+                        continue;
+                    }
+                    base = Candidates.with(base, "batch_size", String.valueOf(hi));
                 }
-                int hi = max.get().workload().batchSize();
                 // the largest concurrency that meets the latency targets (TTFT and TPOT grow with concurrency)
                 int lo = 0;
                 Estimate best = null;
@@ -455,6 +471,27 @@ public final class Planner {
                 }
                 if (best == null) {
                     continue;
+                }
+                // one replica carries the rate with room to spare: the smallest concurrency that still does has
+                // the lowest latency at the same cost
+                if (req.rps().isPresent() && best.perf().orElseThrow().figure("requests_per_s")
+                        > req.rps().getAsDouble()) {
+                    int a2 = 1, b2 = lo;
+                    while (a2 < b2) {
+                        int mid = (a2 + b2) >>> 1;
+                        Optional<Estimate> e = c.estimate(Candidates.with(base, "batch_size", String.valueOf(mid)), g);
+                        if (e.isPresent() && Candidates.fits(e.get())
+                                && e.get().perf().orElseThrow().figure("requests_per_s") >= req.rps().getAsDouble()) {
+                            b2 = mid;
+                        } else {
+                            a2 = mid + 1;
+                        }
+                    }
+                    Optional<Estimate> smallest = c.estimate(Candidates.with(base, "batch_size", String.valueOf(a2)), g);
+                    if (smallest.isPresent() && Candidates.fits(smallest.get())) {
+                        lo = a2;
+                        best = smallest.get();
+                    }
                 }
                 PerfEstimate pe = best.perf().orElseThrow();
                 double replicaRps = pe.figure("requests_per_s");
