@@ -237,6 +237,30 @@ class PlannerTest {
     }
 
     @Test
+    void enginesWithoutAKvPoolAreServedAtWhatFitsAndTheSmallestConcurrencyThatCarriesTheRate() {
+        Map<String, String> f = keys("model", "Qwen/Qwen2.5-7B", "task", "serve", "framework", "hf", "prompt_len",
+                "500", "output_len", "100");
+        PlanRequest req = new PlanRequest("Qwen/Qwen2.5-7B", spec("Qwen/Qwen2.5-7B"), f, PlanRequest.Objective.COST,
+                OptionalDouble.empty(), OptionalDouble.empty(), 8, List.of(), List.of(), Optional.empty(), false,
+                Set.of(), OptionalDouble.of(1), OptionalDouble.empty(), OptionalDouble.empty());
+        Planner.Result r = Planner.plan(req, GpuCatalog.builtIn(), PriceCatalog.builtIn(), p -> { });
+        assertThat(r.plans()).isNotEmpty();
+        for (Plan p : r.plans()) {
+            assertThat(p.estimate().fit().orElseThrow().fits()).isTrue();
+            var pe = p.estimate().perf().orElseThrow();
+            assertThat(p.replicas() * pe.figure("requests_per_s")).isGreaterThanOrEqualTo(0.999);
+            if (p.replicas() == 1 && p.estimate().workload().batchSize() > 1) {
+                // one sequence fewer would no longer carry the rate
+                Map<String, String> fewer = new LinkedHashMap<>(p.workload());
+                fewer.put("batch_size", String.valueOf(p.estimate().workload().batchSize() - 1));
+                Workload w = WorkloadParser.parse(fewer);
+                Estimate e = Estimator.estimate("q", spec("Qwen/Qwen2.5-7B"), w, p.estimate().gpu());
+                assertThat(e.perf().orElseThrow().figure("requests_per_s")).isLessThan(1.0);
+            }
+        }
+    }
+
+    @Test
     void planAndFitJsonContracts() throws Exception {
         CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "lora",
                 "--tokens", "2e8", "--deadline", "48h", "--region", "eu", "--json");
