@@ -9,4 +9,11 @@ final class CommonOptions {
 
     @Option(names = "--debug", description = "Print stack traces on errors.")
     boolean debug;
+
+    /** Writes a command's whole output at once and reports success. */
+    static int print(picocli.CommandLine.Model.CommandSpec spec, String text) {
+        spec.commandLine().getOut().print(text);
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
 }

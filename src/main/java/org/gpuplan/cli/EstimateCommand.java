@@ -39,8 +39,6 @@ final class EstimateCommand implements Callable<Integer> {
         EstimateReport report = EstimateReport.of(estimate);
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n"
                 : report.toText(explain) + (perRank ? report.perRankText(explain) : "");
-        spec.commandLine().getOut().print(text);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, text);
     }
 }

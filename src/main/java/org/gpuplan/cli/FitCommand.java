@@ -38,8 +38,6 @@ final class FitCommand implements Callable<Integer> {
         FitSearch.Result r = FitSearch.largest(j.loaded().name(), j.spec(), keys, j.gpu().get(), key);
         String out = common.json ? InspectCommand.JSON.writeValueAsString(PlanReport.fitJson(r)) + "\n"
                 : PlanReport.fitText(r, keys);
-        spec.commandLine().getOut().print(out);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, out);
     }
 }

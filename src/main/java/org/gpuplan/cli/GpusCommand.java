@@ -85,9 +85,7 @@ final class GpusCommand implements Callable<Integer> {
                     + " link GB/s = scale-up bandwidth per GPU, one direction, 10^9 bytes/s; domain = GPUs on that link;\n"
                     + " --json adds every dtype's peak, the network and efficiency figures and each GPU's sources)\n");
         }
-        spec.commandLine().getOut().print(out);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, out.toString());
     }
 
     /** 80 → "80", 12.5 → "12.5". */

@@ -47,8 +47,6 @@ final class InspectCommand implements Callable<Integer> {
         LoadedModel loaded = resolver.resolve(model);
         InspectReport report = InspectReport.of(loaded);
         String text = common.json ? JSON.writeValueAsString(report.toJson()) + "\n" : report.toText(explain);
-        spec.commandLine().getOut().print(text);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, text);
     }
 }

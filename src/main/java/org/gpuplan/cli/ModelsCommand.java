@@ -35,8 +35,6 @@ final class ModelsCommand implements Callable<Integer> {
                 Optional.ofNullable(minParams).map(s -> ModelsReport.parseCount(s, "--min-params")),
                 Optional.ofNullable(maxParams).map(s -> ModelsReport.parseCount(s, "--max-params")));
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n" : report.toText();
-        spec.commandLine().getOut().print(text);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, text);
     }
 }

@@ -1,7 +1,6 @@
 package org.gpuplan.cli;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -79,9 +78,7 @@ final class PlanCommand implements Callable<Integer> {
         }
         String out = common.json ? InspectCommand.JSON.writeValueAsString(PlanReport.json(result, changes)) + "\n"
                 : PlanReport.text(result, changes);
-        spec.commandLine().getOut().print(out);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, out);
     }
 
     /** A progress bar on stderr, shown only when a search runs longer than a second and output is not JSON. */
@@ -112,9 +109,5 @@ final class PlanCommand implements Callable<Integer> {
                 err.flush();
             }
         }
-    }
-
-    static List<String> list(String s) {
-        return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
     }
 }

@@ -39,8 +39,6 @@ final class ValidateCommand implements Callable<Integer> {
         List<ValidationResult> results = new Validator(resolver, GpuCatalog.builtIn()).run(cases);
         ValidationReport report = ValidationReport.of(results);
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n" : report.toText();
-        spec.commandLine().getOut().print(text);
-        spec.commandLine().getOut().flush();
-        return 0;
+        return CommonOptions.print(spec, text);
     }
 }

@@ -86,7 +86,7 @@ public final class Estimator {
         }
         if (memory.pool().isPresent()) {
             MemoryEstimate.KvPool pool = memory.pool().get();
-            if (pool.poolBytes() <= 0) {
+            if (pool.empty()) {
                 warnings.add("no memory is left for the KV cache: the engine refuses to start (lower the model size, "
                         + "quantize, or use a larger GPU)");
             } else if (memory.bytes("kv_cache") > pool.poolBytes()) {

@@ -75,10 +75,14 @@ public record Price(String provider, String region, String country, String insta
         source = source == null ? "" : source.trim();
     }
 
-    /** Instance price divided by its GPUs; with {@code spot} the spot price where there is one, else on-demand. */
+    /** The instance's hourly price: with {@code spot} the spot price where there is one, else on-demand. */
+    public double usdPerInstanceHour(boolean spot) {
+        return spot && spotUsdHour.isPresent() ? spotUsdHour.getAsDouble() : onDemandUsdHour;
+    }
+
+    /** Instance price divided by its GPUs. */
     public double usdPerGpuHour(boolean spot) {
-        double instancePrice = spot && spotUsdHour.isPresent() ? spotUsdHour.getAsDouble() : onDemandUsdHour;
-        return instancePrice / gpusPerInstance;
+        return usdPerInstanceHour(spot) / gpusPerInstance;
     }
 
     /** True when the offer's country is one of the 27 EU member states (EEA-only countries and CH are not). */

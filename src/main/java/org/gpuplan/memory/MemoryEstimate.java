@@ -45,5 +45,15 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
      */
     public record KvPool(long poolBytes, long capacityTokens, double maxConcurrency, long activationPeak,
                          long nonTorchBytes) {
+
+        /** Nothing left for the KV cache: the engine refuses to start. */
+        public boolean empty() {
+            return poolBytes <= 0;
+        }
+
+        /** The pool holds the requested sequences' cache and at least one whole sequence of {@code context} tokens. */
+        public boolean holds(long kvCacheBytes, long context) {
+            return !empty() && capacityTokens >= context && kvCacheBytes <= poolBytes;
+        }
     }
 }

@@ -8,17 +8,11 @@ package org.gpuplan.perf;
  * @param out   output features (N)
  * @param count how many such matrices one token passes through (top-k experts: k)
  * @param stored how many such matrices are stored (experts: E); weights read per step scale with this
- * @param rowsFraction the share of the batch's tokens each matrix sees (an expert sees tokens·k/E)
  */
-record Gemm(String name, long in, long out, int count, int stored, double rowsFraction) {
+record Gemm(String name, long in, long out, int count, int stored) {
 
     static Gemm dense(String name, long in, long out) {
-        return new Gemm(name, in, out, 1, 1, 1.0);
-    }
-
-    /** Weights in one stored copy set. */
-    long weights() {
-        return in * out * stored;
+        return new Gemm(name, in, out, 1, 1);
     }
 
     /** Forward FLOPs per token: 2·in·out per matrix passed through. */

@@ -10,7 +10,6 @@ import org.gpuplan.memory.MemoryEstimate;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.workload.Framework;
-import org.gpuplan.workload.Precision;
 import org.gpuplan.workload.QuantFormat;
 import org.gpuplan.workload.Workload;
 
@@ -41,13 +40,11 @@ final class InferencePerf {
         int ep = w.parallelism().ep();
         boolean graphs = w.framework() != Framework.HF || w.perf().compile();
         boolean fp8Tensor = w.quant() == QuantFormat.FP8 && g.supports(TensorDtype.FP8);
-        TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : w.precision() == Precision.FP32 ? TensorDtype.FP32
-                : w.precision() == Precision.FP16 || w.precision() == Precision.FP16_MIXED ? TensorDtype.FP16
-                : TensorDtype.BF16;
+        TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : Roofline.dtypeOf(w.precision());
         Roofline r = Roofline.of(g, dtype, w.perf(), graphs ? GRAPH_KERNEL_S : EAGER_KERNEL_S,
                 w.framework().servingOnly()); // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
-        double act = w.precision() == Precision.FP32 ? 4 : 2;
+        double act = w.precision().computeBytes();
         double bpw = weightBytesTotal / (double) Math.max(1, p.totalCount());
         // weight-only formats dequantize in the matmul: 8-bit convert + scale (1 more instruction than 16-bit),
         // 4-bit unpack (shift, mask) + convert + scale/zero (3 more)

@@ -44,9 +44,8 @@ final class LayerShapes {
         if (layer.moe() && m.moe() != null) {
             Moe e = m.moe();
             out.add(Gemm.dense("router", h, e.numExperts()));
-            double share = (double) e.topK() / e.numExperts();
-            out.add(new Gemm("experts_up", h, (long) up * e.expertIntermediateSize(), e.topK(), e.numExperts(), share));
-            out.add(new Gemm("experts_down", e.expertIntermediateSize(), h, e.topK(), e.numExperts(), share));
+            out.add(new Gemm("experts_up", h, (long) up * e.expertIntermediateSize(), e.topK(), e.numExperts()));
+            out.add(new Gemm("experts_down", e.expertIntermediateSize(), h, e.topK(), e.numExperts()));
             if (e.sharedIntermediateSize() > 0) {
                 out.add(Gemm.dense("shared_up", h, (long) up * e.sharedIntermediateSize()));
                 out.add(Gemm.dense("shared_down", e.sharedIntermediateSize(), h));

@@ -36,6 +36,15 @@ record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryE
                 o.memoryEfficiency().orElse(gpu.memoryEfficiency()), kernelGapS, attention);
     }
 
+    /** The tensor dtype a precision's matmuls run in (mixed precision computes in its 16-bit type). */
+    static TensorDtype dtypeOf(org.gpuplan.workload.Precision p) {
+        return switch (p) {
+            case FP32 -> TensorDtype.FP32;
+            case FP16, FP16_MIXED -> TensorDtype.FP16;
+            case BF16, BF16_MIXED -> TensorDtype.BF16;
+        };
+    }
+
     double peakFlops() {
         return gpu.peakTflops(dtype) * 1e12;
     }

@@ -11,9 +11,7 @@ import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.workload.Checkpointing;
 import org.gpuplan.workload.Method;
-import org.gpuplan.workload.OptimizerKind;
 import org.gpuplan.workload.Parallelism;
-import org.gpuplan.workload.Precision;
 import org.gpuplan.workload.Workload;
 
 /**
@@ -40,7 +38,7 @@ final class TrainingPerf {
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
         int tp = par.tp(), pp = par.pp(), cp = par.cp(), ep = par.ep(), dp = par.dp();
         int micro = ShardedTraining.microbatches(w, par);
-        double act = w.precision() == Precision.FP32 ? 4 : 2;
+        double act = w.precision().computeBytes();
         double weightBytes = w.method() == Method.QLORA ? 0.5 + 4.0 / 64 : act;
         double tokensRank = (double) w.batchSize() * w.seqLen() / cp;
         long window = m.slidingWindow();
@@ -142,7 +140,7 @@ final class TrainingPerf {
         double stageParams = (double) trainable / (tp * pp);
         double gradBytes = stageParams * (w.framework() == org.gpuplan.workload.Framework.HF && !lora
                 && w.precision().mixed() ? 4 : act);
-        int dpRanksPerDomain = Math.max(1, g.interconnect().scaleUpGpus() / (tp * cp * (par.nodes() > 1 ? 1 : 1)));
+        int dpRanksPerDomain = Math.max(1, g.interconnect().scaleUpGpus() / (tp * cp));
         boolean dpSpans = par.nodes() > 1 && dp > dpRanksPerDomain;
         boolean sharded = par.zero() >= 3 || par.fsdp() == Parallelism.FsdpMode.FULL_SHARD
                 || par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
@@ -158,8 +156,8 @@ final class TrainingPerf {
             boolean hybrid = par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
             int shardGroup = hybrid ? Math.min(dp, dpRanksPerDomain) : dp;
             boolean shardSpans = !hybrid && dpSpans;
-            double perMicroComm = c.allGather(paramBytes, shardGroup, shardSpans) * (lora ? 2 : 2)
-                    + (lora ? 0 : c.allGather(paramBytes, shardGroup, shardSpans));
+            // all-gather of parameters before forward and before backward, reduce-scatter of gradients (full only)
+            double perMicroComm = c.allGather(paramBytes, shardGroup, shardSpans) * (lora ? 2 : 3);
             // with a pipeline schedule (torchtitan), FSDP keeps parameters gathered across micro-batches and reduces
             // gradients once, after the last one
             boolean pipelined = pp > 1 && w.framework() == org.gpuplan.workload.Framework.FSDP;
@@ -196,7 +194,7 @@ final class TrainingPerf {
                     "(pp−1)/v × (forward + backward) of one micro-batch, " + par.ppSchedule().key()));
         }
 
-        double optimizer = optimizerStep(w, g, r, trainable / (double) (tp * pp)
+        double optimizer = optimizerStep(w, r, trainable / (double) (tp * pp)
                 / ((par.zero() >= 1 || par.fsdp() != Parallelism.FsdpMode.NONE
                 && par.fsdp() != Parallelism.FsdpMode.NO_SHARD) ? dp : 1));
         figs.add(new Figure("optimizer_s", "optimizer step", optimizer, "s", String.format(Locale.ROOT,
@@ -280,20 +278,12 @@ final class TrainingPerf {
     }
 
     static TensorDtype matmulDtype(Workload w) {
-        if (w.perf().float8Linear()) {
-            return TensorDtype.FP8;
-        }
-        return switch (w.precision()) {
-            case FP32 -> TensorDtype.FP32;
-            case FP16, FP16_MIXED -> TensorDtype.FP16;
-            case BF16, BF16_MIXED -> TensorDtype.BF16;
-        };
+        return w.perf().float8Linear() ? TensorDtype.FP8 : Roofline.dtypeOf(w.precision());
     }
 
     /** MFU is quoted against the 16-bit dense peak (FP32 training against FP32), as Megatron and torchtitan do. */
     static TensorDtype mfuDtype(Workload w) {
-        return w.precision() == Precision.FP32 ? TensorDtype.FP32 : w.precision() == Precision.FP16
-                || w.precision() == Precision.FP16_MIXED ? TensorDtype.FP16 : TensorDtype.BF16;
+        return Roofline.dtypeOf(w.precision());
     }
 
     /** Bytes read and written per trainable parameter by one optimizer step (multi-tensor kernels, memory-bound). */
@@ -310,7 +300,7 @@ final class TrainingPerf {
         return state + master;
     }
 
-    static double optimizerStep(Workload w, Gpu g, Roofline r, double paramsPerRank) {
+    static double optimizerStep(Workload w, Roofline r, double paramsPerRank) {
         return r.memory(paramsPerRank * optimizerBytes(w));
     }
 

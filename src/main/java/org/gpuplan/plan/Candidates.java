@@ -60,8 +60,8 @@ final class Candidates {
         if (!e.fit().map(Estimate.Fit::fits).orElse(false)) {
             return false;
         }
-        return e.memory().pool().map(p -> p.poolBytes() > 0 && p.capacityTokens() >= e.workload().seqLen()
-                && e.memory().bytes("kv_cache") <= p.poolBytes()).orElse(true);
+        return e.memory().pool().map(p -> p.holds(e.memory().bytes("kv_cache"), e.workload().seqLen()))
+                .orElse(true);
     }
 
     static Map<String, String> with(Map<String, String> base, String... kv) {

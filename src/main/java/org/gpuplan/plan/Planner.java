@@ -153,10 +153,7 @@ public final class Planner {
 
     /** The cheapest offer per GPU-hour for this GPU that the provider/region/spot constraints allow. */
     static Optional<Price> cheapest(PlanRequest req, PriceCatalog prices, Gpu g) {
-        return prices.forGpu(g).stream()
-                .filter(p -> req.providers().isEmpty() || req.providers().stream()
-                        .anyMatch(x -> x.equalsIgnoreCase(p.provider())))
-                .filter(p -> req.region().map(p::inRegion).orElse(true))
+        return offers(req, prices, g).stream().flatMap(Optional::stream)
                 .min(Comparator.comparingDouble(p -> p.usdPerGpuHour(req.spot())));
     }
 
@@ -390,7 +387,7 @@ public final class Planner {
                 PerfEstimate pe = e.get().perf().orElseThrow();
                 double time = tokens / pe.tokensPerS();
                 int instances = price.map(p -> (int) Math.ceil(n / (double) p.gpusPerInstance())).orElse(0);
-                double hourly = price.map(p -> instances * instancePrice(p, req.spot())).orElse(Double.NaN);
+                double hourly = price.map(p -> instances * p.usdPerInstanceHour(req.spot())).orElse(Double.NaN);
                 double cost = hourly * time / 3600;
                 if (req.deadlineS().isPresent() && time > req.deadlineS().getAsDouble()) {
                     break;
@@ -407,10 +404,6 @@ public final class Planner {
             }
         }
         return out;
-    }
-
-    static double instancePrice(Price p, boolean spot) {
-        return p.usdPerGpuHour(spot) * p.gpusPerInstance();
     }
 
     private static List<Plan> serving(PlanRequest req, Candidates c, Gpu g, Optional<Price> price,
@@ -501,7 +494,7 @@ public final class Planner {
                     continue;
                 }
                 int instancesPerReplica = price.map(p -> (int) Math.ceil(tp / (double) p.gpusPerInstance())).orElse(0);
-                double hourly = price.map(p -> replicas * instancesPerReplica * instancePrice(p, req.spot()))
+                double hourly = price.map(p -> replicas * instancesPerReplica * p.usdPerInstanceHour(req.spot()))
                         .orElse(Double.NaN);
                 int output = Math.max(1, best.workload().outputLen());
                 double perMillion = hourly / (rps * output * 3600) * 1e6;
@@ -527,14 +520,5 @@ public final class Planner {
             out.add(n);
         }
         return out;
-    }
-
-    /** The workload of a plan as the user-facing key map (for JSON and {@code estimate --workload}). */
-    static Map<String, String> keys(Plan p) {
-        return p.workload();
-    }
-
-    static Workload workload(Plan p) {
-        return p.estimate().workload();
     }
 }

@@ -27,13 +27,21 @@ class CatalogSweepTest {
 
     @Test
     void everyModelEstimatesOrRefusesClearly() {
+        int estimated = sweep(WORKLOADS, (what, est) -> assertThat(est.memory().peakAllocated()).as(what).isPositive());
+        assertThat(estimated).isGreaterThan(ModelCatalog.builtIn().entries().size() * 6);
+    }
+
+    /**
+     * Estimates every catalog model under every workload: each either passes {@code check} or is refused with a
+     * one-line message; anything else fails. Returns how many were estimated.
+     */
+    static int sweep(List<String[]> workloads, java.util.function.BiConsumer<String, Estimate> check) {
         int estimated = 0;
         for (CatalogEntry e : ModelCatalog.builtIn().entries()) {
-            for (String[] w : WORKLOADS) {
+            for (String[] w : workloads) {
                 String what = e.id() + " " + String.join(" ", w);
                 try {
-                    Estimate est = MemoryTermsTest.estimate(e.id(), null, w);
-                    assertThat(est.memory().peakAllocated()).as(what).isPositive();
+                    check.accept(what, MemoryTermsTest.estimate(e.id(), null, w));
                     estimated++;
                 } catch (InvalidInputException refused) {
                     assertThat(refused.getMessage()).as(what).isNotBlank().doesNotContain("\n");
@@ -44,7 +52,7 @@ class CatalogSweepTest {
                 }
             }
         }
-        assertThat(estimated).isGreaterThan(ModelCatalog.builtIn().entries().size() * 6);
+        return estimated;
     }
 
     static final List<String[]> PERF_WORKLOADS = List.of(
@@ -63,29 +71,15 @@ class CatalogSweepTest {
 
     @Test
     void everyModelGetsFiniteRuntimeFiguresOrRefusesClearly() {
-        int estimated = 0;
-        for (CatalogEntry e : ModelCatalog.builtIn().entries()) {
-            for (String[] w : PERF_WORKLOADS) {
-                String what = e.id() + " " + String.join(" ", w);
-                try {
-                    Estimate est = MemoryTermsTest.estimate(e.id(), null, w);
-                    org.gpuplan.perf.PerfEstimate pe = est.perf().orElseThrow();
-                    for (org.gpuplan.perf.Figure f : pe.figures()) {
-                        assertThat(f.value()).as(what + " " + f.key()).isFinite().isGreaterThanOrEqualTo(0);
-                        assertThat(f.formula()).as(what + " " + f.key()).isNotBlank();
-                    }
-                    assertThat(pe.computeUtilization()).as(what).isBetween(0.0, 1.0);
-                    assertThat(pe.memoryBandwidthUtilization()).as(what).isBetween(0.0, 1.0);
-                    estimated++;
-                } catch (InvalidInputException refused) {
-                    assertThat(refused.getMessage()).as(what).isNotBlank().doesNotContain("\n");
-                } catch (RuntimeException crash) {
-                    assertThatCode(() -> {
-                        throw crash;
-                    }).as(what).doesNotThrowAnyException();
-                }
+        int estimated = sweep(PERF_WORKLOADS, (what, est) -> {
+            org.gpuplan.perf.PerfEstimate pe = est.perf().orElseThrow();
+            for (org.gpuplan.perf.Figure f : pe.figures()) {
+                assertThat(f.value()).as(what + " " + f.key()).isFinite().isGreaterThanOrEqualTo(0);
+                assertThat(f.formula()).as(what + " " + f.key()).isNotBlank();
             }
-        }
+            assertThat(pe.computeUtilization()).as(what).isBetween(0.0, 1.0);
+            assertThat(pe.memoryBandwidthUtilization()).as(what).isBetween(0.0, 1.0);
+        });
         assertThat(estimated).isGreaterThan(ModelCatalog.builtIn().entries().size() * 4);
     }
 }
