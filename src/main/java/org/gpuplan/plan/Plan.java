@@ -23,7 +23,7 @@ public record Plan(Map<String, String> workload, Estimate estimate, Optional<Pri
                    double hourlyUsd, double timeS, double costUsd, double usdPerMillionTokens, int replicas) {
 
     public Plan {
-        workload = Map.copyOf(workload);
+        workload = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(workload)); // keep key order
     }
 
     public int gpus() {

@@ -32,7 +32,7 @@ public record PlanRequest(String modelName, ModelSpec spec, Map<String, String> 
                           OptionalDouble rps, OptionalDouble ttftS, OptionalDouble tpotS) {
 
     public PlanRequest {
-        fixed = Map.copyOf(fixed);
+        fixed = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(fixed)); // keep key order
         gpus = List.copyOf(gpus);
         providers = List.copyOf(providers);
         allow = Set.copyOf(allow);
