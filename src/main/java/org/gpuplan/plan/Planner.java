@@ -489,10 +489,11 @@ public final class Planner {
                 PerfEstimate pe = best.perf().orElseThrow();
                 double replicaRps = pe.figure("requests_per_s");
                 double rps = req.rps().orElse(replicaRps);
-                int replicas = (int) Math.ceil(rps / replicaRps - 1e-9);
-                if (replicas * tp > req.maxGpus()) {
-                    continue;
+                double neededReplicas = Math.ceil(rps / replicaRps - 1e-9);
+                if (neededReplicas * tp > req.maxGpus()) {
+                    continue; // (in double: an absurd rate must not overflow past the GPU limit)
                 }
+                int replicas = (int) neededReplicas;
                 int instancesPerReplica = price.map(p -> (int) Math.ceil(tp / (double) p.gpusPerInstance())).orElse(0);
                 double hourly = price.map(p -> replicas * instancesPerReplica * p.usdPerInstanceHour(req.spot()))
                         .orElse(Double.NaN);

@@ -261,6 +261,16 @@ class PlannerTest {
     }
 
     @Test
+    void anAbsurdRequestRateNeverExceedsTheGpuLimit() {
+        Map<String, String> f = keys("model", "meta-llama/Llama-3.1-8B", "task", "serve");
+        PlanRequest req = new PlanRequest("m", spec("meta-llama/Llama-3.1-8B"), f, PlanRequest.Objective.COST,
+                OptionalDouble.empty(), OptionalDouble.empty(), 1024, List.of(), List.of(), Optional.empty(), false,
+                Set.of(), OptionalDouble.of(1e9), OptionalDouble.empty(), OptionalDouble.empty());
+        Planner.Result r = Planner.plan(req, GpuCatalog.builtIn(), PriceCatalog.builtIn(), p -> { });
+        assertThat(r.plans()).allSatisfy(p -> assertThat(p.gpus()).isBetween(1, 1024));
+    }
+
+    @Test
     void planAndFitJsonContracts() throws Exception {
         CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "lora",
                 "--tokens", "2e8", "--deadline", "48h", "--region", "eu", "--json");
