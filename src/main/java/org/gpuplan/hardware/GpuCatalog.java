@@ -46,7 +46,7 @@ public final class GpuCatalog {
         } catch (IOException e) {
             throw new InvalidInputException("gpu-file: cannot read " + file + " (" + e.getMessage() + ")");
         }
-        GpuCatalog user = parse(text, file.getFileName().toString());
+        GpuCatalog user = parse(text, "gpu-file " + file.getFileName());
         List<Gpu> merged = new ArrayList<>(user.gpus);
         for (Gpu g : builtIn().gpus) {
             if (user.find(g.name()).isEmpty()) {

@@ -203,8 +203,20 @@ public final class WorkloadParser {
                 optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"));
     }
 
+    /** An efficiency override: a fraction in (0, 1]. */
     private static java.util.OptionalDouble optionalNumber(Map<String, String> v, String key) {
-        return v.containsKey(key) ? java.util.OptionalDouble.of(number(v, key, 0)) : java.util.OptionalDouble.empty();
+        if (!v.containsKey(key)) {
+            return java.util.OptionalDouble.empty();
+        }
+        try {
+            double d = Double.parseDouble(v.get(key));
+            if (d > 0 && d <= 1) {
+                return java.util.OptionalDouble.of(d);
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new InvalidInputException(key + ": expected a fraction in (0, 1], such as 0.7, got '" + v.get(key) + "'");
     }
 
     private static int positive(Map<String, String> v, String key, int fallback, boolean zeroOk) {
