@@ -49,6 +49,7 @@ public final class PlanReport {
         num(o, "time_s", p.timeS());
         num(o, "usd_per_million_tokens", p.usdPerMillionTokens());
         o.put("gpus", p.gpus()).put("replicas", p.replicas()).put("instances", p.instances());
+        o.put("cost_formula", costFormula(p));
         o.put("provider", p.price().map(x -> x.provider()).orElse(null));
         o.put("region", p.price().map(x -> x.region()).orElse(null));
         o.put("country", p.price().map(x -> x.country()).orElse(null));
@@ -56,6 +57,24 @@ public final class PlanReport {
         o.put("price_date", p.price().map(x -> x.date()).orElse(null));
         o.put("price_source", p.price().map(x -> x.source()).orElse(null));
         return o;
+    }
+
+    /** How the plan's dollars follow from the offer, with the numbers substituted. */
+    static String costFormula(Plan p) {
+        if (p.price().isEmpty()) {
+            return "no price is known for this GPU";
+        }
+        var x = p.price().get();
+        String hourly = String.format(Locale.ROOT, "hourly = %d instances × $%.4g/h (%s %s, %s) = $%.4g/h",
+                p.instances(), p.hourlyUsd() / Math.max(1, p.instances()), x.provider(), x.instance(), x.date(),
+                p.hourlyUsd());
+        if (!p.estimate().workload().training()) {
+            return hourly + String.format(Locale.ROOT, " for %d replica(s); $/M output tokens = hourly / (requests/s × "
+                    + "output tokens × 3600) × 10^6 = $%.4g", p.replicas(), p.usdPerMillionTokens());
+        }
+        return hourly + String.format(Locale.ROOT, "; cost = hourly × time / 3600 = $%.4g × %.4g s / 3600 = $%.4g; "
+                + "$/M tokens = cost / tokens × 10^6 = $%.4g", p.hourlyUsd(), p.timeS(), p.costUsd(),
+                p.usdPerMillionTokens());
     }
 
     public static ArrayNode changesJson(List<Changes.Change> changes) {

@@ -283,6 +283,11 @@ class PlannerTest {
                 assertThat(p.has(k)).as(k).isTrue();
             }
             assertThat(p.get("workload").get("method").asText()).isEqualTo("lora");
+            // the dollars follow from the offer: cost = hourly × time
+            assertThat(p.get("cost_usd").asDouble()).isCloseTo(p.get("hourly_usd").asDouble()
+                    * p.get("time_s").asDouble() / 3600, org.assertj.core.api.Assertions.within(0.01 + 0.001
+                    * p.get("cost_usd").asDouble()));
+            assertThat(p.get("cost_formula").asText()).contains("hourly").contains("cost");
         }
         CliTest.Result fit = CliTest.run("fit", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "qlora",
                 "--gpu", "RTX-4090", "--max", "seq-len", "--json");
