@@ -152,12 +152,16 @@ final class TrainingPerf {
             overlapWindow = 0;
             dpFormula = "one replica: no gradient traffic";
         } else if (sharded) {
-            double paramBytes = stageParams * act;
+            // the shards hold every parameter, frozen or not: all-gathers move the whole stage (4-bit for QLoRA);
+            // reduce-scatters move only the trainable gradients
+            double paramBytes = (double) p.totalCount() / (tp * pp) * weightBytes;
+            double reduceBytes = stageParams * act;
             boolean hybrid = par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
             int shardGroup = hybrid ? Math.min(dp, dpRanksPerDomain) : dp;
             boolean shardSpans = !hybrid && dpSpans;
-            // all-gather of parameters before forward and before backward, reduce-scatter of gradients (full only)
-            double perMicroComm = c.allGather(paramBytes, shardGroup, shardSpans) * (lora ? 2 : 3);
+            // all-gather of parameters before forward and before backward, reduce-scatter of gradients
+            double perMicroComm = 2 * c.allGather(paramBytes, shardGroup, shardSpans)
+                    + c.allGather(reduceBytes, shardGroup, shardSpans);
             // with a pipeline schedule (torchtitan), FSDP keeps parameters gathered across micro-batches and reduces
             // gradients once, after the last one
             boolean pipelined = pp > 1 && w.framework() == org.gpuplan.workload.Framework.FSDP;
@@ -165,8 +169,10 @@ final class TrainingPerf {
                     + c.allGather(stageParams * 4, shardGroup, shardSpans) : perMicroComm * micro)
                     + (hybrid && dp > shardGroup ? c.allReduce(gradBytes / shardGroup, dp / shardGroup, true) : 0);
             overlapWindow = (fwd + bwd + recompute) * micro;
-            dpFormula = "ZeRO-3/FSDP: per micro-batch all-gather parameters (forward, backward) + reduce-scatter "
-                    + "gradients, (n−1)/n·bytes/bw each";
+            dpFormula = String.format(Locale.ROOT, "ZeRO-3/FSDP: %s all-gather %.3g GB of parameters (forward, "
+                    + "backward) + reduce-scatter %.3g GB of gradients, (n−1)/n·bytes/bw each",
+                    pipelined ? "once per step (pipeline schedule)," : "per micro-batch", paramBytes / 1e9,
+                    reduceBytes / 1e9);
         } else {
             dpComm = c.allReduce(gradBytes, dp, dpSpans);
             // gradients reduce in buckets during the last micro-batch's backward; a sharded optimizer's parameter
@@ -174,14 +180,14 @@ final class TrainingPerf {
             // the first stage finishes its last backward at the very end of the step, so no bubble hides it.
             boolean shardedOptimizer = par.zero() >= 1 || par.fsdp() == Parallelism.FsdpMode.SHARD_GRAD_OP;
             overlapWindow = bwd + (shardedOptimizer ? fwd : 0);
-            dpFormula = "all-reduce (or reduce-scatter + all-gather) of gradients once per step: 2(n−1)/n·bytes/bw";
+            dpFormula = String.format(Locale.ROOT, "all-reduce (or reduce-scatter + all-gather) of %.3g GB of "
+                    + "gradients once per step: 2(n−1)/n·bytes/bw", gradBytes / 1e9);
         }
         // what cannot hide: the last bucket (1/layers of the traffic) and whatever exceeds the compute window
         double dpExposed = dp <= 1 ? 0 : Math.max(dpComm / Math.max(1, m.numLayers() / pp),
                 dpComm - overlapWindow);
         figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", String.format(Locale.ROOT,
-                "%s; %.3g GB of gradients per rank over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula,
-                gradBytes / 1e9, dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
+                "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula, dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
                 dpExposed)));
         if (tp > 1) {
             figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", tpComm, "s",
