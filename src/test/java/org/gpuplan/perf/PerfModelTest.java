@@ -89,6 +89,18 @@ class PerfModelTest {
     }
 
     @Test
+    void shardedLoraStillGathersTheFrozenBase() {
+        String[] base = {"task", "train", "gpu", "H100-SXM-80GB", "gpus", "8", "fsdp", "full_shard", "precision",
+            "bf16"};
+        double full = perf("meta-llama/Llama-3.1-8B", base).figure("dp_comm_s");
+        double lora = perf("meta-llama/Llama-3.1-8B", java.util.stream.Stream.concat(java.util.Arrays.stream(base),
+                java.util.stream.Stream.of("method", "lora")).toArray(String[]::new)).figure("dp_comm_s");
+        // full: 2 all-gathers of the parameters + 1 reduce-scatter of as many gradients; LoRA: the same 2 all-gathers
+        // and a reduce-scatter of the small adapter gradients
+        assertThat(lora / full).isBetween(0.66, 0.68);
+    }
+
+    @Test
     void singleStreamDecodeIsMemoryBoundAndTrainingComputeBound() {
         PerfEstimate decode = perf("meta-llama/Llama-3.1-8B", "task", "infer", "gpu", "A100-SXM-80GB", "batch_size",
                 "1", "prompt_len", "16", "output_len", "256", "framework", "vllm");
