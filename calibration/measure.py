@@ -29,7 +29,9 @@ import datetime
 import gc
 import json
 import os
+import re
 import subprocess
+import traceback
 import sys
 import tempfile
 import time
@@ -39,7 +41,7 @@ ROOT = os.path.dirname(HERE)
 CATALOG = os.path.join(ROOT, "src", "main", "resources", "gpuplan", "models")
 MATRIX = os.path.join(HERE, "matrix.jsonl")
 PREDICTIONS = os.path.join(HERE, "predictions.json")
-TRAIN_STEPS = 4  # the first step allocates optimizer state; timings average the later ones
+TRAIN_STEPS = 4  # default --steps: the first step allocates optimizer state; timings average the later ones
 SAFETY = 1.15  # a case runs only if predicted device memory × SAFETY fits in the free memory
 
 
@@ -140,6 +142,25 @@ def nvml_process_used():
     return None
 
 
+# torch.cuda.get_device_name() → gpuplan GPU id, so that each case is predicted for the GPU that ran it
+GPU_IDS = [("H200", "H200-SXM-141GB"), ("H100 NVL", "H100-NVL-94GB"), ("H100 PCIe", "H100-PCIe-80GB"),
+           ("H100", "H100-SXM-80GB"), ("A100-SXM4-80GB", "A100-SXM-80GB"), ("A100-SXM4-40GB", "A100-SXM-40GB"),
+           ("A100 80GB PCIe", "A100-PCIe-80GB"), ("L40S", "L40S"), ("L4", "L4"), ("RTX 4090", "RTX-4090")]
+
+
+def gpu_id(name):
+    for needle, ident in GPU_IDS:
+        if needle in name:
+            return ident
+    return None
+
+
+def dtype_kwarg(transformers):
+    """transformers 4.56 renamed from_config's torch_dtype to dtype (the old name is deprecated in 5)."""
+    major, minor = (int(x) for x in re.findall(r"\d+", transformers.__version__)[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def dtype_of(torch, precision):
     return {"fp32": torch.float32, "fp16-mixed": torch.float32, "bf16-mixed": torch.float32,
             "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
@@ -168,15 +189,16 @@ def build_model(torch, w):
     dtype = dtype_of(torch, precision)
     is_encoder = raw.get("model_type") in ("bert", "roberta")
     auto = transformers.AutoModelForMaskedLM if is_encoder else transformers.AutoModelForCausalLM
+    dkw = dtype_kwarg(transformers)
     if w.get("method") == "qlora" or w.get("quant") in ("nf4", "fp4"):
         import bitsandbytes  # noqa: F401  (skipped by the caller when missing)
         # build in bf16, then quantize Linear layers the way from_pretrained would
         with torch.device("cuda"):
-            model = auto.from_config(config, torch_dtype=torch.bfloat16, **kwargs)
+            model = auto.from_config(config, **{dkw: torch.bfloat16}, **kwargs)
         model = quantize_4bit(torch, model, w)
     else:
         with torch.device("cuda"):
-            model = auto.from_config(config, torch_dtype=dtype, **kwargs)
+            model = auto.from_config(config, **{dkw: dtype}, **kwargs)
     return model, precision, is_encoder
 
 
@@ -220,7 +242,73 @@ def make_optimizer(torch, params, name):
     raise ValueError(f"optimizer {name} is not supported by the harness")
 
 
-def run_training(torch, w):
+# kernel name fragments → what the runtime model calls them (cuBLAS/CUTLASS GEMMs, fused attention, the optimizer's
+# multi-tensor kernels); everything else is elementwise, reductions, copies and casts
+KERNEL_KINDS = [("gemm", ("gemm", "xmma", "cutlass", "nvjet", "cublas", "gemv", "splitk")),
+                ("attention", ("flash", "fmha", "attention", "sdpa", "efficient_attention")),
+                ("optimizer", ("multi_tensor", "foreach", "adam", "fused_sgd")),
+                ("memcpy_memset", ("memcpy", "memset"))]
+
+
+def kernel_kind(name):
+    low = name.lower()
+    for kind, fragments in KERNEL_KINDS:
+        if any(f in low for f in fragments):
+            return kind
+    return "elementwise"
+
+
+def kernel_profile(torch, fn):
+    """GPU kernel time of fn() by the PyTorch profiler: (total seconds, seconds by kind, kernel count), or None.
+
+    Step time minus kernel time is the host's share: Python, dispatch and launch overhead that eager PyTorch adds
+    when kernels are too small to hide it."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        kinds, count = {}, 0
+        for e in prof.key_averages():
+            t = getattr(e, "self_device_time_total", 0) or 0
+            if t > 0:
+                kinds[kernel_kind(e.key)] = kinds.get(kernel_kind(e.key), 0) + t / 1e6
+                count += e.count
+        total = sum(kinds.values())
+        return (total, {k: round(v, 6) for k, v in kinds.items()}, count) if total > 0 else None
+    except Exception as e:  # the profiler is optional evidence
+        print(f"profiler failed: {e}", flush=True)
+        return None
+
+
+def kernel_seconds(torch, fn, timing=None, prefix=""):
+    """Total kernel time of fn() (seconds) or None; with timing, also records its split by kind and kernel count."""
+    prof = kernel_profile(torch, fn)
+    if prof is None:
+        return None
+    total, kinds, count = prof
+    if timing is not None:
+        timing[prefix + "kernel_split_s"] = kinds
+        timing[prefix + "kernel_count"] = count
+    return total
+
+
+def host_op_us(torch):
+    """Host time to dispatch one tiny eager op (microseconds): the floor under every eager kernel."""
+    x = torch.ones(1, device="cuda")
+    for _ in range(200):
+        x.add_(1)
+    torch.cuda.synchronize()
+    n = 5000
+    start = time.perf_counter()
+    for _ in range(n):
+        x.add_(1)
+    host = time.perf_counter() - start
+    torch.cuda.synchronize()
+    return host / n * 1e6
+
+
+def run_training(torch, w, steps):
     model, precision, is_encoder = build_model(torch, w)
     method = w.get("method", "full")
     if method in ("lora", "qlora"):
@@ -239,14 +327,13 @@ def run_training(torch, w):
             model.enable_input_require_grads()
     model.train()
     optimizer = make_optimizer(torch, model.parameters(), w.get("optimizer", "adamw"))
-    scaler = torch.cuda.amp.GradScaler() if precision == "fp16-mixed" else None
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16-mixed" else None
     b, s = int(w.get("batch_size", 1)), int(w.get("seq_len", 2048))
     vocab = model.config.vocab_size
     accum = int(w.get("grad_accum", 1))
     times = []
-    for _ in range(TRAIN_STEPS):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
+
+    def step():
         for _ in range(accum):
             ids = torch.randint(0, vocab, (b, s), device="cuda")
             with autocast_of(torch, precision):
@@ -264,14 +351,23 @@ def run_training(torch, w):
         else:
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(steps):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
         torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     used = nvml_process_used()
+    timing = {"step_time_s": sum(times[1:]) / max(1, len(times) - 1)}
+    kernels = kernel_seconds(torch, step, timing)
+    if kernels is not None:
+        timing["kernel_time_s"] = kernels
     del model, optimizer
-    return {"step_time_s": sum(times[1:]) / max(1, len(times) - 1)}, used
+    return timing, used
 
 
-def run_inference(torch, w):
+def run_inference(torch, w, steps):
     model, precision, _ = build_model(torch, w)
     model.eval()
     b, p, o = int(w.get("batch_size", 1)), int(w.get("prompt_len", 512)), int(w.get("output_len", 64))
@@ -289,9 +385,17 @@ def run_inference(torch, w):
         model.generate(ids, max_new_tokens=o, min_new_tokens=o, **kwargs)
         torch.cuda.synchronize()
         total = time.perf_counter() - start
-    used = nvml_process_used()
+        used = nvml_process_used()
+        timing = {"ttft_s": ttft, "tpot_s": (total - ttft) / max(1, o - 1)}
+        prefill = kernel_seconds(torch, lambda: model.generate(ids, max_new_tokens=1, min_new_tokens=1, **kwargs),
+                                 timing, "prefill_")
+        whole = kernel_seconds(torch, lambda: model.generate(ids, max_new_tokens=o, min_new_tokens=o, **kwargs),
+                               timing, "generate_")
+        if prefill is not None and whole is not None:
+            timing["prefill_kernel_time_s"] = prefill
+            timing["decode_kernel_time_s"] = (whole - prefill) / max(1, o - 1)
     del model
-    return {"ttft_s": ttft, "tpot_s": (total - ttft) / max(1, o - 1)}, used
+    return timing, used
 
 
 def measure(args):
@@ -299,6 +403,8 @@ def measure(args):
     if not torch.cuda.is_available():
         sys.exit("measure.py: no CUDA device; use --dry-run to see the plan")
     env = environment(torch)  # initialises NVML
+    env["gpu_id"] = gpu_id(env["gpu"])
+    env["host_op_us"] = round(host_op_us(torch), 2)
     torch.ones(1, device="cuda")
     context = nvml_process_used()  # the CUDA context alone, before any model
     env["cuda_context_bytes"] = context
@@ -312,6 +418,8 @@ def measure(args):
     with open(args.out, "a") as out:
         for case in cases:
             w = dict(case["workload"])
+            if env.get("gpu_id"):
+                w["gpu"] = env["gpu_id"]
             elapsed = time.time() - started
             if elapsed > args.budget_s:
                 print(f"time budget spent after {elapsed:.0f} s; stopping before {case['id']}", flush=True)
@@ -332,9 +440,17 @@ def measure(args):
             torch.cuda.reset_peak_memory_stats()
             t0 = time.time()
             try:
-                timing, used = (run_training if w.get("task") == "train" else run_inference)(torch, w)
+                timing, used = (run_training if w.get("task") == "train" else run_inference)(torch, w,
+                                                                                               args.steps)
             except torch.cuda.OutOfMemoryError as e:
                 print(f"oom {case['id']}: {str(e).splitlines()[0]}", flush=True)
+                gc.collect()
+                torch.cuda.empty_cache()
+                continue
+            except Exception as e:  # a harness or library problem in one case must not cost the others
+                last = traceback.format_exception_only(type(e), e)[-1].strip()
+                print(f"error {case['id']}: {last}", flush=True)
+                traceback.print_exc(limit=3)
                 gc.collect()
                 torch.cuda.empty_cache()
                 continue
@@ -343,7 +459,7 @@ def measure(args):
             gc.collect()
             torch.cuda.empty_cache()
             common = {"kind": case.get("kind", "calibration"), "source": source, "confidence": "H",
-                      "environment": env, **{k: round(v, 6) for k, v in timing.items()}}
+                      "environment": env, **{k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}}
             rows = [("peak_allocated_bytes", allocated), ("peak_reserved_bytes", reserved)]
             if used is not None:
                 # nvidia-smi's view includes this process's CUDA context, measured alone at the start
@@ -351,12 +467,12 @@ def measure(args):
                 if context:
                     w = dict(w, cuda_context_mib=max(1, round(context / 2**20)))
             # the timings also as runtime metrics, so that `gpuplan validate --measured` checks the runtime model too
-            rows += [("perf." + k, v) for k, v in timing.items()]
+            rows += [("perf." + k, v) for k, v in timing.items() if k.endswith("_s") and isinstance(v, float)]
             for metric, value in rows:
                 line = dict(id=f"{case['id']}-{metric.replace('_bytes', '').replace('perf.', '')}", metric=metric,
                             measured=value,
                             workload=w, **common,
-                            notes=f"random weights from config.json; {TRAIN_STEPS} steps" if w.get(
+                            notes=f"random weights from config.json; {args.steps} steps" if w.get(
                                 "task") == "train" else "random weights from config.json; greedy generate")
                 out.write(json.dumps(line) + "\n")
             out.flush()
@@ -369,6 +485,7 @@ def main():
     parser.add_argument("--matrix", default=MATRIX)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "measured.jsonl"))
     parser.add_argument("--budget-s", type=float, default=450.0, help="stop starting new cases after this long")
+    parser.add_argument("--steps", type=int, default=TRAIN_STEPS, help="training steps per case (timings skip the first)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan; no torch, no GPU")
     parser.add_argument("--write-predictions", action="store_true", help="refresh predictions.json with ./gpuplan")
     args = parser.parse_args()
