@@ -28,10 +28,13 @@ final class InferencePerf {
     private InferencePerf() {
     }
 
-    /** Per-kernel cost when kernels are replayed from a CUDA graph (vLLM, SGLang, TensorRT-LLM, compiled). */
-    static final double GRAPH_KERNEL_S = 2e-6;
-    /** Per-kernel host cost of eager PyTorch (HF generate). */
-    static final double EAGER_KERNEL_S = 6e-6;
+    /**
+     * GPU-side floor of one kernel: profiled HF decode steps on an H200 ran their small elementwise kernels at about
+     * 1.3 µs each (calibration/results/h200-2026-11-26.jsonl); CUDA-graph replay reaches the same floor.
+     */
+    static final double GPU_KERNEL_S = 2e-6;
+    /** Host time to issue one eager kernel without autograd (HF generate); see TrainingPerf.EAGER_HOST_S. */
+    static final double EAGER_HOST_S = 20e-6;
 
     static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, MemoryEstimate mem,
                                  long weightBytesTotal) {
@@ -41,8 +44,7 @@ final class InferencePerf {
         boolean graphs = w.framework() != Framework.HF || w.perf().compile();
         boolean fp8Tensor = w.quant() == QuantFormat.FP8 && g.supports(TensorDtype.FP8);
         TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : Roofline.dtypeOf(w.precision());
-        Roofline r = Roofline.of(g, dtype, w.perf(), graphs ? GRAPH_KERNEL_S : EAGER_KERNEL_S,
-                w.framework().servingOnly()); // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
+        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework().servingOnly()); // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
         double act = w.precision().computeBytes();
         double bpw = weightBytesTotal / (double) Math.max(1, p.totalCount());
@@ -64,7 +66,7 @@ final class InferencePerf {
             double head = PassCost.lmHead(m, r, n, tp, bpw, act); // logits of each prompt's last token only
             double comm = 2 * m.numLayers() * c.allReduce(tokens * m.hiddenSize() * act, tp, tpSpans);
             return new double[] {f.timeS() + head + comm, f.flops() + PassCost.lmHeadFlops(m, n) / tp, f.bytes(),
-                    comm};
+                    comm, f.kernels() + 4};
         };
         // one decode step of b sequences at context ctx
         java.util.function.DoubleFunction<double[]> decode = b -> {
@@ -76,15 +78,22 @@ final class InferencePerf {
             double head = PassCost.lmHead(m, r, b, tp, bpw, act);
             double comm = 2 * m.numLayers() * c.allReduce(b * m.hiddenSize() * act, tp, tpSpans);
             return new double[] {f.timeS() + head + comm, f.flops() + PassCost.lmHeadFlops(m, b) / tp, f.bytes()
-                    + (double) m.hiddenSize() * m.vocabSize() / tp * bpw, comm};
+                    + (double) m.hiddenSize() * m.vocabSize() / tp * bpw, comm, f.kernels() + 4};
         };
         double[] one = prefill.apply(1);
         double[] wave = prefill.apply((conc + 1) / 2.0);
         double[] all = prefill.apply(conc);
         double[] step = decode.apply(conc);
-        double ttft = wave[0];
-        double tpot = step[0] + (conc > 1 ? all[0] * (conc - 1) / conc / output : 0);
-        double cycle = all[0] + output * step[0];
+        // eager generate issues every kernel from Python; CUDA graphs (serving engines, compiled decode) do not
+        double hostPerKernel = graphs ? 0 : EAGER_HOST_S;
+        double prefillAll = Math.max(all[0], all[4] * hostPerKernel);
+        double decodeStep = Math.max(step[0], step[4] * hostPerKernel);
+        // HF generate runs a static batch: every prompt prefills in one forward before the first token; engines
+        // with continuous batching admit a wave of arrivals
+        boolean staticBatch = w.framework() == Framework.HF;
+        double ttft = staticBatch ? prefillAll : Math.max(wave[0], wave[4] * hostPerKernel);
+        double tpot = decodeStep + (conc > 1 && !staticBatch ? all[0] * (conc - 1) / conc / output : 0);
+        double cycle = prefillAll + output * decodeStep;
         double throughput = conc * output / cycle;
         double peak = g.peakTflops(dtype) * 1e12;
         double computeUtil = Math.min(1, (all[1] + output * step[1]) / (cycle * peak));
@@ -98,18 +107,29 @@ final class InferencePerf {
                         + "%.3g bytes per weight%s; tp %d; %s", dtype, g.peakTflops(dtype), r.matmulCeiling(),
                 g.memoryBandwidthTbs(), r.memoryEfficiency(), bpw, dequant > 0 ? " (weight-only, dequantized)" : "",
                 tp, graphs ? "CUDA graphs" : "eager kernels");
-        figs.add(new Figure("ttft_s", "time to first token", ttft, "s", String.format(Locale.ROOT,
+        figs.add(new Figure("ttft_s", "time to first token", ttft, "s", staticBatch ? String.format(Locale.ROOT,
+                "static batch (HF generate): prefill of all %d prompts × %d tokens together (a single prompt alone: "
+                        + "%.4g s); %s", conc, prompt, one[0], setup) : String.format(Locale.ROOT,
                 "prefill of (c+1)/2 = %.1f prompts × %d tokens (a single prompt alone: %.4g s); %s", (conc + 1) / 2.0,
                 prompt, one[0], setup)));
+        figs.add(new Figure("prefill_gpu_s", "GPU time to prefill the batch", all[0], "s", String.format(
+                Locale.ROOT, "one forward over %d prompts × %d tokens, per-kernel rooflines; LM head on the last "
+                        + "token of each", conc, prompt)));
+        if (!graphs) {
+            figs.add(new Figure("host_time_per_token_s", "host time per decode step", step[4] * hostPerKernel, "s",
+                    String.format(Locale.ROOT, "%.0f kernels × %.0f µs (eager PyTorch dispatch + launch); a decode "
+                            + "step takes the larger of this and its GPU time", step[4], hostPerKernel * 1e6)));
+        }
         figs.add(new Figure("tpot_s", "time per output token", tpot, "s", String.format(Locale.ROOT,
                 "decode step of %d sequences at context %d: weights + KV-cache reads, GEMMs, 2 all-reduces per layer "
-                        + "(%.4g s) + other requests' prefills spread over %d output tokens (%.4g s)", conc,
-                prompt + output / 2, step[0], output, tpot - step[0])));
-        figs.add(new Figure("decode_step_s", "decode step", step[0], "s", "one forward of the batch's next tokens; "
-                + "all-reduce share " + String.format(Locale.ROOT, "%.4g s", step[3])));
+                        + "(%.4g s)%s + other requests' prefills spread over %d output tokens (%.4g s)", conc,
+                prompt + output / 2, step[0], decodeStep > step[0] ? ", host-bound at " + String.format(Locale.ROOT,
+                        "%.4g s", decodeStep) : "", output, tpot - decodeStep)));
+        figs.add(new Figure("decode_step_s", "GPU time of a decode step", step[0], "s", "one forward of the "
+                + "batch's next tokens; all-reduce share " + String.format(Locale.ROOT, "%.4g s", step[3])));
         figs.add(new Figure("output_tokens_per_s", "output tokens/s", throughput, "tokens/s", String.format(
                 Locale.ROOT, "c·O / (prefill(c·P) + O·decode) = %d × %d / (%.4g + %d × %.4g) s", conc, output,
-                all[0], output, step[0])));
+                prefillAll, output, decodeStep)));
         figs.add(new Figure("requests_per_s", "requests/s", conc / cycle, "requests/s", "c / cycle"));
         if (!Double.isNaN(maxConc)) {
             figs.add(new Figure("max_concurrency", "max concurrency", maxConc, "sequences",

@@ -97,6 +97,15 @@ final class LayerShapes {
      * SiLU·up 10 B per intermediate element, rotary via fp32 complex multiply 28 B per q/k element, q/k/v layout
      * copies for SDPA 4 B per element.
      */
+    /**
+     * The hidden-size share of {@link #elementwiseBytes}: two RMSNorms and two residual adds, the ops that run on the
+     * residual stream (fp32 under PyTorch autocast with fp32 parameters, so twice these bytes there).
+     */
+    static double residualElementwiseBytes(ModelSpec m, boolean fused) {
+        long h = m.hiddenSize();
+        return fused ? 2.0 * (4 * h + 6 * h) : 2 * 36.0 * h + 2 * 6.0 * h;
+    }
+
     static double elementwiseBytes(ModelSpec m, Layer layer, boolean fused) {
         long h = m.hiddenSize();
         long f = layer.moe() && m.moe() != null

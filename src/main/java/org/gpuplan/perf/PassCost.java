@@ -8,7 +8,8 @@ import org.gpuplan.model.ModelSpec;
  *
  * @param gemmS        projection and MLP/expert GEMM time
  * @param attentionS   attention-core time (QKᵀ, softmax, AV)
- * @param elementwiseS norms, residual adds, activation, rotary
+ * @param elementwiseS norms, residual adds, activation, rotary (traffic plus each kernel's launch floor)
+ * @param elementwiseLaunchS the launch-floor share of elementwiseS
  * @param gemmFlops    GEMM FLOPs (per rank)
  * @param attentionFlops attention-core FLOPs (per rank)
  * @param bytes        bytes moved to and from memory
@@ -16,8 +17,8 @@ import org.gpuplan.model.ModelSpec;
  * @param activationElements GEMM input and output elements (what FP8 training casts)
  * @param weightElements weight elements the GEMMs read
  */
-record PassCost(double gemmS, double attentionS, double elementwiseS, double gemmFlops, double attentionFlops,
-                double bytes, long kernels, double activationElements, double weightElements) {
+record PassCost(double gemmS, double attentionS, double elementwiseS, double elementwiseLaunchS, double gemmFlops,
+                double attentionFlops, double bytes, long kernels, double activationElements, double weightElements) {
 
     double timeS() {
         return gemmS + attentionS + elementwiseS;
@@ -54,7 +55,7 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
     static PassCost forward(ModelSpec m, Roofline r, double tokens, double keysPerQuery, double windowKeys,
                             double kvBytesRead, int tp, int ep, double weightBytes, double actBytes,
                             boolean fusedElementwise, double dequantInstr, int rowChunks) {
-        double gemmS = 0, attS = 0, eltS = 0, gemmF = 0, attF = 0, bytes = 0, actElems = 0, weightElems = 0;
+        double gemmS = 0, attS = 0, eltS = 0, launchS = 0, gemmF = 0, attF = 0, bytes = 0, actElems = 0, weightElems = 0;
         long kernels = 0;
         double width = LayerShapes.attentionWidth(m) / (double) tp;
         // layers come in few kinds (dense/MoE × full/sliding attention): cost each kind once, weight by its count
@@ -65,7 +66,7 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
         for (var kind : kinds.entrySet()) {
             Layer layer = kind.getKey();
             int times = kind.getValue();
-            double gemmS0 = gemmS, attS0 = attS, eltS0 = eltS, gemmF0 = gemmF, attF0 = attF, bytes0 = bytes;
+            double gemmS0 = gemmS, attS0 = attS, eltS0 = eltS, launch0 = launchS, gemmF0 = gemmF, attF0 = attF, bytes0 = bytes;
             double act0 = actElems, w0 = weightElems;
             long k0 = kernels;
             for (Gemm g : concat(LayerShapes.attentionProjections(m), LayerShapes.feedForward(m, layer))) {
@@ -103,13 +104,17 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
             bytes += freshKv;
             double eBytes = tokens * LayerShapes.elementwiseBytes(m, layer, fusedElementwise) / tp * actBytes / 2;
             int eltKernels = fusedElementwise ? 4 : 24;
-            eltS += Math.max(r.memory(eBytes), r.kernelGapS() * eltKernels);
+            // small elementwise kernels pay their launch floor on top of their traffic: profiled HF layers on an
+            // H200 spent about 2 µs per kernel beyond bytes / bandwidth
+            eltS += r.memory(eBytes) + r.kernelGapS() * eltKernels;
+            launchS += r.kernelGapS() * eltKernels;
             bytes += eBytes;
             kernels += 1 + eltKernels;
             // the other layers of this kind cost the same
             gemmS += (gemmS - gemmS0) * (times - 1);
             attS += (attS - attS0) * (times - 1);
             eltS += (eltS - eltS0) * (times - 1);
+            launchS += (launchS - launch0) * (times - 1);
             gemmF += (gemmF - gemmF0) * (times - 1);
             attF += (attF - attF0) * (times - 1);
             bytes += (bytes - bytes0) * (times - 1);
@@ -117,7 +122,7 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double gem
             weightElems += (weightElems - w0) * (times - 1);
             kernels += (kernels - k0) * (times - 1);
         }
-        return new PassCost(gemmS, attS, eltS, gemmF, attF, bytes, kernels, actElems, weightElems);
+        return new PassCost(gemmS, attS, eltS, launchS, gemmF, attF, bytes, kernels, actElems, weightElems);
     }
 
     private static java.util.List<Gemm> concat(java.util.List<Gemm> a, java.util.List<Gemm> b) {

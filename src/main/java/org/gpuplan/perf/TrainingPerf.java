@@ -24,8 +24,25 @@ final class TrainingPerf {
     private TrainingPerf() {
     }
 
-    /** Host-side launch cost per kernel in eager PyTorch; compiled graphs launch fewer, fused kernels. */
-    static final double EAGER_KERNEL_S = 6e-6;
+    /**
+     * GPU-side floor of one kernel (launch latency, a tiny grid): profiled elementwise kernels of HF training on an
+     * H200 averaged 1.3–2 µs each (calibration/results/h200-2026-11-26.jsonl).
+     */
+    static final double GPU_KERNEL_S = 2e-6;
+    /**
+     * Host time to issue one kernel from eager PyTorch with autograd (Python, dispatcher, launch): small-model HF
+     * steps on the H200 host were host-bound at 21–25 µs per profiled kernel (Qwen2.5-0.5B: 72 ms for 3,380
+     * kernels; GPT-2: 26 ms for 1,024), 30–50 µs on a slower run of the same host; 20 µs taken.
+     */
+    static final double EAGER_HOST_S = 20e-6;
+    /** torch.compile replays Inductor's generated wrapper: fewer kernels and a cheaper launch each. */
+    static final double COMPILED_HOST_S = 5e-6;
+    /**
+     * Kernels the backward launches per forward kernel: autograd's derivative of an elementwise op is one to three
+     * kernels, a GEMM's two. Fitted to the profiled counts: Qwen2.5-0.5B 3,380 kernels per step for 24 layers of
+     * 32 forward kernels (1 + 3.3 backward, plus the optimizer and the loss).
+     */
+    static final double BACKWARD_KERNELS_PER_FORWARD = 3.3;
 
     static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g) {
         Parallelism par = w.parallelism();
@@ -33,7 +50,7 @@ final class TrainingPerf {
         boolean lora = w.method() != Method.FULL;
         TensorDtype dtype = matmulDtype(w);
         // Megatron uses Transformer Engine's cuDNN fused attention (FA3-class on Hopper); PyTorch SDPA runs FlashAttention-2
-        Roofline r = Roofline.of(g, dtype, w.perf(), w.perf().compile() ? 2e-6 : EAGER_KERNEL_S,
+        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S,
                 w.framework() == org.gpuplan.workload.Framework.MEGATRON);
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
         int tp = par.tp(), pp = par.pp(), cp = par.cp(), ep = par.ep(), dp = par.dp();
@@ -66,13 +83,31 @@ final class TrainingPerf {
         double loss = r.memory(tokensRank * m.vocabSize() / (double) tp * 4 * 3);
         // LoRA adapters (PEFT keeps them in fp32): the input cast to fp32, x·A and (x·A)·B on CUDA cores, the fp32
         // output cast back and added to the base output — memory-bound small kernels on every adapted Linear
-        double adapters = lora ? adapterPass(m, w, r, tokensRank, tp, act) : 0;
-        perPassExtra += adapters;
-        double fwd = (fwdAll.timeS() + perPassExtra) * stageShare + lmHead + loss;
+        double adaptersFwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, false) : 0;
+        double adaptersBwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, true) : 0;
+        // eager attention (attn_implementation="eager") materializes the b·heads·s×s scores: scale, mask add, fp32
+        // softmax and casts move about 34 bytes per score element forward (FlashAttention/SDPA keep them on chip)
+        double eagerScores = w.attention() == org.gpuplan.workload.AttentionImpl.EAGER
+                ? r.memory(eagerScoreElements(m, w) / cp / tp * 34.0) : 0;
+        // PyTorch autocast over fp32 parameters (HF Trainer, torchtune --bf16-mixed): the residual stream, norms and
+        // adds stay fp32 (twice their 16-bit traffic), and every GEMM re-casts its fp32 weight to 16 bits (read 4 B,
+        // write 2 B per weight each forward; the backward casts trainable gradients back, 2 B in, 4 B out)
+        boolean autocast = w.precision().mixed() && (w.framework() == org.gpuplan.workload.Framework.HF
+                || w.framework() == org.gpuplan.workload.Framework.TORCHTUNE);
+        double autocastFwd = autocast ? r.memory(tokensRank * m.numLayers() * LayerShapes.residualElementwiseBytes(m,
+                fused) / tp + fwdAll.weightElements() * 6) : 0;
+        double autocastBwd = autocast ? r.memory(2 * tokensRank * m.numLayers() * LayerShapes
+                .residualElementwiseBytes(m, fused) / tp + (lora ? 0 : fwdAll.weightElements() * 6)) : 0;
+        double fwd = (fwdAll.timeS() + perPassExtra + adaptersFwd + eagerScores + autocastFwd) * stageShare + lmHead
+                + loss;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
         double gemmBwdFactor = lora ? 1.0 : 2.0;
-        double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + fwdAll.elementwiseS() * 2
-                + perPassExtra)
+        // elementwise backward: twice the traffic (saved inputs + incoming gradient in, gradients out) and the
+        // backward's extra kernels, each with its launch floor
+        double eltBwd = (fwdAll.elementwiseS() - fwdAll.elementwiseLaunchS()) * 2
+                + fwdAll.elementwiseLaunchS() * BACKWARD_KERNELS_PER_FORWARD;
+        double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + eltBwd
+                + perPassExtra + adaptersBwd + eagerScores * 2 + autocastBwd)
                 * stageShare + lmHead * gemmBwdFactor + loss;
         double recompute = switch (w.checkpointing()) {
             case FULL -> fwd;
@@ -80,18 +115,23 @@ final class TrainingPerf {
             // recomputation re-runs the attention core
             case SELECTIVE -> (w.framework() == org.gpuplan.workload.Framework.MEGATRON
                     ? fwdAll.attentionS() + fwdAll.elementwiseS()
-                    : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + perPassExtra) * stageShare;
+                    : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + perPassExtra + adaptersFwd) * stageShare;
             case NONE -> 0;
         };
         figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", String.format(Locale.ROOT,
                 "Σ layers/pp of per-kernel rooflines over %.0f tokens/rank: GEMMs %.4g s + attention %.4g s + "
-                        + "elementwise %.4g s, + LM head %.4g s (%s peak %.0f TFLOPS × ceiling %.3f × size factor; "
+                        + "elementwise %.4g s%s, + LM head %.4g s (%s peak %.0f TFLOPS × ceiling %.3f × size factor; "
                         + "memory %.3f TB/s × %.2f)", tokensRank, fwdAll.gemmS() * stageShare,
-                fwdAll.attentionS() * stageShare, fwdAll.elementwiseS() * stageShare, lmHead + loss, dtype,
+                fwdAll.attentionS() * stageShare, fwdAll.elementwiseS() * stageShare, (eagerScores > 0
+                        ? String.format(Locale.ROOT, " + eager attention scores %.4g s", eagerScores * stageShare)
+                        : "") + (autocast ? String.format(Locale.ROOT, " + autocast fp32 residual stream and weight "
+                        + "casts %.4g s", autocastFwd * stageShare) : ""), lmHead + loss, dtype,
                 g.peakTflops(dtype), r.matmulCeiling(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
         figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", (lora ? "frozen base: dgrad only (1×"
                 : "dgrad + wgrad (2×") + " forward GEMMs), attention 2.5× forward (FlashAttention backward), "
-                + "elementwise 2×"));
+                + "elementwise 2× traffic and " + BACKWARD_KERNELS_PER_FORWARD + "× the kernel launches"
+                + (lora ? ", LoRA adapters backward (see adapterPass)" : "")
+                + (eagerScores > 0 ? ", eager attention scores 2×" : "")));
         if (recompute > 0) {
             figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
                     w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
@@ -204,10 +244,21 @@ final class TrainingPerf {
                 / ((par.zero() >= 1 || par.fsdp() != Parallelism.FsdpMode.NONE
                 && par.fsdp() != Parallelism.FsdpMode.NO_SHARD) ? dp : 1));
         figs.add(new Figure("optimizer_s", "optimizer step", optimizer, "s", String.format(Locale.ROOT,
-                "%.0f bytes read+written per trainable parameter (%s) / (%.2f TB/s × %.2f)", optimizerBytes(w),
+                "%.0f bytes read+written per trainable parameter (%s, see optimizerBytes) / (%.2f TB/s × %.2f)",
+                optimizerBytes(w),
                 w.optimizer().key(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
 
-        double step = micro * perMicro + bubble + dpExposed + optimizer;
+        double gpuStep = micro * perMicro + bubble + dpExposed + optimizer;
+        // the host issues every kernel of the step; when kernels are small it, not the GPU, sets the pace
+        double passKernels = fwdAll.kernels() * stageShare + (lora ? 6.0 * LoraAdapters.targets(m, w).stream()
+                .mapToLong(org.gpuplan.memory.LinearModule::count).sum() * stageShare : 0) + 8;
+        double recomputeKernels = w.checkpointing() == Checkpointing.FULL ? passKernels
+                : w.checkpointing() == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
+        double stepKernels = micro * (passKernels * (1 + BACKWARD_KERNELS_PER_FORWARD) + recomputeKernels)
+                + optimizerKernels(w);
+        double hostPerKernel = w.perf().compile() ? COMPILED_HOST_S : EAGER_HOST_S;
+        double hostStep = stepKernels * hostPerKernel;
+        double step = Math.max(gpuStep, hostStep);
         double globalTokens = (double) w.batchSize() * w.seqLen() * micro * dp;
         double tokensPerS = globalTokens / step;
         // model FLOPs: forward + backward (2× GEMMs of trainable weights, 1× dgrad) without recomputation
@@ -230,9 +281,18 @@ final class TrainingPerf {
         double bwUtil = Math.min(1, bytesStep / (step * g.memoryBandwidthTbs() * 1e12));
 
         figs.add(0, new Figure("step_time_s", "step time", step, "s", String.format(Locale.ROOT,
+                "max(GPU time %s, host time %s): %s", fmt(gpuStep), fmt(hostStep), gpuStep >= hostStep
+                        ? "the GPU sets the pace" : "host-bound: kernels too small to hide the launch overhead")));
+        figs.add(new Figure("gpu_time_s", "GPU time per step", gpuStep, "s", String.format(Locale.ROOT,
                 "micro-batches %d × (forward %s + backward %s + recompute %s + exposed TP %s + CP %s + EP %s) + "
                         + "bubble %s + exposed DP %s + optimizer %s", micro, fmt(fwd), fmt(bwd), fmt(recompute),
                 fmt(tpExposed), fmt(cpExposed), fmt(epExposed), fmt(bubble), fmt(dpExposed), fmt(optimizer))));
+        figs.add(new Figure("host_time_s", "host time per step", hostStep, "s", String.format(Locale.ROOT,
+                "%.0f kernels × %.0f µs (%s): per micro-batch %.0f forward kernels × (1 + %.1f backward)%s, + %.0f "
+                        + "optimizer kernels", stepKernels, hostPerKernel * 1e6, w.perf().compile()
+                        ? "torch.compile wrapper" : "eager PyTorch dispatch + launch", passKernels,
+                BACKWARD_KERNELS_PER_FORWARD, recomputeKernels > 0 ? " + " + fmt(recomputeKernels) + " recomputed"
+                        : "", optimizerKernels(w))));
         figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", String.format(
                 Locale.ROOT, "global batch %d × %d tokens × %d micro-batches × dp %d / step %.4g s",
                 w.batchSize(), w.seqLen(), micro, dp, step)));
@@ -261,21 +321,35 @@ final class TrainingPerf {
     }
 
     /**
-     * One pass over every LoRA adapter: per adapted Linear and token, read the input (c B) and write its fp32 copy
-     * (4 B), read it for x·A (4 B), write and read the r-wide result, write the fp32 output (4 B), cast it (4 + c B)
-     * and add it to the base output (2c B); the 2·r·(in + out) FLOPs run in fp32 on CUDA cores; 6 kernels each.
+     * The LoRA adapters of one forward ({@code backward = false}) or backward pass. PEFT keeps adapters in fp32
+     * (autocast_adapter_dtype) over a 16-bit base of c bytes per element. Per adapted Linear and token, forward: cast
+     * the input to fp32 (read c, write 4), read it for x·A (4); write B's fp32 output (4), scale it (read + write 8),
+     * add it to the base output with type promotion (read c + 4, write 4) and cast back (read 4, write c): in·(c + 8)
+     * + out·(24 + 2c) bytes. Backward: the casts, the add and the scaling in reverse (out·(24 + 2c)), dgrad and wgrad
+     * of A over the fp32 input (in·12), the cast back (in·(4 + c)) and the sum into the base layer's input gradient
+     * (in·3c). The 2·r·(in + out) FLOPs per GEMM run in fp32 on CUDA cores (2 GEMMs forward, 4 backward); 6 kernels
+     * forward, 10 backward, each with its launch floor.
      */
-    static double adapterPass(ModelSpec m, Workload w, Roofline r, double tokens, int tp, double c) {
+    static double adapterPass(ModelSpec m, Workload w, Roofline r, double tokens, int tp, double c,
+                              boolean backward) {
         double bytes = 0;
         double flops = 0;
         long kernels = 0;
         for (org.gpuplan.memory.LinearModule lm : LoraAdapters.targets(m, w)) {
             double in = lm.in(), out = lm.out();
-            bytes += lm.count() * tokens * (in * (c + 4 + 4) + out * (4 + 4 + c + 2 * c) + 8.0 * w.loraRank());
-            flops += lm.count() * tokens * 2.0 * w.loraRank() * (in + out);
-            kernels += 6 * lm.count();
+            bytes += lm.count() * tokens * (backward ? in * (12 + 4 * c) + out * (24 + 2 * c)
+                    : in * (c + 8) + out * (24 + 2 * c));
+            flops += lm.count() * tokens * 2.0 * w.loraRank() * (in + out) * (backward ? 2 : 1);
+            kernels += (backward ? 10 : 6) * lm.count();
         }
-        return Math.max(r.memory(bytes / tp) + r.instructions(flops / 2 / tp), kernels * r.kernelGapS());
+        return r.memory(bytes / tp) + r.instructions(flops / 2 / tp) + kernels * r.kernelGapS();
+    }
+
+    /** Score elements of eager attention over all layers: batch × heads × s × s (the mask covers the full square). */
+    static double eagerScoreElements(ModelSpec m, Workload w) {
+        long heads = m.attention() instanceof org.gpuplan.model.Attention.Standard st ? st.numHeads()
+                : ((org.gpuplan.model.Attention.Latent) m.attention()).numHeads();
+        return (double) w.batchSize() * heads * w.seqLen() * (double) w.seqLen() * m.numLayers();
     }
 
     private static double kvWidth(ModelSpec m) {
@@ -292,8 +366,37 @@ final class TrainingPerf {
         return Roofline.dtypeOf(w.precision());
     }
 
-    /** Bytes read and written per trainable parameter by one optimizer step (multi-tensor kernels, memory-bound). */
+    /**
+     * Bytes read and written per trainable parameter by one optimizer step (memory-bound).
+     *
+     * <p>PyTorch's own optimizers (HF Trainer, torchtune, FSDP/torchtitan) keep states in the parameters' dtype (fp32
+     * under autocast mixed precision) and count element accesses: torch.optim.AdamW foreach runs weight decay (2),
+     * lerp (3), mul (2), addcmul (3), sqrt (2), div (2), add eps (2), addcdiv (4) = 20; the fused kernel reads
+     * param, grad, m, v and writes param, m, v = 7; SGD 3, with momentum 8; HF Adafactor upcasts to fp32 and runs
+     * about 22. Profiled on an H200: foreach AdamW 12.6 ns per bf16 parameter (model: 10.4), 21 ns per fp32
+     * parameter (model: 20.8). DeepSpeed and Megatron step fp32 master weights and states with fused multi-tensor
+     * kernels and write the 16-bit copy back.
+     */
     static double optimizerBytes(Workload w) {
+        boolean torchOptimizer = switch (w.framework()) {
+            case HF, TORCHTUNE, FSDP -> true;
+            default -> false;
+        };
+        if (torchOptimizer) {
+            double accesses = switch (w.optimizer()) {
+                case ADAMW, ADAMW_HF -> 20;
+                case ADAMW_FUSED -> 7;
+                case ADAMW_8BIT, PAGED_ADAMW_8BIT -> 0; // bitsandbytes: 8-bit states, below
+                case ADAFACTOR -> 22;
+                case SGD -> 3;
+                case SGD_MOMENTUM, LION -> 8;
+            };
+            double element = w.optimizer() == org.gpuplan.workload.OptimizerKind.ADAFACTOR ? 4
+                    : w.precision().weightBytes();
+            if (accesses > 0) {
+                return accesses * element;
+            }
+        }
         double state = switch (w.optimizer()) {
             case ADAMW, ADAMW_FUSED, ADAMW_HF -> 16; // m and v, fp32, read + write
             case ADAMW_8BIT, PAGED_ADAMW_8BIT -> 4;
@@ -304,6 +407,16 @@ final class TrainingPerf {
         // fp32 master weight read + write, gradient read, 16-bit copy written under mixed precision
         double master = w.precision().mixed() ? 4 + 4 + 4 + 2 : w.precision().weightBytes() * 3.0;
         return state + master;
+    }
+
+    /** Kernels one optimizer step launches: multi-tensor ops (a handful of launches each); per-tensor loops more. */
+    static double optimizerKernels(Workload w) {
+        return switch (w.optimizer()) {
+            case ADAMW -> 8 * 4;
+            case ADAMW_FUSED -> 4;
+            case SGD, SGD_MOMENTUM, LION -> 3 * 4;
+            default -> 100;
+        };
     }
 
     static double optimizerStep(Workload w, Roofline r, double paramsPerRank) {

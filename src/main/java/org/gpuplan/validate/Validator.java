@@ -173,6 +173,10 @@ public final class Validator {
             case "ttft_s" -> p.ttftS();
             case "tpot_s" -> p.tpotS();
             case "output_tokens_per_s" -> p.outputTokensPerS();
+            // GPU kernel time as a profiler sums it (calibration/measure.py): the model's GPU-side figures
+            case "kernel_time_s" -> p.figure("gpu_time_s");
+            case "prefill_kernel_time_s" -> p.figure("prefill_gpu_s");
+            case "decode_kernel_time_s" -> p.figure("decode_step_s");
             default -> p.figure(key);
         };
         if (Double.isNaN(v)) {

@@ -1,0 +1,83 @@
+package org.gpuplan.validate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The estimator against the calibration matrix as measured on an NVIDIA H200 (calibration/measure.py, torch 2.11,
+ * transformers 5.17, peft 0.21; calibration/results/h200-2026-11-26.jsonl): random-weight HF models from the catalog's
+ * config.json files, every setting known. Memory is what PyTorch's allocator and NVML reported; GPU time is the
+ * PyTorch profiler's sum of kernel times for one training step, one prefill and one decode step.
+ *
+ * <p>The bounds are the accuracy reached when the data was committed, with a little headroom; they fail when a change
+ * makes the model worse on measured truth.
+ */
+class H200CalibrationTest {
+
+    static final Path RESULTS = Path.of("calibration", "results", "h200-2026-11-26.jsonl");
+
+    static List<ValidationResult> results;
+
+    @BeforeAll
+    static void run() {
+        results = CalibrationMatrixTest.validator().run(Validator.read(RESULTS));
+    }
+
+    static double[] errors(Predicate<String> metric) {
+        return results.stream().filter(r -> metric.test(r.validationCase().metric()))
+                .mapToDouble(r -> Math.abs(r.error().orElseThrow(() -> new AssertionError(
+                        r.validationCase().id() + ": " + r.reason()))))
+                .sorted().toArray();
+    }
+
+    static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    @Test
+    void everyMeasuredLineIsPredicted() {
+        assertThat(results).hasSizeGreaterThan(100).allSatisfy(r -> assertThat(r.predicted())
+                .as(r.validationCase().id() + ": " + r.reason()).isPresent());
+    }
+
+    @Test
+    void memoryPeaksWithinAFewPercent() {
+        double[] e = errors(m -> !m.startsWith("perf."));
+        assertThat(e).hasSizeGreaterThanOrEqualTo(80);
+        assertThat(median(e)).as("median |error| of allocated/reserved/device-used peaks").isLessThan(0.035);
+        assertThat(e[e.length - 1]).as("worst memory case").isLessThan(0.20);
+    }
+
+    @Test
+    void gpuKernelTimeOfTrainingSteps() {
+        double[] e = errors(m -> m.equals("perf.kernel_time_s"));
+        assertThat(e).hasSizeGreaterThanOrEqualTo(20);
+        assertThat(median(e)).as("median |error| of GPU time per training step").isLessThan(0.16);
+        assertThat(e[e.length - 1]).isLessThan(0.40);
+    }
+
+    @Test
+    void prefillGpuTime() {
+        double[] e = errors(m -> m.equals("perf.prefill_kernel_time_s"));
+        assertThat(e).hasSize(5);
+        assertThat(median(e)).isLessThan(0.15);
+    }
+
+    @Test
+    void largeStepsAreGpuBoundAndPredicted() {
+        // the 7-8B cases keep the GPU busy (profiled kernel time ≥ 95 % of the step): step time is the GPU's
+        for (ValidationResult r : results) {
+            String id = r.validationCase().id();
+            if (r.validationCase().metric().equals("perf.step_time_s") && (id.startsWith("llama31-8b-full")
+                    || id.startsWith("qwen25-7b-lora"))) {
+                assertThat(Math.abs(r.error().orElseThrow())).as(id).isLessThan(0.15);
+            }
+        }
+    }
+}
