@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""What autograd saves for one transformers layer on CUDA: the real GPT2Block, BertLayer and LlamaDecoderLayer.
+
+measure_saved_tensors.py checks gpuplan's per-layer activation formulas against op-for-op re-implementations on CPU
+(torch 1.13). This script runs the real transformers modules on a CUDA GPU with the installed torch, where a few ops
+save differently (dropout keeps a bool mask, autocast runs softmax and LayerNorm in fp32). One forward of one layer in
+train() mode runs inside torch.autograd.graph.saved_tensors_hooks; every saved tensor is grouped by storage and each
+storage counts once:
+
+    param       the layer's own parameters (excluded)
+    param_cast  16-bit copies of parameters made by autocast (same shape as a parameter; excluded, counted elsewhere)
+    input       the layer input
+    shared      RoPE cos/sin passed in from outside (shared by all layers)
+    activation  everything else
+
+Output: one JSON line per case with the bytes per category and the saved tensors (op-agnostic: shape, dtype, bytes).
+
+Usage: python3 validation/activations/measure_cuda_layers.py > validation/activations/cuda-<gpu>.jsonl
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CATALOG = os.path.join(HERE, "..", "..", "src", "main", "resources", "gpuplan", "models")
+
+MODELS = [("gpt2", "openai-community/gpt2"), ("bert", "google-bert/bert-base-uncased"),
+          ("llama", "meta-llama/Llama-3.2-1B-Instruct")]
+MODES = ["fp32", "bf16", "bf16-mixed"]
+ATTENTION = ["eager", "sdpa"]
+B, S = 2, 256
+
+
+def load_config(transformers, model_id, attention):
+    with open(os.path.join(CATALOG, model_id.replace("/", "--") + ".json")) as f:
+        raw = json.load(f)
+    raw.pop("_comment", None)
+    config = transformers.AutoConfig.for_model(**raw)
+    config._attn_implementation = attention
+    return config
+
+
+def build(torch, transformers, family, config):
+    if family == "gpt2":
+        from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+        layer = GPT2Block(config, layer_idx=0)
+        return layer, lambda x, extra: layer(x)
+    if family == "bert":
+        from transformers.models.bert.modeling_bert import BertLayer
+        layer = BertLayer(config)
+        return layer, lambda x, extra: layer(x)
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+    layer = LlamaDecoderLayer(config, layer_idx=0)
+    return layer, lambda x, extra: layer(x, attention_mask=None, position_embeddings=extra["rope"],
+                                         position_ids=extra["position_ids"])
+
+
+def measure(torch, transformers, family, model_id, mode, attention):
+    config = load_config(transformers, model_id, attention)
+    layer, call = build(torch, transformers, family, config)
+    weight_dtype = torch.bfloat16 if mode == "bf16" else torch.float32
+    layer = layer.to(device="cuda", dtype=weight_dtype)
+    layer.train()
+    h = config.hidden_size
+    x = torch.randn(B, S, h, device="cuda", dtype=weight_dtype, requires_grad=True)
+    extra = {}
+    shared = set()
+    if family == "llama":
+        from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+        rope = LlamaRotaryEmbedding(config=config).to("cuda")
+        position_ids = torch.arange(S, device="cuda").unsqueeze(0).expand(B, -1)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode == "bf16-mixed"):
+            cos, sin = rope(x, position_ids)
+        if mode == "bf16":
+            cos, sin = cos.to(torch.bfloat16), sin.to(torch.bfloat16)
+        extra = {"rope": (cos, sin), "position_ids": position_ids}
+        shared = {cos.untyped_storage().data_ptr(), sin.untyped_storage().data_ptr()}
+    packed = []
+
+    def pack(t):
+        packed.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode == "bf16-mixed"):
+            out = call(x, extra)
+    params = {p.untyped_storage().data_ptr() for p in layer.parameters()}
+    buffers = {bf.untyped_storage().data_ptr() for bf in layer.buffers()}
+    param_shapes = {tuple(p.shape) for p in layer.parameters()}
+    storages = {}
+    for t in packed:
+        if not isinstance(t, torch.Tensor):
+            continue
+        st = t.untyped_storage()
+        key = st.data_ptr()
+        if key in storages:
+            continue
+        if key in params or key in buffers:
+            cat = "param"
+        elif key == x.untyped_storage().data_ptr():
+            cat = "input"
+        elif key in shared:
+            cat = "shared"
+        elif mode == "bf16-mixed" and t.dtype == torch.bfloat16 and tuple(t.shape) in param_shapes \
+                and t.numel() * 2 == st.nbytes() and t.dim() <= 2:
+            cat = "param_cast"
+        else:
+            cat = "activation"
+        storages[key] = {"cat": cat, "bytes": st.nbytes(), "shape": list(t.shape), "dtype": str(t.dtype)}
+    sums = {}
+    for v in storages.values():
+        sums[v["cat"]] = sums.get(v["cat"], 0) + v["bytes"]
+    del out
+    return {"family": family, "model": model_id, "mode": mode, "attention": attention, "batch_size": B,
+            "seq_len": S, "hidden_size": h, "activation_bytes": sums.get("activation", 0),
+            "input_bytes": sums.get("input", 0), "shared_bytes": sums.get("shared", 0),
+            "param_cast_bytes": sums.get("param_cast", 0), "torch": torch.__version__,
+            "transformers": transformers.__version__, "gpu": torch.cuda.get_device_name(0),
+            "tensors": sorted((v for v in storages.values() if v["cat"] != "param"), key=lambda v: -v["bytes"])}
+
+
+def main():
+    import torch
+    import transformers
+    torch.manual_seed(0)
+    for family, model_id in MODELS:
+        for mode in MODES:
+            for attention in ATTENTION:
+                try:
+                    print(json.dumps(measure(torch, transformers, family, model_id, mode, attention)), flush=True)
+                except Exception as e:  # one case's problem must not cost the others
+                    print(f"{family} {mode} {attention}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
