@@ -10,7 +10,7 @@ storage counts once:
     param       the layer's own parameters (excluded)
     param_cast  16-bit copies of parameters made by autocast (same shape as a parameter; excluded, counted elsewhere)
     input       the layer input
-    shared      RoPE cos/sin passed in from outside (shared by all layers)
+    shared      RoPE cos/sin and the 4-D mask passed in from outside (shared by all layers)
     activation  everything else
 
 Output: one JSON line per case with the bytes per category and the saved tensors (op-agnostic: shape, dtype, bytes).
@@ -52,20 +52,27 @@ def build(torch, transformers, family, config):
         return layer, lambda x, extra: layer(x)
     from transformers.models.llama.modeling_llama import LlamaDecoderLayer
     layer = LlamaDecoderLayer(config, layer_idx=0)
-    return layer, lambda x, extra: layer(x, attention_mask=None, position_embeddings=extra["rope"],
+    return layer, lambda x, extra: layer(x, attention_mask=extra.get("mask"), position_embeddings=extra["rope"],
                                          position_ids=extra["position_ids"])
 
 
 def measure(torch, transformers, family, model_id, mode, attention):
+    with_mask = attention.endswith("+mask")
+    attention = attention.removesuffix("+mask")
     config = load_config(transformers, model_id, attention)
     layer, call = build(torch, transformers, family, config)
     weight_dtype = torch.bfloat16 if mode == "bf16" else torch.float32
     layer = layer.to(device="cuda", dtype=weight_dtype)
     layer.train()
     h = config.hidden_size
-    x = torch.randn(B, S, h, device="cuda", dtype=weight_dtype, requires_grad=True)
+    # the layer input is the output of the layer before (not a leaf): autocast caches casts of leaves only, so a leaf
+    # input would share one 16-bit cast between q, k and v and hide two of the three copies a real model keeps
+    leaf = torch.randn(B, S, h, device="cuda", dtype=weight_dtype, requires_grad=True)
+    x = leaf * 1.0
     extra = {}
     shared = set()
+    if family != "llama" and with_mask:
+        raise ValueError("the 4-D mask variant is measured for Llama only")
     if family == "llama":
         from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
         rope = LlamaRotaryEmbedding(config=config).to("cuda")
@@ -75,6 +82,12 @@ def measure(torch, transformers, family, model_id, mode, attention):
         if mode == "bf16":
             cos, sin = cos.to(torch.bfloat16), sin.to(torch.bfloat16)
         extra = {"rope": (cos, sin), "position_ids": position_ids}
+        if with_mask:
+            # a padded batch: the 4-D additive causal mask HF builds, shared by all layers
+            dtype = torch.bfloat16 if mode != "fp32" else torch.float32
+            mask = torch.full((S, S), torch.finfo(dtype).min, device="cuda", dtype=dtype).triu(1)
+            extra["mask"] = mask[None, None].expand(B, 1, S, S).contiguous()
+            shared.add(extra["mask"].untyped_storage().data_ptr())
         shared = {cos.untyped_storage().data_ptr(), sin.untyped_storage().data_ptr()}
     packed = []
 
@@ -112,7 +125,8 @@ def measure(torch, transformers, family, model_id, mode, attention):
     for v in storages.values():
         sums[v["cat"]] = sums.get(v["cat"], 0) + v["bytes"]
     del out
-    return {"family": family, "model": model_id, "mode": mode, "attention": attention, "batch_size": B,
+    return {"family": family, "model": model_id, "mode": mode, "attention": attention, "mask_4d": with_mask,
+            "batch_size": B,
             "seq_len": S, "hidden_size": h, "activation_bytes": sums.get("activation", 0),
             "input_bytes": sums.get("input", 0), "shared_bytes": sums.get("shared", 0),
             "param_cast_bytes": sums.get("param_cast", 0), "torch": torch.__version__,
@@ -126,7 +140,7 @@ def main():
     torch.manual_seed(0)
     for family, model_id in MODELS:
         for mode in MODES:
-            for attention in ATTENTION:
+            for attention in ATTENTION + (["eager+mask", "sdpa+mask"] if family == "llama" else []):
                 try:
                     print(json.dumps(measure(torch, transformers, family, model_id, mode, attention)), flush=True)
                 except Exception as e:  # one case's problem must not cost the others
