@@ -79,13 +79,20 @@ public final class ActivationMemory {
             BlockActivations.Saved block = BlockActivations.gpt2(shape, profile);
             long layer = block.total();
             if (m.family() != Family.GPT2 && m.family() != Family.GPT_BIGCODE) {
-                layer -= Bytes.ceil(3.0 * c * f * n); // erf GELU keeps only its input, not gelu_new's four tensors
+                // erf GELU keeps only its 16-bit input, the next projection its output (2·c per element) instead of
+                // gelu_new's tensors
+                layer -= Bytes.ceil((BlockActivations.geluNewBytes(shape, profile) - 2.0 * c) * f * n);
+            }
+            if (m.family().isEncoder() && mixed) {
+                // BERT's separate query/key/value Linears each cast the fp32 input: two more 16-bit copies than GPT-2's
+                // single c_attn (measured: validation/activations/cuda-h200.jsonl)
+                layer += Bytes.ceil(2.0 * c * h * n);
             }
             if (w.attention() != AttentionImpl.EAGER) {
-                // SDPA/flash keep no s² tensors: remove exactly what the eager block counted for them
+                // SDPA/flash keep no s² tensors: remove exactly what the eager block counted for them and add the fp32
+                // log-sum-exp (4 per head) and the kernel's RNG seed and offset
                 double probs = BlockActivations.probabilityBytesPerScore(shape, profile) * a * s;
-                // (Bytes.ceil clamps at zero: add the attention output and log-sum-exp, subtract the probabilities)
-                layer += Bytes.ceil((c * (double) h + 4.0 * a) * n) - (long) Math.floor(probs * n);
+                layer += Bytes.ceil(4.0 * a * n) + profile.sdpaRngBytes() - (long) Math.floor(probs * n);
             }
             layer += adapters / Math.max(1, m.numLayers());
             for (int i = 0; i < m.numLayers(); i++) {

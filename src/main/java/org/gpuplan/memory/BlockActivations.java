@@ -19,13 +19,22 @@ public final class BlockActivations {
      * @param layerNormStatsBytes bytes of LayerNorm's saved mean and rstd per token: fp32 on CUDA (4 each),
      *                         the input dtype on CPU (0 = element bytes)
      * @param autocastSoftmaxFp32 whether autocast runs softmax in fp32 (CUDA yes, CPU no)
+     * @param autocastPowFp32  whether autocast runs pow in fp32 (CUDA yes: gelu_new then keeps fp32 tensors)
+     * @param eagerScaleTensor the eager Llama path keeps its attention scale as an 8-byte tensor (the transformers
+     *                         code measured on CPU did; current transformers passes a Python float)
+     * @param sdpaRngBytes     bytes SDPA keeps beside its tensors: the CUDA kernels save a Philox seed and offset
+     *                         (two int64) even without dropout
      */
     public record Profile(boolean meanSavesInput, int dropoutNoiseBytes, int layerNormStatsBytes,
-                          boolean autocastSoftmaxFp32) {
-        /** CUDA with current PyTorch: what the estimator predicts. */
-        public static final Profile CUDA = new Profile(false, 1, 4, true);
+                          boolean autocastSoftmaxFp32, boolean autocastPowFp32, boolean eagerScaleTensor,
+                          int sdpaRngBytes) {
+        /**
+         * CUDA with current PyTorch: what the estimator predicts. Checked against the real transformers layers on
+         * an H200 (torch 2.11, transformers 5.17): validation/activations/cuda-h200.jsonl.
+         */
+        public static final Profile CUDA = new Profile(false, 1, 4, true, true, false, 16);
         /** CPU with torch 1.13: what the committed measurement ran on. */
-        public static final Profile CPU_TORCH_1_13 = new Profile(true, 0, 0, false);
+        public static final Profile CPU_TORCH_1_13 = new Profile(true, 0, 0, false, false, true, 0);
     }
 
     /**
@@ -75,18 +84,30 @@ public final class BlockActivations {
         }
         double attn;
         double qd = (double) x.a() * x.d();
-        if (x.attention() == AttentionImpl.EAGER) {
+        boolean repeat = x.attention() == AttentionImpl.SDPA && x.b() > 1;
+        // without a mask, HF asks SDPA for native GQA (enable_gqa); no fp32 fused kernel takes it, so fp32 runs
+        // PyTorch's math attention, which saves what the eager path saves
+        boolean mathFallback = x.attention() == AttentionImpl.SDPA && !repeat && !x.autocast() && x.e() == 4
+                && x.g() < x.a();
+        if (x.attention() == AttentionImpl.EAGER || mathFallback) {
             boolean softmaxFp32 = true; // softmax(dtype=torch.float32) is explicit in eager_attention_forward
             double probs = (softmaxFp32 ? 4 : c) + (c != 4 ? c : 0);
             attn = 3 * c * qd + probs * x.a() * x.s() + (x.trainable() ? c * qd : 0);
         } else {
-            boolean repeat = x.attention() == AttentionImpl.SDPA && x.b() > 1;
+            // q, K and V (repeated to all heads when a 4-D mask is passed), the output (allocated [b, s, heads, d]:
+            // the o_proj input is a view of it) and the fp32 log-sum-exp
             double kv = 2.0 * (repeat ? x.a() : x.g()) * x.d();
-            attn = c * (qd + kv) + c * qd + 4.0 * x.a() + (x.trainable() ? c * qd : 0);
+            attn = c * (qd + kv) + c * qd + 4.0 * x.a();
+            if (repeat) {
+                // SDPA keeps the padded batch's mask [b, 1, s, s] for backward as its own additive copy in the query's
+                // dtype, one per layer (measured on CUDA for fp32, bf16 and autocast; the eager path keeps none)
+                attn += c * (double) x.s();
+            }
         }
         double mlp = (x.trainable() ? 4 : 3) * c * (double) x.f();
         double perToken = norm1 + norm2 + attn + mlp;
-        long constant = x.attention() == AttentionImpl.EAGER ? 8 : 0; // the scaling scalar kept by the eager path
+        long constant = x.attention() == AttentionImpl.EAGER || mathFallback ? (p.eagerScaleTensor() ? 8 : 0)
+                : p.sdpaRngBytes();
         long input = fp32Residual ? Bytes.ceil(4 * h * x.n()) : 0;
         return new Saved(Bytes.ceil(perToken * x.n()) + constant, input);
     }
@@ -107,7 +128,18 @@ public final class BlockActivations {
         }
         int c = 2;
         double noise = p.dropoutNoiseBytes() == 0 ? c : p.dropoutNoiseBytes();
-        return p.autocastSoftmaxFp32() ? 4 + (drop ? noise + 4 : 0) + c : c + (drop ? noise + c : 0);
+        // CUDA autocast: the fp32 softmax output (4), dropout's mask, and the 16-bit probabilities the AV matmul keeps
+        // (GPT-2 casts before dropout, BERT's matmul casts after it: either way one 16-bit copy)
+        return p.autocastSoftmaxFp32() ? 4 + c + (drop ? noise : 0) : c + (drop ? noise + c : 0);
+    }
+
+    /**
+     * Bytes per intermediate element that gelu_new (GPT-2's 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))) and the next
+     * projection's input keep: without autocast x, x³, the tanh, 1 + tanh and the output (5·e); CUDA autocast runs
+     * pow in fp32, so the fp32 copy of x, tanh and 1 + tanh (3 × 4), 0.5·x (2) and the output's 16-bit cast (2).
+     */
+    static double geluNewBytes(Shape x, Profile p) {
+        return !x.autocast() ? 5.0 * x.e() : p.autocastPowFp32() ? 16 : 10;
     }
 
     public static Saved gpt2(Shape x, Profile p) {
@@ -121,7 +153,8 @@ public final class BlockActivations {
             double stats = 2 * 2 * (p.layerNormStatsBytes() == 0 ? e : p.layerNormStatsBytes());
             double perToken = 7 * e * h + (drop ? 2 * noise * h : 0) + 5 * e * f + e * as
                     + (drop ? (noise + e) * as : 0) + stats;
-            long constant = e + 24; // the attention scale tensor and two small index tensors
+            // the attention scale tensor and two small index tensors of the transformers code measured on CPU
+            long constant = p.eagerScaleTensor() ? e + 24 : 0;
             return new Saved(Bytes.ceil(perToken * x.n()) + constant, Bytes.ceil(e * h * x.n()));
         }
         // autocast: LayerNorm in fp32 (statistics 4 B), Conv1D inputs cast to the compute dtype, fp32 residuals
@@ -129,10 +162,8 @@ public final class BlockActivations {
         double noise = p.dropoutNoiseBytes() == 0 ? c : p.dropoutNoiseBytes();
         // CUDA autocast runs softmax in fp32: its output (4), dropout's mask and fp32 output, and the cast to the
         // compute dtype that the probabilities-times-V matmul keeps; CPU (1.13) keeps all of it in the compute dtype
-        double probs = p.autocastSoftmaxFp32()
-                ? 4 + (drop ? noise + 4 : 0) + c
-                : c + (drop ? noise + c : 0);
-        double perToken = 16 * h + (drop ? 2 * noise * h : 0) + 10 * f + probs * as + 16;
-        return new Saved(Bytes.ceil(perToken * x.n()) + 26, Bytes.ceil(4 * h * x.n()));
+        double probs = probabilityBytesPerScore(x, p);
+        double perToken = 16 * h + (drop ? 2 * noise * h : 0) + geluNewBytes(x, p) * f + probs * as + 16;
+        return new Saved(Bytes.ceil(perToken * x.n()) + (p.eagerScaleTensor() ? 26 : 0), Bytes.ceil(4 * h * x.n()));
     }
 }

@@ -24,12 +24,12 @@ import org.gpuplan.workload.Workload;
 import org.gpuplan.workload.WorkloadParser;
 import org.junit.jupiter.api.Test;
 
-class PlannerTest {
+public class PlannerTest {
 
     static final ModelResolver RESOLVER = new ModelResolver(ModelCatalog.builtIn(),
             ResolveOptions.fromEnvironment(Map.of(), false));
 
-    static ModelSpec spec(String id) {
+    public static ModelSpec spec(String id) {
         return RESOLVER.resolve(id).spec().orElseThrow();
     }
 
