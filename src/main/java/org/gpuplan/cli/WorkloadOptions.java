@@ -94,6 +94,8 @@ final class WorkloadOptions {
     String memoryEfficiency;
     @Option(names = "--comm-efficiency", description = "Override the achievable fraction of link bandwidth")
     String commEfficiency;
+    @Option(names = "--host-overhead-us", description = "Host time to issue one kernel in eager PyTorch, in "
+            + "microseconds (default 20; 0 ignores the host)") String hostOverheadUs;
     @Option(names = "--gpu-file", paramLabel = "CSV", description = "Add or override GPUs (same columns as "
             + "'gpuplan gpus' reads; name, memory_gb, memory_bandwidth_tbs, bf16_dense_tflops required)")
     Path gpuFile;
@@ -153,6 +155,7 @@ final class WorkloadOptions {
         flags.put("matmul_efficiency", matmulEfficiency);
         flags.put("memory_efficiency", memoryEfficiency);
         flags.put("comm_efficiency", commEfficiency);
+        flags.put("host_overhead_us", hostOverheadUs);
         flags.forEach((k, v) -> {
             if (v != null) {
                 raw.put(k, v);

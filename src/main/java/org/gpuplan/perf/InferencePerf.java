@@ -85,7 +85,8 @@ final class InferencePerf {
         double[] all = prefill.apply(conc);
         double[] step = decode.apply(conc);
         // eager generate issues every kernel from Python; CUDA graphs (serving engines, compiled decode) do not
-        double hostPerKernel = graphs ? 0 : EAGER_HOST_S;
+        double hostPerKernel = graphs ? 0 : w.perf().hostOverheadUs().isPresent()
+                ? w.perf().hostOverheadUs().getAsDouble() * 1e-6 : EAGER_HOST_S;
         double prefillAll = Math.max(all[0], all[4] * hostPerKernel);
         double decodeStep = Math.max(step[0], step[4] * hostPerKernel);
         // HF generate runs a static batch: every prompt prefills in one forward before the first token; engines

@@ -256,7 +256,8 @@ final class TrainingPerf {
                 : w.checkpointing() == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
         double stepKernels = micro * (passKernels * (1 + BACKWARD_KERNELS_PER_FORWARD) + recomputeKernels)
                 + optimizerKernels(w);
-        double hostPerKernel = w.perf().compile() ? COMPILED_HOST_S : EAGER_HOST_S;
+        double hostPerKernel = w.perf().hostOverheadUs().isPresent() ? w.perf().hostOverheadUs().getAsDouble() * 1e-6
+                : w.perf().compile() ? COMPILED_HOST_S : EAGER_HOST_S;
         double hostStep = stepKernels * hostPerKernel;
         double step = Math.max(gpuStep, hostStep);
         double globalTokens = (double) w.batchSize() * w.seqLen() * micro * dp;
@@ -289,8 +290,9 @@ final class TrainingPerf {
                 fmt(tpExposed), fmt(cpExposed), fmt(epExposed), fmt(bubble), fmt(dpExposed), fmt(optimizer))));
         figs.add(new Figure("host_time_s", "host time per step", hostStep, "s", String.format(Locale.ROOT,
                 "%.0f kernels × %.0f µs (%s): per micro-batch %.0f forward kernels × (1 + %.1f backward)%s, + %.0f "
-                        + "optimizer kernels", stepKernels, hostPerKernel * 1e6, w.perf().compile()
-                        ? "torch.compile wrapper" : "eager PyTorch dispatch + launch", passKernels,
+                        + "optimizer kernels", stepKernels, hostPerKernel * 1e6, w.perf().hostOverheadUs().isPresent()
+                        ? "host_overhead_us" : w.perf().compile() ? "torch.compile wrapper"
+                        : "eager PyTorch dispatch + launch", passKernels,
                 BACKWARD_KERNELS_PER_FORWARD, recomputeKernels > 0 ? " + " + fmt(recomputeKernels) + " recomputed"
                         : "", optimizerKernels(w))));
         figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", String.format(

@@ -14,13 +14,15 @@ import org.gpuplan.model.InvalidInputException;
  * @param matmulEfficiency user override of the GPU's matmul ceiling (fraction of the dense peak)
  * @param memoryEfficiency user override of the achievable fraction of memory bandwidth
  * @param commEfficiency   user override of the achievable fraction of link bandwidth in collectives
+ * @param hostOverheadUs   user override of the host time to issue one kernel, in microseconds (eager PyTorch
+ *                         dispatch and launch; 0 ignores the host)
  */
 public record PerfOptions(double trainTokens, boolean maxBatch, boolean compile, boolean float8Linear,
                           boolean tpCommOverlap, OptionalDouble matmulEfficiency, OptionalDouble memoryEfficiency,
-                          OptionalDouble commEfficiency) {
+                          OptionalDouble commEfficiency, OptionalDouble hostOverheadUs) {
 
     public static final PerfOptions DEFAULT = new PerfOptions(0, false, false, false, false, OptionalDouble.empty(),
-            OptionalDouble.empty(), OptionalDouble.empty());
+            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty());
 
     public PerfOptions {
         if (!(trainTokens >= 0) || trainTokens > 1e18) {
@@ -29,6 +31,11 @@ public record PerfOptions(double trainTokens, boolean maxBatch, boolean compile,
         fraction(matmulEfficiency, "matmul_efficiency");
         fraction(memoryEfficiency, "memory_efficiency");
         fraction(commEfficiency, "comm_efficiency");
+        if (hostOverheadUs.isPresent() && !(hostOverheadUs.getAsDouble() >= 0
+                && hostOverheadUs.getAsDouble() <= 10_000)) {
+            throw new InvalidInputException("host_overhead_us: expected microseconds per kernel from 0 to 10000, got "
+                    + hostOverheadUs.getAsDouble());
+        }
     }
 
     private static void fraction(OptionalDouble v, String key) {

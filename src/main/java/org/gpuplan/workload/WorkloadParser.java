@@ -30,7 +30,7 @@ public final class WorkloadParser {
             "checkpointing", "attention", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
             "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib", "grads_to_none",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency");
+            "comm_efficiency", "host_overhead_us");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -200,7 +200,25 @@ public final class WorkloadParser {
         }
         return new PerfOptions(tokens, maxBatch, bool(v, "compile", false), bool(v, "float8_linear", false),
                 bool(v, "tp_comm_overlap", false), optionalNumber(v, "matmul_efficiency"),
-                optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"));
+                optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"), hostOverhead(v));
+    }
+
+    /** Host microseconds per kernel: a number from 0 to 10000. */
+    private static java.util.OptionalDouble hostOverhead(Map<String, String> v) {
+        String s = v.get("host_overhead_us");
+        if (s == null) {
+            return java.util.OptionalDouble.empty();
+        }
+        try {
+            double d = Double.parseDouble(s);
+            if (d >= 0 && d <= 10_000) {
+                return java.util.OptionalDouble.of(d);
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new InvalidInputException("host_overhead_us: expected microseconds per kernel from 0 to 10000, such as "
+                + "20, got '" + s + "'");
     }
 
     /** An efficiency override: a fraction in (0, 1]. */

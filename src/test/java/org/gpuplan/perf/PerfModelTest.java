@@ -233,4 +233,38 @@ class PerfModelTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    @Test
+    void smallEagerStepsAreHostBoundAndTheStepIsTheLargerOfGpuAndHostTime() {
+        String[] small = {"task", "train", "gpu", "H200-SXM-141GB", "precision", "bf16", "batch_size", "2",
+            "seq_len", "1024"};
+        PerfEstimate p = perf("Qwen/Qwen2.5-0.5B", small);
+        double gpu = p.figure("gpu_time_s");
+        double host = p.figure("host_time_s");
+        assertThat(host).isGreaterThan(gpu); // 24 layers of small kernels: the H200 runs them faster than Python issues
+        assertThat(p.stepTimeS()).isEqualTo(Math.max(gpu, host));
+        // the host term is kernels × the per-kernel cost: doubling the override doubles it exactly
+        String[] slow = java.util.Arrays.copyOf(small, small.length + 2);
+        slow[small.length] = "host_overhead_us";
+        slow[small.length + 1] = "40";
+        assertThat(perf("Qwen/Qwen2.5-0.5B", slow).figure("host_time_s")).isCloseTo(2 * host, within(1e-12));
+        slow[small.length + 1] = "0";
+        assertThat(perf("Qwen/Qwen2.5-0.5B", slow).stepTimeS()).isEqualTo(gpu);
+        // an 8B step keeps the GPU busy: the host never sets its pace
+        PerfEstimate big = perf("meta-llama/Llama-3.1-8B", "task", "train", "gpu", "H200-SXM-141GB", "precision",
+                "bf16", "batch_size", "1", "seq_len", "2048", "checkpointing", "full");
+        assertThat(big.stepTimeS()).isEqualTo(big.figure("gpu_time_s")).isGreaterThan(big.figure("host_time_s"));
+    }
+
+    @Test
+    void optimizerTrafficFollowsTheImplementation() {
+        // torch AdamW foreach: 20 accesses per parameter in its dtype; fused: 7 (bf16 parameters: 2 bytes each)
+        String[] base = {"task", "train", "gpu", "H200-SXM-141GB", "precision", "bf16", "batch_size", "1",
+            "seq_len", "512"};
+        double foreach = perf("Qwen/Qwen2.5-0.5B", base).figure("optimizer_s");
+        String[] fused = java.util.Arrays.copyOf(base, base.length + 2);
+        fused[base.length] = "optimizer";
+        fused[base.length + 1] = "adamw-fused";
+        assertThat(perf("Qwen/Qwen2.5-0.5B", fused).figure("optimizer_s") / foreach).isCloseTo(7.0 / 20, within(1e-9));
+    }
 }

@@ -53,6 +53,11 @@ class WorkloadParserTest {
         assertThatThrownBy(() -> WorkloadParser.parse(base("batchsize", "4")))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("unknown key 'batchsize'")
                 .hasMessageContaining("batch_size");
+        for (String bad : new String[] {"-1", "abc", "1e9", "NaN"}) {
+            assertThatThrownBy(() -> WorkloadParser.parse(base("host_overhead_us", bad)))
+                    .isInstanceOf(InvalidInputException.class)
+                    .hasMessageStartingWith("host_overhead_us: expected microseconds per kernel from 0 to 10000");
+        }
         assertThatThrownBy(() -> WorkloadParser.parse(base("optimizer", "adam")))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("optimizer: 'adam'")
                 .hasMessageContaining("adamw-8bit");
