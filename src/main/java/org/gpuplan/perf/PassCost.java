@@ -103,7 +103,10 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double ele
             attF += af;
             bytes += freshKv;
             double eBytes = tokens * LayerShapes.elementwiseBytes(m, layer, fusedElementwise) / tp * actBytes / 2;
-            int eltKernels = fusedElementwise ? 4 : 24;
+            // eager: about 24 kernels per Llama-style block, 8 more per extra RMSNorm (q/k norms, sandwich norms)
+            int extraNorms = Math.max(0, m.norms().perLayer() - 2) + (m.attention() instanceof
+                    org.gpuplan.model.Attention.Standard st && st.qkNorm() ? 2 : 0);
+            int eltKernels = fusedElementwise ? 4 : 24 + 8 * extraNorms;
             // small elementwise kernels pay their launch floor on top of their traffic: profiled HF layers on an
             // H200 spent about 2 µs per kernel beyond bytes / bandwidth
             eltS += r.memory(eBytes) + r.kernelGapS() * eltKernels;
