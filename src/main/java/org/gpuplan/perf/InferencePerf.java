@@ -102,7 +102,8 @@ final class InferencePerf {
         double maxConc = mem.pool().map(MemoryEstimate.KvPool::maxConcurrency).orElse(Double.NaN);
         double decodeIntensity = step[1] / Math.max(1, step[2]);
         double ridge = peak * r.matmulCeiling() / (g.memoryBandwidthTbs() * 1e12 * r.memoryEfficiency());
-        String bound = decodeIntensity < ridge ? "memory-bound" : "compute-bound";
+        String bound = decodeStep > step[0] ? "host-bound" : decodeIntensity < ridge ? "memory-bound"
+                : "compute-bound";
 
         String setup = String.format(Locale.ROOT, "%s peak %.0f TFLOPS × ceiling %.3f; %.3f TB/s × %.2f; "
                         + "%.3g bytes per weight%s; tp %d; %s", dtype, g.peakTflops(dtype), r.matmulCeiling(),

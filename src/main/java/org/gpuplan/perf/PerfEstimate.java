@@ -8,7 +8,8 @@ import java.util.List;
  *
  * @param computeUtilization         hardware FLOPs per second over the dense peak
  * @param memoryBandwidthUtilization bytes moved per second over the memory bandwidth
- * @param bound                      {@code compute-bound} or {@code memory-bound}
+ * @param bound                      {@code compute-bound}, {@code memory-bound} or {@code host-bound} (eager PyTorch
+ *                                   issues kernels more slowly than the GPU runs them)
  */
 public record PerfEstimate(List<Figure> figures, double stepTimeS, double tokensPerS, double mfu,
                            double modelTflopsPerGpu, double trainTimeS, double gpuHours, double ttftS, double tpotS,

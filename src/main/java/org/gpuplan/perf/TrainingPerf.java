@@ -324,7 +324,7 @@ final class TrainingPerf {
         }
         return new PerfEstimate(figs, step, tokensPerS, mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
                 trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, hfu, bwUtil,
-                hfu >= bwUtil ? "compute-bound" : "memory-bound");
+                hostStep > gpuStep ? "host-bound" : hfu >= bwUtil ? "compute-bound" : "memory-bound");
     }
 
     /**

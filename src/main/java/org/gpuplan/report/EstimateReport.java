@@ -117,6 +117,8 @@ public final class EstimateReport {
         num(o, "max_concurrency", pe.maxConcurrency());
         num(o, "compute_utilization", pe.computeUtilization());
         num(o, "memory_bandwidth_utilization", pe.memoryBandwidthUtilization());
+        num(o, "gpu_time_s", pe.figure("gpu_time_s"));
+        num(o, "host_time_s", pe.figure("host_time_s"));
         o.put("bound", pe.bound());
         ArrayNode figs = o.putArray("figures");
         for (org.gpuplan.perf.Figure f : pe.figures()) {

@@ -242,6 +242,7 @@ class PerfModelTest {
         double gpu = p.figure("gpu_time_s");
         double host = p.figure("host_time_s");
         assertThat(host).isGreaterThan(gpu); // 24 layers of small kernels: the H200 runs them faster than Python issues
+        assertThat(p.bound()).isEqualTo("host-bound");
         assertThat(p.stepTimeS()).isEqualTo(Math.max(gpu, host));
         // the host term is kernels × the per-kernel cost: doubling the override doubles it exactly
         String[] slow = java.util.Arrays.copyOf(small, small.length + 2);
