@@ -375,7 +375,9 @@ def run_inference(torch, w, steps):
     mask = torch.ones_like(ids)
     kwargs = dict(attention_mask=mask, do_sample=False, pad_token_id=0, eos_token_id=None)
     with torch.no_grad():
-        model.generate(ids, max_new_tokens=1, min_new_tokens=1, **kwargs)  # warm-up
+        # warm-up with the full length: the first call at each new KV length builds attention plans (cuDNN SDPA on
+        # Hopper) and cuBLAS heuristics, about 40 ms per token on an H200 (calibration/generate_overhead.py)
+        model.generate(ids, max_new_tokens=o, min_new_tokens=o, **kwargs)
         torch.cuda.synchronize()
         start = time.perf_counter()
         model.generate(ids, max_new_tokens=1, min_new_tokens=1, **kwargs)
