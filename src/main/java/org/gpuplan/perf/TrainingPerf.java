@@ -79,8 +79,14 @@ final class TrainingPerf {
         double stageShare = 1.0 / pp;
         // the last stage also runs the LM head and the loss: a pipeline runs at its slowest stage
         double lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
-        // cross-entropy over fp32 logits: write, softmax read+write (forward), the same again backward
-        double loss = r.memory(tokensRank * m.vocabSize() / (double) tp * 4 * 3);
+        // cross-entropy. PyTorch's over upcast logits (transformers' ForCausalLMLoss, torchtitan): forward casts the
+        // 16-bit logits to fp32 (read 2, write 4) and runs log_softmax (read 4, write 4) = 14 B per logit; backward
+        // zero-fills the gradient (4), runs log_softmax's backward (read 4 + 4, write 4) and casts back (read 4,
+        // write 2) = 22 B. Megatron's fused vocab-parallel kernel: about 12 B each way.
+        double logits = tokensRank * m.vocabSize() / (double) tp;
+        boolean fusedLoss = w.framework() == org.gpuplan.workload.Framework.MEGATRON;
+        double lossFwd = r.memory(logits * (fusedLoss ? 12 : 14));
+        double lossBwd = r.memory(logits * (fusedLoss ? 12 : 22));
         // LoRA adapters (PEFT keeps them in fp32): the input cast to fp32, x·A and (x·A)·B on CUDA cores, the fp32
         // output cast back and added to the base output — memory-bound small kernels on every adapted Linear
         double adaptersFwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, false) : 0;
@@ -99,7 +105,7 @@ final class TrainingPerf {
         double autocastBwd = autocast ? r.memory(2 * tokensRank * m.numLayers() * LayerShapes
                 .residualElementwiseBytes(m, fused) / tp + (lora ? 0 : fwdAll.weightElements() * 6)) : 0;
         double fwd = (fwdAll.timeS() + perPassExtra + adaptersFwd + eagerScores + autocastFwd) * stageShare + lmHead
-                + loss;
+                + lossFwd;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
         double gemmBwdFactor = lora ? 1.0 : 2.0;
         // elementwise backward: twice the traffic (saved inputs + incoming gradient in, gradients out) and the
@@ -108,7 +114,7 @@ final class TrainingPerf {
                 + fwdAll.elementwiseLaunchS() * BACKWARD_KERNELS_PER_FORWARD;
         double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + eltBwd
                 + perPassExtra + adaptersBwd + eagerScores * 2 + autocastBwd)
-                * stageShare + lmHead * gemmBwdFactor + loss;
+                * stageShare + lmHead * gemmBwdFactor + lossBwd;
         double recompute = switch (w.checkpointing()) {
             case FULL -> fwd;
             // torchtitan's op-level SAC (fsdp) saves attention and every other matmul; Megatron's selective
@@ -125,7 +131,7 @@ final class TrainingPerf {
                 fwdAll.attentionS() * stageShare, fwdAll.elementwiseS() * stageShare, (eagerScores > 0
                         ? String.format(Locale.ROOT, " + eager attention scores %.4g s", eagerScores * stageShare)
                         : "") + (autocast ? String.format(Locale.ROOT, " + autocast fp32 residual stream and weight "
-                        + "casts %.4g s", autocastFwd * stageShare) : ""), lmHead + loss, dtype,
+                        + "casts %.4g s", autocastFwd * stageShare) : ""), lmHead + lossFwd, dtype,
                 g.peakTflops(dtype), r.matmulCeiling(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
         figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", (lora ? "frozen base: dgrad only (1×"
                 : "dgrad + wgrad (2×") + " forward GEMMs), attention 2.5× forward (FlashAttention backward), "
