@@ -103,7 +103,33 @@ final class LayerShapes {
      */
     static double residualElementwiseBytes(ModelSpec m, boolean fused) {
         long h = m.hiddenSize();
-        return fused ? 2.0 * (4 * h + 6 * h) : 2 * 36.0 * h + 2 * 6.0 * h;
+        return fused ? 2.0 * (4 * h + 6 * h) : 2 * eagerNormBytes(m) * h + 2 * 6.0 * h;
+    }
+
+    /**
+     * Eager bytes per element of one norm: HF's RMSNorm is six ops with an fp32 upcast (36 B); LayerNorm is one fused
+     * kernel (native_layer_norm: read and write, 4 B).
+     */
+    static double eagerNormBytes(ModelSpec m) {
+        return m.norms().kind() == org.gpuplan.model.NormKind.LAYER_NORM ? 4 : 36;
+    }
+
+    /**
+     * Eager bytes per intermediate element of the activation: SiLU·up 10 B (gated); gelu_new and gelu_fast as written
+     * in transformers (pow, two scalar muls, add, tanh, add one, 0.5·x, product: eight ops, 36 B); one fused kernel
+     * (erf GELU, gelu_pytorch_tanh, ReLU) 4 B.
+     */
+    static double eagerActivationBytes(ModelSpec m) {
+        if (gated(m)) {
+            return 10;
+        }
+        String act = m.mlp().activation().toLowerCase(java.util.Locale.ROOT);
+        return act.equals("gelu_new") || act.equals("gelu_fast") ? 36 : 4;
+    }
+
+    /** Whether the model applies rotary embeddings to q and k (learned absolute positions do not). */
+    static boolean rotary(ModelSpec m) {
+        return m.embeddings().learnedPositions() == 0;
     }
 
     static double elementwiseBytes(ModelSpec m, Layer layer, boolean fused) {
@@ -124,6 +150,19 @@ final class LayerShapes {
         if (fused) {
             return 2.0 * (4 * h + 6 * h + (gated(m) ? 3 * f : 2 * f) + 2 * qk);
         }
-        return 2 * 36.0 * h + 2 * 6.0 * h + (gated(m) ? 10.0 : 6.0) * f + 28.0 * qk + 4.0 * qkv;
+        return 2 * eagerNormBytes(m) * h + 2 * 6.0 * h + eagerActivationBytes(m) * f + (rotary(m) ? 28.0 * qk : 0)
+                + 4.0 * qkv;
+    }
+
+    /**
+     * GPT-2, StarCoder and BERT-style encoders train with dropout 0.1 (as the memory model assumes): two residual
+     * dropouts per block in training, each reading the input and writing the output and its bool mask (5 B per
+     * element; its backward the same).
+     */
+    static boolean trainsWithDropout(ModelSpec m) {
+        return switch (m.family()) {
+            case GPT2, GPT_BIGCODE -> true;
+            default -> m.family().isEncoder();
+        };
     }
 }

@@ -103,10 +103,14 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double ele
             attF += af;
             bytes += freshKv;
             double eBytes = tokens * LayerShapes.elementwiseBytes(m, layer, fusedElementwise) / tp * actBytes / 2;
-            // eager: about 24 kernels per Llama-style block, 8 more per extra RMSNorm (q/k norms, sandwich norms)
+            // eager: about 24 kernels per Llama-style block (an RMSNorm is six ops), 8 more per extra RMSNorm (q/k norms,
+            // sandwich norms); a LayerNorm block runs each norm as one kernel (native_layer_norm) and no rotary: about
+            // 14 (the PyTorch profiler counts about 19 per GPT-2 decode layer with its 4 GEMMs and attention)
             int extraNorms = Math.max(0, m.norms().perLayer() - 2) + (m.attention() instanceof
                     org.gpuplan.model.Attention.Standard st && st.qkNorm() ? 2 : 0);
-            int eltKernels = fusedElementwise ? 4 : 24 + 8 * extraNorms;
+            boolean layerNorm = m.norms().kind() == org.gpuplan.model.NormKind.LAYER_NORM;
+            boolean geluNew = LayerShapes.eagerActivationBytes(m) == 36;
+            int eltKernels = fusedElementwise ? 4 : layerNorm ? (geluNew ? 14 : 8) : 24 + 8 * extraNorms;
             // small elementwise kernels pay their launch floor on top of their traffic: profiled HF layers on an
             // H200 spent about 2 µs per kernel beyond bytes / bandwidth
             eltS += r.memory(eBytes) + r.kernelGapS() * eltKernels;

@@ -104,8 +104,12 @@ final class TrainingPerf {
                 fused) / tp + fwdAll.weightElements() * 6) : 0;
         double autocastBwd = autocast ? r.memory(2 * tokensRank * m.numLayers() * LayerShapes
                 .residualElementwiseBytes(m, fused) / tp + (lora ? 0 : fwdAll.weightElements() * 6)) : 0;
-        double fwd = (fwdAll.timeS() + perPassExtra + adaptersFwd + eagerScores + autocastFwd) * stageShare + lmHead
-                + lossFwd;
+        // training dropout (GPT-2, BERT): two residual dropouts per block, 5 B per element each way, 2 kernels
+        boolean dropout = LayerShapes.trainsWithDropout(m) && !fused;
+        double dropoutPass = dropout ? r.memory(tokensRank * m.numLayers() * 2 * 5.0 * m.hiddenSize() / tp)
+                + 2 * m.numLayers() * r.kernelGapS() : 0;
+        double fwd = (fwdAll.timeS() + perPassExtra + adaptersFwd + eagerScores + autocastFwd + dropoutPass)
+                * stageShare + lmHead + lossFwd;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
         double gemmBwdFactor = lora ? 1.0 : 2.0;
         // elementwise backward: twice the traffic (saved inputs + incoming gradient in, gradients out) and the
@@ -113,7 +117,7 @@ final class TrainingPerf {
         double eltBwd = (fwdAll.elementwiseS() - fwdAll.elementwiseLaunchS()) * 2
                 + fwdAll.elementwiseLaunchS() * BACKWARD_KERNELS_PER_FORWARD;
         double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + eltBwd
-                + perPassExtra + adaptersBwd + eagerScores * 2 + autocastBwd)
+                + perPassExtra + adaptersBwd + eagerScores * 2 + autocastBwd + dropoutPass)
                 * stageShare + lmHead * gemmBwdFactor + lossBwd;
         double recompute = switch (w.checkpointing()) {
             case FULL -> fwd;
@@ -261,7 +265,8 @@ final class TrainingPerf {
         long linears = org.gpuplan.memory.LinearModules.of(m).stream()
                 .mapToLong(org.gpuplan.memory.LinearModule::count).sum();
         double castKernels = autocast ? 5.0 * linears / (1 + BACKWARD_KERNELS_PER_FORWARD) : 0;
-        double passKernels = (fwdAll.kernels() + castKernels) * stageShare + (lora ? 6.0 * LoraAdapters.targets(m, w)
+        double passKernels = (fwdAll.kernels() + castKernels + (dropout ? 2.0 * m.numLayers() : 0)) * stageShare
+                + (lora ? 6.0 * LoraAdapters.targets(m, w)
                 .stream().mapToLong(org.gpuplan.memory.LinearModule::count).sum() * stageShare : 0) + 8;
         double recomputeKernels = w.checkpointing() == Checkpointing.FULL ? passKernels
                 : w.checkpointing() == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
