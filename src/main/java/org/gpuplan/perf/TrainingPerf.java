@@ -260,14 +260,7 @@ final class TrainingPerf {
 
         double gpuStep = micro * perMicro + bubble + dpExposed + optimizer;
         // the host issues every kernel of the step; when kernels are small it, not the GPU, sets the pace
-        // autocast adds, per Linear, a weight cast and an input cast forward and three casts backward (profiled on
-        // an H200: Qwen2.5-0.5B 4,218 kernels per step under bf16 autocast, 3,380 in bf16)
-        long linears = org.gpuplan.memory.LinearModules.of(m).stream()
-                .mapToLong(org.gpuplan.memory.LinearModule::count).sum();
-        double castKernels = autocast ? 5.0 * linears / (1 + BACKWARD_KERNELS_PER_FORWARD) : 0;
-        double passKernels = (fwdAll.kernels() + castKernels + (dropout ? 2.0 * m.numLayers() : 0)) * stageShare
-                + (lora ? 6.0 * LoraAdapters.targets(m, w)
-                .stream().mapToLong(org.gpuplan.memory.LinearModule::count).sum() * stageShare : 0) + 8;
+        double passKernels = forwardKernels(m, w, fwdAll, autocast, dropout) * stageShare;
         double recomputeKernels = w.checkpointing() == Checkpointing.FULL ? passKernels
                 : w.checkpointing() == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
         double stepKernels = micro * (passKernels * (1 + BACKWARD_KERNELS_PER_FORWARD) + recomputeKernels)
@@ -425,6 +418,22 @@ final class TrainingPerf {
         // fp32 master weight read + write, gradient read, 16-bit copy written under mixed precision
         double master = w.precision().mixed() ? 4 + 4 + 4 + 2 : w.precision().weightBytes() * 3.0;
         return state + master;
+    }
+
+    /**
+     * Kernels one forward over all layers launches in eager PyTorch: the pass's GEMMs, attention and elementwise ops;
+     * under autocast, per Linear, a weight cast and an input cast forward and three casts backward (counted here as
+     * their forward share; profiled on an H200: Qwen2.5-0.5B 4,218 kernels per step under bf16 autocast, 3,380 in
+     * bf16); two dropouts per layer; PEFT's six adapter kernels per adapted Linear; the embedding, final norm, LM
+     * head and loss (8).
+     */
+    static double forwardKernels(ModelSpec m, Workload w, PassCost pass, boolean autocast, boolean dropout) {
+        long linears = org.gpuplan.memory.LinearModules.of(m).stream()
+                .mapToLong(org.gpuplan.memory.LinearModule::count).sum();
+        double castKernels = autocast ? 5.0 * linears / (1 + BACKWARD_KERNELS_PER_FORWARD) : 0;
+        double adapterKernels = w.method() != Method.FULL ? 6.0 * LoraAdapters.targets(m, w).stream()
+                .mapToLong(org.gpuplan.memory.LinearModule::count).sum() : 0;
+        return pass.kernels() + castKernels + (dropout ? 2.0 * m.numLayers() : 0) + adapterKernels + 8;
     }
 
     /**
