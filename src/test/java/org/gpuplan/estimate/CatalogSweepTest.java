@@ -67,7 +67,18 @@ class CatalogSweepTest {
             new String[] {"task", "infer", "framework", "llama.cpp", "quant", "q4_k_m", "gpu", "RTX-4090",
                 "prompt_len", "512", "output_len", "128"},
             new String[] {"task", "infer", "framework", "sglang", "gpu", "MI300X", "quant", "fp8", "prompt_len",
-                "2000", "output_len", "500", "batch_size", "16"});
+                "2000", "output_len", "500", "batch_size", "16"},
+            // the runtime model on every architecture: eager HF training (host time, autocast casts, LoRA adapters,
+            // eager scores, per-tensor optimizer), compiled FSDP, and HF generate (static batch, DynamicCache)
+            new String[] {"task", "train", "gpu", "H200-SXM-141GB", "precision", "bf16-mixed", "batch_size", "2",
+                "seq_len", "1024"},
+            new String[] {"task", "train", "gpu", "A100-SXM-80GB", "method", "lora", "lora_targets", "all-linear",
+                "optimizer", "adafactor", "attention", "eager", "checkpointing", "full", "batch_size", "1", "seq_len",
+                "512"},
+            new String[] {"task", "train", "gpu", "H100-SXM-80GB", "gpus", "8", "framework", "fsdp", "fsdp",
+                "full_shard", "compile", "true", "checkpointing", "selective", "batch_size", "1", "seq_len", "2048"},
+            new String[] {"task", "infer", "gpu", "L40S", "batch_size", "8", "prompt_len", "512", "output_len",
+                "64"});
 
     @Test
     void everyModelGetsFiniteRuntimeFiguresOrRefusesClearly() {
