@@ -39,7 +39,7 @@ public final class InferenceMemory {
         double kvElem = w.kvDtype().bytes(c);
         long context = w.seqLen();
         long kv = KvCache.bytes(m, w.framework(), w.batchSize(), context, kvElem);
-        Term kvTerm = new Term("kv_cache", "KV cache", kv, String.format(Locale.ROOT,
+        Term kvTerm = new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
                 "batch × context × layers × %d elements × %.4g B = %d × %d × %d × %d × %.4g%s",
                 KvCache.elementsPerTokenPerLayer(m, w.framework()), kvElem, w.batchSize(), context, m.numLayers(),
                 KvCache.elementsPerTokenPerLayer(m, w.framework()), kvElem,
@@ -74,10 +74,10 @@ public final class InferenceMemory {
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
-        terms.add(new Term("activations", "activations", prefillAct, "prefill of " + prefillTokens + " tokens, "
+        terms.add(new Term("activations", "activations", prefillAct, () -> "prefill of " + prefillTokens + " tokens, "
                 + "largest layer: residual and normed hidden (2·c·h + fp32 4·h) + gate, up, product (3·c·f)"
                 + (w.attention() == AttentionImpl.EAGER ? " + eager scores (4 + c)·a·s" : "") + " per token"));
-        terms.add(new Term("temporary", "temporaries", logits + catCopy + dequant, "last-position logits b·V·(c + 4) "
+        terms.add(new Term("temporary", "temporaries", logits + catCopy + dequant, () -> "last-position logits b·V·(c + 4) "
                 + "(logits_to_keep=1) + one layer's cache copy during torch.cat"
                 + (dequant > 0 ? " + the largest weight dequantized by bitsandbytes for prefill" : "")));
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), 0, ""));
@@ -133,11 +133,11 @@ public final class InferenceMemory {
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
-        terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), String.format(Locale.ROOT,
+        terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), () -> String.format(Locale.ROOT,
                 "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)",
                 poolFormula, util, Bytes.gib(total), Bytes.gib(weights.value()), Bytes.gib(activation),
                 Bytes.gib(nonTorch), blocks, BLOCK, capacity, concurrency, context)));
-        terms.add(new Term("activations", "activations", activation, String.format(Locale.ROOT,
+        terms.add(new Term("activations", "activations", activation, () -> String.format(Locale.ROOT,
                 "profile run of %,d tokens (max_num_batched_tokens) + fp32 logits for %,d sequences (max_num_seqs)",
                 batchedTokens, Math.min(maxSeqs, batchedTokens))));
         long graphs = w.framework() == Framework.VLLM ? VLLM_CUDA_GRAPHS : 0;
@@ -149,11 +149,11 @@ public final class InferenceMemory {
         long reserved = allocated + Overheads.cublasReserved(gpu) - Overheads.cublasWorkspace(gpu);
         long used = reserved + nonTorch + graphs;
         List<Term> explanations = List.of(
-                new Term("peak_allocated_bytes", "peak allocated", allocated, "weights + KV pool + profiled "
+                new Term("peak_allocated_bytes", "peak allocated", allocated, () -> "weights + KV pool + profiled "
                         + "activation peak + cuBLAS workspace"),
-                new Term("peak_reserved_bytes", "peak reserved", reserved, "allocated + segment rounding (the pool "
+                new Term("peak_reserved_bytes", "peak reserved", reserved, () -> "allocated + segment rounding (the pool "
                         + "is one allocation per layer; little fragmentation)"),
-                new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + non-torch memory "
+                new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + non-torch memory "
                         + Bytes.mib(nonTorch) + (graphs > 0 ? " + CUDA graphs " + Bytes.mib(graphs) : "")));
         return new MemoryEstimate(terms, phases, phases.get(0), allocated, reserved, used, Optional.of(kvPool),
                 explanations, List.of(w.framework().key() + " defaults: max_num_batched_tokens " + batchedTokens
@@ -173,17 +173,17 @@ public final class InferenceMemory {
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
-        terms.add(new Term("activations", "compute buffer", compute, String.format(Locale.ROOT,
+        terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
                 "4·n_ubatch·(h + f) + 4·n_ctx·n_ubatch·n_head (f32 KQ, no flash attention) = 4·%d·(%d + %d) + "
                         + "4·%d·%d·%d", ubatch, m.hiddenSize(), ffn, nctx, ubatch, heads)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
-        terms.add(new Term("overhead", "CUDA context", Overheads.context(w), "CUDA context and cuBLAS handles "
+        terms.add(new Term("overhead", "CUDA context", Overheads.context(w), () -> "CUDA context and cuBLAS handles "
                 + Bytes.mib(Overheads.context(w))));
         long bytes = weights.value() + kvTerm.value() + compute;
         List<Phase> phases = List.of(new Phase("decode (buffers allocated)", bytes,
                 List.of("weights", "kv_cache", "compute buffer")));
         List<Term> explanations = List.of(
-                new Term("peak_allocated_bytes", "buffers", bytes, "model + KV + compute buffers (llama.cpp "
+                new Term("peak_allocated_bytes", "buffers", bytes, () -> "model + KV + compute buffers (llama.cpp "
                         + "allocates them once)"),
                 new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.context(w),
@@ -204,9 +204,9 @@ public final class InferenceMemory {
                 + Bytes.ceil(Overheads.FRAGMENTATION * churn);
         long used = reserved + context;
         List<Term> explanations = List.of(
-                new Term("peak_allocated_bytes", "peak allocated", allocated, "largest phase ('" + peak.name()
+                new Term("peak_allocated_bytes", "peak allocated", allocated, () -> "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace"),
-                new Term("peak_reserved_bytes", "peak reserved", reserved, "allocated + segment rounding + "
+                new Term("peak_reserved_bytes", "peak reserved", reserved, () -> "allocated + segment rounding + "
                         + (int) (Overheads.FRAGMENTATION * 100) + " % of the non-weight bytes as cached blocks"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + CUDA context"));
         return new MemoryEstimate(terms, phases, peak, allocated, reserved, used, pool, explanations, assumptions);

@@ -48,7 +48,7 @@ public final class LoraAdapters {
         long params = parameters(m, w);
         String names = String.join(", ", targets(m, w).stream().map(LinearModule::name).distinct().toList());
         return new Term("adapter_weights", "LoRA adapter weights", params * 4,
-                String.format(Locale.ROOT, "r·(in+out) summed over targeted modules (%s) = %,d params × 4 B "
+                () -> String.format(Locale.ROOT, "r·(in+out) summed over targeted modules (%s) = %,d params × 4 B "
                         + "(peft upcasts adapters to fp32: autocast_adapter_dtype=True)", names, params));
     }
 }

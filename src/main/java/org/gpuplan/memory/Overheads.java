@@ -50,7 +50,7 @@ public final class Overheads {
     public static Term overheadTerm(Optional<Gpu> gpu, long context, long extraNonTorch, String extraLabel) {
         long ws = cublasWorkspace(gpu);
         return new Term("overhead", "CUDA context and workspaces", context + ws + extraNonTorch,
-                "CUDA context " + Bytes.mib(context) + (context == CUDA_CONTEXT ? " (lazy module loading; "
+                () -> "CUDA context " + Bytes.mib(context) + (context == CUDA_CONTEXT ? " (lazy module loading; "
                         + "pytorch#86509, #109888)" : " (given)") + " + cuBLAS "
                         + "workspace " + Bytes.mib(ws) + (gpu.map(Gpu::isHopper).orElse(false)
                         ? " (32 MiB on Hopper)" : " (:4096:2:16:8)") + (extraNonTorch > 0 ? " + " + extraLabel + " "

@@ -83,10 +83,10 @@ public final class ShardedInference {
                 + (stage == par.pp() - 1 ? (long) Math.min(seqs, batched) * m.vocabSize() * 4 / par.tp() : 0);
         long nonTorch = Overheads.context(w) + ShardedTraining.nccl(par);
         List<Term> terms = new ArrayList<>();
-        terms.add(new Term("weights", "weights", weights, String.format(Locale.ROOT, "%s, of which this rank holds "
+        terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
                 + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
                 par.tp(), stage, (int) sp.layers())));
-        terms.add(new Term("kv_cache", "KV cache", kv, String.format(Locale.ROOT, "batch %d × context %d × %d layers "
+        terms.add(new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT, "batch %d × context %d × %d layers "
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,
                 (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? (dpAttention
                         ? "; MLA latent of this rank's own sequences (attention data parallel)"
@@ -110,10 +110,11 @@ public final class ShardedInference {
             capacity = blocks * InferenceMemory.BLOCK;
             pool = blocks * block;
             concurrency = capacity / (double) context * (dpAttention ? par.tp() : 1);
-            terms.add(new Term("kv_pool", "KV pool", pool, String.format(Locale.ROOT, "per GPU: utilization × total − "
-                    + "weights − activation peak / TP − context and NCCL = %,d tokens", capacity)));
+            long tokens = capacity;
+            terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT, "per GPU: utilization × total − "
+                    + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)));
         }
-        terms.add(new Term("activations", "activations", activation, "profile-run activations of " + batched
+        terms.add(new Term("activations", "activations", activation, () -> "profile-run activations of " + batched
                 + " tokens / TP"));
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
         terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par),

@@ -280,20 +280,21 @@ public final class ShardedTraining {
             buffers += 2.0 * tokens * m.moe().topK() * m.hiddenSize() * c;
             assumptions.add("expert parallel: all-to-all dispatch and combine buffers of tokens × top-k × h");
         }
-        terms.add(new Term("weights", "weights", (long) weights, String.format(Locale.ROOT, "%s; stage %d holds "
+        terms.add(new Term("weights", "weights", (long) weights, () -> String.format(Locale.ROOT, "%s; stage %d holds "
                 + "%,.0f parameters per rank (%.1f %% of the model: layers %d, TP %d%s)", scheme, stage,
                 sp.params(), 100 * fraction, (int) sp.layers(), par.tp(), par.ep() > 1 ? ", EP " + par.ep() : "")));
-        terms.add(new Term("gradients", "gradients", (long) grads, String.format(Locale.ROOT,
+        terms.add(new Term("gradients", "gradients", (long) grads, () -> String.format(Locale.ROOT,
                 "%,.0f trainable parameters per rank", trainable)));
-        terms.add(new Term("optimizer", "optimizer states", (long) optimizer, String.format(Locale.ROOT,
+        terms.add(new Term("optimizer", "optimizer states", (long) optimizer, () -> String.format(Locale.ROOT,
                 "%.2f B of optimizer state per trainable parameter%s%s", optimizerPerParam,
                 megatron || deepspeed ? " + 4 B fp32 master copy" : "", par.offloadOptimizer() != Offload.NONE
                         ? " (offloaded: 0 on the GPU)" : (megatron || deepspeed) && z >= 1 || fsdp
                         ? ", sharded over " + dpShard + " data-parallel ranks" : "")));
-        terms.add(new Term("activations", "activations", (long) act.saved(), act.formula()));
+        terms.add(new Term("activations", "activations", (long) act.saved(), () -> act.formula()));
+        double bufferBytes = buffers;
         terms.add(new Term("temporary", "temporaries and buffers", (long) (act.transient_() + buffers),
-                String.format(Locale.ROOT, "loss and recompute transients %s + communication/unsharded buffers %s",
-                        Bytes.gib((long) act.transient_()), Bytes.gib((long) buffers))));
+                () -> String.format(Locale.ROOT, "loss and recompute transients %s + communication/unsharded buffers %s",
+                        Bytes.gib((long) act.transient_()), Bytes.gib((long) bufferBytes))));
         long nccl = nccl(par);
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), nccl, "NCCL buffers"));
         boolean foreach = w.optimizer() == OptimizerKind.ADAMW && !w.optimizerInBackward()
@@ -316,11 +317,11 @@ public final class ShardedTraining {
         long reserved = peak.bytes() + Overheads.cublasReserved(gpu) + (long) (Overheads.FRAGMENTATION * churn);
         long used = reserved + Overheads.context(w) + nccl;
         List<Term> explanations = List.of(
-                new Term("peak_allocated_bytes", "peak allocated", allocated, "largest phase ('" + peak.name()
+                new Term("peak_allocated_bytes", "peak allocated", allocated, () -> "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace"),
-                new Term("peak_reserved_bytes", "peak reserved", reserved, "allocated + segment rounding + "
+                new Term("peak_reserved_bytes", "peak reserved", reserved, () -> "allocated + segment rounding + "
                         + (int) (Overheads.FRAGMENTATION * 100) + " % of the transient bytes"),
-                new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + CUDA context + NCCL "
+                new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + CUDA context + NCCL "
                         + "buffers"));
         assumptions.add(String.format(Locale.ROOT, "dp %d × tp %d × pp %d × cp %d; %d micro-batches per step; "
                 + "schedule %s", par.dp(), par.tp(), par.pp(), par.cp(), microbatches(w, par), par.ppSchedule().key()));

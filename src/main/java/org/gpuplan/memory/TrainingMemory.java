@@ -34,7 +34,8 @@ public final class TrainingMemory {
         } else {
             Term adapters = LoraAdapters.term(m, w);
             weightBytes += adapters.value();
-            weights = new Term("weights", "weights", weightBytes, weights.formula() + "; plus " + adapters.label()
+            Term base = weights;
+            weights = new Term("weights", "weights", weightBytes, () -> base.formula() + "; plus " + adapters.label()
                     + ": " + adapters.formula());
             trainable = LoraAdapters.parameters(m, w);
             gradBytes = 4;
@@ -44,11 +45,11 @@ public final class TrainingMemory {
                 .mapToLong(lm -> lm.in() * lm.out()).max().orElse(0));
         Term grads = w.optimizerInBackward()
                 ? new Term("gradients", "gradients", Math.min(trainable, largestParam) * gradBytes,
-                "optimizer in backward: each gradient is applied and freed as soon as it is produced; at most the "
+                () -> "optimizer in backward: each gradient is applied and freed as soon as it is produced; at most the "
                         + "largest parameter's gradient (" + Math.min(trainable, largestParam) + " × " + gradBytes
                         + " B) is alive")
                 : new Term("gradients", "gradients", Math.multiplyExact(trainable, (long) gradBytes),
-                "trainable params × " + gradBytes + " B (gradients take the parameter dtype) = " + trainable + " × "
+                () -> "trainable params × " + gradBytes + " B (gradients take the parameter dtype) = " + trainable + " × "
                         + gradBytes);
         terms.add(grads);
         int stateBytes = w.method() == Method.FULL ? w.precision().weightBytes() : 4;
@@ -56,7 +57,7 @@ public final class TrainingMemory {
         boolean paged = w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT;
         terms.add(optimizer);
         ActivationMemory.Saved saved = ActivationMemory.training(m, w);
-        terms.add(new Term("activations", "activations", saved.total(), saved.formula() + String.format(Locale.ROOT,
+        terms.add(new Term("activations", "activations", saved.total(), () -> saved.formula() + String.format(Locale.ROOT,
                 "; + embeddings, final norm, LM-head input and the saved fp32 log-softmax (4·V per token): %s; "
                         + "shared RoPE tables and masks %s", Bytes.gib(saved.outside()), Bytes.mib(saved.shared()))));
         // temporaries: autocast weight copies, optimizer foreach buffer, dequantized weights, loss transients
@@ -70,7 +71,7 @@ public final class TrainingMemory {
                 * w.precision().computeBytes() : 0;
         long lossTemp = Math.max(saved.lossForward(), saved.lossBackward());
         long temporary = Math.max(autocastCopies + lossTemp + dequant + saved.recompute(), foreachTemp);
-        terms.add(new Term("temporary", "temporaries", temporary, String.format(Locale.ROOT,
+        terms.add(new Term("temporary", "temporaries", temporary, () -> String.format(Locale.ROOT,
                 "largest of: forward/backward transients (autocast bf16 weight copies %s + loss logits %s + "
                         + "dequantized weight %s + recomputed layer %s) and the optimizer step's foreach buffer %s "
                         + "(torch.optim.AdamW foreach: one state-sized tensor list)", Bytes.gib(autocastCopies),
@@ -112,13 +113,13 @@ public final class TrainingMemory {
         long peakReserved = peakAllocated - ws + Overheads.cublasReserved(gpu) + fragmentation;
         long deviceUsed = peakReserved + Overheads.context(w) + nonTorch;
         List<Term> explanations = List.of(
-                new Term("peak_allocated_bytes", "peak allocated", peakAllocated, "largest phase ('" + peak.name()
+                new Term("peak_allocated_bytes", "peak allocated", peakAllocated, () -> "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace " + Bytes.mib(ws)),
-                new Term("peak_reserved_bytes", "peak reserved", peakReserved, String.format(Locale.ROOT,
+                new Term("peak_reserved_bytes", "peak reserved", peakReserved, () -> String.format(Locale.ROOT,
                         "peak allocated + cuBLAS segment rounding + %.0f %% of the transient bytes at the peak (%s) "
                                 + "held as cached blocks by the caching allocator", Overheads.FRAGMENTATION * 100,
                         Bytes.gib(churn))),
-                new Term("device_used_bytes", "device used (nvidia-smi)", deviceUsed, "peak reserved + CUDA context "
+                new Term("device_used_bytes", "device used (nvidia-smi)", deviceUsed, () -> "peak reserved + CUDA context "
                         + Bytes.mib(Overheads.context(w)) + (paged ? " + paged optimizer states in managed memory"
                         : "")));
         assumptions.add("transformers/PEFT/Trainer semantics: gradients set to None after each optimizer step, loss "
@@ -140,20 +141,20 @@ public final class TrainingMemory {
         return switch (w.optimizer()) {
             case ADAMW, ADAMW_FUSED, ADAMW_HF -> new Term("optimizer", "optimizer states",
                     Math.multiplyExact(trainable, 2L * stateBytes),
-                    "AdamW exp_avg + exp_avg_sq in the parameter dtype: 2 × " + stateBytes + " B × " + trainable);
+                    () -> "AdamW exp_avg + exp_avg_sq in the parameter dtype: 2 × " + stateBytes + " B × " + trainable);
             case ADAMW_8BIT, PAGED_ADAMW_8BIT -> new Term("optimizer", "optimizer states",
-                    Bytes.ceil(trainable * (2 + 8.0 / 256)), "bitsandbytes 8-bit Adam: 2 uint8 states + 2 fp32 absmax "
+                    Bytes.ceil(trainable * (2 + 8.0 / 256)), () -> "bitsandbytes 8-bit Adam: 2 uint8 states + 2 fp32 absmax "
                     + "per 256-element block = 2.031 B × " + trainable
                     + (w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT ? " (paged: managed memory, not counted by "
                     + "torch.cuda allocator statistics)" : ""));
             case ADAFACTOR -> {
                 long factored = adafactorElements(m, w);
-                yield new Term("optimizer", "optimizer states", factored * 4, "Adafactor (no first moment): factored "
+                yield new Term("optimizer", "optimizer states", factored * 4, () -> "Adafactor (no first moment): factored "
                         + "second moment, rows + columns per matrix, fp32 = " + factored + " × 4 B");
             }
             case SGD -> new Term("optimizer", "optimizer states", 0, "plain SGD keeps no state");
             case SGD_MOMENTUM, LION -> new Term("optimizer", "optimizer states",
-                    Math.multiplyExact(trainable, (long) stateBytes), "one momentum buffer in the parameter dtype: "
+                    Math.multiplyExact(trainable, (long) stateBytes), () -> "one momentum buffer in the parameter dtype: "
                     + stateBytes + " B × " + trainable);
         };
     }

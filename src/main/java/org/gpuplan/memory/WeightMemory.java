@@ -37,13 +37,13 @@ public final class WeightMemory {
             long embed = p.count("embeddings");
             long norms = p.count("norms");
             long value = Math.multiplyExact(total - embed - norms, (long) store) + norms * 4;
-            return new Term("weights", "weights", value, "(P − token embeddings − norms) × " + store + " B + norms × 4 B "
+            return new Term("weights", "weights", value, () -> "(P − token embeddings − norms) × " + store + " B + norms × 4 B "
                     + "(F32) = (" + total + " − " + embed + " − " + norms + ") × " + store + " + " + norms + " × 4; "
                     + "llama.cpp keeps the token-embedding matrix in host memory");
         }
         if (q == QuantFormat.NONE) {
             return new Term("weights", "weights", Math.multiplyExact(total, (long) store),
-                    "P × " + store + " B = " + total + " × " + store + " (" + w.precision().key() + " weights)");
+                    () -> "P × " + store + " B = " + total + " × " + store + " (" + w.precision().key() + " weights)");
         }
         if (q == QuantFormat.MXFP4) {
             // gpt-oss checkpoints: routed-expert weights in MXFP4 (32 values + an e8m0 scale: 4.25 bits), the rest in
@@ -52,7 +52,7 @@ public final class WeightMemory {
                     .mapToLong(LinearModule::parameters).sum();
             long others = total - experts;
             long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8) + others * 2;
-            return new Term("weights", "weights", value, "routed experts × 4.25 bits (MXFP4: 32 weights + an 8-bit "
+            return new Term("weights", "weights", value, () -> "routed experts × 4.25 bits (MXFP4: 32 weights + an 8-bit "
                     + "scale) + other parameters × 2 B = " + experts + " × 4.25/8 + " + others + " × 2");
         }
         if (q.isGguf()) {
@@ -69,7 +69,7 @@ public final class WeightMemory {
         };
         long value = Bytes.ceil(linear * perLinear) + Math.multiplyExact(rest, (long) restBytes);
         String fmt = String.format(java.util.Locale.ROOT, "%.4f", perLinear);
-        return new Term("weights", "weights", value, "Linear params × " + fmt + " B (" + q.key()
+        return new Term("weights", "weights", value, () -> "Linear params × " + fmt + " B (" + q.key()
                 + (q.isBitsAndBytes4bit() && w.doubleQuant() ? ", double quantization" : "") + ") + other params × "
                 + restBytes + " B = " + linear + " × " + fmt + " + " + rest + " × " + restBytes
                 + (restBytes == 4 ? " (k-bit training upcasts non-quantized parameters to fp32)" : "")
@@ -113,8 +113,9 @@ public final class WeightMemory {
             bits += embed * base.bitsPerWeight();
         }
         long value = Bytes.ceil(bits / 8);
-        return new Term("weights", "weights", value, "GGUF " + q.key() + ": Linear weights in " + base + " ("
-                + base.bitsPerWeight() + " bits)" + (q.key().endsWith("_m") ? ", attn_v/ffn_down of " + moreBitsLayers
+        long q6Layers = moreBitsLayers;
+        return new Term("weights", "weights", value, () -> "GGUF " + q.key() + ": Linear weights in " + base + " ("
+                + base.bitsPerWeight() + " bits)" + (q.key().endsWith("_m") ? ", attn_v/ffn_down of " + q6Layers
                 + " of " + layers + " layers in Q6_K" : "") + ", output matrix in " + out + ", norms F32"
                 + (onGpuEmbedding ? ", token embeddings in " + base : ", token embeddings kept in host memory by "
                 + "llama.cpp") + " (llama.cpp llama_tensor_get_type)");

@@ -115,28 +115,28 @@ final class InferencePerf {
                         + "%.3g bytes per weight%s; tp %d; %s", dtype, g.peakTflops(dtype), r.matmulCeiling(),
                 g.memoryBandwidthTbs(), r.memoryEfficiency(), bpw, dequant > 0 ? " (weight-only, dequantized)" : "",
                 tp, graphs ? "CUDA graphs" : "eager kernels");
-        figs.add(new Figure("ttft_s", "time to first token", ttft, "s", staticBatch ? String.format(Locale.ROOT,
+        figs.add(new Figure("ttft_s", "time to first token", ttft, "s", () -> staticBatch ? String.format(Locale.ROOT,
                 "static batch (HF generate): prefill of all %d prompts × %d tokens together (a single prompt alone: "
                         + "%.4g s); %s", conc, prompt, one[0], setup) : String.format(Locale.ROOT,
                 "prefill of (c+1)/2 = %.1f prompts × %d tokens (a single prompt alone: %.4g s); %s", (conc + 1) / 2.0,
                 prompt, one[0], setup)));
-        figs.add(new Figure("prefill_gpu_s", "GPU time to prefill the batch", all[0], "s", String.format(
+        figs.add(new Figure("prefill_gpu_s", "GPU time to prefill the batch", all[0], "s", () -> String.format(
                 Locale.ROOT, "one forward over %d prompts × %d tokens, per-kernel rooflines; LM head on the last "
                         + "token of each", conc, prompt)));
         if (!graphs) {
             figs.add(new Figure("host_time_per_token_s", "host time per decode step", step[4] * hostPerKernel, "s",
-                    String.format(Locale.ROOT, "%.0f kernels × %.0f µs (eager PyTorch dispatch + launch); a decode "
+                    () -> String.format(Locale.ROOT, "%.0f kernels × %.0f µs (eager PyTorch dispatch + launch); a decode "
                             + "step takes the larger of this and its GPU time", step[4], hostPerKernel * 1e6)));
         }
-        figs.add(new Figure("tpot_s", "time per output token", tpot, "s", String.format(Locale.ROOT,
+        figs.add(new Figure("tpot_s", "time per output token", tpot, "s", () -> String.format(Locale.ROOT,
                 "decode step of %d sequences at context %d: weights + KV-cache reads, GEMMs, 2 all-reduces per layer "
                         + "(%.4g s)%s + other requests' prefills spread over %d output tokens (%.4g s)", conc,
                 prompt + output / 2, step[0], decodeStep > step[0] ? ", host-bound at " + String.format(Locale.ROOT,
                         "%.4g s", decodeStep) : "", output, tpot - decodeStep)));
-        figs.add(new Figure("decode_step_s", "GPU time of a decode step", step[0], "s", "one forward of the "
+        figs.add(new Figure("decode_step_s", "GPU time of a decode step", step[0], "s", () -> "one forward of the "
                 + "batch's next tokens; all-reduce share " + String.format(Locale.ROOT, "%.4g s", step[3])
                 + (dynamicCache ? "; HF DynamicCache copies the whole K/V cache each step (torch.cat)" : "")));
-        figs.add(new Figure("output_tokens_per_s", "output tokens/s", throughput, "tokens/s", String.format(
+        figs.add(new Figure("output_tokens_per_s", "output tokens/s", throughput, "tokens/s", () -> String.format(
                 Locale.ROOT, "c·O / (prefill(c·P) + O·decode) = %d × %d / (%.4g + %d × %.4g) s", conc, output,
                 prefillAll, output, decodeStep)));
         figs.add(new Figure("requests_per_s", "requests/s", conc / cycle, "requests/s", "c / cycle"));

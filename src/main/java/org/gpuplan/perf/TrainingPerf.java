@@ -128,7 +128,7 @@ final class TrainingPerf {
                     : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + perPassExtra + adaptersFwd) * stageShare;
             case NONE -> 0;
         };
-        figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", String.format(Locale.ROOT,
+        figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", () -> String.format(Locale.ROOT,
                 "Σ layers/pp of per-kernel rooflines over %.0f tokens/rank: GEMMs %.4g s + attention %.4g s + "
                         + "elementwise %.4g s%s, + LM head %.4g s (%s peak %.0f TFLOPS × ceiling %.3f × size factor; "
                         + "memory %.3f TB/s × %.2f)", tokensRank, fwdAll.gemmS() * stageShare,
@@ -137,14 +137,14 @@ final class TrainingPerf {
                         : "") + (autocast ? String.format(Locale.ROOT, " + autocast fp32 residual stream and weight "
                         + "casts %.4g s", autocastFwd * stageShare) : ""), lmHead + lossFwd, dtype,
                 g.peakTflops(dtype), r.matmulCeiling(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
-        figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", (lora ? "frozen base: dgrad only (1×"
+        figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", () -> (lora ? "frozen base: dgrad only (1×"
                 : "dgrad + wgrad (2×") + " forward GEMMs), attention 2.5× forward (FlashAttention backward), "
                 + "elementwise 2× traffic and " + BACKWARD_KERNELS_PER_FORWARD + "× the kernel launches"
                 + (lora ? ", LoRA adapters backward (see adapterPass)" : "")
                 + (eagerScores > 0 ? ", eager attention scores 2×" : "")));
         if (recompute > 0) {
             figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
-                    w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
+                    () -> w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
                             : w.framework() == org.gpuplan.workload.Framework.MEGATRON
                             ? "selective (Megatron): the attention core and elementwise ops re-run"
                             : "selective (op-level, torchtitan): every other matmul and the elementwise ops re-run; "
@@ -236,24 +236,24 @@ final class TrainingPerf {
         // what cannot hide: the last bucket (1/layers of the traffic) and whatever exceeds the compute window
         double dpExposed = dp <= 1 ? 0 : Math.max(dpComm / Math.max(1, m.numLayers() / pp),
                 dpComm - overlapWindow);
-        figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", String.format(Locale.ROOT,
+        figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", () -> String.format(Locale.ROOT,
                 "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula, dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
                 dpExposed)));
         if (tp > 1) {
             figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", tpComm, "s",
-                    String.format(Locale.ROOT, "%d all-reduces of tokens·h·%.0f B = %.3g MB per layer over tp=%d; %s",
+                    () -> String.format(Locale.ROOT, "%d all-reduces of tokens·h·%.0f B = %.3g MB per layer over tp=%d; %s",
                             tpCollectives, act, tpBytes / 1e6, tp, w.perf().tpCommOverlap()
                                     ? "overlapped with the GEMMs (exposed " + fmt(tpExposed) + " s)" : "not overlapped")));
         }
         if (bubble > 0) {
             figs.add(new Figure("pipeline_bubble_s", "pipeline bubble", bubble, "s",
-                    "(pp−1)/v × (forward + backward) of one micro-batch, " + par.ppSchedule().key()));
+                    () -> "(pp−1)/v × (forward + backward) of one micro-batch, " + par.ppSchedule().key()));
         }
 
         double optimizer = optimizerStep(w, r, trainable / (double) (tp * pp)
                 / ((par.zero() >= 1 || par.fsdp() != Parallelism.FsdpMode.NONE
                 && par.fsdp() != Parallelism.FsdpMode.NO_SHARD) ? dp : 1));
-        figs.add(new Figure("optimizer_s", "optimizer step", optimizer, "s", String.format(Locale.ROOT,
+        figs.add(new Figure("optimizer_s", "optimizer step", optimizer, "s", () -> String.format(Locale.ROOT,
                 "%.0f bytes read+written per trainable parameter (%s, see optimizerBytes) / (%.2f TB/s × %.2f)",
                 optimizerBytes(w),
                 w.optimizer().key(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
@@ -290,41 +290,42 @@ final class TrainingPerf {
                 + optimizerBytes(w) * trainable / (double) gpus;
         double bwUtil = Math.min(1, bytesStep / (step * g.memoryBandwidthTbs() * 1e12));
 
-        figs.add(0, new Figure("step_time_s", "step time", step, "s", String.format(Locale.ROOT,
+        figs.add(0, new Figure("step_time_s", "step time", step, "s", () -> String.format(Locale.ROOT,
                 "max(GPU time %s, host time %s): %s", fmt(gpuStep), fmt(hostStep), gpuStep >= hostStep
                         ? "the GPU sets the pace" : "host-bound: kernels too small to hide the launch overhead")));
-        figs.add(new Figure("gpu_time_s", "GPU time per step", gpuStep, "s", String.format(Locale.ROOT,
+        double cpShown = cpExposed, epShown = epExposed, bubbleShown = bubble; // captured by the explanation
+        figs.add(new Figure("gpu_time_s", "GPU time per step", gpuStep, "s", () -> String.format(Locale.ROOT,
                 "micro-batches %d × (forward %s + backward %s + recompute %s + exposed TP %s + CP %s + EP %s) + "
                         + "bubble %s + exposed DP %s + optimizer %s", micro, fmt(fwd), fmt(bwd), fmt(recompute),
-                fmt(tpExposed), fmt(cpExposed), fmt(epExposed), fmt(bubble), fmt(dpExposed), fmt(optimizer))));
-        figs.add(new Figure("host_time_s", "host time per step", hostStep, "s", String.format(Locale.ROOT,
+                fmt(tpExposed), fmt(cpShown), fmt(epShown), fmt(bubbleShown), fmt(dpExposed), fmt(optimizer))));
+        figs.add(new Figure("host_time_s", "host time per step", hostStep, "s", () -> String.format(Locale.ROOT,
                 "%.0f kernels × %.0f µs (%s): per micro-batch %.0f forward kernels × (1 + %.1f backward)%s, + %.0f "
                         + "optimizer kernels", stepKernels, hostPerKernel * 1e6, w.perf().hostOverheadUs().isPresent()
                         ? "host_overhead_us" : w.perf().compile() ? "torch.compile wrapper"
                         : "eager PyTorch dispatch + launch", passKernels,
                 BACKWARD_KERNELS_PER_FORWARD, recomputeKernels > 0 ? " + " + fmt(recomputeKernels) + " recomputed"
                         : "", optimizerKernels(w, m))));
-        figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", String.format(
+        figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", () -> String.format(
                 Locale.ROOT, "global batch %d × %d tokens × %d micro-batches × dp %d / step %.4g s",
                 w.batchSize(), w.seqLen(), micro, dp, step)));
         figs.add(2, new Figure("tokens_per_s_per_gpu", "tokens/s per GPU", tokensPerS / gpus, "tokens/s",
-                "tokens/s ÷ " + gpus + " GPUs"));
+                () -> "tokens/s ÷ " + gpus + " GPUs"));
         figs.add(new Figure("model_flops_per_step", "model FLOPs per step", modelFlopsStep, "FLOP",
-                "forward (GEMMs 2·in·out per token + causal attention 2·keys·heads·(d_qk+d_v) + LM head) × "
+                () -> "forward (GEMMs 2·in·out per token + causal attention 2·keys·heads·(d_qk+d_v) + LM head) × "
                         + (lora ? "2 (frozen base: forward + dgrad)" : "3 (forward + 2× backward)")
                         + " over the global batch; recomputation not counted"));
         figs.add(new Figure("model_tflops_per_gpu", "model TFLOPS per GPU", modelFlopsStep / step / gpus / 1e12,
                 "TFLOPS", "model FLOPs per step / step time / GPUs"));
-        figs.add(new Figure("mfu", "MFU (model FLOPs utilization)", mfu, "fraction", String.format(Locale.ROOT,
+        figs.add(new Figure("mfu", "MFU (model FLOPs utilization)", mfu, "fraction", () -> String.format(Locale.ROOT,
                 "model TFLOPS per GPU / %.0f dense %s peak", peak / 1e12, mfuDtype(w))));
         figs.add(new Figure("hfu", "HFU (hardware FLOPs utilization)", hfu, "fraction",
                 "(model + recomputation FLOPs) per GPU per second / peak"));
         double trainTime = w.perf().trainTokens() > 0 ? w.perf().trainTokens() / tokensPerS : 0;
         if (trainTime > 0) {
-            figs.add(new Figure("train_time_s", "time to train", trainTime, "s", String.format(Locale.ROOT,
+            figs.add(new Figure("train_time_s", "time to train", trainTime, "s", () -> String.format(Locale.ROOT,
                     "%.4g tokens / %.4g tokens/s", w.perf().trainTokens(), tokensPerS)));
             figs.add(new Figure("gpu_hours", "GPU-hours", trainTime * gpus / 3600, "GPU-hours",
-                    "time to train × " + gpus + " GPUs / 3600"));
+                    () -> "time to train × " + gpus + " GPUs / 3600"));
         }
         return new PerfEstimate(figs, step, tokensPerS, mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
                 trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, hfu, bwUtil,
