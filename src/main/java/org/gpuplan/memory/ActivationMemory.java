@@ -38,13 +38,19 @@ public final class ActivationMemory {
  * @param backwardWorkingSet gradients alive while backward runs through one layer: the incoming and outgoing
  *                      gradient of its largest saved activation (the s² probabilities under eager attention, else the
  *                      MLP intermediate), 2 × that tensor
-     * @param formula       the per-layer formula with its inputs
+     * @param explanation   builds the per-layer formula with its inputs (formatted when a report asks)
      */
     public record Saved(List<Long> perLayer, long layersTotal, long outside, long shared, long recompute,
-                        long lossForward, long lossBackward, long backwardWorkingSet, String formula) {
+                        long lossForward, long lossBackward, long backwardWorkingSet,
+                        java.util.function.Supplier<String> explanation) {
 
         public long total() {
             return layersTotal + outside + shared;
+        }
+
+        /** The per-layer formula with its inputs. */
+        public String formula() {
+            return explanation.get();
         }
     }
 
@@ -64,7 +70,7 @@ public final class ActivationMemory {
         boolean full = w.method() == Method.FULL;
         BlockActivations.Profile profile = BlockActivations.Profile.CUDA;
         List<Long> perLayer = new ArrayList<>();
-        String formula;
+        java.util.function.Supplier<String> formula;
         long shared = 0;
         long outside;
         long h = m.hiddenSize();
@@ -98,9 +104,11 @@ public final class ActivationMemory {
             for (int i = 0; i < m.numLayers(); i++) {
                 perLayer.add(layer);
             }
-            formula = String.format(Locale.ROOT, "%d blocks × %s (%s block: LayerNorms, q/k/v, %s, dropout masks, "
-                    + "MLP; derivation in validation/activations/README.md)%s", m.numLayers(), Bytes.mib(layer),
-                    m.family().modelType(), attentionLabel(w), adapters > 0 ? " incl. LoRA adapter inputs" : "");
+            long layerBytes = layer;
+            formula = () -> String.format(Locale.ROOT, "%d blocks × %s (%s block: LayerNorms, q/k/v, %s, dropout "
+                    + "masks, MLP; derivation in validation/activations/README.md)%s", m.numLayers(),
+                    Bytes.mib(layerBytes), m.family().modelType(), attentionLabel(w), adapters > 0
+                            ? " incl. LoRA adapter inputs" : "");
             outside = Bytes.ceil(n * ((dropout > 0 ? 1 : 0) * h + r * h + 8 + c * h));
         } else {
             Attention att = m.attention();
@@ -130,14 +138,15 @@ public final class ActivationMemory {
                 long base = m.layers().get(i).moe() ? moeBase.total() + moeBytes : denseBlock.total();
                 perLayer.add(base + extraNorms + qk + latent + adaptersPerLayer);
             }
-            formula = String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
+            long sandwich = extraNorms;
+            formula = () -> String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
                             + "with fp32 input, %s, %s; derivation and byte-exact check in "
                             + "validation/activations/README.md)%s%s%s", Bytes.mib(denseBlock.total()), n,
                     attentionLabel(w), full ? "MLP 4·c·f" : "frozen base: MLP 3·c·f, no Linear inputs",
                     m.moe() != null ? String.format(Locale.ROOT, "; MoE layers %s (router fp32 4·E, per routed "
                             + "token gathered input, expert MLP and weighted output)", Bytes.mib(moeBase.total()
                             + moeBytes)) : "",
-                    extraNorms > 0 ? "; sandwich norms " + Bytes.mib(extraNorms) : "",
+                    sandwich > 0 ? "; sandwich norms " + Bytes.mib(sandwich) : "",
                     adapters > 0 ? "; LoRA adapter inputs (fp32 copies + r-wide outputs) " + Bytes.mib(adapters)
                             + " in total" : "");
             if (att instanceof Attention.Standard st) {
@@ -154,14 +163,17 @@ public final class ActivationMemory {
             long maxLayer = perLayer.stream().mapToLong(Long::longValue).max().orElse(0);
             recompute = maxLayer;
             layersTotal = Bytes.ceil((double) r * h * n * m.numLayers());
-            formula = String.format(Locale.ROOT, "full checkpointing: each of %d layers keeps its input r·h × %,d "
-                    + "tokens; one layer (%s) is rebuilt at a time in backward. Without checkpointing: %s",
-                    m.numLayers(), n, Bytes.gib(maxLayer), formula);
+            java.util.function.Supplier<String> without = formula;
+            formula = () -> String.format(Locale.ROOT, "full checkpointing: each of %d layers keeps its input r·h "
+                    + "× %,d tokens; one layer (%s) is rebuilt at a time in backward. Without checkpointing: %s",
+                    m.numLayers(), n, Bytes.gib(maxLayer), without.get());
         } else if (w.checkpointing() == Checkpointing.SELECTIVE) {
             double core = attentionCoreBytes(m, w, c, s) * n;
             layersTotal = Math.max(0, layersTotal - Bytes.ceil(core * m.numLayers()));
             recompute = Bytes.ceil(core);
-            formula += "; selective checkpointing recomputes the attention core (its saved tensors are dropped)";
+            java.util.function.Supplier<String> kept = formula;
+            formula = () -> kept.get() + "; selective checkpointing recomputes the attention core (its saved tensors "
+                    + "are dropped)";
         }
         // the loss: fp32 log-softmax saved (4·V), transient bf16 logits + fp32 copy, gradients at backward start
         long v = lossWidth(m);

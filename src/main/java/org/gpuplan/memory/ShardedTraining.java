@@ -338,7 +338,10 @@ public final class ShardedTraining {
         return w.gradAccum();
     }
 
-    record Activations(double saved, double transient_, String formula) {
+    record Activations(double saved, double transient_, java.util.function.Supplier<String> explanation) {
+        String formula() {
+            return explanation.get();
+        }
     }
 
     // Per layer: the norm/residual part is replicated across TP ranks unless sequence parallel; the attention and
@@ -399,10 +402,12 @@ public final class ShardedTraining {
             passing += loss / par.tp() / par.cp();
         }
         outside += saved.shared() / (double) par.cp();
-        String formula = String.format(Locale.ROOT, "%d layers × %s per layer (replicated norm part %s%s, rest / "
+        double kept = keptPerLayer, replicatedBytes = replicated, flight = inFlight; // captured by the explanation
+        java.util.function.Supplier<String> formula = () -> String.format(Locale.ROOT, "%d layers × %s per layer "
+                + "(replicated norm part %s%s, rest / "
                         + "TP %d, / CP %d) × %.2f micro-batches in flight (%s)%s", (int) sp.layers(),
-                Bytes.mib((long) keptPerLayer), Bytes.mib((long) replicated), par.sequenceParallel()
-                        ? " / TP (sequence parallel)" : "", par.tp(), par.cp(), inFlight, par.ppSchedule().key(),
+                Bytes.mib((long) kept), Bytes.mib((long) replicatedBytes), par.sequenceParallel()
+                        ? " / TP (sequence parallel)" : "", par.tp(), par.cp(), flight, par.ppSchedule().key(),
                 stage == pp - 1 ? "; + LM head and loss / TP" : "");
         return new Activations(layers + outside, passing, formula);
     }
