@@ -52,6 +52,48 @@ public final class ActivationMemory {
         public String formula() {
             return explanation.get();
         }
+
+        /** The mean saved bytes of one layer, without checkpointing. */
+        public double averageLayer() {
+            return perLayer instanceof Layers l ? l.sum() / (double) l.size() : perLayer.stream()
+                    .mapToLong(Long::longValue).average().orElse(0);
+        }
+    }
+
+    /**
+     * Per-layer saved bytes as a list that holds only the two values it takes (dense and MoE layers): the planner
+     * builds one for every candidate, and a boxed element per layer cost more than the arithmetic.
+     */
+    static final class Layers extends java.util.AbstractList<Long> implements java.util.RandomAccess {
+        private final ModelSpec m;
+        private final long dense;
+        private final long moe;
+        private final long moeLayers;
+
+        Layers(ModelSpec m, long dense, long moe) {
+            this.m = m;
+            this.dense = dense;
+            this.moe = moe;
+            this.moeLayers = m.moeLayerCount();
+        }
+
+        @Override
+        public Long get(int i) {
+            return m.layers().get(i).moe() ? moe : dense;
+        }
+
+        @Override
+        public int size() {
+            return m.numLayers();
+        }
+
+        long sum() {
+            return (m.numLayers() - moeLayers) * dense + moeLayers * moe;
+        }
+
+        long max() {
+            return Math.max(moeLayers < m.numLayers() ? dense : Long.MIN_VALUE, moeLayers > 0 ? moe : Long.MIN_VALUE);
+        }
     }
 
     private ActivationMemory() {
@@ -69,7 +111,7 @@ public final class ActivationMemory {
         int r = w.precision().weightBytes() == 4 || w.method() == Method.QLORA ? 4 : c;
         boolean full = w.method() == Method.FULL;
         BlockActivations.Profile profile = BlockActivations.Profile.CUDA;
-        List<Long> perLayer = new ArrayList<>();
+        Layers perLayer;
         java.util.function.Supplier<String> formula;
         long shared = 0;
         long outside;
@@ -101,9 +143,7 @@ public final class ActivationMemory {
                 layer += Bytes.ceil(4.0 * a * n) + profile.sdpaRngBytes() - (long) Math.floor(probs * n);
             }
             layer += adapters / Math.max(1, m.numLayers());
-            for (int i = 0; i < m.numLayers(); i++) {
-                perLayer.add(layer);
-            }
+            perLayer = new Layers(m, layer, layer);
             long layerBytes = layer;
             formula = () -> String.format(Locale.ROOT, "%d blocks × %s (%s block: LayerNorms, q/k/v, %s, dropout "
                     + "masks, MLP; derivation in validation/activations/README.md)%s", m.numLayers(),
@@ -134,10 +174,8 @@ public final class ActivationMemory {
             }
             long moeBytes = m.moe() == null ? 0 : Bytes.ceil(moe(m.moe(), h, c, full) * n);
             long adaptersPerLayer = adapters / Math.max(1, m.numLayers());
-            for (int i = 0; i < m.numLayers(); i++) {
-                long base = m.layers().get(i).moe() ? moeBase.total() + moeBytes : denseBlock.total();
-                perLayer.add(base + extraNorms + qk + latent + adaptersPerLayer);
-            }
+            long common = extraNorms + qk + latent + adaptersPerLayer;
+            perLayer = new Layers(m, denseBlock.total() + common, moeBase.total() + moeBytes + common);
             long sandwich = extraNorms;
             formula = () -> String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
                             + "with fp32 input, %s, %s; derivation and byte-exact check in "
@@ -157,16 +195,17 @@ public final class ActivationMemory {
             }
             outside = Bytes.ceil(n * (4.0 * h + 4 + (full ? r * h + c * h : 0)));
         }
-        long layersTotal = perLayer.stream().mapToLong(Long::longValue).sum();
+        long layersTotal = perLayer.sum();
+        long maxLayer = perLayer.max();
         long recompute = 0;
         if (w.checkpointing() == Checkpointing.FULL) {
-            long maxLayer = perLayer.stream().mapToLong(Long::longValue).max().orElse(0);
             recompute = maxLayer;
             layersTotal = Bytes.ceil((double) r * h * n * m.numLayers());
             java.util.function.Supplier<String> without = formula;
+            long rebuilt = maxLayer;
             formula = () -> String.format(Locale.ROOT, "full checkpointing: each of %d layers keeps its input r·h "
                     + "× %,d tokens; one layer (%s) is rebuilt at a time in backward. Without checkpointing: %s",
-                    m.numLayers(), n, Bytes.gib(maxLayer), without.get());
+                    m.numLayers(), n, Bytes.gib(rebuilt), without.get());
         } else if (w.checkpointing() == Checkpointing.SELECTIVE) {
             double core = attentionCoreBytes(m, w, c, s) * n;
             layersTotal = Math.max(0, layersTotal - Bytes.ceil(core * m.numLayers()));

@@ -354,7 +354,7 @@ public final class ShardedTraining {
         long h = m.hiddenSize();
         double replicatedPerToken = m.norms().perLayer() * (4.0 * h + 4 + (w.method() == Method.FULL ? r * h + c * h
                 : 0));
-        double perLayerFull = saved.perLayer().stream().mapToLong(Long::longValue).average().orElse(0);
+        double perLayerFull = saved.averageLayer();
         double replicated = Math.min(perLayerFull, replicatedPerToken * n);
         double perLayer = (replicated / (par.sequenceParallel() ? par.tp() : 1)
                 + (perLayerFull - replicated) / par.tp()) / par.cp();

@@ -61,7 +61,16 @@ public record ModelSpec(String name, Family family, List<String> architectures, 
     }
 
     public long moeLayerCount() {
-        return layers.stream().filter(Layer::moe).count();
+        if (moe == null) {
+            return 0; // dense models: no layer routes (called in every estimate's hot path)
+        }
+        long n = 0;
+        for (Layer layer : layers) {
+            if (layer.moe()) {
+                n++;
+            }
+        }
+        return n;
     }
 
     public long slidingLayerCount() {
