@@ -323,8 +323,9 @@ public final class ShardedTraining {
                         + (int) (Overheads.FRAGMENTATION * 100) + " % of the transient bytes"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + CUDA context + NCCL "
                         + "buffers"));
-        assumptions.add(String.format(Locale.ROOT, "dp %d × tp %d × pp %d × cp %d; %d micro-batches per step; "
-                + "schedule %s", par.dp(), par.tp(), par.pp(), par.cp(), microbatches(w, par), par.ppSchedule().key()));
+        // plain concatenation: this runs for every candidate the planner scores (same text as %d/%s formatting)
+        assumptions.add("dp " + par.dp() + " × tp " + par.tp() + " × pp " + par.pp() + " × cp " + par.cp() + "; "
+                + microbatches(w, par) + " micro-batches per step; schedule " + par.ppSchedule().key());
         MemoryEstimate estimate = new MemoryEstimate(terms, phases, peak, allocated, reserved, used, Optional.empty(),
                 explanations, assumptions);
         return new Stage(name, ranks, estimate, (long) host);

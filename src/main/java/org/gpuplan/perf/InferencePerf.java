@@ -111,15 +111,16 @@ final class InferencePerf {
         String bound = decodeStep > step[0] ? "host-bound" : decodeIntensity < ridge ? "memory-bound"
                 : "compute-bound";
 
-        String setup = String.format(Locale.ROOT, "%s peak %.0f TFLOPS × ceiling %.3f; %.3f TB/s × %.2f; "
+        java.util.function.Supplier<String> setup = () -> String.format(Locale.ROOT, "%s peak %.0f TFLOPS × "
+                        + "ceiling %.3f; %.3f TB/s × %.2f; "
                         + "%.3g bytes per weight%s; tp %d; %s", dtype, g.peakTflops(dtype), r.matmulCeiling(),
                 g.memoryBandwidthTbs(), r.memoryEfficiency(), bpw, dequant > 0 ? " (weight-only, dequantized)" : "",
                 tp, graphs ? "CUDA graphs" : "eager kernels");
         figs.add(new Figure("ttft_s", "time to first token", ttft, "s", () -> staticBatch ? String.format(Locale.ROOT,
                 "static batch (HF generate): prefill of all %d prompts × %d tokens together (a single prompt alone: "
-                        + "%.4g s); %s", conc, prompt, one[0], setup) : String.format(Locale.ROOT,
+                        + "%.4g s); %s", conc, prompt, one[0], setup.get()) : String.format(Locale.ROOT,
                 "prefill of (c+1)/2 = %.1f prompts × %d tokens (a single prompt alone: %.4g s); %s", (conc + 1) / 2.0,
-                prompt, one[0], setup)));
+                prompt, one[0], setup.get())));
         figs.add(new Figure("prefill_gpu_s", "GPU time to prefill the batch", all[0], "s", () -> String.format(
                 Locale.ROOT, "one forward over %d prompts × %d tokens, per-kernel rooflines; LM head on the last "
                         + "token of each", conc, prompt)));

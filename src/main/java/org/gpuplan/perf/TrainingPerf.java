@@ -196,11 +196,11 @@ final class TrainingPerf {
                 || par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
         double dpComm;
         double overlapWindow;
-        String dpFormula;
+        java.util.function.Supplier<String> dpFormula;
         if (dp <= 1) {
             dpComm = 0;
             overlapWindow = 0;
-            dpFormula = "one replica: no gradient traffic";
+            dpFormula = () -> "one replica: no gradient traffic";
         } else if (sharded) {
             // the shards hold every parameter, frozen or not: all-gathers move the whole stage (4-bit for QLoRA);
             // reduce-scatters move only the trainable gradients
@@ -219,8 +219,8 @@ final class TrainingPerf {
                     + c.allGather(stageParams * 4, shardGroup, shardSpans) : perMicroComm * micro)
                     + (hybrid && dp > shardGroup ? c.allReduce(gradBytes / shardGroup, dp / shardGroup, true) : 0);
             overlapWindow = (fwd + bwd + recompute) * micro;
-            dpFormula = String.format(Locale.ROOT, "ZeRO-3/FSDP: %s all-gather %.3g GB of parameters (forward, "
-                    + "backward) + reduce-scatter %.3g GB of gradients, (n−1)/n·bytes/bw each",
+            dpFormula = () -> String.format(Locale.ROOT, "ZeRO-3/FSDP: %s all-gather %.3g GB of parameters "
+                    + "(forward, backward) + reduce-scatter %.3g GB of gradients, (n−1)/n·bytes/bw each",
                     pipelined ? "once per step (pipeline schedule)," : "per micro-batch", paramBytes / 1e9,
                     reduceBytes / 1e9);
         } else {
@@ -230,14 +230,14 @@ final class TrainingPerf {
             // the first stage finishes its last backward at the very end of the step, so no bubble hides it.
             boolean shardedOptimizer = par.zero() >= 1 || par.fsdp() == Parallelism.FsdpMode.SHARD_GRAD_OP;
             overlapWindow = bwd + (shardedOptimizer ? fwd : 0);
-            dpFormula = String.format(Locale.ROOT, "all-reduce (or reduce-scatter + all-gather) of %.3g GB of "
-                    + "gradients once per step: 2(n−1)/n·bytes/bw", gradBytes / 1e9);
+            dpFormula = () -> String.format(Locale.ROOT, "all-reduce (or reduce-scatter + all-gather) of %.3g GB "
+                    + "of gradients once per step: 2(n−1)/n·bytes/bw", gradBytes / 1e9);
         }
         // what cannot hide: the last bucket (1/layers of the traffic) and whatever exceeds the compute window
         double dpExposed = dp <= 1 ? 0 : Math.max(dpComm / Math.max(1, m.numLayers() / pp),
                 dpComm - overlapWindow);
         figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", () -> String.format(Locale.ROOT,
-                "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula, dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
+                "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula.get(), dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
                 dpExposed)));
         if (tp > 1) {
             figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", tpComm, "s",
