@@ -77,7 +77,8 @@ public final class InferenceMemory {
         terms.add(new Term("activations", "activations", prefillAct, () -> "prefill of " + prefillTokens + " tokens, "
                 + "largest layer: residual and normed hidden (2·c·h + fp32 4·h) + gate, up, product (3·c·f)"
                 + (w.attention() == AttentionImpl.EAGER ? " + eager scores (4 + c)·a·s" : "") + " per token"));
-        terms.add(new Term("temporary", "temporaries", logits + catCopy + dequant, () -> "last-position logits b·V·(c + 4) "
+        terms.add(new Term("temporary", "temporaries", logits + catCopy + dequant,
+                () -> "last-position logits b·V·(c + 4) "
                 + "(logits_to_keep=1) + one layer's cache copy during torch.cat"
                 + (dequant > 0 ? " + the largest weight dequantized by bitsandbytes for prefill" : "")));
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), 0, ""));

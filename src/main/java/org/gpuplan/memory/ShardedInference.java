@@ -86,7 +86,8 @@ public final class ShardedInference {
         terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
                 + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
                 par.tp(), stage, (int) sp.layers())));
-        terms.add(new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT, "batch %d × context %d × %d layers "
+        terms.add(new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
+                "batch %d × context %d × %d layers "
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,
                 (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? (dpAttention
                         ? "; MLA latent of this rank's own sequences (attention data parallel)"
@@ -111,7 +112,8 @@ public final class ShardedInference {
             pool = blocks * block;
             concurrency = capacity / (double) context * (dpAttention ? par.tp() : 1);
             long tokens = capacity;
-            terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT, "per GPU: utilization × total − "
+            terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT,
+                    "per GPU: utilization × total − "
                     + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)));
         }
         terms.add(new Term("activations", "activations", activation, () -> "profile-run activations of " + batched

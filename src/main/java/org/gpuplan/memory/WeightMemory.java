@@ -37,7 +37,8 @@ public final class WeightMemory {
             long embed = p.count("embeddings");
             long norms = p.count("norms");
             long value = Math.multiplyExact(total - embed - norms, (long) store) + norms * 4;
-            return new Term("weights", "weights", value, () -> "(P − token embeddings − norms) × " + store + " B + norms × 4 B "
+            return new Term("weights", "weights", value,
+                    () -> "(P − token embeddings − norms) × " + store + " B + norms × 4 B "
                     + "(F32) = (" + total + " − " + embed + " − " + norms + ") × " + store + " + " + norms + " × 4; "
                     + "llama.cpp keeps the token-embedding matrix in host memory");
         }

@@ -44,7 +44,8 @@ final class InferencePerf {
         boolean graphs = w.framework() != Framework.HF || w.perf().compile();
         boolean fp8Tensor = w.quant() == QuantFormat.FP8 && g.supports(TensorDtype.FP8);
         TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : Roofline.dtypeOf(w.precision());
-        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework().servingOnly()); // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
+        // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
+        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework().servingOnly());
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
         double act = w.precision().computeBytes();
         double bpw = weightBytesTotal / (double) Math.max(1, p.totalCount());

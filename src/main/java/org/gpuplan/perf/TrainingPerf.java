@@ -237,11 +237,13 @@ final class TrainingPerf {
         double dpExposed = dp <= 1 ? 0 : Math.max(dpComm / Math.max(1, m.numLayers() / pp),
                 dpComm - overlapWindow);
         figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", () -> String.format(Locale.ROOT,
-                "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula.get(), dp, c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
+                "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula.get(), dp,
+                c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
                 dpExposed)));
         if (tp > 1) {
             figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", tpComm, "s",
-                    () -> String.format(Locale.ROOT, "%d all-reduces of tokens·h·%.0f B = %.3g MB per layer over tp=%d; %s",
+                    () -> String.format(Locale.ROOT,
+                            "%d all-reduces of tokens·h·%.0f B = %.3g MB per layer over tp=%d; %s",
                             tpCollectives, act, tpBytes / 1e6, tp, w.perf().tpCommOverlap()
                                     ? "overlapped with the GEMMs (exposed " + fmt(tpExposed) + " s)" : "not overlapped")));
         }
