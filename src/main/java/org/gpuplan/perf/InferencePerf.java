@@ -94,12 +94,13 @@ final class InferencePerf {
         // eager generate issues every kernel from Python; CUDA graphs (serving engines, compiled decode) do not
         double hostPerKernel = graphs ? 0 : w.perf().hostOverheadUs().isPresent()
                 ? w.perf().hostOverheadUs().getAsDouble() * 1e-6 : EAGER_HOST_S;
-        double prefillAll = Math.max(all[0], all[4] * hostPerKernel);
-        double decodeStep = Math.max(step[0], step[4] * hostPerKernel);
+        double prefillAll = graphs ? all[0] : TrainingPerf.overlapped(all[0], all[4] * hostPerKernel);
+        double decodeStep = graphs ? step[0] : TrainingPerf.overlapped(step[0], step[4] * hostPerKernel);
         // HF generate runs a static batch: every prompt prefills in one forward before the first token; engines
         // with continuous batching admit a wave of arrivals
         boolean staticBatch = w.framework() == Framework.HF;
-        double ttft = staticBatch ? prefillAll : Math.max(wave[0], wave[4] * hostPerKernel);
+        double ttft = staticBatch ? prefillAll : graphs ? wave[0]
+                : TrainingPerf.overlapped(wave[0], wave[4] * hostPerKernel);
         double tpot = decodeStep + (conc > 1 && !staticBatch ? all[0] * (conc - 1) / conc / output : 0);
         double cycle = prefillAll + output * decodeStep;
         double throughput = conc * output / cycle;
@@ -109,7 +110,8 @@ final class InferencePerf {
         double maxConc = mem.pool().map(MemoryEstimate.KvPool::maxConcurrency).orElse(Double.NaN);
         double decodeIntensity = step[1] / Math.max(1, step[2]);
         double ridge = peak * r.matmulCeiling() / (g.memoryBandwidthTbs() * 1e12 * r.memoryEfficiency());
-        String bound = decodeStep > step[0] ? "host-bound" : decodeIntensity < ridge ? "memory-bound"
+        boolean hostBound = step[4] * hostPerKernel > step[0];
+        String bound = hostBound ? "host-bound" : decodeIntensity < ridge ? "memory-bound"
                 : "compute-bound";
 
         java.util.function.Supplier<String> setup = () -> String.format(Locale.ROOT, "%s peak %.0f TFLOPS × "
@@ -128,13 +130,15 @@ final class InferencePerf {
         if (!graphs) {
             figs.add(new Figure("host_time_per_token_s", "host time per decode step", step[4] * hostPerKernel, "s",
                     () -> String.format(Locale.ROOT, "%.0f kernels × %.0f µs (eager PyTorch dispatch + launch); a decode "
-                            + "step takes the larger of this and its GPU time", step[4], hostPerKernel * 1e6)));
+                            + "step takes the larger of this and its GPU time plus %.1f × the smaller", step[4],
+                            hostPerKernel * 1e6, TrainingPerf.HOST_GPU_EXPOSED)));
         }
         figs.add(new Figure("tpot_s", "time per output token", tpot, "s", () -> String.format(Locale.ROOT,
                 "decode step of %d sequences at context %d: weights + KV-cache reads, GEMMs, 2 all-reduces per layer "
                         + "(%.4g s)%s + other requests' prefills spread over %d output tokens (%.4g s)", conc,
-                prompt + output / 2, step[0], decodeStep > step[0] ? ", host-bound at " + String.format(Locale.ROOT,
-                        "%.4g s", decodeStep) : "", output, tpot - decodeStep)));
+                prompt + output / 2, step[0], graphs ? "" : String.format(Locale.ROOT, "; %s with eager launches "
+                        + "(see host_time_per_token_s): %.4g s", hostBound ? "host-bound" : "GPU-bound", decodeStep),
+                output, tpot - decodeStep)));
         figs.add(new Figure("decode_step_s", "GPU time of a decode step", step[0], "s", () -> "one forward of the "
                 + "batch's next tokens; all-reduce share " + String.format(Locale.ROOT, "%.4g s", step[3])
                 + (dynamicCache ? "; HF DynamicCache copies the whole K/V cache each step (torch.cat)" : "")));
