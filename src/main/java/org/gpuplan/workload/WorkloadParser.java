@@ -82,14 +82,21 @@ public final class WorkloadParser {
         return out;
     }
 
+    /** Every accepted key (the planner parses thousands of workloads: built once). */
+    private static final Set<String> ACCEPTED = acceptedKeys();
+
+    private static Set<String> acceptedKeys() {
+        Set<String> all = new TreeSet<>(KEYS);
+        all.addAll(PARALLEL_KEYS);
+        return Set.copyOf(all);
+    }
+
     /** Validates raw values and fills defaults. */
     public static Workload parse(Map<String, String> raw) {
         Map<String, String> v = new LinkedHashMap<>();
-        Set<String> accepted = new TreeSet<>(KEYS);
-        accepted.addAll(PARALLEL_KEYS);
         raw.forEach((k, val) -> {
             String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
-            if (!accepted.contains(key)) {
+            if (!ACCEPTED.contains(key)) {
                 throw new InvalidInputException("workload: unknown key '" + k + "' (accepted: "
                         + String.join(", ", KEYS) + ", and the multi-GPU keys " + String.join(", ", PARALLEL_KEYS)
                         + ")");
