@@ -394,11 +394,12 @@ public final class ShardedTraining {
         double passing = ckpt ? perLayer : 0; // one layer rebuilt at a time during backward
         if (stage == pp - 1) {
             outside += saved.outside() / (double) par.tp() / par.cp();
-            // Megatron's vocab-parallel cross-entropy upcasts the logits to fp32 once and turns that buffer into the
-            // gradient in place (softmax − one-hot), then casts it back: 4 + c bytes per logit at most, not the
-            // separate fp32 logits, log-softmax and gradient copies of an eager loss
+            // Megatron's vocab-parallel cross-entropy upcasts the logits to fp32 once (that buffer, kept for
+            // backward, is the saved 4·V per token above) and turns it into the gradient in place (softmax −
+            // one-hot), then casts it back: beyond the saved buffer only the 16-bit logits (c bytes per logit) are
+            // alive, not the separate fp32 logits, log-softmax and gradient copies of an eager loss
             double loss = w.framework() == Framework.MEGATRON
-                    ? (4.0 + w.precision().computeBytes()) * m.vocabSize() * w.batchSize() * w.seqLen()
+                    ? (double) w.precision().computeBytes() * m.vocabSize() * w.batchSize() * w.seqLen()
                     : Math.max(saved.lossForward(), saved.lossBackward());
             passing += loss / par.tp() / par.cp();
         }
