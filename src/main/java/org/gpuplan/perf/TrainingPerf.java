@@ -93,35 +93,16 @@ final class TrainingPerf {
         double stageShare = 1.0 / pp;
         // the last stage also runs the LM head and the loss: a pipeline runs at its slowest stage
         double lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
-        // cross-entropy. PyTorch's over upcast logits (transformers' ForCausalLMLoss, torchtitan): forward casts the
-        // 16-bit logits to fp32 (read 2, write 4) and runs log_softmax (read 4, write 4) = 14 B per logit; backward
-        // zero-fills the gradient (4), runs log_softmax's backward (read 4 + 4, write 4) and casts back (read 4,
-        // write 2) = 22 B. Megatron's fused vocab-parallel kernel: about 12 B each way.
-        double logits = tokensRank * m.vocabSize() / (double) tp;
-        boolean fusedLoss = w.framework() == org.gpuplan.workload.Framework.MEGATRON;
-        double lossFwd = r.memory(logits * (fusedLoss ? 12 : 14));
-        double lossBwd = r.memory(logits * (fusedLoss ? 12 : 22));
-        // LoRA adapters (PEFT keeps them in fp32): the input cast to fp32, x·A and (x·A)·B on CUDA cores, the fp32
-        // output cast back and added to the base output — memory-bound small kernels on every adapted Linear
+        double lossFwd = lossPass(m, w, r, tokensRank, tp, false);
+        double lossBwd = lossPass(m, w, r, tokensRank, tp, true);
         double adaptersFwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, false) : 0;
         double adaptersBwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, true) : 0;
-        // eager attention (attn_implementation="eager") materializes the b·heads·s×s scores: scale, mask add, fp32
-        // softmax and casts move about 34 bytes per score element forward (FlashAttention/SDPA keep them on chip)
-        double eagerScores = w.attention() == org.gpuplan.workload.AttentionImpl.EAGER
-                ? r.memory(eagerScoreElements(m, w) / cp / tp * 34.0) : 0;
-        // PyTorch autocast over fp32 parameters (HF Trainer, torchtune --bf16-mixed): the residual stream, norms and
-        // adds stay fp32 (twice their 16-bit traffic), and every GEMM re-casts its fp32 weight to 16 bits (read 4 B,
-        // write 2 B per weight each forward; the backward casts trainable gradients back, 2 B in, 4 B out)
-        boolean autocast = w.precision().mixed() && (w.framework() == org.gpuplan.workload.Framework.HF
-                || w.framework() == org.gpuplan.workload.Framework.TORCHTUNE);
-        double autocastFwd = autocast ? r.memory(tokensRank * m.numLayers() * LayerShapes.residualElementwiseBytes(m,
-                fused) / tp + fwdAll.weightElements() * 6) : 0;
-        double autocastBwd = autocast ? r.memory(2 * tokensRank * m.numLayers() * LayerShapes
-                .residualElementwiseBytes(m, fused) / tp + (lora ? 0 : fwdAll.weightElements() * 6)) : 0;
-        // training dropout (GPT-2, BERT): two residual dropouts per block, 5 B per element each way, 2 kernels
+        double eagerScores = eagerScorePass(m, w, r, tp, cp);
+        boolean autocast = autocast(w);
+        double autocastFwd = autocast ? autocastPass(m, r, fwdAll, tokensRank, tp, fused, false, lora) : 0;
+        double autocastBwd = autocast ? autocastPass(m, r, fwdAll, tokensRank, tp, fused, true, lora) : 0;
         boolean dropout = LayerShapes.trainsWithDropout(m) && !fused;
-        double dropoutPass = dropout ? r.memory(tokensRank * m.numLayers() * 2 * 5.0 * m.hiddenSize() / tp)
-                + 2 * m.numLayers() * r.kernelGapS() : 0;
+        double dropoutPass = dropout ? dropoutPass(m, r, tokensRank, tp) : 0;
         double fwd = (fwdAll.timeS() + perPassExtra + adaptersFwd + eagerScores + autocastFwd + dropoutPass)
                 * stageShare + lmHead + lossFwd;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
@@ -347,6 +328,54 @@ final class TrainingPerf {
         return new PerfEstimate(figs, step, tokensPerS, mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
                 trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, hfu, bwUtil,
                 hostStep > gpuStep ? "host-bound" : hfu >= bwUtil ? "compute-bound" : "memory-bound");
+    }
+
+    /**
+     * Cross-entropy over the logits, forward or backward. PyTorch's over upcast logits (transformers'
+     * ForCausalLMLoss, torchtitan): forward casts the 16-bit logits to fp32 (read 2, write 4) and runs log_softmax
+     * (read 4, write 4) = 14 B per logit; backward zero-fills the gradient (4), runs log_softmax's backward (read
+     * 4 + 4, write 4) and casts back (read 4, write 2) = 22 B. Megatron's fused vocab-parallel kernel: about 12 B each
+     * way.
+     */
+    static double lossPass(ModelSpec m, Workload w, Roofline r, double tokens, int tp, boolean backward) {
+        double logits = tokens * m.vocabSize() / (double) tp;
+        boolean fusedLoss = w.framework() == org.gpuplan.workload.Framework.MEGATRON;
+        return r.memory(logits * (fusedLoss ? 12 : backward ? 22 : 14));
+    }
+
+    /**
+     * Eager attention (attn_implementation="eager") materializes the b·heads·s×s scores: scale, mask add, fp32
+     * softmax and casts move about 34 bytes per score element forward (FlashAttention/SDPA keep them on chip).
+     */
+    static double eagerScorePass(ModelSpec m, Workload w, Roofline r, int tp, int cp) {
+        return w.attention() == org.gpuplan.workload.AttentionImpl.EAGER
+                ? r.memory(eagerScoreElements(m, w) / cp / tp * 34.0) : 0;
+    }
+
+    /** PyTorch autocast over fp32 parameters: HF Trainer and torchtune with a *-mixed precision. */
+    static boolean autocast(Workload w) {
+        return w.precision().mixed() && (w.framework() == org.gpuplan.workload.Framework.HF
+                || w.framework() == org.gpuplan.workload.Framework.TORCHTUNE);
+    }
+
+    /**
+     * What autocast adds to a pass: the residual stream, norms and adds stay fp32 (twice their 16-bit traffic; the
+     * backward twice that again), and every GEMM re-casts its fp32 weight to 16 bits (read 4 B, write 2 B per weight
+     * each forward; the backward casts trainable gradients back, 2 B in, 4 B out).
+     */
+    static double autocastPass(ModelSpec m, Roofline r, PassCost pass, double tokens, int tp, boolean fused,
+                               boolean backward, boolean lora) {
+        double residual = tokens * m.numLayers() * LayerShapes.residualElementwiseBytes(m, fused) / tp;
+        return backward ? r.memory(2 * residual + (lora ? 0 : pass.weightElements() * 6))
+                : r.memory(residual + pass.weightElements() * 6);
+    }
+
+    /**
+     * Training dropout (GPT-2, BERT): two residual dropouts per block, each reading its input and writing the output
+     * and a bool mask (5 B per element; the backward the same), two kernels.
+     */
+    static double dropoutPass(ModelSpec m, Roofline r, double tokens, int tp) {
+        return r.memory(tokens * m.numLayers() * 2 * 5.0 * m.hiddenSize() / tp) + 2 * m.numLayers() * r.kernelGapS();
     }
 
     /**
