@@ -60,10 +60,42 @@ public final class ShardedTraining {
         List<Stage> stages = new ArrayList<>();
         int pp = par.pp();
         int perStage = par.gpus() / pp;
+        Invariants inv = invariants(m, p, w);
         for (int s = 0; s < pp; s++) {
-            stages.add(stage(m, p, w, gpu, s, stageName(s, s, pp), perStage));
+            stages.add(stage(m, p, w, gpu, s, stageName(s, s, pp), perStage, inv));
         }
         return merge(stages, pp, perStage);
+    }
+
+    /**
+     * What every pipeline stage shares, computed once per estimate: the workload as the model runs it (16-bit
+     * parameters under FSDP mixed precision, DeepSpeed and Megatron), the weights of the whole model in that dtype,
+     * the optimizer bytes per trainable parameter, what autograd saves per layer and the LoRA parameter count.
+     */
+    private record Invariants(Workload compute, Term baseWeights, double optimizerPerParam,
+                              ActivationMemory.Saved saved, Workload activationWorkload, double loraParameters) {
+    }
+
+    private static Invariants invariants(ModelSpec m, ParameterBreakdown p, Workload w) {
+        Parallelism par = w.parallelism();
+        boolean full = w.method() == Method.FULL;
+        boolean deepspeed0 = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
+        boolean fsdp0 = par.fsdp() != FsdpMode.NONE && par.fsdp() != FsdpMode.NO_SHARD;
+        // FSDP mixed precision, DeepSpeed and Megatron run the model in 16-bit parameters: no autocast, 16-bit
+        // residual stream, 16-bit frozen weights
+        Workload compute = (w.framework() == Framework.MEGATRON || deepspeed0 || fsdp0) && w.precision().mixed()
+                ? w.withPrecision(w.precision() == org.gpuplan.workload.Precision.FP16_MIXED
+                ? org.gpuplan.workload.Precision.FP16 : org.gpuplan.workload.Precision.BF16) : w;
+        Term baseWeights = WeightMemory.weights(m, p, compute);
+        double optimizerPerParam = TrainingMemory.optimizer(m, w, 1_000_000, full ? w.precision().weightBytes() : 4)
+                .value() / 1e6;
+        // FSDP needs one dtype per flat parameter, so QLoRA under FSDP keeps the non-quantized parameters in the 16-bit
+        // storage dtype (bnb_4bit_quant_storage) instead of prepare_model_for_kbit_training's fp32 upcast: the
+        // residual stream stays 16-bit, as with LoRA
+        boolean qloraFsdp = w.method() == Method.QLORA && fsdp0;
+        Workload activationWorkload = qloraFsdp ? compute.withMethod(Method.LORA) : compute;
+        return new Invariants(compute, baseWeights, optimizerPerParam, ActivationMemory.training(m,
+                activationWorkload), activationWorkload, full ? 0 : LoraAdapters.parameters(m, w));
     }
 
     static String stageName(int from, int to, int pp) {
@@ -163,27 +195,19 @@ public final class ShardedTraining {
     }
 
     private static Stage stage(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu, int stage,
-                               String name, int ranks) {
+                               String name, int ranks, Invariants inv) {
         Parallelism par = w.parallelism();
         StageParams sp = stageParams(m, p, par, stage);
         double fraction = sp.params() / p.totalCount();
         boolean full = w.method() == Method.FULL;
-        double trainable = full ? sp.params() : LoraAdapters.parameters(m, w) * (sp.layers() / m.numLayers())
-                / par.tp();
+        double trainable = full ? sp.params() : inv.loraParameters() * (sp.layers() / m.numLayers()) / par.tp();
         int dpShard = par.fsdp() == FsdpMode.HYBRID_SHARD ? Math.max(1, par.gpusPerNode() / (par.tp() * par.cp()))
                 : par.fsdp() != FsdpMode.NONE ? par.dp() * par.cp() : par.dp();
         int c = w.precision().computeBytes();
-        boolean deepspeed0 = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
-        boolean fsdp0 = par.fsdp() != FsdpMode.NONE && par.fsdp() != FsdpMode.NO_SHARD;
-        // FSDP mixed precision, DeepSpeed and Megatron run the model in 16-bit parameters: no autocast, 16-bit
-        // residual stream, 16-bit frozen weights
-        Workload compute = (w.framework() == Framework.MEGATRON || deepspeed0 || fsdp0) && w.precision().mixed()
-                ? w.withPrecision(w.precision() == org.gpuplan.workload.Precision.FP16_MIXED
-                ? org.gpuplan.workload.Precision.FP16 : org.gpuplan.workload.Precision.BF16) : w;
-        Term baseWeights = WeightMemory.weights(m, p, compute);
+        Workload compute = inv.compute();
+        Term baseWeights = inv.baseWeights();
         double weightPerParam = baseWeights.value() / (double) p.totalCount();
-        double optimizerPerParam = TrainingMemory.optimizer(m, w, 1_000_000, full ? w.precision().weightBytes() : 4)
-                .value() / 1e6;
+        double optimizerPerParam = inv.optimizerPerParam();
         List<Term> terms = new ArrayList<>();
         List<String> assumptions = new ArrayList<>();
         double weights;
@@ -261,13 +285,8 @@ public final class ShardedTraining {
             assumptions.add("parameters offloaded to " + par.offloadParams().key() + "; the GPU keeps the layers "
                     + "being computed");
         }
-        // FSDP needs one dtype per flat parameter, so QLoRA under FSDP keeps the non-quantized parameters in the 16-bit
-        // storage dtype (bnb_4bit_quant_storage) instead of prepare_model_for_kbit_training's fp32 upcast: the
-        // residual stream stays 16-bit, as with LoRA
-        boolean qloraFsdp = w.method() == Method.QLORA && fsdp0;
-        ActivationMemory.Saved saved = ActivationMemory.training(m, qloraFsdp ? compute.withMethod(Method.LORA)
-                : compute);
-        Activations act = activations(m, qloraFsdp ? compute.withMethod(Method.LORA) : compute, par, stage, saved, sp);
+        ActivationMemory.Saved saved = inv.saved();
+        Activations act = activations(m, inv.activationWorkload(), par, stage, saved, sp);
         long tokens = (long) w.batchSize() * w.seqLen() / par.cp();
         if (par.cp() > 1 && m.attention() instanceof Attention.Standard st) {
             // ring attention: K/V chunks being sent and received, double-buffered, for the layer being computed
