@@ -51,6 +51,8 @@ final class WorkloadOptions {
     @Option(names = "--grad-accum") String gradAccum;
     @Option(names = "--checkpointing", description = "none | full | selective") String checkpointing;
     @Option(names = "--attention", description = "eager | sdpa | flash") String attention;
+    @Option(names = "--loss-impl", description = "Training loss: eager | compiled (default with --compile) | chunked "
+            + "(torchtune) | fused-linear (Liger)") String lossImpl;
     @Option(names = "--lora-rank") String loraRank;
     @Option(names = "--lora-alpha") String loraAlpha;
     @Option(names = "--lora-targets", description = "Comma-separated module names, or all-linear") String loraTargets;
@@ -123,6 +125,7 @@ final class WorkloadOptions {
         flags.put("grad_accum", gradAccum);
         flags.put("checkpointing", checkpointing);
         flags.put("attention", attention);
+        flags.put("loss_impl", lossImpl);
         flags.put("lora_rank", loraRank);
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);

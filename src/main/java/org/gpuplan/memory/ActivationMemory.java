@@ -214,11 +214,10 @@ public final class ActivationMemory {
             formula = () -> kept.get() + "; selective checkpointing recomputes the attention core (its saved tensors "
                     + "are dropped)";
         }
-        // the loss: fp32 log-softmax saved (4·V), transient bf16 logits + fp32 copy, gradients at backward start
-        long v = lossWidth(m);
-        long lossSaved = Bytes.ceil(4.0 * v * n);
-        long lossForward = Bytes.ceil((double) (c + 4) * v * n);
-        long lossBackward = Bytes.ceil(8.0 * v * n);
+        Loss loss = loss(m, w, n, c, full);
+        long lossSaved = loss.saved();
+        long lossForward = loss.forward();
+        long lossBackward = loss.backward();
         long ffn = m.mlp() != null ? m.mlp().intermediateSize()
                 : (long) m.moe().expertIntermediateSize() * m.moe().topK();
         double largest = Math.max((double) c * n * ffn, w.attention() == AttentionImpl.EAGER
@@ -246,6 +245,51 @@ public final class ActivationMemory {
             perToken += ((sixteenBit ? 0 : 4.0 * lm.in()) + (sixteenBit ? 2.0 : 4.0) * r) * lm.count() * share;
         }
         return perToken;
+    }
+
+    /** What the loss keeps for backward and its transients at the end of forward and the start of backward. */
+    record Loss(long saved, long forward, long backward) {
+    }
+
+    /**
+     * The loss region of one micro-batch of n tokens with V logits each (c the compute dtype's bytes):
+     * <ul>
+     * <li>eager: the fp32 log-softmax is saved (4·V; ToCopyBackward keeps nothing); forward holds the c-byte logits and
+     * their fp32 copy, (c + 4)·V; backward starts with the log-softmax gradient and the input gradient, 8·V;</li>
+     * <li>compiled: the fused kernel saves only its c-byte input and a per-row fp32 log-sum-exp (c·V + 4); backward
+     * writes one c-byte logits gradient;</li>
+     * <li>chunked (torchtune, 8 chunks): every chunk's fp32 log-softmax is saved (4·V); the logits (c·V) and one chunk's
+     * fp32 copy are alive in forward; backward runs chunk by chunk, (8 + c)·V / 8;</li>
+     * <li>fused-linear (Liger FLCE): the input gradient (c·h) and, for a trainable LM head, the weight gradient are
+     * computed in forward and kept; one chunk of logits exists at a time, chunk = next power of two of
+     * n / ⌈V/h⌉ (ops/fused_linear_cross_entropy.py); nothing is left for backward but scaling the saved gradient.</li>
+     * </ul>
+     */
+    static Loss loss(ModelSpec m, Workload w, long n, int c, boolean full) {
+        long v = lossWidth(m);
+        double logits = (double) v * n;
+        return switch (w.lossImpl()) {
+            case EAGER -> new Loss(Bytes.ceil(4 * logits), Bytes.ceil((c + 4) * logits), Bytes.ceil(8 * logits));
+            case COMPILED -> new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits));
+            case CHUNKED -> new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / 8),
+                    Bytes.ceil((8 + c) * logits / 8));
+            case FUSED_LINEAR -> {
+                long h = m.hiddenSize();
+                long chunk = Math.min(n, nextPowerOfTwo(ceilDiv(n, ceilDiv(v, h))));
+                double lmHeadGrad = full ? (double) v * h * w.precision().weightBytes() : 0;
+                yield new Loss(Bytes.ceil((double) c * h * n + lmHeadGrad + 4.0 * n), Bytes.ceil((double) c * v
+                        * chunk), 0);
+            }
+        };
+    }
+
+    /** The smallest power of two ≥ x (triton.next_power_of_2). */
+    static long nextPowerOfTwo(long x) {
+        return x <= 1 ? 1 : Long.highestOneBit(x - 1) << 1;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
     }
 
     /** Logit width of the loss: the vocabulary for LM heads, the labels for classification heads. */

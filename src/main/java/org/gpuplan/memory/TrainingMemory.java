@@ -58,8 +58,9 @@ public final class TrainingMemory {
         terms.add(optimizer);
         ActivationMemory.Saved saved = ActivationMemory.training(m, w);
         terms.add(new Term("activations", "activations", saved.total(), () -> saved.formula() + String.format(Locale.ROOT,
-                "; + embeddings, final norm, LM-head input and the saved fp32 log-softmax (4·V per token): %s; "
-                        + "shared RoPE tables and masks %s", Bytes.gib(saved.outside()), Bytes.mib(saved.shared()))));
+                "; + embeddings, final norm, LM-head input and the loss (%s): %s; "
+                        + "shared RoPE tables and masks %s", w.lossImpl().description(), Bytes.gib(saved.outside()),
+                Bytes.mib(saved.shared()))));
         // temporaries: autocast weight copies, optimizer foreach buffer, dequantized weights, loss transients
         long autocastCopies = w.precision().mixed() && w.method() == Method.FULL
                 ? 2L * LinearModules.linearParameters(m) : 0;
@@ -85,7 +86,9 @@ public final class TrainingMemory {
         long g = grads.value();
         long gAcc = (w.gradAccum() > 1 || !w.gradsToNone()) && !w.optimizerInBackward() ? g : 0;
         long act = saved.total();
-        long lmHeadGrad = w.method() == Method.FULL ? p.count("lm_head") * gradBytes : 0;
+        // (a fused linear loss has produced the LM head's gradient in forward: it is among the saved activations)
+        long lmHeadGrad = w.method() == Method.FULL && w.lossImpl() != org.gpuplan.workload.LossImpl.FUSED_LINEAR
+                ? p.count("lm_head") * gradBytes : 0;
         List<Phase> phases = new ArrayList<>();
         phases.add(new Phase("end of forward (loss)", w0 + o + gAcc + act + autocastCopies + saved.lossForward()
                 + dequant, List.of("weights", "optimizer", gAcc > 0 ? "gradients (accumulating)" : "",
@@ -123,7 +126,7 @@ public final class TrainingMemory {
                         + Bytes.mib(Overheads.context(w)) + (paged ? " + paged optimizer states in managed memory"
                         : "")));
         assumptions.add("transformers/PEFT/Trainer semantics: gradients set to None after each optimizer step, loss "
-                + "computed inside forward (fp32 logits copy + saved log-softmax)");
+                + "computed inside forward (" + w.lossImpl().description() + ")");
         if (foreach) {
             assumptions.add("torch.optim.AdamW default (foreach) implementation: one state-sized temporary at the "
                     + "step; with adamw_torch_fused there is none");

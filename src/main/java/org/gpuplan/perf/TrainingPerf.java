@@ -339,8 +339,18 @@ final class TrainingPerf {
      */
     static double lossPass(ModelSpec m, Workload w, Roofline r, double tokens, int tp, boolean backward) {
         double logits = tokens * m.vocabSize() / (double) tp;
-        boolean fusedLoss = w.framework() == org.gpuplan.workload.Framework.MEGATRON;
-        return r.memory(logits * (fusedLoss ? 12 : backward ? 22 : 14));
+        if (w.framework() == org.gpuplan.workload.Framework.MEGATRON) {
+            return r.memory(logits * 12);
+        }
+        int c = w.precision().computeBytes();
+        return r.memory(logits * switch (w.lossImpl()) {
+            case EAGER, CHUNKED -> backward ? 22 : 14;
+            // one fused reduction reads the logits; backward reads them again and writes the gradient
+            case COMPILED -> backward ? 2.0 * c : c;
+            // per chunk in forward: the logits written, the loss kernel's in-place pass, read by the two gradient
+            // GEMMs; backward only scales the saved gradient
+            case FUSED_LINEAR -> backward ? 0 : 5.0 * c;
+        });
     }
 
     /**

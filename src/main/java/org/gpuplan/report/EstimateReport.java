@@ -143,7 +143,8 @@ public final class EstimateReport {
                 .put("precision", w.precision().key()).put("batch_size", w.batchSize()).put("seq_len", w.seqLen());
         if (w.training()) {
             o.put("optimizer", w.optimizer().key()).put("grad_accum", w.gradAccum())
-                    .put("checkpointing", w.checkpointing().key()).put("attention", w.attention().key());
+                    .put("checkpointing", w.checkpointing().key()).put("attention", w.attention().key())
+                    .put("loss_impl", w.lossImpl().key());
             if (w.method().key().contains("lora")) {
                 o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
             }

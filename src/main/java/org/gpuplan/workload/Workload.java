@@ -20,12 +20,13 @@ import org.gpuplan.model.InvalidInputException;
  *                             about 1–1.3 GiB)
  * @param gradsToNone          zero_grad(set_to_none=True), PyTorch 2.x's default: gradients do not exist during the
  *                             next forward; false keeps zeroed gradients allocated (PyTorch 1.x Trainer behaviour)
+ * @param lossImpl             how the training loss is computed (eager, compiled, chunked, fused linear)
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
-                       AttentionImpl attention, int loraRank, double loraAlpha, List<String> loraTargets,
+                       AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
@@ -56,7 +57,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets, quant,
+                promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
@@ -64,7 +65,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
     public Workload withMethod(Method m) {
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
-                seqLen, promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets,
+                seqLen, promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, gpuMemoryUtilization,
                 maxNumBatchedTokens, maxNumSeqs, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
     }
@@ -72,7 +73,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, attention, loraRank, loraAlpha, loraTargets, quant,
+                promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }

@@ -27,7 +27,7 @@ public final class WorkloadParser {
     /** Keys of the single-GPU estimator. */
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
-            "checkpointing", "attention", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
+            "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
             "kv_dtype", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "architecture", "cuda_context_mib", "grads_to_none",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us");
@@ -147,7 +147,10 @@ public final class WorkloadParser {
                 positive(v, "grad_accum", 1, false),
                 choice(v, "checkpointing", Checkpointing.class, method == Method.QLORA ? Checkpointing.FULL
                         : Checkpointing.NONE),
-                choice(v, "attention", AttentionImpl.class, AttentionImpl.SDPA), rank,
+                choice(v, "attention", AttentionImpl.class, AttentionImpl.SDPA),
+                // torch.compile compiles the loss with the model (HF forward) or on its own (torchtitan, 2025)
+                choice(v, "loss_impl", LossImpl.class, bool(v, "compile", false) ? LossImpl.COMPILED : LossImpl.EAGER),
+                rank,
                 number(v, "lora_alpha", 2.0 * rank), targets, quant,
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
                 number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),

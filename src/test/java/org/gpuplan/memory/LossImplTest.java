@@ -1,0 +1,97 @@
+package org.gpuplan.memory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.gpuplan.estimate.Estimator;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.plan.PlannerTest;
+import org.gpuplan.workload.LossImpl;
+import org.gpuplan.workload.Workload;
+import org.gpuplan.workload.WorkloadParser;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The loss region per implementation, for Llama-3.1-8B (V = 128,256, h = 4,096) over one micro-batch of 2 × 8,192
+ * tokens in bf16: the byte counts follow from the tensors each implementation allocates (see ActivationMemory.loss).
+ */
+class LossImplTest {
+
+    private static final ModelSpec LLAMA = PlannerTest.spec("meta-llama/Llama-3.1-8B");
+    private static final long V = 128_256;
+    private static final long N = 2 * 8192;
+
+    private static Workload workload(String... kv) {
+        Map<String, String> keys = new HashMap<>(Map.of("model", "x", "task", "train", "precision", "bf16",
+                "batch_size", "2", "seq_len", "8192", "attention", "flash"));
+        for (int i = 0; i < kv.length; i += 2) {
+            keys.put(kv[i], kv[i + 1]);
+        }
+        return WorkloadParser.parse(keys);
+    }
+
+    @Test
+    void eagerKeepsTheFp32LogSoftmaxAndHoldsTwelveBytesPerLogitAtBackward() {
+        ActivationMemory.Loss l = ActivationMemory.loss(LLAMA, workload(), N, 2, true);
+        assertThat(l.saved()).isEqualTo(4 * V * N);
+        assertThat(l.forward()).isEqualTo(6 * V * N);
+        assertThat(l.backward()).isEqualTo(8 * V * N);
+    }
+
+    @Test
+    void compiledKeepsOnlyTheSixteenBitLogits() {
+        ActivationMemory.Loss l = ActivationMemory.loss(LLAMA, workload("loss_impl", "compiled"), N, 2, true);
+        assertThat(l.saved()).isEqualTo(2 * V * N + 4 * N);
+        assertThat(l.forward()).isZero();
+        assertThat(l.backward()).isEqualTo(2 * V * N);
+    }
+
+    @Test
+    void chunkedShrinksOnlyTheTransientCopies() {
+        ActivationMemory.Loss l = ActivationMemory.loss(LLAMA, workload("loss_impl", "chunked"), N, 2, true);
+        assertThat(l.saved()).isEqualTo(4 * V * N);
+        assertThat(l.forward()).isEqualTo(2 * V * N + 4 * V * N / 8);
+        assertThat(l.backward()).isEqualTo(10 * V * N / 8);
+    }
+
+    @Test
+    void fusedLinearNeverMaterializesTheLogits() {
+        // Liger: inc_factor = ceil(128256 / 4096) = 32, chunk = next_power_of_2(ceil(16384 / 32)) = 512 tokens
+        ActivationMemory.Loss full = ActivationMemory.loss(LLAMA, workload("loss_impl", "fused-linear"), N, 2, true);
+        assertThat(full.forward()).isEqualTo(2 * V * 512);
+        assertThat(full.saved()).isEqualTo(2 * 4096 * N + 2 * V * 4096 + 4 * N); // input grad + LM head grad + loss
+        assertThat(full.backward()).isZero();
+        ActivationMemory.Loss lora = ActivationMemory.loss(LLAMA, workload("loss_impl", "fused-linear", "method",
+                "lora"), N, 2, false);
+        assertThat(lora.saved()).isEqualTo(2 * 4096 * N + 4 * N); // frozen LM head: no weight gradient
+        assertThat(ActivationMemory.nextPowerOfTwo(1)).isEqualTo(1);
+        assertThat(ActivationMemory.nextPowerOfTwo(512)).isEqualTo(512);
+        assertThat(ActivationMemory.nextPowerOfTwo(513)).isEqualTo(1024);
+    }
+
+    @Test
+    void peakFallsFromEagerToCompiledToFusedLinear() {
+        var gpu = Optional.of(GpuCatalog.builtIn().require("H100-SXM-80GB"));
+        long previous = Long.MAX_VALUE;
+        for (String impl : new String[] {"eager", "chunked", "compiled", "fused-linear"}) {
+            long peak = Estimator.estimateMemory("x", LLAMA, workload("loss_impl", impl, "method", "lora"), gpu)
+                    .memory().peakAllocated();
+            assertThat(peak).as(impl).isLessThan(previous);
+            previous = peak;
+        }
+    }
+
+    @Test
+    void compileDefaultsToACompiledLossAndAnExplicitChoiceWins() {
+        assertThat(workload().lossImpl()).isEqualTo(LossImpl.EAGER);
+        assertThat(workload("compile", "true").lossImpl()).isEqualTo(LossImpl.COMPILED);
+        assertThat(workload("compile", "true", "loss_impl", "eager").lossImpl()).isEqualTo(LossImpl.EAGER);
+        assertThatThrownBy(() -> workload("loss_impl", "liger")).isInstanceOf(InvalidInputException.class)
+                .hasMessage("loss_impl: 'liger' is not accepted (accepted: eager, compiled, chunked, fused-linear)");
+    }
+}
