@@ -82,9 +82,18 @@ record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryE
         return gemm(flops, rows, k, n, bytes, k * n, 0);
     }
 
-    /** Fused attention: compute-bound at the attention kernel's efficiency, or bound by the KV bytes it reads. */
+    /**
+     * Fused attention: compute-bound at the attention kernel's efficiency, or bound by the KV bytes it reads. The
+     * kernel runs in 16 bits even when the linears run in FP8 or a weight-only format (Float8Linear and quantized
+     * checkpoints convert only the Linear layers), so it takes the 16-bit peak then.
+     */
     double attention(double flops, double bytes) {
-        double compute = flops / (peakFlops() * Math.min(attentionEfficiency, matmulCeiling));
+        double peak = dtype == TensorDtype.FP32 || dtype == TensorDtype.TF32 || dtype == TensorDtype.BF16
+                || dtype == TensorDtype.FP16 ? peakFlops()
+                : Math.max(gpu.peakTflops(TensorDtype.BF16), gpu.peakTflops(TensorDtype.FP16)) * 1e12;
+        double ceiling = dtype == TensorDtype.FP8 || dtype == TensorDtype.FP4 ? matmulCeiling * 80.3 / 70.9
+                : matmulCeiling;
+        double compute = flops / (peak * Math.min(attentionEfficiency, ceiling));
         return Math.max(Math.max(compute, memory(bytes)), kernelGapS);
     }
 

@@ -67,6 +67,40 @@ class PerfModelTest {
     }
 
     @Test
+    void contextParallelismSplitsTheQueriesNotTheKeys() {
+        // the same 65,536-token sequence on 8 GPUs, as FSDP 8 or FSDP 4 × CP 2: the model's work is the same, so is
+        // its FLOP count per step (each CP rank runs half the queries against every earlier key of the ring)
+        String[] common = {"task", "train", "framework", "fsdp", "fsdp", "full_shard", "gpu", "H100-SXM-80GB",
+            "gpus", "8", "batch_size", "1", "seq_len", "65536", "checkpointing", "full", "global_batch_size", "8"};
+        double noCp = perf("meta-llama/Llama-3.1-8B", common).figure("model_flops_per_step");
+        String[] withCp = java.util.Arrays.copyOf(common, common.length + 4);
+        withCp[common.length] = "cp";
+        withCp[common.length + 1] = "2";
+        withCp[common.length + 2] = "global_batch_size";
+        withCp[common.length + 3] = "4";
+        double cp2 = perf("meta-llama/Llama-3.1-8B", withCp).figure("model_flops_per_step");
+        assertThat(cp2 * 2).isCloseTo(noCp, within(noCp * 1e-9)); // half the sequences per step, same work each
+    }
+
+    @Test
+    void float8LinearsLeaveAttentionInSixteenBits() {
+        // at 32k tokens attention dominates: FP8 linears may speed the GEMMs up, never the attention kernel
+        String[] common = {"task", "train", "framework", "fsdp", "fsdp", "full_shard", "gpu", "H100-SXM-80GB",
+            "gpus", "8", "batch_size", "1", "seq_len", "32768", "checkpointing", "full", "compile", "true"};
+        String[] fp8 = java.util.Arrays.copyOf(common, common.length + 2);
+        fp8[common.length] = "float8_linear";
+        fp8[common.length + 1] = "true";
+        double bf16 = perf("meta-llama/Llama-3.1-8B", common).figure("forward_s");
+        double f8 = perf("meta-llama/Llama-3.1-8B", fp8).figure("forward_s");
+        Roofline r = Roofline.of(GpuCatalog.builtIn().require("H100-SXM-80GB"), org.gpuplan.hardware.TensorDtype.FP8,
+                org.gpuplan.workload.PerfOptions.DEFAULT, 0, false);
+        Roofline r16 = Roofline.of(GpuCatalog.builtIn().require("H100-SXM-80GB"),
+                org.gpuplan.hardware.TensorDtype.BF16, org.gpuplan.workload.PerfOptions.DEFAULT, 0, false);
+        assertThat(r.attention(1e15, 0)).isEqualTo(r16.attention(1e15, 0));
+        assertThat(f8).isLessThan(bf16).isGreaterThan(bf16 / 2);
+    }
+
+    @Test
     void causalKeysMatchTheDirectSum() {
         for (long s : new long[] {1, 7, 4096}) {
             for (long w : new long[] {0, 3, 4096, 10_000}) {
