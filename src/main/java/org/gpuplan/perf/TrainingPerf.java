@@ -202,7 +202,9 @@ final class TrainingPerf {
             // the shards hold every parameter, frozen or not: all-gathers move the whole stage (4-bit for QLoRA);
             // reduce-scatters move only the trainable gradients
             double paramBytes = (double) p.totalCount() / (tp * pp) * weightBytes;
-            double reduceBytes = stageParams * act;
+            // PyTorch-native FSDP stacks reduce gradients in fp32 under bf16 mixed precision (torchtitan
+            // mixed_precision_reduce = "float32"; Composer's DEFAULT policy reduce_dtype float32)
+            double reduceBytes = stageParams * (fsdpReducesInFp32(w) ? 4 : act);
             boolean hybrid = par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
             int shardGroup = hybrid ? Math.min(dp, dpRanksPerDomain) : dp;
             boolean shardSpans = !hybrid && dpSpans;
@@ -362,6 +364,12 @@ final class TrainingPerf {
     static double eagerScorePass(ModelSpec m, Workload w, Roofline r, int tp, int cp) {
         return w.attention() == org.gpuplan.workload.AttentionImpl.EAGER
                 ? r.memory(eagerScoreElements(m, w) / cp / tp * 34.0) : 0;
+    }
+
+    /** PyTorch FSDP (framework fsdp) under a *-mixed precision: parameters in 16 bits, gradient reduction in fp32. */
+    static boolean fsdpReducesInFp32(Workload w) {
+        return w.framework() == org.gpuplan.workload.Framework.FSDP && w.precision().mixed()
+                && w.method() == Method.FULL;
     }
 
     /** PyTorch autocast over fp32 parameters: HF Trainer and torchtune with a *-mixed precision. */

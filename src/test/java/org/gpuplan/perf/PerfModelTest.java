@@ -101,6 +101,16 @@ class PerfModelTest {
     }
 
     @Test
+    void pytorchFsdpReducesGradientsInFp32UnderMixedPrecision() {
+        // all-gather 2 B per parameter forward and backward, reduce-scatter 4 B (fp32 reduce dtype) instead of 2 B
+        String[] common = {"task", "train", "framework", "fsdp", "fsdp", "full_shard", "gpu", "H100-SXM-80GB",
+            "gpus", "8", "batch_size", "1", "seq_len", "4096"};
+        double mixed = perf("meta-llama/Llama-3.1-8B", concat(common, "precision", "bf16-mixed")).figure("dp_comm_s");
+        double pure = perf("meta-llama/Llama-3.1-8B", concat(common, "precision", "bf16")).figure("dp_comm_s");
+        assertThat(mixed / pure).isCloseTo((2 + 2 + 4) / 6.0, within(0.01));
+    }
+
+    @Test
     void causalKeysMatchTheDirectSum() {
         for (long s : new long[] {1, 7, 4096}) {
             for (long w : new long[] {0, 3, 4096, 10_000}) {
