@@ -61,7 +61,8 @@ final class GpusCommand implements Callable<Integer> {
                 Gpu.Interconnect ic = g.interconnect();
                 o.put("link", ic.link()).put("link_gbs", ic.linkGBs()).put("scale_up_gpus", ic.scaleUpGpus())
                         .put("network_gbs", ic.networkGBs()).put("matmul_efficiency", g.matmulEfficiency())
-                        .put("memory_efficiency", g.memoryEfficiency()).put("source", g.source());
+                        .put("memory_efficiency", g.memoryEfficiency()).put("power_clock_factor", g.clockFactor())
+                        .put("source", g.source());
             }
             out.append(InspectCommand.JSON.writeValueAsString(arr)).append('\n');
         } else {

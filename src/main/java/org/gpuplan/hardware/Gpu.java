@@ -23,12 +23,14 @@ import org.gpuplan.model.InvalidInputException;
  * @param matmulEfficiency    the fraction of the BF16 peak the best large matmul reaches (measured "maximum
  *                            achievable matmul FLOPS" where the catalog has it, else the documented default)
  * @param memoryEfficiency    the fraction of memory bandwidth a streaming kernel reaches
+ * @param clockFactor         sustained tensor-core clock relative to the part whose matmul ceiling is given (below 1
+ *                            for a power-capped variant); scales matmul and attention kernels, not memory bandwidth
  * @param source              where the figures come from
  */
 public record Gpu(String name, List<String> aliases, String vendor, String architecture, String computeCapability,
                   long memoryBytes, long nvidiaSmiTotalBytes, long cudaTotalBytes, double memoryBandwidthTbs,
                   Map<TensorDtype, Double> denseTflops, double tdpWatts, Interconnect interconnect,
-                  double matmulEfficiency, double memoryEfficiency, String source) {
+                  double matmulEfficiency, double memoryEfficiency, double clockFactor, String source) {
 
     /** Used when the catalog has no measured matmul ceiling for a GPU (median of the measured NVIDIA parts). */
     public static final double DEFAULT_MATMUL_EFFICIENCY = 0.78;
@@ -57,6 +59,9 @@ public record Gpu(String name, List<String> aliases, String vendor, String archi
             throw new InvalidInputException("gpu " + name + ": bf16_dense_tflops or fp16_dense_tflops is required");
         }
         denseTflops = Map.copyOf(peaks);
+        if (!(clockFactor > 0 && clockFactor <= 1)) {
+            throw new InvalidInputException("gpu: power_clock_factor must be in (0, 1], got " + clockFactor);
+        }
         if (!(matmulEfficiency > 0 && matmulEfficiency <= 1) || !(memoryEfficiency > 0 && memoryEfficiency <= 1)) {
             throw new InvalidInputException("gpu " + name + ": efficiencies must be in (0, 1]");
         }

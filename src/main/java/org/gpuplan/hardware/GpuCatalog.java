@@ -161,6 +161,7 @@ public final class GpuCatalog {
             double networkGbs = bounded("network_gbs", 12.5, 1e6);
             double matmul = bounded("matmul_efficiency", Gpu.DEFAULT_MATMUL_EFFICIENCY, 1);
             double memory = bounded("memory_efficiency", Gpu.DEFAULT_MEMORY_EFFICIENCY, 1);
+            double clock = bounded("power_clock_factor", 1, 1);
             double tdp = number("tdp_w", 0);
             try {
                 Gpu.Interconnect ic = new Gpu.Interconnect(link.isEmpty() ? "PCIe4" : link, linkGbs, (int) scaleUp,
@@ -169,7 +170,7 @@ public final class GpuCatalog {
                         : Arrays.stream(aliases.split("\\|")).map(String::trim).filter(a -> !a.isEmpty()).toList(),
                         text("vendor"), text("architecture"), text("compute_capability"), Math.round(memoryGb * 1e9),
                         Math.round(smiMib * 1024 * 1024), Math.round(cudaGib * 1024 * 1024 * 1024),
-                        bandwidth, peaks, tdp, ic, matmul, memory,
+                        bandwidth, peaks, tdp, ic, matmul, memory, clock,
                         (text("source") + (text("retrieved").isEmpty() ? "" : " (retrieved " + text("retrieved") + ")"))
                                 .trim());
             } catch (InvalidInputException e) {

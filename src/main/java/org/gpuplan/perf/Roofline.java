@@ -28,11 +28,12 @@ record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryE
     static final double HOPPER_NATIVE = 0.60;
 
     static Roofline of(Gpu gpu, TensorDtype dtype, PerfOptions o, double kernelGapS, boolean hopperNativeAttention) {
-        double attention = gpu.computeMajor() >= 9 ? (hopperNativeAttention ? HOPPER_NATIVE : FA2_HOPPER)
-                : FA2_AMPERE;
+        // a power-capped part runs its tensor cores at a lower sustained clock: matmuls and attention alike
+        double attention = (gpu.computeMajor() >= 9 ? (hopperNativeAttention ? HOPPER_NATIVE : FA2_HOPPER)
+                : FA2_AMPERE) * gpu.clockFactor();
         // FP8 matmuls reach a lower share of their peak: ml-engineering MAMF on H100 70.9 % (FP8) vs 80.3 % (BF16)
         double fp8 = dtype == TensorDtype.FP8 || dtype == TensorDtype.FP4 ? 70.9 / 80.3 : 1.0;
-        return new Roofline(gpu, dtype, o.matmulEfficiency().orElse(gpu.matmulEfficiency() * fp8),
+        return new Roofline(gpu, dtype, o.matmulEfficiency().orElse(gpu.matmulEfficiency() * fp8 * gpu.clockFactor()),
                 o.memoryEfficiency().orElse(gpu.memoryEfficiency()), kernelGapS, attention);
     }
 

@@ -181,6 +181,7 @@ class GpuCatalogTest {
         assertThat(g.matmulEfficiency()).isEqualTo(Gpu.DEFAULT_MATMUL_EFFICIENCY);
         assertThat(g.memoryEfficiency()).isEqualTo(Gpu.DEFAULT_MEMORY_EFFICIENCY);
         assertThat(g.tdpWatts()).isZero();
+        assertThat(g.clockFactor()).isEqualTo(1.0);
         assertThat(g.computeCapability()).isEmpty();
         assertThat(g.aliases()).isEmpty();
         // fp16 alone is enough, columns in any order, a BOM, CRLF line ends and comment lines are accepted
@@ -189,6 +190,16 @@ class GpuCatalogTest {
         Gpu h = GpuCatalog.withUserFile(f2).require("Half-Only");
         assertThat(h.bf16DenseTflops()).isEqualTo(100);
         assertThat(h.supports(TensorDtype.BF16)).isFalse();
+    }
+
+    @Test
+    void aPowerCappedPartKeepsItsMeasuredCeilingAndARecordedClockFactor() {
+        // Meta's 500 W H100s: the 700 W part's measured ceiling, clock (500/700)^(1/3) as an explicit assumption
+        Gpu capped = gpu("H100-HBM2e-96GB");
+        assertThat(capped.matmulEfficiency()).isEqualTo(gpu("H100-SXM-80GB").matmulEfficiency());
+        assertThat(capped.clockFactor()).isCloseTo(Math.cbrt(500.0 / 700), org.assertj.core.api.Assertions.within(5e-4));
+        assertThat(CATALOG.gpus()).filteredOn(g -> g != capped).allSatisfy(g -> assertThat(g.clockFactor())
+                .isEqualTo(1.0));
     }
 
     @Test
@@ -223,6 +234,7 @@ class GpuCatalogTest {
             zero bandwidth      | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops\\nX,80,0,300   | 'memory_bandwidth_tbs'
             empty name          | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops\\n ,80,2,300   | 'name'
             efficiency above 1  | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops,matmul_efficiency\\nX,80,2,300,1.5 | 'matmul_efficiency'
+            clock above 1       | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops,power_clock_factor\\nX,80,2,300,1.2 | 'power_clock_factor'
             zero link           | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops,link_gbs\\nX,80,2,300,0 | 'link_gbs'
             fractional domain   | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops,scale_up_gpus\\nX,80,2,300,2.5 | 'scale_up_gpus'
             huge smi total      | name,memory_gb,memory_bandwidth_tbs,bf16_dense_tflops,nvidia_smi_total_mib\\nX,80,2,300,1e300 | 'nvidia_smi_total_mib'
