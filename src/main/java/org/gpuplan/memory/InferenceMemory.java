@@ -162,21 +162,30 @@ public final class InferenceMemory {
                 + BLOCK + ", gpu_memory_utilization " + util));
     }
 
-    // llama.cpp: weights (token embeddings stay on the host), KV buffers, and the compute buffer: the f32 KQ matrix
-    // n_ctx × n_ubatch × n_head plus hidden-sized f32 intermediates of one ubatch (flash attention off).
+    // llama.cpp: weights (token embeddings stay on the host), KV buffers, and the compute buffer. ggml's graph
+    // allocator reuses memory, so the buffer is the largest set of f32 tensors alive at one node of the graph:
+    // either the output (u·V logits with the final hidden state, u·h) or the attention of a layer (the KQ matrix
+    // n_ctx·u·n_head, the KQ mask n_ctx·u and four hidden-sized tensors). This reproduces the logged buffers:
+    // Llama-2-7B 70.50 MiB at n_ctx 512 (the logits) and 164.00 MiB at 2048 (attention), Mistral-7B 164.01 MiB at
+    // 2048 (GQA and FFN width do not enter). Flash attention keeps no KQ matrix and an f16 mask.
     private static MemoryEstimate llamaCpp(ModelSpec m, Workload w, Optional<Gpu> gpu, Term weights, Term kvTerm) {
         long ubatch = Math.min(512, Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen()));
         long nctx = (long) w.seqLen() * w.batchSize();
         long heads = m.attention().numHeads();
-        long ffn = m.mlp() != null ? m.mlp().intermediateSize() : m.moe().expertIntermediateSize();
-        long compute = 4L * ubatch * (m.hiddenSize() + ffn) + (w.attention() == AttentionImpl.FLASH ? 0
-                : 4L * nctx * ubatch * heads);
+        long h = m.hiddenSize();
+        boolean flash = w.attention() == AttentionImpl.FLASH;
+        long output = 4L * ubatch * (m.vocabSize() + h);
+        long attention = flash ? 16L * ubatch * h + 2L * nctx * ubatch
+                : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h;
+        long compute = Math.max(output, attention);
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
         terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
-                "4·n_ubatch·(h + f) + 4·n_ctx·n_ubatch·n_head (f32 KQ, no flash attention) = 4·%d·(%d + %d) + "
-                        + "4·%d·%d·%d", ubatch, m.hiddenSize(), ffn, nctx, ubatch, heads)));
+                "max(output: 4·n_ubatch·(V + h) = %s, attention: %s = %s) with n_ubatch %d, n_ctx %d",
+                Bytes.mib(output), flash ? "16·n_ubatch·h + 2·n_ctx·n_ubatch (flash attention, f16 mask)"
+                        : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)", Bytes.mib(attention),
+                ubatch, nctx)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
         terms.add(new Term("overhead", "CUDA context", Overheads.context(w), () -> "CUDA context and cuBLAS handles "
                 + Bytes.mib(Overheads.context(w))));

@@ -42,6 +42,16 @@ class ValidationSetTest {
     }
 
     @Test
+    void llamaCppComputeBuffersMatchTheLogsToTheHundredthOfAMiB() {
+        // the logs print MiB with two decimals; ggml's graph allocator is deterministic
+        List<ValidationResult> buffers = RESULTS.stream().filter(r -> r.validationCase().metric()
+                .equals("compute_buffer_bytes") && r.validationCase().confidence().equals("H")).toList();
+        assertThat(buffers).hasSizeGreaterThanOrEqualTo(4);
+        buffers.forEach(r -> assertThat(Math.abs(r.predicted().orElseThrow() - r.validationCase().measured()))
+                .as(r.validationCase().id()).isLessThanOrEqualTo(0.01 * (1 << 20)));
+    }
+
+    @Test
     void exactSourcesArePredictedExactly() {
         RESULTS.stream().filter(r -> r.validationCase().metric().equals("kv_cache_bytes")
                         && r.validationCase().confidence().equals("H"))
