@@ -66,6 +66,12 @@ public final class Changes {
                 o.add(new String[] {"optimizer step in backward (torchtune optimizer_in_bwd)",
                     "optimizer_in_backward", "true"});
             }
+            String loss = job.getOrDefault("loss_impl", "true".equals(job.get("compile")) ? "compiled" : "eager");
+            if (!loss.equals("fused-linear") && !"megatron".equals(job.get("framework"))) {
+                // the logits and their fp32 copies are the largest tensors of a step for 128k–256k vocabularies
+                o.add(new String[] {"fused linear cross-entropy (Liger kernel: HF use_liger_kernel=True; torchtune "
+                    + "LinearCrossEntropyLoss)", "loss_impl", "fused-linear"});
+            }
             String method = job.getOrDefault("method", "full");
             if (method.equals("full")) {
                 o.add(new String[] {"LoRA instead of full fine-tuning", "method", "lora"});
@@ -137,7 +143,7 @@ public final class Changes {
     /**
      * Every combination of the changes that keep the method, the hardware and the data (optimizer: 8-bit or paged;
      * bf16 states; optimizer in backward; selective or full checkpointing; micro-batch 1 with accumulation; sharding
-     * and offload on several GPUs): the one that fits with the least slowdown, then the fewest changes. At most a few
+     * and offload on several GPUs; a fused linear cross-entropy): the one that fits with the least slowdown, then the fewest changes. At most a few
      * hundred estimates.
      */
     private static Optional<Change> combination(Candidates c, Map<String, String> job, Gpu gpu, Estimate base,
@@ -150,6 +156,7 @@ public final class Changes {
         groups.add(pick(singles, "selective activation checkpointing", "full activation checkpointing"));
         groups.add(pick(singles, "micro-batch 1"));
         groups.add(pick(singles, "shard parameters", "offload optimizer"));
+        groups.add(pick(singles, "fused linear cross-entropy"));
         Change best = null;
         int bestCount = Integer.MAX_VALUE;
         int combos = 1;
