@@ -193,6 +193,23 @@ public class PlannerTest {
     }
 
     @Test
+    void aFusedLinearLossIsOfferedWhereTheLogitsDominate() {
+        // Llama-3.1-8B LoRA, 4 × 4096 tokens: V·n = 128,256 × 16,384 logits; the eager loss holds 12 B per logit at the
+        // start of backward, Liger's fused loss none of them
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
+                "batch_size", "4", "seq_len", "4096");
+        var gpu = GpuCatalog.builtIn().require("RTX-4090");
+        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, gpu);
+        long base = Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true).estimate(job, gpu)
+                .orElseThrow());
+        Changes.Change fused = changes.stream().filter(c -> "fused-linear".equals(c.keys().get("loss_impl"))
+                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        assertThat(base - Changes.required(fused.estimate())).isGreaterThanOrEqualTo(8L * 128_256 * 16_384);
+        assertThat(changes.get(0).fits()).isTrue();
+        assertThat(changes.get(0).keys()).containsEntry("loss_impl", "fused-linear");
+    }
+
+    @Test
     void fitFindsTheLargestValueThatFits() {
         Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "qlora",
                 "batch_size", "1");
