@@ -73,11 +73,19 @@ public record Gpu(String name, List<String> aliases, String vendor, String archi
     }
 
     public int computeMajor() {
-        try {
-            return Integer.parseInt(computeCapability.split("\\.")[0]);
-        } catch (NumberFormatException e) {
-            return 0;
+        // the digits before the dot (asked for every estimate: no regex split)
+        int major = 0;
+        for (int i = 0; i < computeCapability.length(); i++) {
+            char ch = computeCapability.charAt(i);
+            if (ch == '.') {
+                break;
+            }
+            if (ch < '0' || ch > '9' || major > 1000) {
+                return 0;
+            }
+            major = major * 10 + (ch - '0');
         }
+        return major;
     }
 
     public double bf16DenseTflops() {

@@ -47,6 +47,10 @@ public final class ShardedTraining {
     /** DeepSpeed stage3_max_live_parameters default: 1e9 elements. */
     static final long DS_MAX_LIVE = 1_000_000_000L;
 
+    /** What is alive in each phase (immutable, shared by every stage). */
+    private static final List<String> FORWARD_CONTENTS = List.of("weights", "optimizer", "activations", "temporary");
+    private static final List<String> STEP_CONTENTS = List.of("weights", "optimizer", "gradients", "temporary");
+
     /** One pipeline stage's estimate and what it puts in host memory. */
     public record Stage(String name, int ranks, MemoryEstimate memory, long hostBytesPerRank) {
     }
@@ -62,7 +66,8 @@ public final class ShardedTraining {
         int perStage = par.gpus() / pp;
         Invariants inv = invariants(m, p, w);
         for (int s = 0; s < pp; s++) {
-            stages.add(stage(m, p, w, gpu, s, stageName(s, s, pp), perStage, inv));
+            // (named by merge, which reports runs of equal stages under one name)
+            stages.add(stage(m, p, w, gpu, s, "", perStage, inv));
         }
         return merge(stages, pp, perStage);
     }
@@ -73,7 +78,8 @@ public final class ShardedTraining {
      * the optimizer bytes per trainable parameter, what autograd saves per layer and the LoRA parameter count.
      */
     private record Invariants(Workload compute, Term baseWeights, double optimizerPerParam,
-                              ActivationMemory.Saved saved, Workload activationWorkload, double loraParameters) {
+                              ActivationMemory.Saved saved, Workload activationWorkload, double loraParameters,
+                              String layout) {
     }
 
     private static Invariants invariants(ModelSpec m, ParameterBreakdown p, Workload w) {
@@ -94,8 +100,11 @@ public final class ShardedTraining {
         // residual stream stays 16-bit, as with LoRA
         boolean qloraFsdp = w.method() == Method.QLORA && fsdp0;
         Workload activationWorkload = qloraFsdp ? compute.withMethod(Method.LORA) : compute;
+        // plain concatenation: this runs for every candidate the planner scores (same text as %d/%s formatting)
+        String layout = "dp " + par.dp() + " × tp " + par.tp() + " × pp " + par.pp() + " × cp " + par.cp() + "; "
+                + microbatches(w, par) + " micro-batches per step; schedule " + par.ppSchedule().key();
         return new Invariants(compute, baseWeights, optimizerPerParam, ActivationMemory.training(m,
-                activationWorkload), activationWorkload, full ? 0 : LoraAdapters.parameters(m, w));
+                activationWorkload), activationWorkload, full ? 0 : LoraAdapters.parameters(m, w), layout);
     }
 
     static String stageName(int from, int to, int pp) {
@@ -159,28 +168,28 @@ public final class ShardedTraining {
         int tp = par.tp();
         long h = m.hiddenSize();
         double perNorm = (double) m.norms().kind().paramsPerFeature() * h;
-        double total = 0;
-        double largest = 0;
-        int layers = 0;
+        // every dense layer holds the same parameters, and every MoE layer: cost each kind once
+        double attention = ParameterCounter.attentionPerLayer(m.attention(), h) / (double) tp;
+        double norms = m.norms().perLayer() * perNorm;
+        double dense = m.mlp() == null ? 0 : attention + ParameterCounter.mlpParams(m.mlp(), h) / (double) tp + norms;
+        double moe = 0;
+        if (m.moe() != null) {
+            double expert = ParameterCounter.expertParams(m.moe(), h);
+            double experts = m.moe().numExperts() * expert / (par.ep() > 1 ? par.ep() : tp);
+            double shared = m.moe().sharedIntermediateSize() * 3.0 * h / tp;
+            moe = attention + experts + shared + (double) m.moe().numExperts() * h + norms;
+        }
         int from = stage * m.numLayers() / pp;
         int to = (stage + 1) * m.numLayers() / pp;
-        for (int i = from; i < to; i++) {
-            Layer layer = m.layers().get(i);
-            double attention = ParameterCounter.attentionPerLayer(m.attention(), h) / (double) tp;
-            double ffn;
-            if (layer.moe()) {
-                double expert = ParameterCounter.expertParams(m.moe(), h);
-                double experts = m.moe().numExperts() * expert / (par.ep() > 1 ? par.ep() : tp);
-                double shared = m.moe().sharedIntermediateSize() * 3.0 * h / tp;
-                ffn = experts + shared + (double) m.moe().numExperts() * h;
-            } else {
-                ffn = ParameterCounter.mlpParams(m.mlp(), h) / (double) tp;
+        int moeLayers = 0;
+        if (m.moe() != null) {
+            for (int i = from; i < to; i++) {
+                moeLayers += m.layers().get(i).moe() ? 1 : 0;
             }
-            double layerParams = attention + ffn + m.norms().perLayer() * perNorm;
-            total += layerParams;
-            largest = Math.max(largest, layerParams);
-            layers++;
         }
+        int layers = to - from;
+        double total = (layers - moeLayers) * dense + moeLayers * moe;
+        double largest = Math.max(moeLayers < layers ? dense : 0, moeLayers > 0 ? moe : 0);
         if (stage == 0) {
             total += p.count("embeddings") / (double) tp + p.count("vision") + (m.norms().embeddingNorm() ? perNorm : 0);
         }
@@ -208,7 +217,6 @@ public final class ShardedTraining {
         Term baseWeights = inv.baseWeights();
         double weightPerParam = baseWeights.value() / (double) p.totalCount();
         double optimizerPerParam = inv.optimizerPerParam();
-        List<Term> terms = new ArrayList<>();
         List<String> assumptions = new ArrayList<>();
         double weights;
         double grads;
@@ -299,36 +307,36 @@ public final class ShardedTraining {
             buffers += 2.0 * tokens * m.moe().topK() * m.hiddenSize() * c;
             assumptions.add("expert parallel: all-to-all dispatch and combine buffers of tokens × top-k × h");
         }
-        terms.add(new Term("weights", "weights", (long) weights, () -> String.format(Locale.ROOT, "%s; stage %d holds "
+        Term weightsTerm = new Term("weights", "weights", (long) weights, () -> String.format(Locale.ROOT, "%s; stage %d holds "
                 + "%,.0f parameters per rank (%.1f %% of the model: layers %d, TP %d%s)", scheme, stage,
-                sp.params(), 100 * fraction, (int) sp.layers(), par.tp(), par.ep() > 1 ? ", EP " + par.ep() : "")));
-        terms.add(new Term("gradients", "gradients", (long) grads, () -> String.format(Locale.ROOT,
-                "%,.0f trainable parameters per rank", trainable)));
-        terms.add(new Term("optimizer", "optimizer states", (long) optimizer, () -> String.format(Locale.ROOT,
+                sp.params(), 100 * fraction, (int) sp.layers(), par.tp(), par.ep() > 1 ? ", EP " + par.ep() : ""));
+        Term gradientsTerm = new Term("gradients", "gradients", (long) grads, () -> String.format(Locale.ROOT,
+                "%,.0f trainable parameters per rank", trainable));
+        Term optimizerTerm = new Term("optimizer", "optimizer states", (long) optimizer, () -> String.format(Locale.ROOT,
                 "%.2f B of optimizer state per trainable parameter%s%s", optimizerPerParam,
                 megatron || deepspeed ? " + 4 B fp32 master copy" : "", par.offloadOptimizer() != Offload.NONE
                         ? " (offloaded: 0 on the GPU)" : (megatron || deepspeed) && z >= 1 || fsdp
-                        ? ", sharded over " + dpShard + " data-parallel ranks" : "")));
-        terms.add(new Term("activations", "activations", (long) act.saved(), () -> act.formula()));
+                        ? ", sharded over " + dpShard + " data-parallel ranks" : ""));
+        Term activationsTerm = new Term("activations", "activations", (long) act.saved(), () -> act.formula());
         double bufferBytes = buffers;
-        terms.add(new Term("temporary", "temporaries and buffers", (long) (act.transient_() + buffers),
+        Term temporaryTerm = new Term("temporary", "temporaries and buffers", (long) (act.transient_() + buffers),
                 () -> String.format(Locale.ROOT, "loss and recompute transients %s + communication/unsharded buffers %s",
-                        Bytes.gib((long) act.transient_()), Bytes.gib((long) bufferBytes))));
+                        Bytes.gib((long) act.transient_()), Bytes.gib((long) bufferBytes)));
         long nccl = nccl(par);
-        terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), nccl, "NCCL buffers"));
+        // immutable lists built once (MemoryEstimate keeps them without copying)
+        List<Term> terms = List.of(weightsTerm, gradientsTerm, optimizerTerm, activationsTerm, temporaryTerm,
+                Overheads.overheadTerm(gpu, Overheads.context(w), nccl, "NCCL buffers"));
         boolean foreach = w.optimizer() == OptimizerKind.ADAMW && !w.optimizerInBackward()
                 && par.offloadOptimizer() == Offload.NONE;
         // the step's temporaries: DeepSpeed builds an fp32 gradient partition; torch AdamW's foreach path one
         // state-sized list of the (sharded) parameters; Megatron's fused Adam none
         double stepTemp = deepspeed ? trainable * 4 / (z >= 1 ? Math.max(1, dpShard) : 1)
                 : megatron ? 0 : foreach ? grads : 0;
-        List<Phase> phases = new ArrayList<>();
         long forward = (long) (weights + optimizer + act.saved() + act.transient_() + buffers
                 + (w.gradAccum() > 1 || megatron ? grads : 0));
         long step = (long) (weights + optimizer + grads + stepTemp);
-        phases.add(new Phase("forward/backward (activations in flight)", forward,
-                List.of("weights", "optimizer", "activations", "temporary")));
-        phases.add(new Phase("optimizer step", step, List.of("weights", "optimizer", "gradients", "temporary")));
+        List<Phase> phases = List.of(new Phase("forward/backward (activations in flight)", forward, FORWARD_CONTENTS),
+                new Phase("optimizer step", step, STEP_CONTENTS));
         Phase peak = forward >= step ? phases.get(0) : phases.get(1);
         long ws = Overheads.cublasWorkspace(gpu);
         long allocated = peak.bytes() + ws;
@@ -342,9 +350,7 @@ public final class ShardedTraining {
                         + (int) (Overheads.FRAGMENTATION * 100) + " % of the transient bytes"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + CUDA context + NCCL "
                         + "buffers"));
-        // plain concatenation: this runs for every candidate the planner scores (same text as %d/%s formatting)
-        assumptions.add("dp " + par.dp() + " × tp " + par.tp() + " × pp " + par.pp() + " × cp " + par.cp() + "; "
-                + microbatches(w, par) + " micro-batches per step; schedule " + par.ppSchedule().key());
+        assumptions.add(inv.layout());
         MemoryEstimate estimate = new MemoryEstimate(terms, phases, peak, allocated, reserved, used, Optional.empty(),
                 explanations, assumptions);
         return new Stage(name, ranks, estimate, (long) host);

@@ -44,7 +44,7 @@ public final class ParameterCounter {
         Term active = active(m, total);
         long embeddingsValue = terms.get(0).value();
         Term activeNonEmbedding = new Term("active_non_embedding", "active (non-embedding)",
-                active.value() - embeddingsValue, "active − embeddings (" + embeddingsValue + ")");
+                active.value() - embeddingsValue, () -> "active − embeddings (" + embeddingsValue + ")");
         return new ParameterBreakdown(terms, totalTerm, active, activeNonEmbedding, mtp(m));
     }
 
@@ -53,20 +53,23 @@ public final class ParameterCounter {
         long h = m.hiddenSize();
         Embeddings e = m.embeddings();
         long value = mul(m.vocabSize(), h) + mul(e.learnedPositions(), h) + mul(e.tokenTypes(), h);
-        StringBuilder f = new StringBuilder("V·h = " + m.vocabSize() + "·" + h);
-        if (e.learnedPositions() > 0) {
-            f.append(" + positions·h = ").append(e.learnedPositions()).append("·").append(h);
-        }
-        if (e.tokenTypes() > 0) {
-            f.append(" + token_types·h = ").append(e.tokenTypes()).append("·").append(h);
-        }
-        return new Term("embeddings", "embeddings", value, f.toString());
+        // formulas are built only when a report prints them: the planner counts parameters for every candidate
+        return new Term("embeddings", "embeddings", value, () -> {
+            StringBuilder f = new StringBuilder("V·h = " + m.vocabSize() + "·" + h);
+            if (e.learnedPositions() > 0) {
+                f.append(" + positions·h = ").append(e.learnedPositions()).append("·").append(h);
+            }
+            if (e.tokenTypes() > 0) {
+                f.append(" + token_types·h = ").append(e.tokenTypes()).append("·").append(h);
+            }
+            return f.toString();
+        });
     }
 
     static Term attention(ModelSpec m) {
         long perLayer = attentionPerLayer(m.attention(), m.hiddenSize());
         return new Term("attention", "attention", mul(m.numLayers(), perLayer),
-                "L × per-layer = " + m.numLayers() + " × " + perLayer + "; per layer "
+                () -> "L × per-layer = " + m.numLayers() + " × " + perLayer + "; per layer "
                         + attentionFormula(m.attention(), m.hiddenSize()));
     }
 
@@ -141,10 +144,10 @@ public final class ParameterCounter {
         long layers = m.numLayers() - m.moeLayerCount();
         long perLayer = mlpParams(m.mlp(), m.hiddenSize());
         Mlp mlp = m.mlp();
-        String f = layers + " dense layers × " + perLayer + "; per layer " + (mlp.gated() ? "3·h·f" : "2·h·f")
+        return new Term("mlp", "MLP", mul(layers, perLayer), () -> layers + " dense layers × " + perLayer
+                + "; per layer " + (mlp.gated() ? "3·h·f" : "2·h·f")
                 + (mlp.bias() ? (mlp.gated() ? " + 2·f + h (biases)" : " + f + h (biases)") : "")
-                + " with h=" + m.hiddenSize() + ", f=" + mlp.intermediateSize();
-        return new Term("mlp", "MLP", mul(layers, perLayer), f);
+                + " with h=" + m.hiddenSize() + ", f=" + mlp.intermediateSize());
     }
 
     /** Parameters of one dense MLP block. */
@@ -167,10 +170,10 @@ public final class ParameterCounter {
     static Term router(ModelSpec m) {
         Moe moe = m.moe();
         long perLayer = routerPerLayer(moe, m.hiddenSize());
-        String f = m.moeLayerCount() + " MoE layers × (E·h" + (moe.routerBias() ? " + E (bias)" : "")
+        return new Term("router", "router", mul(m.moeLayerCount(), perLayer), () -> m.moeLayerCount()
+                + " MoE layers × (E·h" + (moe.routerBias() ? " + E (bias)" : "")
                 + (moe.routerScoreCorrection() ? " + E (score-correction bias)" : "") + ") with E=" + moe.numExperts()
-                + ", h=" + m.hiddenSize();
-        return new Term("router", "router", mul(m.moeLayerCount(), perLayer), f);
+                + ", h=" + m.hiddenSize());
     }
 
     private static long routerPerLayer(Moe moe, long h) {
@@ -183,7 +186,7 @@ public final class ParameterCounter {
         Moe moe = m.moe();
         long expert = expertParams(moe, m.hiddenSize());
         return new Term("experts", "routed experts", mul(mul(m.moeLayerCount(), moe.numExperts()), expert),
-                m.moeLayerCount() + " MoE layers × E × (3·h·fe" + (moe.expertBias() ? " + 2·fe + h" : "")
+                () -> m.moeLayerCount() + " MoE layers × E × (3·h·fe" + (moe.expertBias() ? " + 2·fe + h" : "")
                         + ") with E=" + moe.numExperts() + ", h=" + m.hiddenSize() + ", fe="
                         + moe.expertIntermediateSize() + " (" + expert + " per expert)");
     }
@@ -193,7 +196,7 @@ public final class ParameterCounter {
         Moe moe = m.moe();
         long perLayer = sharedPerLayer(moe, m.hiddenSize());
         return new Term("shared_experts", "shared experts", mul(m.moeLayerCount(), perLayer),
-                m.moeLayerCount() + " MoE layers × (3·h·fs" + (moe.sharedExpertGate() ? " + h (shared-expert gate)" : "")
+                () -> m.moeLayerCount() + " MoE layers × (3·h·fs" + (moe.sharedExpertGate() ? " + h (shared-expert gate)" : "")
                         + ") with h=" + m.hiddenSize() + ", fs=" + moe.sharedIntermediateSize());
     }
 
@@ -209,10 +212,9 @@ public final class ParameterCounter {
         Norms n = m.norms();
         long perNorm = (long) n.kind().paramsPerFeature() * m.hiddenSize();
         long count = (long) m.numLayers() * n.perLayer() + (n.finalNorm() ? 1 : 0) + (n.embeddingNorm() ? 1 : 0);
-        String f = "(" + m.numLayers() + "·" + n.perLayer() + (n.finalNorm() ? " + 1 final" : "")
-                + (n.embeddingNorm() ? " + 1 embedding" : "") + ") norms × " + perNorm + " ("
-                + (n.kind() == NormKind.RMS_NORM ? "RMSNorm: h" : "LayerNorm: 2·h") + ")";
-        return new Term("norms", "norms", mul(count, perNorm), f);
+        return new Term("norms", "norms", mul(count, perNorm), () -> "(" + m.numLayers() + "·" + n.perLayer()
+                + (n.finalNorm() ? " + 1 final" : "") + (n.embeddingNorm() ? " + 1 embedding" : "") + ") norms × "
+                + perNorm + " (" + (n.kind() == NormKind.RMS_NORM ? "RMSNorm: h" : "LayerNorm: 2·h") + ")");
     }
 
     // V·h unless tie_word_embeddings.
@@ -221,7 +223,7 @@ public final class ParameterCounter {
             return new Term("lm_head", "LM head", 0, "0: tied to the token embeddings (tie_word_embeddings)");
         }
         return new Term("lm_head", "LM head", mul(m.vocabSize(), m.hiddenSize()),
-                "V·h = " + m.vocabSize() + "·" + m.hiddenSize());
+                () -> "V·h = " + m.vocabSize() + "·" + m.hiddenSize());
     }
 
     /** BERT/RoBERTa heads as built by transformers for the config's architecture class. */

@@ -59,13 +59,21 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double ele
         long kernels = 0;
         double width = LayerShapes.attentionWidth(m) / (double) tp;
         // layers come in few kinds (dense/MoE × full/sliding attention): cost each kind once, weight by its count
-        java.util.Map<Layer, Integer> kinds = new java.util.LinkedHashMap<>();
+        // (four kinds at most: sliding window × MoE; counted in order of first appearance, without hashing)
+        Layer[] kindLayer = new Layer[4];
+        int[] kindCount = new int[4];
+        int[] order = new int[4];
+        int kindsSeen = 0;
         for (Layer layer : m.layers()) {
-            kinds.merge(layer, 1, Integer::sum);
+            int kind = (layer.slidingWindow() ? 1 : 0) + (layer.moe() ? 2 : 0);
+            if (kindCount[kind]++ == 0) {
+                kindLayer[kind] = layer;
+                order[kindsSeen++] = kind;
+            }
         }
-        for (var kind : kinds.entrySet()) {
-            Layer layer = kind.getKey();
-            int times = kind.getValue();
+        for (int ki = 0; ki < kindsSeen; ki++) {
+            Layer layer = kindLayer[order[ki]];
+            int times = kindCount[order[ki]];
             double gemmS0 = gemmS, attS0 = attS, eltS0 = eltS, launch0 = launchS, gemmF0 = gemmF, attF0 = attF, bytes0 = bytes;
             double act0 = actElems, w0 = weightElems;
             long k0 = kernels;
