@@ -28,6 +28,11 @@ public record ParameterBreakdown(List<Term> terms, Term total, Term active, Term
 
     /** The value of a term, 0 when the model has no such term. */
     public long count(String key) {
-        return term(key).map(Term::value).orElse(0L);
+        for (Term t : terms) { // a plain loop: the sharded memory model asks for several terms per estimate
+            if (t.key().equals(key)) {
+                return t.value();
+            }
+        }
+        return 0;
     }
 }

@@ -1,7 +1,6 @@
 package org.gpuplan.workload;
 
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.stream.Collectors;
 import org.gpuplan.model.InvalidInputException;
 
@@ -11,9 +10,9 @@ public interface Choice {
     String key();
 
     static <E extends Enum<E> & Choice> E parse(Class<E> type, String field, String text) {
-        String t = normalize(text);
+        String t = text.trim();
         for (E e : type.getEnumConstants()) {
-            if (normalize(e.key()).equals(t)) {
+            if (sameSpelling(e.key(), t)) {
                 return e;
             }
         }
@@ -21,7 +20,25 @@ public interface Choice {
                 + Arrays.stream(type.getEnumConstants()).map(Choice::key).collect(Collectors.joining(", ")) + ")");
     }
 
-    private static String normalize(String s) {
-        return s.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+    /**
+     * Equal ignoring case, with '_' and '-' interchangeable (compared in place: every planner candidate parses its
+     * workload keys).
+     */
+    private static boolean sameSpelling(String key, String text) {
+        if (key.length() != text.length()) {
+            return false;
+        }
+        for (int i = 0; i < key.length(); i++) {
+            char a = key.charAt(i);
+            char b = text.charAt(i);
+            if (a != b && fold(a) != fold(b)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static char fold(char c) {
+        return c == '_' ? '-' : Character.toLowerCase(c);
     }
 }
