@@ -9,11 +9,21 @@ public interface Choice {
 
     String key();
 
+    /** Other spellings users type for this value (e.g. a library's name for it); none by default. */
+    default java.util.List<String> aliases() {
+        return java.util.List.of();
+    }
+
     static <E extends Enum<E> & Choice> E parse(Class<E> type, String field, String text) {
         String t = text.trim();
         for (E e : type.getEnumConstants()) {
             if (sameSpelling(e.key(), t)) {
                 return e;
+            }
+            for (String alias : e.aliases()) {
+                if (sameSpelling(alias, t)) {
+                    return e;
+                }
             }
         }
         throw new InvalidInputException(field + ": '" + text + "' is not accepted (accepted: "

@@ -39,6 +39,12 @@ public enum LossImpl implements Choice {
         return key;
     }
 
+    @Override
+    public java.util.List<String> aliases() {
+        // the libraries users know these by
+        return this == FUSED_LINEAR ? java.util.List.of("liger", "cut-cross-entropy") : java.util.List.of();
+    }
+
     /** What this implementation keeps, in words (for explanations). */
     public String description() {
         return description;

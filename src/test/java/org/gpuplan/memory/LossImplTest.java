@@ -91,7 +91,8 @@ class LossImplTest {
         assertThat(workload().lossImpl()).isEqualTo(LossImpl.EAGER);
         assertThat(workload("compile", "true").lossImpl()).isEqualTo(LossImpl.COMPILED);
         assertThat(workload("compile", "true", "loss_impl", "eager").lossImpl()).isEqualTo(LossImpl.EAGER);
-        assertThatThrownBy(() -> workload("loss_impl", "liger")).isInstanceOf(InvalidInputException.class)
-                .hasMessage("loss_impl: 'liger' is not accepted (accepted: eager, compiled, chunked, fused-linear)");
+        assertThat(workload("loss_impl", "Liger").lossImpl()).isEqualTo(LossImpl.FUSED_LINEAR);
+        assertThatThrownBy(() -> workload("loss_impl", "fused")).isInstanceOf(InvalidInputException.class)
+                .hasMessage("loss_impl: 'fused' is not accepted (accepted: eager, compiled, chunked, fused-linear)");
     }
 }
