@@ -22,11 +22,33 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
                              long peakReserved, long deviceUsed, Optional<KvPool> pool, List<Term> explanations,
                              List<String> assumptions) {
 
+    /**
+     * No GPU job needs 64 PiB (2^56 bytes) on one GPU; a figure beyond it (or below zero) means the workload's sizes
+     * saturated or overflowed the arithmetic, so it is refused instead of printed.
+     */
+    static final long LIMIT = 1L << 56;
+
     public MemoryEstimate {
+        for (Term t : terms) {
+            requireSane(t.value());
+        }
+        for (Phase ph : phases) {
+            requireSane(ph.bytes());
+        }
+        requireSane(peakAllocated);
+        requireSane(peakReserved);
+        requireSane(deviceUsed);
         terms = List.copyOf(terms);
         phases = List.copyOf(phases);
         explanations = List.copyOf(explanations);
         assumptions = List.copyOf(assumptions);
+    }
+
+    private static void requireSane(long bytes) {
+        if (bytes < 0 || bytes > LIMIT) {
+            throw new org.gpuplan.model.InvalidInputException("seq_len, batch_size: the job would need more than "
+                    + "64 PiB (2^56 bytes) on one GPU; use smaller sizes");
+        }
     }
 
     /** The bytes of a term (0 if the job has none). */

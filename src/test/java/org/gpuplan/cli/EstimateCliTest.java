@@ -78,6 +78,16 @@ class EstimateCliTest {
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
                 "vllm"), "--gpu");
         CliTest.assertOneLineError(CliTest.run("estimate"), "model");
+        // sizes whose bytes saturate or overflow 64-bit arithmetic are refused, not printed as negative peaks
+        for (String framework : new String[] {"hf", "vllm", "llama.cpp"}) {
+            CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-2-7b-hf", "--task", "infer",
+                    "--framework", framework, "--gpu", "H100", "--seq-len", "2000000000", "--batch-size",
+                    "2000000000"), "seq_len, batch_size", "64 PiB");
+        }
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-2-7b-hf", "--task", "train",
+                "--seq-len", "2000000000", "--batch-size", "2000000000"), "seq_len, batch_size");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--loss-impl", "fused"), "loss_impl", "fused-linear");
     }
 
     @Test
