@@ -60,7 +60,8 @@ public record Gpu(String name, List<String> aliases, String vendor, String archi
         }
         denseTflops = Map.copyOf(peaks);
         if (!(clockFactor > 0 && clockFactor <= 1)) {
-            throw new InvalidInputException("gpu: power_clock_factor must be in (0, 1], got " + clockFactor);
+            throw new InvalidInputException("gpu " + name + ": power_clock_factor must be in (0, 1], got "
+                    + clockFactor);
         }
         if (!(matmulEfficiency > 0 && matmulEfficiency <= 1) || !(memoryEfficiency > 0 && memoryEfficiency <= 1)) {
             throw new InvalidInputException("gpu " + name + ": efficiencies must be in (0, 1]");

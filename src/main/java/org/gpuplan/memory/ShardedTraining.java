@@ -66,8 +66,7 @@ public final class ShardedTraining {
         int perStage = par.gpus() / pp;
         Invariants inv = invariants(m, p, w);
         for (int s = 0; s < pp; s++) {
-            // (named by merge, which reports runs of equal stages under one name)
-            stages.add(stage(m, p, w, gpu, s, "", perStage, inv));
+            stages.add(stage(m, p, w, gpu, s, perStage, inv));
         }
         return merge(stages, pp, perStage);
     }
@@ -204,7 +203,7 @@ public final class ShardedTraining {
     }
 
     private static Stage stage(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu, int stage,
-                               String name, int ranks, Invariants inv) {
+                               int ranks, Invariants inv) {
         Parallelism par = w.parallelism();
         StageParams sp = stageParams(m, p, par, stage);
         double fraction = sp.params() / p.totalCount();
@@ -353,7 +352,7 @@ public final class ShardedTraining {
         assumptions.add(inv.layout());
         MemoryEstimate estimate = new MemoryEstimate(terms, phases, peak, allocated, reserved, used, Optional.empty(),
                 explanations, assumptions);
-        return new Stage(name, ranks, estimate, (long) host);
+        return new Stage("", ranks, estimate, (long) host); // named by merge, which reports runs of equal stages
     }
 
     /** Micro-batches per optimizer step for each replica. */

@@ -13,7 +13,7 @@ import org.gpuplan.workload.PerfOptions;
  * small matmuls far below peak (a 128-wide side gets half the ceiling, a 4096-wide side 97 %).
  */
 record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryEfficiency, double kernelGapS,
-                double attentionEfficiency) {
+                double attentionFlops) {
 
     /** The side length at which a GEMM reaches half of the ceiling. */
     static final double HALF_EFFICIENCY_SIDE = 128;
@@ -33,8 +33,16 @@ record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryE
                 : FA2_AMPERE) * gpu.clockFactor();
         // FP8 matmuls reach a lower share of their peak: ml-engineering MAMF on H100 70.9 % (FP8) vs 80.3 % (BF16)
         double fp8 = dtype == TensorDtype.FP8 || dtype == TensorDtype.FP4 ? 70.9 / 80.3 : 1.0;
-        return new Roofline(gpu, dtype, o.matmulEfficiency().orElse(gpu.matmulEfficiency() * fp8 * gpu.clockFactor()),
-                o.memoryEfficiency().orElse(gpu.memoryEfficiency()), kernelGapS, attention);
+        double matmulCeiling = o.matmulEfficiency().orElse(gpu.matmulEfficiency() * fp8 * gpu.clockFactor());
+        double ceiling16 = o.matmulEfficiency().orElse(gpu.matmulEfficiency() * gpu.clockFactor());
+        // the attention kernel runs in 16 bits even when the linears run in FP8 or a weight-only format
+        // (Float8Linear and quantized checkpoints convert only the Linear layers): the 16-bit peak and ceiling
+        boolean wide = dtype == TensorDtype.FP32 || dtype == TensorDtype.TF32 || dtype == TensorDtype.BF16
+                || dtype == TensorDtype.FP16;
+        double attentionPeak = wide ? gpu.peakTflops(dtype)
+                : Math.max(gpu.peakTflops(TensorDtype.BF16), gpu.peakTflops(TensorDtype.FP16));
+        return new Roofline(gpu, dtype, matmulCeiling, o.memoryEfficiency().orElse(gpu.memoryEfficiency()),
+                kernelGapS, attentionPeak * 1e12 * Math.min(attention, ceiling16));
     }
 
     /** The tensor dtype a precision's matmuls run in (mixed precision computes in its 16-bit type). */
@@ -83,18 +91,9 @@ record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryE
         return gemm(flops, rows, k, n, bytes, k * n, 0);
     }
 
-    /**
-     * Fused attention: compute-bound at the attention kernel's efficiency, or bound by the KV bytes it reads. The
-     * kernel runs in 16 bits even when the linears run in FP8 or a weight-only format (Float8Linear and quantized
-     * checkpoints convert only the Linear layers), so it takes the 16-bit peak then.
-     */
+    /** Fused attention: compute-bound at the attention kernel's achievable FLOP/s, or bound by the KV bytes it reads. */
     double attention(double flops, double bytes) {
-        double peak = dtype == TensorDtype.FP32 || dtype == TensorDtype.TF32 || dtype == TensorDtype.BF16
-                || dtype == TensorDtype.FP16 ? peakFlops()
-                : Math.max(gpu.peakTflops(TensorDtype.BF16), gpu.peakTflops(TensorDtype.FP16)) * 1e12;
-        double ceiling = dtype == TensorDtype.FP8 || dtype == TensorDtype.FP4 ? matmulCeiling * 80.3 / 70.9
-                : matmulCeiling;
-        double compute = flops / (peak * Math.min(attentionEfficiency, ceiling));
+        double compute = flops / attentionFlops;
         return Math.max(Math.max(compute, memory(bytes)), kernelGapS);
     }
 

@@ -66,8 +66,11 @@ public final class Changes {
                 o.add(new String[] {"optimizer step in backward (torchtune optimizer_in_bwd)",
                     "optimizer_in_backward", "true"});
             }
-            String loss = job.getOrDefault("loss_impl", "true".equals(job.get("compile")) ? "compiled" : "eager");
-            if (!loss.equals("fused-linear") && !"megatron".equals(job.get("framework"))) {
+            // (the job has been parsed already: a value here is one of the accepted spellings)
+            boolean fusedLoss = job.containsKey("loss_impl") && org.gpuplan.workload.Choice.parse(
+                    org.gpuplan.workload.LossImpl.class, "loss_impl", job.get("loss_impl"))
+                    == org.gpuplan.workload.LossImpl.FUSED_LINEAR;
+            if (!fusedLoss && !"megatron".equals(job.get("framework"))) {
                 // the logits and their fp32 copies are the largest tensors of a step for 128k–256k vocabularies
                 o.add(new String[] {"fused linear cross-entropy (Liger kernel: HF use_liger_kernel=True; torchtune "
                     + "LinearCrossEntropyLoss)", "loss_impl", "fused-linear"});
