@@ -44,8 +44,13 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
         assumptions = List.copyOf(assumptions);
     }
 
+    /** Whether a figure is one a memory estimate accepts: from 0 to 64 PiB. */
+    public static boolean sane(long bytes) {
+        return bytes >= 0 && bytes <= LIMIT;
+    }
+
     private static void requireSane(long bytes) {
-        if (bytes < 0 || bytes > LIMIT) {
+        if (!sane(bytes)) {
             throw new org.gpuplan.model.InvalidInputException("seq_len, batch_size: the job would need more than "
                     + "64 PiB (2^56 bytes) on one GPU; use smaller sizes");
         }

@@ -19,6 +19,7 @@ import org.gpuplan.workload.Parallelism;
 import org.gpuplan.workload.Parallelism.FsdpMode;
 import org.gpuplan.workload.Parallelism.Offload;
 import org.gpuplan.workload.Parallelism.PpSchedule;
+import org.gpuplan.workload.TrainingLayout;
 import org.gpuplan.workload.Workload;
 
 /**
@@ -36,10 +37,14 @@ public final class ShardedTraining {
 
     /** NCCL buffers for a layout: none on one GPU, 342 MB up to two-way groups, 392 MB beyond. */
     static long nccl(Parallelism par) {
-        if (par.gpus() == 1) {
+        return nccl(par.gpus(), par.tp(), par.pp(), par.cp(), par.ep(), par.dp());
+    }
+
+    private static long nccl(int gpus, int tp, int pp, int cp, int ep, int dp) {
+        if (gpus == 1) {
             return 0;
         }
-        int widest = Math.max(Math.max(par.tp(), par.pp()), Math.max(par.cp(), Math.max(par.ep(), par.dp())));
+        int widest = Math.max(Math.max(tp, pp), Math.max(cp, Math.max(ep, dp)));
         return widest <= 2 ? NCCL_SMALL : NCCL;
     }
     /** DeepSpeed reduce_bucket_size / allgather_bucket_size default: 5e8 elements (zero/config.py). */
@@ -64,9 +69,13 @@ public final class ShardedTraining {
         List<Stage> stages = new ArrayList<>();
         int pp = par.pp();
         int perStage = par.gpus() / pp;
-        Invariants inv = invariants(m, p, w);
+        Invariants inv = invariants(m, p, w, gpu);
+        TrainingLayout layout = TrainingLayout.of(w);
+        // plain concatenation: this runs for every candidate the planner scores (same text as %d/%s formatting)
+        String layoutText = "dp " + par.dp() + " × tp " + par.tp() + " × pp " + par.pp() + " × cp " + par.cp() + "; "
+                + microbatches(w, par) + " micro-batches per step; schedule " + par.ppSchedule().key();
         for (int s = 0; s < pp; s++) {
-            stages.add(stage(m, p, w, gpu, s, perStage, inv));
+            stages.add(stage(m, p, w, gpu, s, perStage, inv, layout, layoutText));
         }
         return merge(stages, pp, perStage);
     }
@@ -74,14 +83,17 @@ public final class ShardedTraining {
     /**
      * What every pipeline stage shares, computed once per estimate: the workload as the model runs it (16-bit
      * parameters under FSDP mixed precision, DeepSpeed and Megatron), the weights of the whole model in that dtype,
-     * the optimizer bytes per trainable parameter, what autograd saves per layer and the LoRA parameter count.
+     * the optimizer bytes per trainable parameter, what autograd saves per layer and the LoRA parameter count, and
+     * the fixed overheads. A planner keeps one per combination of method, sharding family, micro-batch and
+     * checkpointing, and varies the rest of the layout.
      */
-    private record Invariants(Workload compute, Term baseWeights, double optimizerPerParam,
-                              ActivationMemory.Saved saved, Workload activationWorkload, double loraParameters,
-                              String layout) {
+    public record Invariants(Workload compute, Term baseWeights, double optimizerPerParam,
+                             ActivationMemory.Saved saved, Workload activationWorkload, double loraParameters,
+                             long context, long cublasWorkspace, long cublasReserved) {
     }
 
-    private static Invariants invariants(ModelSpec m, ParameterBreakdown p, Workload w) {
+    /** The stage-invariant parts of the training workload {@code w} (its own layout decides the sharding family). */
+    public static Invariants invariants(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
         Parallelism par = w.parallelism();
         boolean full = w.method() == Method.FULL;
         boolean deepspeed0 = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
@@ -99,11 +111,9 @@ public final class ShardedTraining {
         // residual stream stays 16-bit, as with LoRA
         boolean qloraFsdp = w.method() == Method.QLORA && fsdp0;
         Workload activationWorkload = qloraFsdp ? compute.withMethod(Method.LORA) : compute;
-        // plain concatenation: this runs for every candidate the planner scores (same text as %d/%s formatting)
-        String layout = "dp " + par.dp() + " × tp " + par.tp() + " × pp " + par.pp() + " × cp " + par.cp() + "; "
-                + microbatches(w, par) + " micro-batches per step; schedule " + par.ppSchedule().key();
         return new Invariants(compute, baseWeights, optimizerPerParam, ActivationMemory.training(m,
-                activationWorkload), activationWorkload, full ? 0 : LoraAdapters.parameters(m, w), layout);
+                activationWorkload), activationWorkload, full ? 0 : LoraAdapters.parameters(m, w),
+                Overheads.context(w), Overheads.cublasWorkspace(gpu), Overheads.cublasReserved(gpu));
     }
 
     static String stageName(int from, int to, int pp) {
@@ -163,8 +173,14 @@ public final class ShardedTraining {
     }
 
     static StageParams stageParams(ModelSpec m, ParameterBreakdown p, Parallelism par, int stage) {
-        int pp = par.pp();
-        int tp = par.tp();
+        StageBytes b = new StageBytes();
+        stageParams(m, p, par.tp(), par.pp(), par.ep(), stage, b);
+        return new StageParams(b.params, b.largestLayer, b.layers);
+    }
+
+    /** Fills {@code out.params}, {@code out.largestLayer} and {@code out.layers} for one pipeline stage. */
+    private static void stageParams(ModelSpec m, ParameterBreakdown p, int tp, int pp, int ep, int stage,
+                                    StageBytes out) {
         long h = m.hiddenSize();
         double perNorm = (double) m.norms().kind().paramsPerFeature() * h;
         // every dense layer holds the same parameters, and every MoE layer: cost each kind once
@@ -174,7 +190,7 @@ public final class ShardedTraining {
         double moe = 0;
         if (m.moe() != null) {
             double expert = ParameterCounter.expertParams(m.moe(), h);
-            double experts = m.moe().numExperts() * expert / (par.ep() > 1 ? par.ep() : tp);
+            double experts = m.moe().numExperts() * expert / (ep > 1 ? ep : tp);
             double shared = m.moe().sharedIntermediateSize() * 3.0 * h / tp;
             moe = attention + experts + shared + (double) m.moe().numExperts() * h + norms;
         }
@@ -199,181 +215,266 @@ public final class ShardedTraining {
                 total += p.count("embeddings") / (double) tp; // the last stage keeps its own copy for the LM head
             }
         }
-        return new StageParams(total, largest, layers);
+        out.params = total;
+        out.largestLayer = largest;
+        out.layers = layers;
     }
 
-    private static Stage stage(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu, int stage,
-                               int ranks, Invariants inv) {
-        Parallelism par = w.parallelism();
-        StageParams sp = stageParams(m, p, par, stage);
-        double fraction = sp.params() / p.totalCount();
+    /**
+     * One pipeline stage's bytes per rank, as numbers: what {@link #bytes} fills. Mutable so that a search can reuse
+     * one per thread; the estimator wraps the numbers in explained terms.
+     */
+    public static final class StageBytes {
+        /** Parameters the stage's ranks hold before data-parallel sharding, its largest layer, its layer count. */
+        public double params;
+        public double largestLayer;
+        public double layers;
+        public double trainable;
+        public int dpShard;
+        public double weights;
+        public double grads;
+        public double optimizer;
+        public double buffers;
+        public double host;
+        /** Saved activations, and the loss/recompute transients on top of them. */
+        public double activations;
+        public double transients;
+        /** Saved bytes per layer kept for backward, the replicated (norm/residual) part, micro-batches in flight. */
+        public double keptPerLayer;
+        public double replicated;
+        public double inFlight;
+        public double stepTemporaries;
+        public long nccl;
+        public long forwardPhase;
+        public long stepPhase;
+        public long allocated;
+        public long reserved;
+        public long deviceUsed;
+
+        /** The figures a memory estimate refuses (below zero or beyond 64 PiB): the workload's sizes overflowed. */
+        public boolean plausible() {
+            return MemoryEstimate.sane((long) weights) && MemoryEstimate.sane((long) grads)
+                    && MemoryEstimate.sane((long) optimizer) && MemoryEstimate.sane((long) activations)
+                    && MemoryEstimate.sane((long) (transients + buffers)) && MemoryEstimate.sane(forwardPhase)
+                    && MemoryEstimate.sane(stepPhase) && MemoryEstimate.sane(allocated)
+                    && MemoryEstimate.sane(reserved) && MemoryEstimate.sane(deviceUsed);
+        }
+    }
+
+    /**
+     * The bytes per rank of pipeline stage {@code stage}: weights, gradients and optimizer states under the
+     * framework's sharding, activations in flight, buffers, the two phases and the three peaks. {@code w} supplies
+     * only what the layout does not (method, framework, precision, optimizer, sequence length); the layout comes from
+     * {@code layout}. Allocates nothing.
+     */
+    public static void bytes(ModelSpec m, ParameterBreakdown p, Workload w, Invariants inv, TrainingLayout layout,
+                             int stage, StageBytes out) {
+        stageParams(m, p, layout.tp, layout.pp, layout.ep, stage, out);
         boolean full = w.method() == Method.FULL;
-        double trainable = full ? sp.params() : inv.loraParameters() * (sp.layers() / m.numLayers()) / par.tp();
-        int dpShard = par.fsdp() == FsdpMode.HYBRID_SHARD ? Math.max(1, par.gpusPerNode() / (par.tp() * par.cp()))
-                : par.fsdp() != FsdpMode.NONE ? par.dp() * par.cp() : par.dp();
+        double trainable = full ? out.params : inv.loraParameters() * (out.layers / m.numLayers()) / layout.tp;
+        int dp = layout.dp();
+        int dpShard = layout.fsdp == FsdpMode.HYBRID_SHARD ? Math.max(1, layout.gpusPerNode() / (layout.tp * layout.cp))
+                : layout.fsdp != FsdpMode.NONE ? dp * layout.cp : dp;
         int c = w.precision().computeBytes();
-        Workload compute = inv.compute();
-        Term baseWeights = inv.baseWeights();
-        double weightPerParam = baseWeights.value() / (double) p.totalCount();
+        double weightPerParam = inv.baseWeights().value() / (double) p.totalCount();
         double optimizerPerParam = inv.optimizerPerParam();
-        List<String> assumptions = new ArrayList<>();
         double weights;
         double grads;
         double optimizer;
         double buffers = 0;
         double host = 0;
-        String scheme;
-        boolean deepspeed = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
+        boolean deepspeed = w.framework() == Framework.DEEPSPEED || layout.zero > 0 && w.framework() != Framework.MEGATRON;
         boolean megatron = w.framework() == Framework.MEGATRON;
-        boolean fsdp = par.fsdp() != FsdpMode.NONE && par.fsdp() != FsdpMode.NO_SHARD;
-        int z = par.zero();
+        boolean fsdp = layout.fsdpShards();
+        int z = layout.zero;
         if (megatron) {
             // bf16 params + fp32 main grads; fp32 master params and Adam states sharded by the distributed optimizer
-            weights = sp.params() * 2;
+            weights = out.params * 2;
             grads = trainable * 4;
-            optimizer = trainable * (4 + optimizerPerParam) / (z >= 1 ? par.dp() : 1);
-            scheme = z >= 1 ? "Megatron distributed optimizer: 2 + 4 + 12/DP bytes per parameter"
-                    : "Megatron: 18 bytes per parameter";
+            optimizer = trainable * (4 + optimizerPerParam) / (z >= 1 ? dp : 1);
         } else if (deepspeed) {
             // 16-bit model and gradients, fp32 master copy with the optimizer states (ZeRO paper's K = 12 for Adam)
             double master = w.precision().weightBytes() == 4 && !w.precision().mixed() ? 0 : 4;
-            weights = sp.params() * (full ? 2 : weightPerParam) / (z == 3 ? dpShard : 1);
+            weights = out.params * (full ? 2 : weightPerParam) / (z == 3 ? dpShard : 1);
             grads = trainable * 2 / (z >= 2 ? dpShard : 1);
             optimizer = trainable * (master + optimizerPerParam) / (z >= 1 ? dpShard : 1);
             buffers = Math.min(DS_BUCKET, trainable) * 2 * (z == 3 ? 2 : 1); // IPG buckets (×2 with overlap_comm)
             if (z == 3) {
-                buffers += Math.min(DS_MAX_LIVE, 2 * sp.largestLayer()) * 2; // gathered layer + prefetch
+                buffers += Math.min(DS_MAX_LIVE, 2 * out.largestLayer) * 2; // gathered layer + prefetch
             }
-            scheme = "DeepSpeed ZeRO-" + z + ": 16-bit params" + (z == 3 ? "/DP" : "") + " + 16-bit grads"
-                    + (z >= 2 ? "/DP" : "") + " + fp32 master and optimizer states" + (z >= 1 ? "/DP" : "")
-                    + " + reduce buckets " + Bytes.gib((long) (Math.min(DS_BUCKET, trainable) * 2 * (z == 3 ? 2 : 1)));
         } else if (fsdp) {
             int wb = w.precision().weightBytes();
-            double unit = sp.largestLayer() * c;
-            weights = sp.params() * (full ? wb : weightPerParam) / dpShard;
+            double unit = out.largestLayer * c;
+            weights = out.params * (full ? wb : weightPerParam) / dpShard;
             grads = trainable * (full ? wb : 4) / dpShard;
             optimizer = trainable * optimizerPerParam / dpShard;
-            boolean pipelined = par.pp() > 1 && w.framework() == Framework.FSDP;
-            if (pipelined) {
+            if (layout.pp > 1 && w.framework() == Framework.FSDP) {
                 // torch.distributed.pipelining with FSDP2 (torchtitan): parameters are not resharded between
                 // micro-batches (reshard_after_forward off when PP is on; set_reshard_after_backward(False)) and
                 // gradients are not reduce-scattered until the last micro-batch (set_requires_gradient_sync(False)),
                 // so the stage keeps unsharded parameters and unsharded gradients accumulated in the fp32 reduce dtype
-                buffers = sp.params() * c + (microbatches(w, par) > 1 ? trainable * 4 : 0);
-            } else if (par.fsdp() == FsdpMode.SHARD_GRAD_OP) {
-                buffers = sp.params() * c; // unsharded compute-dtype parameters kept from forward to backward
+                buffers = out.params * c + (layout.microbatches() > 1 ? trainable * 4 : 0);
+            } else if (layout.fsdp == FsdpMode.SHARD_GRAD_OP) {
+                buffers = out.params * c; // unsharded compute-dtype parameters kept from forward to backward
             } else {
-                buffers = 2 * unit + 2 * sp.largestLayer() * (full ? wb : 0); // gathered unit + prefetch; its grads
+                buffers = 2 * unit + 2 * out.largestLayer * (full ? wb : 0); // gathered unit + prefetch; its grads
             }
+        } else {
+            weights = out.params * (full ? w.precision().weightBytes() : weightPerParam);
+            grads = trainable * (full ? w.precision().weightBytes() : 4);
+            optimizer = trainable * optimizerPerParam;
+            if (dp > 1) {
+                buffers = grads; // DDP gradient buckets (gradient_as_bucket_view=False by default)
+            }
+        }
+        if (!full) {
+            weights += trainable * 4; // fp32 adapters
+        }
+        if (layout.offloadOptimizer != Offload.NONE) {
+            host += optimizer;
+            optimizer = 0;
+        }
+        if (layout.offloadParams != Offload.NONE) {
+            host += weights;
+            weights = Math.min(weights, 2 * out.largestLayer * c);
+        }
+        activations(m, inv.activationWorkload(), layout, stage, inv.saved(), out);
+        long tokens = (long) layout.batchSize * w.seqLen() / layout.cp;
+        if (layout.cp > 1 && m.attention() instanceof Attention.Standard st) {
+            // ring attention: K/V chunks being sent and received, double-buffered, for the layer being computed
+            buffers += 2.0 * 2 * 2 * st.numKvHeads() / Math.max(1, Math.min(layout.tp, st.numKvHeads()))
+                    * st.headDim() * c * tokens;
+        }
+        if (layout.ep > 1 && m.moe() != null) {
+            // all-to-all dispatch and combine buffers: every routed token copy of the hidden state, both ways
+            buffers += 2.0 * tokens * m.moe().topK() * m.hiddenSize() * c;
+        }
+        long nccl = nccl(layout.gpus, layout.tp, layout.pp, layout.cp, layout.ep, dp);
+        boolean foreach = w.optimizer() == OptimizerKind.ADAMW && !w.optimizerInBackward()
+                && layout.offloadOptimizer == Offload.NONE;
+        // the step's temporaries: DeepSpeed builds an fp32 gradient partition; torch AdamW's foreach path one
+        // state-sized list of the (sharded) parameters; Megatron's fused Adam none
+        double stepTemp = deepspeed ? trainable * 4 / (z >= 1 ? Math.max(1, dpShard) : 1)
+                : megatron ? 0 : foreach ? grads : 0;
+        long forward = (long) (weights + optimizer + out.activations + out.transients + buffers
+                + (layout.gradAccum > 1 || megatron ? grads : 0));
+        long step = (long) (weights + optimizer + grads + stepTemp);
+        long peak = Math.max(forward, step);
+        long churn = Math.max(0, peak - (long) (weights + optimizer));
+        out.trainable = trainable;
+        out.dpShard = dpShard;
+        out.weights = weights;
+        out.grads = grads;
+        out.optimizer = optimizer;
+        out.buffers = buffers;
+        out.host = host;
+        out.stepTemporaries = stepTemp;
+        out.nccl = nccl;
+        out.forwardPhase = forward;
+        out.stepPhase = step;
+        out.allocated = peak + inv.cublasWorkspace();
+        out.reserved = peak + inv.cublasReserved() + (long) (Overheads.FRAGMENTATION * churn);
+        out.deviceUsed = out.reserved + inv.context() + nccl;
+    }
+
+    private static Stage stage(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu, int stage,
+                               int ranks, Invariants inv, TrainingLayout layout, String layoutText) {
+        Parallelism par = w.parallelism();
+        StageBytes b = new StageBytes();
+        bytes(m, p, w, inv, layout, stage, b);
+        double fraction = b.params / p.totalCount();
+        double trainable = b.trainable;
+        int dpShard = b.dpShard;
+        double optimizerPerParam = inv.optimizerPerParam();
+        List<String> assumptions = new ArrayList<>();
+        boolean deepspeed = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
+        boolean megatron = w.framework() == Framework.MEGATRON;
+        boolean fsdp = par.fsdp() != FsdpMode.NONE && par.fsdp() != FsdpMode.NO_SHARD;
+        int z = par.zero();
+        String scheme;
+        if (megatron) {
+            scheme = z >= 1 ? "Megatron distributed optimizer: 2 + 4 + 12/DP bytes per parameter"
+                    : "Megatron: 18 bytes per parameter";
+        } else if (deepspeed) {
+            scheme = "DeepSpeed ZeRO-" + z + ": 16-bit params" + (z == 3 ? "/DP" : "") + " + 16-bit grads"
+                    + (z >= 2 ? "/DP" : "") + " + fp32 master and optimizer states" + (z >= 1 ? "/DP" : "")
+                    + " + reduce buckets " + Bytes.gib((long) (Math.min(DS_BUCKET, trainable) * 2 * (z == 3 ? 2 : 1)));
+        } else if (fsdp) {
+            boolean pipelined = par.pp() > 1 && w.framework() == Framework.FSDP;
             scheme = "FSDP " + par.fsdp().key() + ": parameters, gradients and optimizer states / " + dpShard
                     + " + unsharded " + (pipelined ? "stage parameters and fp32 gradients kept across micro-batches "
                     + "(pipeline schedule)" : par.fsdp() == FsdpMode.SHARD_GRAD_OP ? "parameters between forward and "
                     + "backward" : "layer being computed and the prefetched one");
         } else {
-            weights = sp.params() * (full ? w.precision().weightBytes() : weightPerParam);
-            grads = trainable * (full ? w.precision().weightBytes() : 4);
-            optimizer = trainable * optimizerPerParam;
-            if (par.dp() > 1) {
-                buffers = grads; // DDP gradient buckets (gradient_as_bucket_view=False by default)
-            }
             scheme = par.dp() > 1 ? "DDP: full replicas + gradient buckets" : "no data-parallel sharding";
         }
-        if (!full) {
-            weights += trainable * 4; // fp32 adapters
-        }
         if (par.offloadOptimizer() != Offload.NONE) {
-            host += optimizer;
-            optimizer = 0;
             assumptions.add("optimizer states (and fp32 master weights) offloaded to " + par.offloadOptimizer().key());
         }
         if (par.offloadParams() != Offload.NONE) {
-            host += weights;
-            weights = Math.min(weights, 2 * sp.largestLayer() * c);
             assumptions.add("parameters offloaded to " + par.offloadParams().key() + "; the GPU keeps the layers "
                     + "being computed");
         }
-        ActivationMemory.Saved saved = inv.saved();
-        Activations act = activations(m, inv.activationWorkload(), par, stage, saved, sp);
-        long tokens = (long) w.batchSize() * w.seqLen() / par.cp();
-        if (par.cp() > 1 && m.attention() instanceof Attention.Standard st) {
-            // ring attention: K/V chunks being sent and received, double-buffered, for the layer being computed
-            buffers += 2.0 * 2 * 2 * st.numKvHeads() / Math.max(1, Math.min(par.tp(), st.numKvHeads()))
-                    * st.headDim() * c * tokens;
+        if (par.cp() > 1 && m.attention() instanceof Attention.Standard) {
             assumptions.add("context parallel: ring attention exchanges K/V chunks (double-buffered) per layer");
         }
         if (par.ep() > 1 && m.moe() != null) {
-            // all-to-all dispatch and combine buffers: every routed token copy of the hidden state, both ways
-            buffers += 2.0 * tokens * m.moe().topK() * m.hiddenSize() * c;
             assumptions.add("expert parallel: all-to-all dispatch and combine buffers of tokens × top-k × h");
         }
-        Term weightsTerm = new Term("weights", "weights", (long) weights, () -> String.format(Locale.ROOT, "%s; stage %d holds "
-                + "%,.0f parameters per rank (%.1f %% of the model: layers %d, TP %d%s)", scheme, stage,
-                sp.params(), 100 * fraction, (int) sp.layers(), par.tp(), par.ep() > 1 ? ", EP " + par.ep() : ""));
-        Term gradientsTerm = new Term("gradients", "gradients", (long) grads, () -> String.format(Locale.ROOT,
+        double params = b.params;
+        double layers = b.layers;
+        Term weightsTerm = new Term("weights", "weights", (long) b.weights, () -> String.format(Locale.ROOT, "%s; stage "
+                + "%d holds %,.0f parameters per rank (%.1f %% of the model: layers %d, TP %d%s)", scheme, stage,
+                params, 100 * fraction, (int) layers, par.tp(), par.ep() > 1 ? ", EP " + par.ep() : ""));
+        Term gradientsTerm = new Term("gradients", "gradients", (long) b.grads, () -> String.format(Locale.ROOT,
                 "%,.0f trainable parameters per rank", trainable));
-        Term optimizerTerm = new Term("optimizer", "optimizer states", (long) optimizer, () -> String.format(Locale.ROOT,
-                "%.2f B of optimizer state per trainable parameter%s%s", optimizerPerParam,
+        Term optimizerTerm = new Term("optimizer", "optimizer states", (long) b.optimizer, () -> String.format(
+                Locale.ROOT, "%.2f B of optimizer state per trainable parameter%s%s", optimizerPerParam,
                 megatron || deepspeed ? " + 4 B fp32 master copy" : "", par.offloadOptimizer() != Offload.NONE
                         ? " (offloaded: 0 on the GPU)" : (megatron || deepspeed) && z >= 1 || fsdp
                         ? ", sharded over " + dpShard + " data-parallel ranks" : ""));
-        Term activationsTerm = new Term("activations", "activations", (long) act.saved(), () -> act.formula());
-        double bufferBytes = buffers;
-        Term temporaryTerm = new Term("temporary", "temporaries and buffers", (long) (act.transient_() + buffers),
+        double kept = b.keptPerLayer, replicatedBytes = b.replicated, flight = b.inFlight; // captured below
+        Term activationsTerm = new Term("activations", "activations", (long) b.activations, () -> String.format(
+                Locale.ROOT, "%d layers × %s per layer (replicated norm part %s%s, rest / TP %d, / CP %d) × %.2f "
+                        + "micro-batches in flight (%s)%s", (int) layers, Bytes.mib((long) kept),
+                Bytes.mib((long) replicatedBytes), par.sequenceParallel() ? " / TP (sequence parallel)" : "",
+                par.tp(), par.cp(), flight, par.ppSchedule().key(), stage == par.pp() - 1
+                        ? "; + LM head and loss / TP" : ""));
+        double bufferBytes = b.buffers;
+        double transients = b.transients;
+        Term temporaryTerm = new Term("temporary", "temporaries and buffers", (long) (transients + bufferBytes),
                 () -> String.format(Locale.ROOT, "loss and recompute transients %s + communication/unsharded buffers %s",
-                        Bytes.gib((long) act.transient_()), Bytes.gib((long) bufferBytes)));
-        long nccl = nccl(par);
+                        Bytes.gib((long) transients), Bytes.gib((long) bufferBytes)));
         // immutable lists built once (MemoryEstimate keeps them without copying)
         List<Term> terms = List.of(weightsTerm, gradientsTerm, optimizerTerm, activationsTerm, temporaryTerm,
-                Overheads.overheadTerm(gpu, Overheads.context(w), nccl, "NCCL buffers"));
-        boolean foreach = w.optimizer() == OptimizerKind.ADAMW && !w.optimizerInBackward()
-                && par.offloadOptimizer() == Offload.NONE;
-        // the step's temporaries: DeepSpeed builds an fp32 gradient partition; torch AdamW's foreach path one
-        // state-sized list of the (sharded) parameters; Megatron's fused Adam none
-        double stepTemp = deepspeed ? trainable * 4 / (z >= 1 ? Math.max(1, dpShard) : 1)
-                : megatron ? 0 : foreach ? grads : 0;
-        long forward = (long) (weights + optimizer + act.saved() + act.transient_() + buffers
-                + (w.gradAccum() > 1 || megatron ? grads : 0));
-        long step = (long) (weights + optimizer + grads + stepTemp);
-        List<Phase> phases = List.of(new Phase("forward/backward (activations in flight)", forward, FORWARD_CONTENTS),
-                new Phase("optimizer step", step, STEP_CONTENTS));
-        Phase peak = forward >= step ? phases.get(0) : phases.get(1);
-        long ws = Overheads.cublasWorkspace(gpu);
-        long allocated = peak.bytes() + ws;
-        long churn = Math.max(0, peak.bytes() - (long) (weights + optimizer));
-        long reserved = peak.bytes() + Overheads.cublasReserved(gpu) + (long) (Overheads.FRAGMENTATION * churn);
-        long used = reserved + Overheads.context(w) + nccl;
+                Overheads.overheadTerm(gpu, inv.context(), b.nccl, "NCCL buffers"));
+        List<Phase> phases = List.of(new Phase("forward/backward (activations in flight)", b.forwardPhase,
+                FORWARD_CONTENTS), new Phase("optimizer step", b.stepPhase, STEP_CONTENTS));
+        Phase peak = b.forwardPhase >= b.stepPhase ? phases.get(0) : phases.get(1);
         List<Term> explanations = List.of(
-                new Term("peak_allocated_bytes", "peak allocated", allocated, () -> "largest phase ('" + peak.name()
+                new Term("peak_allocated_bytes", "peak allocated", b.allocated, () -> "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace"),
-                new Term("peak_reserved_bytes", "peak reserved", reserved, () -> "allocated + segment rounding + "
+                new Term("peak_reserved_bytes", "peak reserved", b.reserved, () -> "allocated + segment rounding + "
                         + (int) (Overheads.FRAGMENTATION * 100) + " % of the transient bytes"),
-                new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + CUDA context + NCCL "
-                        + "buffers"));
-        assumptions.add(inv.layout());
-        MemoryEstimate estimate = new MemoryEstimate(terms, phases, peak, allocated, reserved, used, Optional.empty(),
-                explanations, assumptions);
-        return new Stage("", ranks, estimate, (long) host); // named by merge, which reports runs of equal stages
+                new Term("device_used_bytes", "device used (nvidia-smi)", b.deviceUsed, () -> "reserved + CUDA context "
+                        + "+ NCCL buffers"));
+        assumptions.add(layoutText);
+        MemoryEstimate estimate = new MemoryEstimate(terms, phases, peak, b.allocated, b.reserved, b.deviceUsed,
+                Optional.empty(), explanations, assumptions);
+        return new Stage("", ranks, estimate, (long) b.host); // named by merge, which reports runs of equal stages
     }
 
     /** Micro-batches per optimizer step for each replica. */
     public static int microbatches(Workload w, Parallelism par) {
-        if (par.globalBatchSize() > 0) {
-            return Math.max(1, par.globalBatchSize() / (w.batchSize() * par.dp()));
-        }
-        return w.gradAccum();
-    }
-
-    record Activations(double saved, double transient_, java.util.function.Supplier<String> explanation) {
-        String formula() {
-            return explanation.get();
-        }
+        return TrainingLayout.microbatches(par.globalBatchSize(), w.batchSize(), par.dp(), w.gradAccum());
     }
 
     // Per layer: the norm/residual part is replicated across TP ranks unless sequence parallel; the attention and
     // MLP parts are split by TP; context parallelism splits the sequence. Pipeline stages keep several micro-batches.
-    static Activations activations(ModelSpec m, Workload w, Parallelism par, int stage,
-                                   ActivationMemory.Saved saved, StageParams sp) {
-        long n = (long) w.batchSize() * w.seqLen();
+    // Fills activations, transients, keptPerLayer, replicated and inFlight (needs params/layers filled).
+    static void activations(ModelSpec m, Workload w, TrainingLayout par, int stage, ActivationMemory.Saved saved,
+                            StageBytes out) {
+        long n = (long) par.batchSize * w.seqLen();
         int c = w.precision().computeBytes();
         int r = w.precision().weightBytes() == 4 || w.method() == Method.QLORA ? 4 : c;
         long h = m.hiddenSize();
@@ -381,12 +482,13 @@ public final class ShardedTraining {
                 : 0));
         double perLayerFull = saved.averageLayer();
         double replicated = Math.min(perLayerFull, replicatedPerToken * n);
-        double perLayer = (replicated / (par.sequenceParallel() ? par.tp() : 1)
-                + (perLayerFull - replicated) / par.tp()) / par.cp();
-        boolean ckpt = saved.recompute() > 0 && w.checkpointing() == org.gpuplan.workload.Checkpointing.FULL;
-        double keptPerLayer = ckpt ? (double) r * h * n / (par.sequenceParallel() ? par.tp() : 1) / par.cp()
+        double perLayer = (replicated / (par.sequenceParallel ? par.tp : 1)
+                + (perLayerFull - replicated) / par.tp) / par.cp;
+        boolean ckpt = saved.recompute() > 0 && par.checkpointing == org.gpuplan.workload.Checkpointing.FULL;
+        double keptPerLayer = ckpt ? (double) r * h * n / (par.sequenceParallel ? par.tp : 1) / par.cp
                 : perLayer;
-        boolean opSac = w.framework() == Framework.FSDP && w.checkpointing() == org.gpuplan.workload.Checkpointing.SELECTIVE
+        boolean opSac = w.framework() == Framework.FSDP
+                && par.checkpointing == org.gpuplan.workload.Checkpointing.SELECTIVE
                 && m.attention() instanceof Attention.Standard && m.mlp() != null;
         if (opSac) {
             // torchtitan's op-level selective checkpointing keeps each layer's input, every second matmul output
@@ -394,48 +496,45 @@ public final class ShardedTraining {
             Attention.Standard st = (Attention.Standard) m.attention();
             double q = (double) st.numHeads() * st.headDim();
             double kv = (double) st.numKvHeads() * st.headDim();
-            double perToken = (double) r * h / (par.sequenceParallel() ? par.tp() : 1)
-                    + c * (q + kv + m.mlp().intermediateSize() + q) / par.tp() + (double) c * h / par.tp()
-                    + 4.0 * st.numHeads() / par.tp();
-            keptPerLayer = perToken * n / par.cp();
+            double perToken = (double) r * h / (par.sequenceParallel ? par.tp : 1)
+                    + c * (q + kv + m.mlp().intermediateSize() + q) / par.tp + (double) c * h / par.tp
+                    + 4.0 * st.numHeads() / par.tp;
+            keptPerLayer = perToken * n / par.cp;
             ckpt = true;
         }
-        int pp = par.pp();
-        int m0 = microbatches(w, par);
+        int pp = par.pp;
+        int m0 = par.microbatches();
         double inFlight;
         if (pp == 1) {
             inFlight = 1;
-        } else if (par.ppSchedule() == PpSchedule.GPIPE) {
+        } else if (par.ppSchedule == PpSchedule.GPIPE) {
             inFlight = m0;
         } else {
             inFlight = Math.min(pp - stage, m0);
-            if (par.ppSchedule() == PpSchedule.INTERLEAVED && stage == 0) {
-                inFlight *= 1 + (pp - 1) / (double) (pp * par.virtualPp());
+            if (par.ppSchedule == PpSchedule.INTERLEAVED && stage == 0) {
+                inFlight *= 1 + (pp - 1) / (double) (pp * par.virtualPp);
             }
         }
-        double layers = sp.layers() * keptPerLayer * inFlight;
+        double layers = out.layers * keptPerLayer * inFlight;
         double outside = 0;
         double passing = ckpt ? perLayer : 0; // one layer rebuilt at a time during backward
         if (stage == pp - 1) {
-            outside += saved.outside() / (double) par.tp() / par.cp();
+            outside += saved.outside() / (double) par.tp / par.cp;
             // Megatron's vocab-parallel cross-entropy upcasts the logits to fp32 once (that buffer, kept for
             // backward, is the saved 4·V per token above) and turns it into the gradient in place (softmax −
             // one-hot), then casts it back: beyond the saved buffer only the 16-bit logits (c bytes per logit) are
             // alive, not the separate fp32 logits, log-softmax and gradient copies of an eager loss
             double loss = w.framework() == Framework.MEGATRON
-                    ? (double) w.precision().computeBytes() * m.vocabSize() * w.batchSize() * w.seqLen()
+                    ? (double) w.precision().computeBytes() * m.vocabSize() * par.batchSize * w.seqLen()
                     : Math.max(saved.lossForward(), saved.lossBackward());
-            passing += loss / par.tp() / par.cp();
+            passing += loss / par.tp / par.cp;
         }
-        outside += saved.shared() / (double) par.cp();
-        double kept = keptPerLayer, replicatedBytes = replicated, flight = inFlight; // captured by the explanation
-        java.util.function.Supplier<String> formula = () -> String.format(Locale.ROOT, "%d layers × %s per layer "
-                + "(replicated norm part %s%s, rest / "
-                        + "TP %d, / CP %d) × %.2f micro-batches in flight (%s)%s", (int) sp.layers(),
-                Bytes.mib((long) kept), Bytes.mib((long) replicatedBytes), par.sequenceParallel()
-                        ? " / TP (sequence parallel)" : "", par.tp(), par.cp(), flight, par.ppSchedule().key(),
-                stage == pp - 1 ? "; + LM head and loss / TP" : "");
-        return new Activations(layers + outside, passing, formula);
+        outside += saved.shared() / (double) par.cp;
+        out.activations = layers + outside;
+        out.transients = passing;
+        out.keptPerLayer = keptPerLayer;
+        out.replicated = replicated;
+        out.inFlight = inFlight;
     }
 
     /** Whether the model's attention can be split over tp ranks. */

@@ -12,6 +12,7 @@ import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.workload.Checkpointing;
 import org.gpuplan.workload.Method;
 import org.gpuplan.workload.Parallelism;
+import org.gpuplan.workload.TrainingLayout;
 import org.gpuplan.workload.Workload;
 
 /**
@@ -19,7 +20,7 @@ import org.gpuplan.workload.Workload;
  * rooflines, exposed TP/CP/EP communication, the pipeline bubble, data-parallel gradient and parameter traffic
  * minus what overlaps with compute, and the optimizer step.
  */
-final class TrainingPerf {
+public final class TrainingPerf {
 
     private TrainingPerf() {
     }
@@ -58,55 +59,157 @@ final class TrainingPerf {
      */
     static final double BACKWARD_KERNELS_PER_FORWARD = 3.3;
 
-    static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g) {
-        Parallelism par = w.parallelism();
-        List<Figure> figs = new ArrayList<>();
-        boolean lora = w.method() != Method.FULL;
-        TensorDtype dtype = matmulDtype(w);
-        // Megatron uses Transformer Engine's cuDNN fused attention (FA3-class on Hopper); PyTorch SDPA runs FlashAttention-2
-        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S,
-                w.framework() == org.gpuplan.workload.Framework.MEGATRON);
-        Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
-        int tp = par.tp(), pp = par.pp(), cp = par.cp(), ep = par.ep(), dp = par.dp();
-        int micro = ShardedTraining.microbatches(w, par);
-        double act = w.precision().computeBytes();
-        double weightBytes = w.method() == Method.QLORA ? 0.5 + 4.0 / 64 : act;
-        double tokensRank = (double) w.batchSize() * w.seqLen() / cp;
-        long window = m.slidingWindow();
-        // context parallelism splits the queries (tokensRank); ring attention still brings every earlier key to each
-        // query, so a query's mean key count is that of the whole sequence and each rank does 1/cp of the attention
-        double keys = LayerShapes.causalKeys(w.seqLen(), 0);
-        double windowKeys = LayerShapes.causalKeys(w.seqLen(), window);
-        // Megatron runs Transformer Engine's fused kernels; PyTorch-native stacks run eager ops unless compiled
-        boolean fused = w.perf().compile() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
+    /**
+     * The cost of a candidate's passes: the forward over all layers by kernel kind, the LM head, loss, LoRA adapters,
+     * eager attention scores, autocast and dropout traffic, kernel counts. Depends on the workload's method,
+     * framework, precision and options and on its micro-batch, tp, cp and ep, not on the rest of the layout, so a
+     * search computes it once per such combination.
+     */
+    public static final class Passes {
+        final Roofline r;
+        final Collectives c;
+        final TensorDtype dtype;
+        final PassCost fwdAll;
+        final double tokensRank;
+        final double act;
+        final double weightBytes;
+        final double perPassExtra;
+        final double lmHead;
+        final double lossFwd;
+        final double lossBwd;
+        final double adaptersFwd;
+        final double adaptersBwd;
+        final double eagerScores;
+        final boolean autocast;
+        final double autocastFwd;
+        final double autocastBwd;
+        final double dropoutPass;
+        final double forwardKernels;
+        final double optimizerKernels;
+        final double optimizerBytes;
+        final long trainable;
+        final long totalParams;
+        final double lmHeadFlops;
 
-        int chunks = w.perf().tpCommOverlap() && tp > 1 ? tp : 1;
-        PassCost fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, fused, 0,
-                chunks);
-        // extra memory traffic per pass over the linear weights: QLoRA dequantizes each 4-bit weight to a 16-bit copy
-        // (read 0.5 B + write 2 B + the GEMM reads it back, 2 B); FP8 training casts activations and weights
-        // (read 2 B, write 1 B) before each GEMM
-        // QLoRA also runs the residual stream, norms and their inputs in fp32 (prepare_model_for_kbit_training), which
-        // doubles the elementwise traffic
-        double perPassExtra = (w.method() == Method.QLORA ? r.memory(fwdAll.weightElements() * 4.5)
-                + fwdAll.elementwiseS() : 0)
-                + (w.perf().float8Linear() ? r.memory(3.0 * (fwdAll.activationElements() / 2 + fwdAll.weightElements()))
-                : 0);
+        private Passes(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, int batch, int tp, int cp, int ep) {
+            boolean lora = w.method() != Method.FULL;
+            dtype = matmulDtype(w);
+            // Megatron uses Transformer Engine's cuDNN fused attention (FA3-class on Hopper); PyTorch SDPA runs
+            // FlashAttention-2
+            r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework() == org.gpuplan.workload.Framework.MEGATRON);
+            c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
+            act = w.precision().computeBytes();
+            weightBytes = w.method() == Method.QLORA ? 0.5 + 4.0 / 64 : act;
+            tokensRank = (double) batch * w.seqLen() / cp;
+            long window = m.slidingWindow();
+            // context parallelism splits the queries (tokensRank); ring attention still brings every earlier key to
+            // each query, so a query's mean key count is that of the whole sequence and each rank does 1/cp of the
+            // attention
+            double keys = LayerShapes.causalKeys(w.seqLen(), 0);
+            double windowKeys = LayerShapes.causalKeys(w.seqLen(), window);
+            // Megatron runs Transformer Engine's fused kernels; PyTorch-native stacks run eager ops unless compiled
+            boolean fused = w.perf().compile() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
+            int chunks = w.perf().tpCommOverlap() && tp > 1 ? tp : 1;
+            fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, fused, 0,
+                    chunks);
+            // extra memory traffic per pass over the linear weights: QLoRA dequantizes each 4-bit weight to a 16-bit
+            // copy (read 0.5 B + write 2 B + the GEMM reads it back, 2 B); FP8 training casts activations and weights
+            // (read 2 B, write 1 B) before each GEMM
+            // QLoRA also runs the residual stream, norms and their inputs in fp32 (prepare_model_for_kbit_training),
+            // which doubles the elementwise traffic
+            perPassExtra = (w.method() == Method.QLORA ? r.memory(fwdAll.weightElements() * 4.5)
+                    + fwdAll.elementwiseS() : 0)
+                    + (w.perf().float8Linear() ? r.memory(3.0 * (fwdAll.activationElements() / 2
+                    + fwdAll.weightElements())) : 0);
+            // the last stage also runs the LM head and the loss: a pipeline runs at its slowest stage
+            lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
+            lossFwd = lossPass(m, w, r, tokensRank, tp, false);
+            lossBwd = lossPass(m, w, r, tokensRank, tp, true);
+            adaptersFwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, false) : 0;
+            adaptersBwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, true) : 0;
+            eagerScores = eagerScorePass(m, w, batch, r, tp, cp);
+            autocast = autocast(w);
+            autocastFwd = autocast ? autocastPass(m, r, fwdAll, tokensRank, tp, fused, false, lora) : 0;
+            autocastBwd = autocast ? autocastPass(m, r, fwdAll, tokensRank, tp, fused, true, lora) : 0;
+            boolean dropout = LayerShapes.trainsWithDropout(m) && !fused;
+            dropoutPass = dropout ? dropoutPass(m, r, tokensRank, tp) : 0;
+            forwardKernels = forwardKernels(m, w, fwdAll, autocast, dropout);
+            optimizerKernels = optimizerKernels(w, m);
+            optimizerBytes = optimizerBytes(w);
+            trainable = lora ? LoraAdapters.parameters(m, w) : p.totalCount();
+            totalParams = p.totalCount();
+            lmHeadFlops = PassCost.lmHeadFlops(m, tokensRank);
+        }
+    }
+
+    /** The passes of workload {@code w} at micro-batch {@code batch} over tp, cp and ep ranks. */
+    public static Passes passes(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, int batch, int tp, int cp,
+                                int ep) {
+        return new Passes(m, p, w, g, batch, tp, cp, ep);
+    }
+
+    /**
+     * One training step's times and rates, as numbers: what {@link #step} fills. Mutable so that a search can reuse
+     * one per thread; the estimator wraps the numbers in explained figures.
+     */
+    public static final class Step {
+        int micro;
+        double stageShare;
+        double fwd;
+        double bwd;
+        double recompute;
+        double gemmBwdFactor;
+        double tpBytes;
+        int tpCollectives;
+        double tpComm;
+        double tpExposed;
+        double cpExposed;
+        double epExposed;
+        double bubble;
+        double gradBytes;
+        boolean dpSpans;
+        boolean sharded;
+        boolean pipelined;
+        double paramBytes;
+        double reduceBytes;
+        double dpComm;
+        double dpExposed;
+        double optimizer;
+        double gpuStep;
+        double passKernels;
+        double recomputeKernels;
+        double stepKernels;
+        double hostPerKernel;
+        double hostStep;
+        double modelFlopsStep;
+        double hfu;
+        double bwUtil;
+        double peak;
+        /** Step time (s), tokens per second over all GPUs, model FLOPs utilization, time to train (s, 0 if unset). */
+        public double stepS;
+        public double tokensPerS;
+        public double mfu;
+        public double trainTimeS;
+    }
+
+    /**
+     * The step time of a training layout: per micro-batch forward, backward and recomputation, exposed TP/CP/EP
+     * communication, the pipeline bubble, data-parallel traffic not hidden by compute, the optimizer step, and the
+     * host's kernel issue. {@code w} supplies only what the layout does not; {@code ps} must be the passes of this
+     * layout's micro-batch, tp, cp and ep. Allocates nothing.
+     */
+    public static void step(ModelSpec m, Workload w, Gpu g, Passes ps, TrainingLayout layout, Step out) {
+        Roofline r = ps.r;
+        Collectives c = ps.c;
+        PassCost fwdAll = ps.fwdAll;
+        boolean lora = w.method() != Method.FULL;
+        int tp = layout.tp, pp = layout.pp, cp = layout.cp, ep = layout.ep, dp = layout.dp();
+        int micro = layout.microbatches();
+        double act = ps.act;
+        double tokensRank = ps.tokensRank;
         double stageShare = 1.0 / pp;
-        // the last stage also runs the LM head and the loss: a pipeline runs at its slowest stage
-        double lmHead = PassCost.lmHead(m, r, tokensRank, tp, act, act);
-        double lossFwd = lossPass(m, w, r, tokensRank, tp, false);
-        double lossBwd = lossPass(m, w, r, tokensRank, tp, true);
-        double adaptersFwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, false) : 0;
-        double adaptersBwd = lora ? adapterPass(m, w, r, tokensRank, tp, act, true) : 0;
-        double eagerScores = eagerScorePass(m, w, r, tp, cp);
-        boolean autocast = autocast(w);
-        double autocastFwd = autocast ? autocastPass(m, r, fwdAll, tokensRank, tp, fused, false, lora) : 0;
-        double autocastBwd = autocast ? autocastPass(m, r, fwdAll, tokensRank, tp, fused, true, lora) : 0;
-        boolean dropout = LayerShapes.trainsWithDropout(m) && !fused;
-        double dropoutPass = dropout ? dropoutPass(m, r, tokensRank, tp) : 0;
-        double fwd = (fwdAll.timeS() + perPassExtra + adaptersFwd + eagerScores + autocastFwd + dropoutPass)
-                * stageShare + lmHead + lossFwd;
+        double fwd = (fwdAll.timeS() + ps.perPassExtra + ps.adaptersFwd + ps.eagerScores + ps.autocastFwd
+                + ps.dropoutPass) * stageShare + ps.lmHead + ps.lossFwd;
         // backward: dgrad + wgrad GEMMs (2×; frozen weights need only dgrad), attention backward 2.5× (FlashAttention)
         double gemmBwdFactor = lora ? 1.0 : 2.0;
         // elementwise backward: twice the traffic (saved inputs + incoming gradient in, gradients out) and the
@@ -114,46 +217,24 @@ final class TrainingPerf {
         double eltBwd = (fwdAll.elementwiseS() - fwdAll.elementwiseLaunchS()) * 2
                 + fwdAll.elementwiseLaunchS() * BACKWARD_KERNELS_PER_FORWARD;
         double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + eltBwd
-                + perPassExtra + adaptersBwd + eagerScores * 2 + autocastBwd + dropoutPass)
-                * stageShare + lmHead * gemmBwdFactor + lossBwd;
-        double recompute = switch (w.checkpointing()) {
+                + ps.perPassExtra + ps.adaptersBwd + ps.eagerScores * 2 + ps.autocastBwd + ps.dropoutPass)
+                * stageShare + ps.lmHead * gemmBwdFactor + ps.lossBwd;
+        double recompute = switch (layout.checkpointing) {
             case FULL -> fwd;
             // torchtitan's op-level SAC (fsdp) saves attention and every other matmul; Megatron's selective
             // recomputation re-runs the attention core
             case SELECTIVE -> (w.framework() == org.gpuplan.workload.Framework.MEGATRON
                     ? fwdAll.attentionS() + fwdAll.elementwiseS()
-                    : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + perPassExtra + adaptersFwd) * stageShare;
+                    : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + ps.perPassExtra + ps.adaptersFwd) * stageShare;
             case NONE -> 0;
         };
-        figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", () -> String.format(Locale.ROOT,
-                "Σ layers/pp of per-kernel rooflines over %.0f tokens/rank: GEMMs %.4g s + attention %.4g s + "
-                        + "elementwise %.4g s%s, + LM head %.4g s (%s peak %.0f TFLOPS × ceiling %.3f × size factor; "
-                        + "memory %.3f TB/s × %.2f)", tokensRank, fwdAll.gemmS() * stageShare,
-                fwdAll.attentionS() * stageShare, fwdAll.elementwiseS() * stageShare, (eagerScores > 0
-                        ? String.format(Locale.ROOT, " + eager attention scores %.4g s", eagerScores * stageShare)
-                        : "") + (autocast ? String.format(Locale.ROOT, " + autocast fp32 residual stream and weight "
-                        + "casts %.4g s", autocastFwd * stageShare) : ""), lmHead + lossFwd, dtype,
-                g.peakTflops(dtype), r.matmulCeiling(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
-        figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", () -> (lora ? "frozen base: dgrad only (1×"
-                : "dgrad + wgrad (2×") + " forward GEMMs), attention 2.5× forward (FlashAttention backward), "
-                + "elementwise 2× traffic and " + BACKWARD_KERNELS_PER_FORWARD + "× the kernel launches"
-                + (lora ? ", LoRA adapters backward (see adapterPass)" : "")
-                + (eagerScores > 0 ? ", eager attention scores 2×" : "")));
-        if (recompute > 0) {
-            figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
-                    () -> w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
-                            : w.framework() == org.gpuplan.workload.Framework.MEGATRON
-                            ? "selective (Megatron): the attention core and elementwise ops re-run"
-                            : "selective (op-level, torchtitan): every other matmul and the elementwise ops re-run; "
-                            + "attention outputs saved"));
-        }
 
         // tensor parallel: 2 all-reduces (or AG+RS pairs with sequence parallel) per layer forward, 2 backward, 2 more
         // when full recomputation re-runs the forward
         double tpBytes = tokensRank * m.hiddenSize() * act;
         boolean tpSpans = tp > g.interconnect().scaleUpGpus();
         double tpPerLayer = c.allReduce(tpBytes, tp, tpSpans);
-        int tpCollectives = 4 + (w.checkpointing() == Checkpointing.FULL ? 2 : 0);
+        int tpCollectives = 4 + (layout.checkpointing == Checkpointing.FULL ? 2 : 0);
         double tpComm = tpPerLayer * tpCollectives * m.numLayers() * stageShare;
         double gemmWindow = fwdAll.gemmS() * (1 + gemmBwdFactor) * stageShare;
         double tpExposed = w.perf().tpCommOverlap() ? Math.max(0, tpComm - gemmWindow) : tpComm;
@@ -176,36 +257,37 @@ final class TrainingPerf {
         // pipeline: (pp−1)/v bubbles of a micro-batch's forward+backward; activations sent between stages
         double bubble = 0;
         if (pp > 1) {
-            int v = par.ppSchedule() == Parallelism.PpSchedule.INTERLEAVED ? Math.max(1, par.virtualPp()) : 1;
+            int v = layout.ppSchedule == Parallelism.PpSchedule.INTERLEAVED ? Math.max(1, layout.virtualPp) : 1;
             bubble = (pp - 1) / (double) v * (fwd + bwd + recompute);
-            perMicro += 2 * c.sendRecv(tpBytes / Math.max(1, par.sequenceParallel() ? tp : 1),
+            perMicro += 2 * c.sendRecv(tpBytes / Math.max(1, layout.sequenceParallel ? tp : 1),
                     (long) tp * cp * dp > g.interconnect().scaleUpGpus());
         }
 
         // data parallel
-        long trainable = lora ? LoraAdapters.parameters(m, w) : p.totalCount();
+        long trainable = ps.trainable;
         double stageParams = (double) trainable / (tp * pp);
         double gradBytes = stageParams * (w.framework() == org.gpuplan.workload.Framework.HF && !lora
                 && w.precision().mixed() ? 4 : act);
         int dpRanksPerDomain = Math.max(1, g.interconnect().scaleUpGpus() / (tp * cp));
-        boolean dpSpans = par.nodes() > 1 && dp > dpRanksPerDomain;
-        boolean sharded = par.zero() >= 3 || par.fsdp() == Parallelism.FsdpMode.FULL_SHARD
-                || par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
+        boolean dpSpans = layout.nodes > 1 && dp > dpRanksPerDomain;
+        boolean sharded = layout.zero >= 3 || layout.fsdp == Parallelism.FsdpMode.FULL_SHARD
+                || layout.fsdp == Parallelism.FsdpMode.HYBRID_SHARD;
+        boolean pipelined = false;
+        double paramBytes = 0;
+        double reduceBytes = 0;
         double dpComm;
         double overlapWindow;
-        java.util.function.Supplier<String> dpFormula;
         if (dp <= 1) {
             dpComm = 0;
             overlapWindow = 0;
-            dpFormula = () -> "one replica: no gradient traffic";
         } else if (sharded) {
             // the shards hold every parameter, frozen or not: all-gathers move the whole stage (4-bit for QLoRA);
             // reduce-scatters move only the trainable gradients
-            double paramBytes = (double) p.totalCount() / (tp * pp) * weightBytes;
+            paramBytes = (double) ps.totalParams / (tp * pp) * ps.weightBytes;
             // PyTorch-native FSDP stacks reduce gradients in fp32 under bf16 mixed precision (torchtitan
             // mixed_precision_reduce = "float32"; Composer's DEFAULT policy reduce_dtype float32)
-            double reduceBytes = stageParams * (fsdpReducesInFp32(w) ? 4 : act);
-            boolean hybrid = par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD;
+            reduceBytes = stageParams * (fsdpReducesInFp32(w) ? 4 : act);
+            boolean hybrid = layout.fsdp == Parallelism.FsdpMode.HYBRID_SHARD;
             int shardGroup = hybrid ? Math.min(dp, dpRanksPerDomain) : dp;
             boolean shardSpans = !hybrid && dpSpans;
             // all-gather of parameters before forward and before backward, reduce-scatter of gradients
@@ -213,93 +295,183 @@ final class TrainingPerf {
                     + c.allGather(reduceBytes, shardGroup, shardSpans);
             // with a pipeline schedule (torchtitan), FSDP keeps parameters gathered across micro-batches and reduces
             // gradients once, after the last one
-            boolean pipelined = pp > 1 && w.framework() == org.gpuplan.workload.Framework.FSDP;
+            pipelined = pp > 1 && w.framework() == org.gpuplan.workload.Framework.FSDP;
             dpComm = (pipelined ? c.allGather(paramBytes, shardGroup, shardSpans)
                     + c.allGather(stageParams * 4, shardGroup, shardSpans) : perMicroComm * micro)
                     + (hybrid && dp > shardGroup ? c.allReduce(gradBytes / shardGroup, dp / shardGroup, true) : 0);
             overlapWindow = (fwd + bwd + recompute) * micro;
-            dpFormula = () -> String.format(Locale.ROOT, "ZeRO-3/FSDP: %s all-gather %.3g GB of parameters "
-                    + "(forward, backward) + reduce-scatter %.3g GB of gradients, (n−1)/n·bytes/bw each",
-                    pipelined ? "once per step (pipeline schedule)," : "per micro-batch", paramBytes / 1e9,
-                    reduceBytes / 1e9);
         } else {
             dpComm = c.allReduce(gradBytes, dp, dpSpans);
             // gradients reduce in buckets during the last micro-batch's backward; a sharded optimizer's parameter
             // all-gather overlaps the next step's first forward (Megatron --overlap-param-gather). With a pipeline,
             // the first stage finishes its last backward at the very end of the step, so no bubble hides it.
-            boolean shardedOptimizer = par.zero() >= 1 || par.fsdp() == Parallelism.FsdpMode.SHARD_GRAD_OP;
+            boolean shardedOptimizer = layout.zero >= 1 || layout.fsdp == Parallelism.FsdpMode.SHARD_GRAD_OP;
             overlapWindow = bwd + (shardedOptimizer ? fwd : 0);
-            dpFormula = () -> String.format(Locale.ROOT, "all-reduce (or reduce-scatter + all-gather) of %.3g GB "
-                    + "of gradients once per step: 2(n−1)/n·bytes/bw", gradBytes / 1e9);
         }
         // what cannot hide: the last bucket (1/layers of the traffic) and whatever exceeds the compute window
         double dpExposed = dp <= 1 ? 0 : Math.max(dpComm / Math.max(1, m.numLayers() / pp),
                 dpComm - overlapWindow);
-        figs.add(new Figure("dp_comm_s", "data-parallel communication", dpComm, "s", () -> String.format(Locale.ROOT,
+        double optimizer = optimizerStep(w, r, trainable / (double) (tp * pp)
+                / ((layout.zero >= 1 || layout.fsdpShards()) ? dp : 1));
+
+        double gpuStep = micro * perMicro + bubble + dpExposed + optimizer;
+        // the host issues every kernel of the step; when kernels are small it, not the GPU, sets the pace
+        double passKernels = ps.forwardKernels * stageShare;
+        double recomputeKernels = layout.checkpointing == Checkpointing.FULL ? passKernels
+                : layout.checkpointing == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
+        double stepKernels = micro * (passKernels * (1 + BACKWARD_KERNELS_PER_FORWARD) + recomputeKernels)
+                + ps.optimizerKernels;
+        double hostPerKernel = w.perf().hostOverheadUs().isPresent() ? w.perf().hostOverheadUs().getAsDouble() * 1e-6
+                : w.perf().compile() ? COMPILED_HOST_S : EAGER_HOST_S;
+        double hostStep = stepKernels * hostPerKernel;
+        double step = overlapped(gpuStep, hostStep);
+        double globalTokens = (double) layout.batchSize * w.seqLen() * micro * dp;
+        double tokensPerS = globalTokens / step;
+        // model FLOPs: forward + backward (2× GEMMs of trainable weights, 1× dgrad) without recomputation
+        double fwdModelFlops = (fwdAll.flops() + ps.lmHeadFlops) * tp * cp; // whole model
+        double bwdModelFlops = (fwdAll.gemmFlops() * tp * cp + ps.lmHeadFlops * cp)
+                * gemmBwdFactor + fwdAll.attentionFlops() * tp * cp * 2;
+        double modelFlopsPerSeqBatch = fwdModelFlops + bwdModelFlops;
+        double modelFlopsStep = modelFlopsPerSeqBatch * micro * dp;
+        double recomputeFlops = layout.checkpointing == Checkpointing.FULL ? fwdModelFlops
+                : layout.checkpointing != Checkpointing.SELECTIVE ? 0
+                : w.framework() == org.gpuplan.workload.Framework.MEGATRON ? fwdAll.attentionFlops() * tp * cp
+                : fwdAll.gemmFlops() / 2 * tp * cp;
+        double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops) * micro * dp;
+        int gpus = layout.gpus;
+        double peak = g.peakTflops(mfuDtype(w)) * 1e12;
+        double bytesStep = (fwdAll.bytes() * (1 + gemmBwdFactor + (recompute > 0 ? 1 : 0)) * stageShare) * micro
+                + ps.optimizerBytes * trainable / (double) gpus;
+        out.micro = micro;
+        out.stageShare = stageShare;
+        out.fwd = fwd;
+        out.bwd = bwd;
+        out.recompute = recompute;
+        out.gemmBwdFactor = gemmBwdFactor;
+        out.tpBytes = tpBytes;
+        out.tpCollectives = tpCollectives;
+        out.tpComm = tpComm;
+        out.tpExposed = tpExposed;
+        out.cpExposed = cpExposed;
+        out.epExposed = epExposed;
+        out.bubble = bubble;
+        out.gradBytes = gradBytes;
+        out.dpSpans = dpSpans;
+        out.sharded = sharded;
+        out.pipelined = pipelined;
+        out.paramBytes = paramBytes;
+        out.reduceBytes = reduceBytes;
+        out.dpComm = dpComm;
+        out.dpExposed = dpExposed;
+        out.optimizer = optimizer;
+        out.gpuStep = gpuStep;
+        out.passKernels = passKernels;
+        out.recomputeKernels = recomputeKernels;
+        out.stepKernels = stepKernels;
+        out.hostPerKernel = hostPerKernel;
+        out.hostStep = hostStep;
+        out.modelFlopsStep = modelFlopsStep;
+        out.hfu = hardwareFlopsStep / (step * gpus * peak);
+        out.bwUtil = Math.min(1, bytesStep / (step * g.memoryBandwidthTbs() * 1e12));
+        out.peak = peak;
+        out.stepS = step;
+        out.tokensPerS = tokensPerS;
+        out.mfu = modelFlopsStep / (step * gpus * peak);
+        out.trainTimeS = w.perf().trainTokens() > 0 ? w.perf().trainTokens() / tokensPerS : 0;
+    }
+
+    static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g) {
+        Parallelism par = w.parallelism();
+        Passes ps = passes(m, p, w, g, w.batchSize(), par.tp(), par.cp(), par.ep());
+        Step st = new Step();
+        step(m, w, g, ps, TrainingLayout.of(w), st);
+        List<Figure> figs = new ArrayList<>();
+        boolean lora = w.method() != Method.FULL;
+        TensorDtype dtype = ps.dtype;
+        Roofline r = ps.r;
+        Collectives c = ps.c;
+        PassCost fwdAll = ps.fwdAll;
+        int tp = par.tp(), dp = par.dp();
+        double act = ps.act;
+        double stageShare = st.stageShare;
+        double eagerScores = ps.eagerScores;
+        boolean autocast = ps.autocast;
+        double autocastFwd = ps.autocastFwd;
+        double fwd = st.fwd, bwd = st.bwd, recompute = st.recompute;
+        figs.add(new Figure("forward_s", "forward per micro-batch", fwd, "s", () -> String.format(Locale.ROOT,
+                "Σ layers/pp of per-kernel rooflines over %.0f tokens/rank: GEMMs %.4g s + attention %.4g s + "
+                        + "elementwise %.4g s%s, + LM head %.4g s (%s peak %.0f TFLOPS × ceiling %.3f × size factor; "
+                        + "memory %.3f TB/s × %.2f)", ps.tokensRank, fwdAll.gemmS() * stageShare,
+                fwdAll.attentionS() * stageShare, fwdAll.elementwiseS() * stageShare, (eagerScores > 0
+                        ? String.format(Locale.ROOT, " + eager attention scores %.4g s", eagerScores * stageShare)
+                        : "") + (autocast ? String.format(Locale.ROOT, " + autocast fp32 residual stream and weight "
+                        + "casts %.4g s", autocastFwd * stageShare) : ""), ps.lmHead + ps.lossFwd, dtype,
+                g.peakTflops(dtype), r.matmulCeiling(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
+        figs.add(new Figure("backward_s", "backward per micro-batch", bwd, "s", () -> (lora ? "frozen base: dgrad only (1×"
+                : "dgrad + wgrad (2×") + " forward GEMMs), attention 2.5× forward (FlashAttention backward), "
+                + "elementwise 2× traffic and " + BACKWARD_KERNELS_PER_FORWARD + "× the kernel launches"
+                + (lora ? ", LoRA adapters backward (see adapterPass)" : "")
+                + (eagerScores > 0 ? ", eager attention scores 2×" : "")));
+        if (recompute > 0) {
+            figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
+                    () -> w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
+                            : w.framework() == org.gpuplan.workload.Framework.MEGATRON
+                            ? "selective (Megatron): the attention core and elementwise ops re-run"
+                            : "selective (op-level, torchtitan): every other matmul and the elementwise ops re-run; "
+                            + "attention outputs saved"));
+        }
+        java.util.function.Supplier<String> dpFormula;
+        if (dp <= 1) {
+            dpFormula = () -> "one replica: no gradient traffic";
+        } else if (st.sharded) {
+            boolean pipelined = st.pipelined;
+            double paramBytes = st.paramBytes, reduceBytes = st.reduceBytes;
+            dpFormula = () -> String.format(Locale.ROOT, "ZeRO-3/FSDP: %s all-gather %.3g GB of parameters "
+                    + "(forward, backward) + reduce-scatter %.3g GB of gradients, (n−1)/n·bytes/bw each",
+                    pipelined ? "once per step (pipeline schedule)," : "per micro-batch", paramBytes / 1e9,
+                    reduceBytes / 1e9);
+        } else {
+            double gradBytes = st.gradBytes;
+            dpFormula = () -> String.format(Locale.ROOT, "all-reduce (or reduce-scatter + all-gather) of %.3g GB "
+                    + "of gradients once per step: 2(n−1)/n·bytes/bw", gradBytes / 1e9);
+        }
+        boolean dpSpans = st.dpSpans;
+        double dpExposed = st.dpExposed;
+        figs.add(new Figure("dp_comm_s", "data-parallel communication", st.dpComm, "s", () -> String.format(Locale.ROOT,
                 "%s; over %d ranks at %.0f GB/s (%s); exposed %.4g s", dpFormula.get(), dp,
                 c.bandwidth(dpSpans) / 1e9, dpSpans ? "network" : g.interconnect().link(),
                 dpExposed)));
         if (tp > 1) {
-            figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", tpComm, "s",
+            int tpCollectives = st.tpCollectives;
+            double tpBytes = st.tpBytes, tpExposed = st.tpExposed;
+            figs.add(new Figure("tp_comm_s", "tensor-parallel communication per micro-batch", st.tpComm, "s",
                     () -> String.format(Locale.ROOT,
                             "%d all-reduces of tokens·h·%.0f B = %.3g MB per layer over tp=%d; %s",
                             tpCollectives, act, tpBytes / 1e6, tp, w.perf().tpCommOverlap()
                                     ? "overlapped with the GEMMs (exposed " + fmt(tpExposed) + " s)" : "not overlapped")));
         }
-        if (bubble > 0) {
-            figs.add(new Figure("pipeline_bubble_s", "pipeline bubble", bubble, "s",
+        if (st.bubble > 0) {
+            figs.add(new Figure("pipeline_bubble_s", "pipeline bubble", st.bubble, "s",
                     () -> "(pp−1)/v × (forward + backward) of one micro-batch, " + par.ppSchedule().key()));
         }
-
-        double optimizer = optimizerStep(w, r, trainable / (double) (tp * pp)
-                / ((par.zero() >= 1 || par.fsdp() != Parallelism.FsdpMode.NONE
-                && par.fsdp() != Parallelism.FsdpMode.NO_SHARD) ? dp : 1));
-        figs.add(new Figure("optimizer_s", "optimizer step", optimizer, "s", () -> String.format(Locale.ROOT,
+        figs.add(new Figure("optimizer_s", "optimizer step", st.optimizer, "s", () -> String.format(Locale.ROOT,
                 "%.0f bytes read+written per trainable parameter (%s, see optimizerBytes) / (%.2f TB/s × %.2f)",
                 optimizerBytes(w),
                 w.optimizer().key(), g.memoryBandwidthTbs(), r.memoryEfficiency())));
-
-        double gpuStep = micro * perMicro + bubble + dpExposed + optimizer;
-        // the host issues every kernel of the step; when kernels are small it, not the GPU, sets the pace
-        double passKernels = forwardKernels(m, w, fwdAll, autocast, dropout) * stageShare;
-        double recomputeKernels = w.checkpointing() == Checkpointing.FULL ? passKernels
-                : w.checkpointing() == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
-        double stepKernels = micro * (passKernels * (1 + BACKWARD_KERNELS_PER_FORWARD) + recomputeKernels)
-                + optimizerKernels(w, m);
-        double hostPerKernel = w.perf().hostOverheadUs().isPresent() ? w.perf().hostOverheadUs().getAsDouble() * 1e-6
-                : w.perf().compile() ? COMPILED_HOST_S : EAGER_HOST_S;
-        double hostStep = stepKernels * hostPerKernel;
-        double step = overlapped(gpuStep, hostStep);
-        double globalTokens = (double) w.batchSize() * w.seqLen() * micro * dp;
-        double tokensPerS = globalTokens / step;
-        // model FLOPs: forward + backward (2× GEMMs of trainable weights, 1× dgrad) without recomputation
-        double fwdModelFlops = (fwdAll.flops() + PassCost.lmHeadFlops(m, tokensRank)) * tp * cp; // whole model
-        double bwdModelFlops = (fwdAll.gemmFlops() * tp * cp + PassCost.lmHeadFlops(m, tokensRank) * cp)
-                * gemmBwdFactor + fwdAll.attentionFlops() * tp * cp * 2;
-        double modelFlopsPerSeqBatch = fwdModelFlops + bwdModelFlops;
-        double modelFlopsStep = modelFlopsPerSeqBatch * micro * dp;
-        double recomputeFlops = w.checkpointing() == Checkpointing.FULL ? fwdModelFlops
-                : w.checkpointing() != Checkpointing.SELECTIVE ? 0
-                : w.framework() == org.gpuplan.workload.Framework.MEGATRON ? fwdAll.attentionFlops() * tp * cp
-                : fwdAll.gemmFlops() / 2 * tp * cp;
-        double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops) * micro * dp;
-        int gpus = par.gpus();
-        double peak = g.peakTflops(mfuDtype(w)) * 1e12;
-        double mfu = modelFlopsStep / (step * gpus * peak);
-        double hfu = hardwareFlopsStep / (step * gpus * peak);
-        double bytesStep = (fwdAll.bytes() * (1 + gemmBwdFactor + (recompute > 0 ? 1 : 0)) * stageShare) * micro
-                + optimizerBytes(w) * trainable / (double) gpus;
-        double bwUtil = Math.min(1, bytesStep / (step * g.memoryBandwidthTbs() * 1e12));
-
+        double step = st.stepS, gpuStep = st.gpuStep, hostStep = st.hostStep, tokensPerS = st.tokensPerS;
+        int micro = st.micro;
         figs.add(0, new Figure("step_time_s", "step time", step, "s", () -> String.format(Locale.ROOT,
                 "max(GPU time %s, host time %s) + %.1f × the shorter (host and GPU overlap only between "
                         + "synchronizations): %s", fmt(gpuStep), fmt(hostStep), HOST_GPU_EXPOSED, gpuStep >= hostStep
                         ? "the GPU sets the pace" : "host-bound: kernels too small to hide the launch overhead")));
-        double cpShown = cpExposed, epShown = epExposed, bubbleShown = bubble; // captured by the explanation
+        double cpShown = st.cpExposed, epShown = st.epExposed, bubbleShown = st.bubble, tpShown = st.tpExposed;
+        double optimizer = st.optimizer;
         figs.add(new Figure("gpu_time_s", "GPU time per step", gpuStep, "s", () -> String.format(Locale.ROOT,
                 "micro-batches %d × (forward %s + backward %s + recompute %s + exposed TP %s + CP %s + EP %s) + "
                         + "bubble %s + exposed DP %s + optimizer %s", micro, fmt(fwd), fmt(bwd), fmt(recompute),
-                fmt(tpExposed), fmt(cpShown), fmt(epShown), fmt(bubbleShown), fmt(dpExposed), fmt(optimizer))));
+                fmt(tpShown), fmt(cpShown), fmt(epShown), fmt(bubbleShown), fmt(dpExposed), fmt(optimizer))));
+        double stepKernels = st.stepKernels, hostPerKernel = st.hostPerKernel, passKernels = st.passKernels;
+        double recomputeKernels = st.recomputeKernels;
         figs.add(new Figure("host_time_s", "host time per step", hostStep, "s", () -> String.format(Locale.ROOT,
                 "%.0f kernels × %.0f µs (%s): per micro-batch %.0f forward kernels × (1 + %.1f backward)%s, + %.0f "
                         + "optimizer kernels", stepKernels, hostPerKernel * 1e6, w.perf().hostOverheadUs().isPresent()
@@ -307,31 +479,34 @@ final class TrainingPerf {
                         : "eager PyTorch dispatch + launch", passKernels,
                 BACKWARD_KERNELS_PER_FORWARD, recomputeKernels > 0 ? " + " + fmt(recomputeKernels) + " recomputed"
                         : "", optimizerKernels(w, m))));
+        int gpus = par.gpus();
         figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", () -> String.format(
                 Locale.ROOT, "global batch %d × %d tokens × %d micro-batches × dp %d / step %.4g s",
                 w.batchSize(), w.seqLen(), micro, dp, step)));
         figs.add(2, new Figure("tokens_per_s_per_gpu", "tokens/s per GPU", tokensPerS / gpus, "tokens/s",
                 () -> "tokens/s ÷ " + gpus + " GPUs"));
+        double modelFlopsStep = st.modelFlopsStep;
         figs.add(new Figure("model_flops_per_step", "model FLOPs per step", modelFlopsStep, "FLOP",
                 () -> "forward (GEMMs 2·in·out per token + causal attention 2·keys·heads·(d_qk+d_v) + LM head) × "
                         + (lora ? "2 (frozen base: forward + dgrad)" : "3 (forward + 2× backward)")
                         + " over the global batch; recomputation not counted"));
         figs.add(new Figure("model_tflops_per_gpu", "model TFLOPS per GPU", modelFlopsStep / step / gpus / 1e12,
                 "TFLOPS", "model FLOPs per step / step time / GPUs"));
-        figs.add(new Figure("mfu", "MFU (model FLOPs utilization)", mfu, "fraction", () -> String.format(Locale.ROOT,
+        double peak = st.peak;
+        figs.add(new Figure("mfu", "MFU (model FLOPs utilization)", st.mfu, "fraction", () -> String.format(Locale.ROOT,
                 "model TFLOPS per GPU / %.0f dense %s peak", peak / 1e12, mfuDtype(w))));
-        figs.add(new Figure("hfu", "HFU (hardware FLOPs utilization)", hfu, "fraction",
+        figs.add(new Figure("hfu", "HFU (hardware FLOPs utilization)", st.hfu, "fraction",
                 "(model + recomputation FLOPs) per GPU per second / peak"));
-        double trainTime = w.perf().trainTokens() > 0 ? w.perf().trainTokens() / tokensPerS : 0;
+        double trainTime = st.trainTimeS;
         if (trainTime > 0) {
             figs.add(new Figure("train_time_s", "time to train", trainTime, "s", () -> String.format(Locale.ROOT,
                     "%.4g tokens / %.4g tokens/s", w.perf().trainTokens(), tokensPerS)));
             figs.add(new Figure("gpu_hours", "GPU-hours", trainTime * gpus / 3600, "GPU-hours",
                     () -> "time to train × " + gpus + " GPUs / 3600"));
         }
-        return new PerfEstimate(figs, step, tokensPerS, mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
-                trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, hfu, bwUtil,
-                hostStep > gpuStep ? "host-bound" : hfu >= bwUtil ? "compute-bound" : "memory-bound");
+        return new PerfEstimate(figs, step, tokensPerS, st.mfu, modelFlopsStep / step / gpus / 1e12, trainTime,
+                trainTime * gpus / 3600, Double.NaN, Double.NaN, Double.NaN, Double.NaN, st.hfu, st.bwUtil,
+                hostStep > gpuStep ? "host-bound" : st.hfu >= st.bwUtil ? "compute-bound" : "memory-bound");
     }
 
     /**
@@ -361,9 +536,9 @@ final class TrainingPerf {
      * Eager attention (attn_implementation="eager") materializes the b·heads·s×s scores: scale, mask add, fp32
      * softmax and casts move about 34 bytes per score element forward (FlashAttention/SDPA keep them on chip).
      */
-    static double eagerScorePass(ModelSpec m, Workload w, Roofline r, int tp, int cp) {
+    static double eagerScorePass(ModelSpec m, Workload w, int batch, Roofline r, int tp, int cp) {
         return w.attention() == org.gpuplan.workload.AttentionImpl.EAGER
-                ? r.memory(eagerScoreElements(m, w) / cp / tp * 34.0) : 0;
+                ? r.memory(eagerScoreElements(m, batch, w.seqLen()) / cp / tp * 34.0) : 0;
     }
 
     /** PyTorch FSDP (framework fsdp) under a *-mixed precision: parameters in 16 bits, gradient reduction in fp32. */
@@ -424,10 +599,10 @@ final class TrainingPerf {
     }
 
     /** Score elements of eager attention over all layers: batch × heads × s × s (the mask covers the full square). */
-    static double eagerScoreElements(ModelSpec m, Workload w) {
+    static double eagerScoreElements(ModelSpec m, int batch, int seqLen) {
         long heads = m.attention() instanceof org.gpuplan.model.Attention.Standard st ? st.numHeads()
                 : ((org.gpuplan.model.Attention.Latent) m.attention()).numHeads();
-        return (double) w.batchSize() * heads * w.seqLen() * (double) w.seqLen() * m.numLayers();
+        return (double) batch * heads * seqLen * (double) seqLen * m.numLayers();
     }
 
     private static double kvWidth(ModelSpec m) {
