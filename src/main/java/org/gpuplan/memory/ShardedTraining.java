@@ -143,29 +143,39 @@ public final class ShardedTraining {
 
     /** Model-dependent consistency: TP within the heads, PP within the layers, EP within the experts. */
     static void check(ModelSpec m, Workload w, Parallelism par) {
+        InvalidInputException problem = problem(m, w.framework(), par.tp(), par.pp(), par.ep(), par.zero(),
+                par.fsdp());
+        if (problem != null) {
+            throw problem;
+        }
+    }
+
+    /** What is wrong with this layout for this model and framework, or null (builds no message when none is). */
+    public static InvalidInputException problem(ModelSpec m, Framework framework, int tp, int pp, int ep, int zero,
+                                                FsdpMode fsdp) {
         int heads = m.attention().numHeads();
-        if (heads % par.tp() != 0) {
-            throw new InvalidInputException("tp: " + par.tp() + " does not divide the " + heads + " attention heads "
+        if (heads % tp != 0) {
+            return new InvalidInputException("tp: " + tp + " does not divide the " + heads + " attention heads "
                     + "of " + m.name() + " (choose a tp that divides " + heads + ")");
         }
-        if (par.pp() > m.numLayers()) {
-            throw new InvalidInputException("pp: " + par.pp() + " pipeline stages for " + m.numLayers()
+        if (pp > m.numLayers()) {
+            return new InvalidInputException("pp: " + pp + " pipeline stages for " + m.numLayers()
                     + " layers; use at most " + m.numLayers());
         }
-        if (par.ep() > 1 && (m.moe() == null || m.moe().numExperts() % par.ep() != 0)) {
-            throw new InvalidInputException("ep: " + (m.moe() == null ? m.name() + " has no experts"
-                    : par.ep() + " does not divide the " + m.moe().numExperts() + " experts") + " (use ep 1"
+        if (ep > 1 && (m.moe() == null || m.moe().numExperts() % ep != 0)) {
+            return new InvalidInputException("ep: " + (m.moe() == null ? m.name() + " has no experts"
+                    : ep + " does not divide the " + m.moe().numExperts() + " experts") + " (use ep 1"
                     + (m.moe() == null ? "" : " or a divisor of " + m.moe().numExperts()) + ")");
         }
-        if (par.zero() == 3 && par.pp() > 1 && w.framework() == Framework.DEEPSPEED) {
-            throw new InvalidInputException("zero: DeepSpeed refuses ZeRO-3 with pipeline parallelism; use zero 0 or 1 "
-                    + "with pp > 1, or pp 1 with zero 3");
+        if (zero == 3 && pp > 1 && framework == Framework.DEEPSPEED) {
+            return new InvalidInputException("zero: DeepSpeed refuses ZeRO-3 with pipeline parallelism; use zero 0 "
+                    + "or 1 with pp > 1, or pp 1 with zero 3");
         }
-        if (par.fsdp() != FsdpMode.NONE && (w.framework() == Framework.DEEPSPEED
-                || w.framework() == Framework.MEGATRON)) {
-            throw new InvalidInputException("fsdp: " + w.framework().key() + " does not use PyTorch FSDP; use --zero "
+        if (fsdp != FsdpMode.NONE && (framework == Framework.DEEPSPEED || framework == Framework.MEGATRON)) {
+            return new InvalidInputException("fsdp: " + framework.key() + " does not use PyTorch FSDP; use --zero "
                     + "for its sharding, or --framework fsdp");
         }
+        return null;
     }
 
     /** Parameters a stage's ranks hold before data-parallel sharding, split into TP-split and replicated parts. */

@@ -21,58 +21,68 @@ public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, 
             1, 1, false, Offload.NONE, Offload.NONE, 0, false);
 
     public Parallelism {
-        positive(gpus, "gpus");
-        positive(nodes, "nodes");
-        positive(tp, "tp");
-        positive(pp, "pp");
-        positive(virtualPp, "virtual_pp");
-        positive(cp, "cp");
-        positive(ep, "ep");
+        InvalidInputException problem = problem(gpus, nodes, zero, fsdp, tp, pp, virtualPp, ppSchedule, cp, ep,
+                sequenceParallel, offloadParams, globalBatchSize);
+        if (problem != null) {
+            throw problem;
+        }
+    }
+
+    /**
+     * What is wrong with these sizes, or null when they form a valid layout. Builds no message unless one is wrong,
+     * so a search can test millions of layouts with it.
+     */
+    public static InvalidInputException problem(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, int pp,
+                                                int virtualPp, PpSchedule ppSchedule, int cp, int ep,
+                                                boolean sequenceParallel, Offload offloadParams,
+                                                int globalBatchSize) {
+        if (gpus < 1 || nodes < 1 || tp < 1 || pp < 1 || virtualPp < 1 || cp < 1 || ep < 1) {
+            String field = gpus < 1 ? "gpus" : nodes < 1 ? "nodes" : tp < 1 ? "tp" : pp < 1 ? "pp"
+                    : virtualPp < 1 ? "virtual_pp" : cp < 1 ? "cp" : "ep";
+            int v = gpus < 1 ? gpus : nodes < 1 ? nodes : tp < 1 ? tp : pp < 1 ? pp : virtualPp < 1 ? virtualPp
+                    : cp < 1 ? cp : ep;
+            return new InvalidInputException(field + ": must be a positive integer, got " + v);
+        }
         if (gpus % nodes != 0) {
-            throw new InvalidInputException("nodes: " + gpus + " gpus do not split evenly over " + nodes
+            return new InvalidInputException("nodes: " + gpus + " gpus do not split evenly over " + nodes
                     + " nodes (gpus must be a multiple of nodes)");
         }
         if (zero < 0 || zero > 3) {
-            throw new InvalidInputException("zero: " + zero + " is not a ZeRO stage (accepted: 0, 1, 2, 3)");
+            return new InvalidInputException("zero: " + zero + " is not a ZeRO stage (accepted: 0, 1, 2, 3)");
         }
         long modelParallel = (long) tp * pp * cp;
         if (gpus % modelParallel != 0) {
-            throw new InvalidInputException("gpus: tp·pp·cp = " + tp + "·" + pp + "·" + cp + " = " + modelParallel
+            return new InvalidInputException("gpus: tp·pp·cp = " + tp + "·" + pp + "·" + cp + " = " + modelParallel
                     + " must divide gpus (" + gpus + "); the rest is data parallel. Change gpus or the parallel sizes");
         }
         long dp = gpus / modelParallel;
         if (ep > 1 && (dp * cp) % ep != 0) {
-            throw new InvalidInputException("ep: expert parallel size " + ep + " must divide dp·cp = " + dp * cp
+            return new InvalidInputException("ep: expert parallel size " + ep + " must divide dp·cp = " + dp * cp
                     + " (experts are spread over data-parallel ranks)");
         }
         if (zero > 0 && fsdp != FsdpMode.NONE) {
-            throw new InvalidInputException("zero and fsdp both set: choose DeepSpeed ZeRO (--zero) or PyTorch FSDP "
+            return new InvalidInputException("zero and fsdp both set: choose DeepSpeed ZeRO (--zero) or PyTorch FSDP "
                     + "(--fsdp), not both");
         }
         if (sequenceParallel && tp == 1) {
-            throw new InvalidInputException("sequence_parallel: needs tp > 1 (it splits the replicated activations "
+            return new InvalidInputException("sequence_parallel: needs tp > 1 (it splits the replicated activations "
                     + "across the tensor-parallel group)");
         }
         if (ppSchedule == PpSchedule.INTERLEAVED && virtualPp < 2) {
-            throw new InvalidInputException("pp_schedule: interleaved needs virtual_pp ≥ 2 (model chunks per rank)");
+            return new InvalidInputException("pp_schedule: interleaved needs virtual_pp ≥ 2 (model chunks per rank)");
         }
         if (virtualPp > 1 && pp == 1) {
-            throw new InvalidInputException("virtual_pp: needs pp > 1");
+            return new InvalidInputException("virtual_pp: needs pp > 1");
         }
         if (offloadParams != Offload.NONE && zero < 3 && fsdp != FsdpMode.FULL_SHARD
                 && fsdp != FsdpMode.HYBRID_SHARD) {
-            throw new InvalidInputException("offload_params: parameter offload needs sharded parameters (zero 3 or "
+            return new InvalidInputException("offload_params: parameter offload needs sharded parameters (zero 3 or "
                     + "fsdp full_shard/hybrid_shard)");
         }
         if (globalBatchSize < 0) {
-            throw new InvalidInputException("global_batch_size must not be negative");
+            return new InvalidInputException("global_batch_size must not be negative");
         }
-    }
-
-    private static void positive(int v, String field) {
-        if (v < 1) {
-            throw new InvalidInputException(field + ": must be a positive integer, got " + v);
-        }
+        return null;
     }
 
     /** Data-parallel replicas. */

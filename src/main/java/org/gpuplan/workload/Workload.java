@@ -78,6 +78,17 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
+    /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
+    public Workload withLayout(TrainingLayout l) {
+        Parallelism p = new Parallelism(l.gpus, l.nodes, l.zero, l.fsdp, l.tp, l.pp, l.virtualPp, l.ppSchedule, l.cp,
+                l.ep, l.sequenceParallel, l.offloadOptimizer, l.offloadParams, l.globalBatchSize,
+                parallelism.attentionDp());
+        return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
+                l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, attention, lossImpl, loraRank,
+                loraAlpha, loraTargets, quant, doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens,
+                maxNumSeqs, architecture, cudaContextBytes, gradsToNone, p, perf);
+    }
+
     public boolean training() {
         return task == Task.TRAIN;
     }
