@@ -37,6 +37,28 @@ final class Candidates {
         return evaluated;
     }
 
+    /** Counts a configuration scored without an estimate (by a {@link TrainingEvaluator}). */
+    void counted() {
+        evaluated++;
+    }
+
+    /** The workload of these keys on this GPU, or empty when the combination is invalid. */
+    static Optional<Workload> workload(Map<String, String> keys, Gpu gpu) {
+        try {
+            Map<String, String> k = new LinkedHashMap<>(keys);
+            k.put("gpu", gpu.name());
+            return Optional.of(WorkloadParser.parse(k));
+        } catch (InvalidInputException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The full estimate of a configuration already scored (not counted again). */
+    Optional<Estimate> explain(Map<String, String> keys, Gpu gpu) {
+        evaluated--;
+        return estimate(keys, gpu);
+    }
+
     /** The estimate of these keys on this GPU, or empty when the combination is invalid. */
     Optional<Estimate> estimate(Map<String, String> keys, Gpu gpu) {
         evaluated++;

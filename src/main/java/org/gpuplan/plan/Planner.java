@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.IntConsumer;
 import org.gpuplan.estimate.Estimate;
+import org.gpuplan.estimate.TrainingEvaluator;
 import org.gpuplan.hardware.Gpu;
 import org.gpuplan.hardware.GpuCatalog;
 import org.gpuplan.hardware.Price;
@@ -15,6 +16,8 @@ import org.gpuplan.hardware.PriceCatalog;
 import org.gpuplan.model.Attention;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.perf.PerfEstimate;
+import org.gpuplan.workload.Checkpointing;
+import org.gpuplan.workload.TrainingLayout;
 import org.gpuplan.workload.Workload;
 
 /**
@@ -192,6 +195,8 @@ public final class Planner {
         List<Plan> out = new ArrayList<>();
         int perNode = Math.max(1, Math.min(8, g.interconnect().scaleUpGpus()));
         long params = org.gpuplan.model.ParameterCounter.count(req.spec()).totalCount();
+        // multi-GPU layouts are scored by the allocation-free evaluator; only the plans kept get a full estimate
+        TrainingEvaluator evaluator = new TrainingEvaluator(req.spec(), g, methods.size() * optimizers.size());
         int countsAfterDeadlineMet = -1;
         for (int n : counts) {
             if (countsAfterDeadlineMet == 0) {
@@ -257,8 +262,11 @@ public final class Planner {
                                     if (method.equals("qlora") && !fixed.containsKey("quant")) {
                                         base.put("quant", "nf4");
                                     }
+                                    Scorer scorer = n == 1 ? null
+                                            : new Scorer(evaluator, methods.indexOf(method) * optimizers.size()
+                                            + optimizers.indexOf(opt), Candidates.workload(base, g));
                                     out.addAll(bestPerCheckpointing(req, c, g, price, base, ckpts, micro, dp,
-                                            globalBatch, tokens, n));
+                                            globalBatch, tokens, n, scorer));
                                 }
                             }
                         }
@@ -359,10 +367,54 @@ public final class Planner {
         };
     }
 
+    /**
+     * Scores a multi-GPU training group (one layout, sharding, method and optimizer) over checkpointing modes and
+     * micro-batches with a {@link TrainingEvaluator}: the group's workload is parsed once, each configuration only
+     * changes the layout's micro-batch, global batch and checkpointing.
+     */
+    private static final class Scorer {
+        private final TrainingEvaluator evaluator;
+        private final int variant;
+        private final Optional<Workload> group;
+        private final TrainingLayout layout = new TrainingLayout();
+        private final TrainingEvaluator.Result result = new TrainingEvaluator.Result();
+
+        Scorer(TrainingEvaluator evaluator, int variant, Optional<Workload> group) {
+            this.evaluator = evaluator;
+            this.variant = variant;
+            this.group = group;
+            group.ifPresent(w -> {
+                layout.set(w);
+                if (!evaluator.hasVariant(variant)) {
+                    evaluator.setVariant(variant, w);
+                }
+            });
+        }
+
+        /** The evaluation of this configuration; {@code valid} is false when the workload would be refused. */
+        TrainingEvaluator.Result score(String checkpointing, int batch, int globalBatch) {
+            result.valid = false;
+            result.fits = false;
+            if (group.isEmpty()) {
+                return result;
+            }
+            try {
+                layout.checkpointing = org.gpuplan.workload.Choice.parse(Checkpointing.class, "checkpointing",
+                        checkpointing);
+            } catch (InvalidInputException e) {
+                return result;
+            }
+            layout.batchSize = batch;
+            layout.globalBatchSize = globalBatch;
+            layout.gradAccum = 1;
+            return evaluator.evaluate(variant, layout, result);
+        }
+    }
+
     /** For each checkpointing mode, the largest micro-batch that fits (larger runs faster), as a plan. */
     private static List<Plan> bestPerCheckpointing(PlanRequest req, Candidates c, Gpu g, Optional<Price> price,
                                                    Map<String, String> base, List<String> ckpts, List<Integer> micro,
-                                                   int dp, int globalBatch, double tokens, int n) {
+                                                   int dp, int globalBatch, double tokens, int n, Scorer scorer) {
         List<Plan> out = new ArrayList<>();
         for (String ck : ckpts) {
             if (!out.isEmpty() && out.get(0).estimate().workload().batchSize() * dp >= Math.min(globalBatch,
@@ -373,19 +425,25 @@ public final class Planner {
                 if (b * dp > globalBatch && micro.size() > 1) {
                     continue;
                 }
-                Map<String, String> k = Candidates.with(base, "checkpointing", ck, "batch_size", String.valueOf(b));
                 int accum = Math.max(1, globalBatch / (b * dp));
-                if (n == 1) {
-                    k = Candidates.with(k, "grad_accum", String.valueOf(accum), "global_batch_size", null);
+                Map<String, String> k = configuration(base, ck, b, accum, dp, n);
+                double tokensPerS;
+                Optional<Estimate> e = Optional.empty();
+                if (scorer != null) {
+                    c.counted();
+                    TrainingEvaluator.Result r = scorer.score(ck, b, b * dp * accum);
+                    if (!r.valid || !r.fits) {
+                        continue;
+                    }
+                    tokensPerS = r.tokensPerS;
                 } else {
-                    k = Candidates.with(k, "global_batch_size", String.valueOf(b * dp * accum), "grad_accum", null);
+                    e = c.estimate(k, g);
+                    if (e.isEmpty() || !Candidates.fits(e.get())) {
+                        continue;
+                    }
+                    tokensPerS = e.get().perf().orElseThrow().tokensPerS();
                 }
-                Optional<Estimate> e = c.estimate(k, g);
-                if (e.isEmpty() || !Candidates.fits(e.get())) {
-                    continue;
-                }
-                PerfEstimate pe = e.get().perf().orElseThrow();
-                double time = tokens / pe.tokensPerS();
+                double time = tokens / tokensPerS;
                 int instances = price.map(p -> (int) Math.ceil(n / (double) p.gpusPerInstance())).orElse(0);
                 double hourly = price.map(p -> instances * p.usdPerInstanceHour(req.spot())).orElse(Double.NaN);
                 double cost = hourly * time / 3600;
@@ -394,6 +452,13 @@ public final class Planner {
                 }
                 if (req.budgetUsd().isPresent() && cost > req.budgetUsd().getAsDouble()) {
                     break;
+                }
+                if (e.isEmpty()) {
+                    // the plan carries the full, explained estimate (the same numbers: TrainingEvaluatorTest)
+                    e = c.explain(k, g);
+                    if (e.isEmpty() || !Candidates.fits(e.get())) {
+                        continue;
+                    }
                 }
                 k.put("gpu", g.name());
                 out.add(new Plan(k, e.get(), price, instances, hourly, time, cost, cost / tokens * 1e6, 1));
@@ -404,6 +469,16 @@ public final class Planner {
             }
         }
         return out;
+    }
+
+    /** The workload keys of one configuration: checkpointing, micro-batch and how the global batch is reached. */
+    private static Map<String, String> configuration(Map<String, String> base, String ck, int b, int accum, int dp,
+                                                     int n) {
+        Map<String, String> k = Candidates.with(base, "checkpointing", ck, "batch_size", String.valueOf(b));
+        if (n == 1) {
+            return Candidates.with(k, "grad_accum", String.valueOf(accum), "global_batch_size", null);
+        }
+        return Candidates.with(k, "global_batch_size", String.valueOf(b * dp * accum), "grad_accum", null);
     }
 
     private static List<Plan> serving(PlanRequest req, Candidates c, Gpu g, Optional<Price> price,
