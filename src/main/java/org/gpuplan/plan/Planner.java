@@ -238,11 +238,11 @@ public final class Planner {
                         continue;
                     }
                     for (int ep : expertSizes(req, fixed, layouts, dp * cp)) {
-                        for (String[] shard : sharding(framework, dp, fixed)) {
+                        for (String[] shard : sharding(framework, dp, nodes, fixed)) {
                             for (String method : methods) {
                                 for (String opt : optimizers) {
                                     // prune without estimating (a lower bound of what the rank holds)
-                                    double wBytes = lowerBoundBytes(params, method, opt, tp, pp * ep, dp, shard,
+                                    double wBytes = lowerBoundBytes(params, method, opt, tp, pp * ep, dp * cp, shard,
                                             fixed);
                                     if (wBytes > g.cudaTotalBytes()) {
                                         continue;
@@ -334,7 +334,10 @@ public final class Planner {
     static double lowerBoundBytes(long params, String method, String opt, int tp, int pp, int dp, String[] shard,
                                   Map<String, String> fixed) {
         boolean shards = shardsParams(shard, fixed);
-        boolean shardsStates = shards || shard.length == 2 && shard[0].equals("zero") || fixed.containsKey("zero");
+        String fsdp = shard.length == 2 && shard[0].equals("fsdp") ? shard[1] : fixed.getOrDefault("fsdp", "none");
+        // every FSDP mode but no_shard shards gradients and optimizer states (shard_grad_op keeps the parameters)
+        boolean shardsStates = shards || shard.length == 2 && shard[0].equals("zero") || fixed.containsKey("zero")
+                || !(fsdp.equals("none") || fsdp.equals("no_shard"));
         return params / (double) (tp * pp) * ((method.equals("qlora") ? 0.55 : 2.0) / (shards ? dp : 1)
                 + (method.equals("full") ? (opt.startsWith("sgd") ? 2.0 : 4.0) : 0) / (shardsStates ? dp : 1));
     }
@@ -355,7 +358,7 @@ public final class Planner {
         return req.spec().attention().numHeads() % tp == 0;
     }
 
-    private static List<String[]> sharding(String framework, int dp, Map<String, String> fixed) {
+    private static List<String[]> sharding(String framework, int dp, int nodes, Map<String, String> fixed) {
         if (fixed.containsKey("zero") || fixed.containsKey("fsdp") || dp == 1) {
             return List.<String[]>of(new String[0]);
         }
@@ -363,7 +366,11 @@ public final class Planner {
             case "deepspeed" -> List.<String[]>of(new String[] {"zero", "1"}, new String[] {"zero", "2"},
                     new String[] {"zero", "3"});
             case "megatron" -> List.<String[]>of(new String[] {"zero", "1"});
-            default -> List.<String[]>of(new String[] {"fsdp", "no_shard"}, new String[] {"fsdp", "full_shard"});
+            // hybrid sharding (shard inside a node, replicate across) differs from full sharding only across nodes
+            default -> nodes > 1 ? List.<String[]>of(new String[] {"fsdp", "no_shard"}, new String[] {"fsdp",
+                    "shard_grad_op"}, new String[] {"fsdp", "full_shard"}, new String[] {"fsdp", "hybrid_shard"})
+                    : List.<String[]>of(new String[] {"fsdp", "no_shard"}, new String[] {"fsdp", "shard_grad_op"},
+                    new String[] {"fsdp", "full_shard"});
         };
     }
 

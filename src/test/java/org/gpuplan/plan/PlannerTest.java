@@ -73,7 +73,7 @@ public class PlannerTest {
                 "Qwen/Qwen2.5-14B", "mistralai/Mixtral-8x7B-v0.1");
         List<String> gpus = List.of("RTX-4090", "L40S", "A100-SXM-80GB", "H100-SXM-80GB");
         int checked = 0;
-        for (int i = 0; i < 300; i++) {
+        for (int i = 0; i < 600; i++) {
             String model = models.get(rnd.nextInt(models.size()));
             var gpu = GpuCatalog.builtIn().require(gpus.get(rnd.nextInt(gpus.size())));
             String method = List.of("full", "lora", "qlora").get(rnd.nextInt(3));
@@ -81,16 +81,23 @@ public class PlannerTest {
             int tp = 1 << rnd.nextInt(3);
             int pp = 1 << rnd.nextInt(2);
             int dp = 1 << rnd.nextInt(3);
+            int cp = 1 << rnd.nextInt(2);
             String[] shard = List.<String[]>of(new String[0], new String[] {"fsdp", "full_shard"},
-                    new String[] {"fsdp", "no_shard"}).get(rnd.nextInt(3));
+                    new String[] {"fsdp", "no_shard"}, new String[] {"fsdp", "shard_grad_op"},
+                    new String[] {"fsdp", "hybrid_shard"}, new String[] {"zero", "1"}, new String[] {"zero", "2"},
+                    new String[] {"zero", "3"}).get(rnd.nextInt(8));
             if (dp == 1) {
                 shard = new String[0];
             }
             long params = org.gpuplan.model.ParameterCounter.count(spec(model)).totalCount();
-            double bound = Planner.lowerBoundBytes(params, method, opt, tp, pp, dp, shard, Map.of());
-            Map<String, String> k = keys("model", model, "task", "train", "framework", "fsdp", "method", method,
-                    "optimizer", opt, "batch_size", "1", "seq_len", "512", "checkpointing", "full");
-            int n = tp * pp * dp;
+            double bound = Planner.lowerBoundBytes(params, method, opt, tp, pp, dp * cp, shard, Map.of());
+            Map<String, String> k = keys("model", model, "task", "train", "framework",
+                    shard.length == 2 && shard[0].equals("zero") ? "deepspeed" : "fsdp", "method", method,
+                    "optimizer", opt, "batch_size", "1", "seq_len", "1024", "checkpointing", "full");
+            if (cp > 1) {
+                k.put("cp", String.valueOf(cp));
+            }
+            int n = tp * pp * dp * cp;
             if (n > 1) {
                 k.put("gpus", String.valueOf(n));
                 k.put("nodes", String.valueOf(Math.max(1, n / 8)));
@@ -110,7 +117,7 @@ public class PlannerTest {
                 assertThat(e.get().memory().deviceUsed()).as(k.toString()).isGreaterThanOrEqualTo((long) bound);
             }
         }
-        assertThat(checked).isGreaterThan(150);
+        assertThat(checked).isGreaterThan(300);
     }
 
     @Test
