@@ -39,42 +39,44 @@ final class WorkloadOptions {
             + "tensorrt-llm, llama.cpp") String framework;
     @Option(names = "--gpu", description = "GPU from the catalog, e.g. H100-SXM-80GB, A100-SXM-80GB, L40S, RTX-4090")
     String gpu;
-    @Option(names = "--precision", description = "fp32 | fp16-mixed | bf16-mixed | bf16 | fp16") String precision;
-    @Option(names = "--optimizer", description = "adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, "
+    @Option(names = {"--precision", "--dtype"}, description = "fp32 | fp16-mixed | bf16-mixed | bf16 | fp16") String precision;
+    @Option(names = {"--optimizer", "--optim"}, description = "adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, "
             + "sgd-momentum, lion") String optimizer;
     @Option(names = "--optimizer-in-backward", arity = "0..1", fallbackValue = "true") String optimizerInBackward;
-    @Option(names = "--batch-size", description = "Per-GPU micro-batch (inference: concurrent sequences)")
+    @Option(names = {"--batch-size", "--per-device-train-batch-size", "--micro-batch-size"}, description = "Per-GPU micro-batch (inference: concurrent sequences)")
     String batchSize;
-    @Option(names = "--seq-len", description = "Tokens per sequence (inference: context)") String seqLen;
+    @Option(names = {"--seq-len", "--max-model-len", "--max-seq-length", "--context-length", "--ctx-size"}, description = "Tokens per sequence (inference: context)") String seqLen;
     @Option(names = "--prompt-len") String promptLen;
     @Option(names = "--output-len") String outputLen;
-    @Option(names = "--grad-accum") String gradAccum;
-    @Option(names = "--checkpointing", description = "none | full | selective") String checkpointing;
-    @Option(names = "--attention", description = "eager | sdpa | flash") String attention;
+    @Option(names = {"--grad-accum", "--gradient-accumulation-steps"}) String gradAccum;
+    @Option(names = {"--checkpointing", "--recompute-granularity"}, description = "none | full | selective") String checkpointing;
+    @Option(names = "--gradient-checkpointing", arity = "0..1", fallbackValue = "true",
+            description = "transformers' flag: true = --checkpointing full") String gradientCheckpointing;
+    @Option(names = {"--attention", "--attn-implementation"}, description = "eager | sdpa | flash") String attention;
     @Option(names = "--loss-impl", description = "Training loss: eager | compiled (default with --compile) | chunked "
             + "(torchtune) | fused-linear (Liger)") String lossImpl;
-    @Option(names = "--lora-rank") String loraRank;
+    @Option(names = {"--lora-rank", "--lora-r"}) String loraRank;
     @Option(names = "--lora-alpha") String loraAlpha;
-    @Option(names = "--lora-targets", description = "Comma-separated module names, or all-linear") String loraTargets;
-    @Option(names = "--quant", description = "none, int8, nf4, fp4, gptq-4bit, awq-4bit, fp8, q4_0, q4_k_m, q8_0, …")
+    @Option(names = {"--lora-targets", "--target-modules"}, description = "Comma-separated module names, or all-linear") String loraTargets;
+    @Option(names = {"--quant", "--quantization"}, description = "none, int8, nf4, fp4, gptq-4bit, awq-4bit, fp8, q4_0, q4_k_m, q8_0, …")
     String quant;
     @Option(names = "--double-quant", arity = "0..1", fallbackValue = "true") String doubleQuant;
-    @Option(names = "--kv-dtype", description = "auto, fp16, bf16, fp8, int8, q8_0, q4_0") String kvDtype;
+    @Option(names = {"--kv-dtype", "--kv-cache-dtype"}, description = "auto, fp16, bf16, fp8, int8, q8_0, q4_0") String kvDtype;
     @Option(names = "--gpu-memory-utilization") String gpuMemoryUtilization;
     @Option(names = "--max-num-batched-tokens") String maxNumBatchedTokens;
-    @Option(names = "--max-num-seqs") String maxNumSeqs;
+    @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;
     @Option(names = "--architecture", description = "Override the config's architectures class (e.g. "
             + "BertForSequenceClassification)") String architecture;
     @Option(names = "--gpus") String gpus;
     @Option(names = "--nodes") String nodes;
-    @Option(names = "--zero") String zero;
+    @Option(names = {"--zero", "--zero-stage"}) String zero;
     @Option(names = "--fsdp") String fsdp;
-    @Option(names = "--tp") String tp;
-    @Option(names = "--pp") String pp;
+    @Option(names = {"--tp", "--tensor-parallel-size", "--tp-size", "--tensor-model-parallel-size"}) String tp;
+    @Option(names = {"--pp", "--pipeline-parallel-size", "--pp-size", "--pipeline-model-parallel-size"}) String pp;
     @Option(names = "--virtual-pp") String virtualPp;
     @Option(names = "--pp-schedule", description = "1f1b | interleaved | gpipe") String ppSchedule;
-    @Option(names = "--cp") String cp;
-    @Option(names = "--ep") String ep;
+    @Option(names = {"--cp", "--context-parallel-size"}) String cp;
+    @Option(names = {"--ep", "--expert-model-parallel-size", "--ep-size"}) String ep;
     @Option(names = "--sequence-parallel", arity = "0..1", fallbackValue = "true") String sequenceParallel;
     @Option(names = "--offload-optimizer") String offloadOptimizer;
     @Option(names = "--offload-params") String offloadParams;
@@ -123,7 +125,7 @@ final class WorkloadOptions {
         flags.put("prompt_len", promptLen);
         flags.put("output_len", outputLen);
         flags.put("grad_accum", gradAccum);
-        flags.put("checkpointing", checkpointing);
+        flags.put("checkpointing", checkpointing != null ? checkpointing : gradientCheckpointing);
         flags.put("attention", attention);
         flags.put("loss_impl", lossImpl);
         flags.put("lora_rank", loraRank);
@@ -168,7 +170,8 @@ final class WorkloadOptions {
             throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
                     + ".gguf, as MODEL or 'model' in the workload file)");
         }
-        return raw;
+        // plain numbers from here on (8k, 1_024, 20B, 8.0), so that searches read them back as they are parsed
+        return WorkloadParser.normalized(raw);
     }
 
     /** Everything a command needs: the model, its architecture, the workload and the GPU catalog. */

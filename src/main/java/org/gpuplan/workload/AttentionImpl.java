@@ -16,4 +16,11 @@ public enum AttentionImpl implements Choice {
     public String key() {
         return key;
     }
+
+    @Override
+    public java.util.List<String> aliases() {
+        // transformers' attn_implementation values
+        return this == FLASH ? java.util.List.of("flash_attention_2", "flash_attention_3", "flash-attn", "fa2", "fa3")
+                : java.util.List.of();
+    }
 }

@@ -23,6 +23,19 @@ public enum Framework implements Choice {
         return key;
     }
 
+    @Override
+    public java.util.List<String> aliases() {
+        // the libraries users name: torchtitan runs FSDP2 (with TP/PP/CP), NeMo runs Megatron-Core
+        return switch (this) {
+            case HF -> java.util.List.of("transformers");
+            case FSDP -> java.util.List.of("torchtitan", "fsdp2");
+            case MEGATRON -> java.util.List.of("megatron-lm", "megatron-core", "nemo");
+            case TENSORRT_LLM -> java.util.List.of("trtllm", "trt-llm");
+            case LLAMA_CPP -> java.util.List.of("llamacpp", "llama-cpp");
+            default -> java.util.List.of();
+        };
+    }
+
     /** Serving engines that pre-allocate a KV-cache pool from a memory-utilization budget. */
     public boolean poolsKvCache() {
         return this == VLLM || this == SGLANG || this == TENSORRT_LLM;

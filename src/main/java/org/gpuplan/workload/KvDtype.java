@@ -26,6 +26,17 @@ public enum KvDtype implements Choice {
         return key;
     }
 
+    @Override
+    public java.util.List<String> aliases() {
+        // PyTorch dtype names (vLLM --kv-cache-dtype, llama.cpp --cache-type-k f16)
+        return switch (this) {
+            case FP32 -> java.util.List.of("float32", "f32");
+            case FP16 -> java.util.List.of("float16", "half", "f16");
+            case BF16 -> java.util.List.of("bfloat16");
+            default -> java.util.List.of();
+        };
+    }
+
     /** Bytes per cached element, {@code autoBytes} for {@code auto}. */
     public double bytes(double autoBytes) {
         return this == AUTO ? autoBytes : bytes;

@@ -26,4 +26,17 @@ public enum OptimizerKind implements Choice {
     public String key() {
         return key;
     }
+
+    @Override
+    public java.util.List<String> aliases() {
+        // transformers TrainingArguments optim values
+        return switch (this) {
+            case ADAMW -> java.util.List.of("adamw_torch");
+            case ADAMW_FUSED -> java.util.List.of("adamw_torch_fused");
+            case ADAMW_8BIT -> java.util.List.of("adamw_bnb_8bit", "adamw8bit");
+            case PAGED_ADAMW_8BIT -> java.util.List.of("paged_adamw8bit");
+            case LION -> java.util.List.of("lion_32bit");
+            default -> java.util.List.of();
+        };
+    }
 }

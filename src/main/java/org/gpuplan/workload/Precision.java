@@ -19,6 +19,17 @@ public enum Precision implements Choice {
         return key;
     }
 
+    @Override
+    public java.util.List<String> aliases() {
+        // PyTorch dtype names, as HF torch_dtype and vLLM --dtype take them (pure half-precision weights)
+        return switch (this) {
+            case FP32 -> java.util.List.of("float32", "float");
+            case BF16 -> java.util.List.of("bfloat16");
+            case FP16 -> java.util.List.of("float16", "half");
+            default -> java.util.List.of();
+        };
+    }
+
     /** Bytes per stored weight: fp32 for fp32 and the mixed modes (fp32 master weights), 2 otherwise. */
     public int weightBytes() {
         return this == FP32 || this == FP16_MIXED || this == BF16_MIXED ? 4 : 2;

@@ -45,6 +45,18 @@ public enum QuantFormat implements Choice {
         return key;
     }
 
+    @Override
+    public java.util.List<String> aliases() {
+        // vLLM --quantization names, bitsandbytes' names
+        return switch (this) {
+            case AWQ_4BIT -> java.util.List.of("awq");
+            case GPTQ_4BIT -> java.util.List.of("gptq");
+            case INT8 -> java.util.List.of("llm.int8", "bnb-int8");
+            case NF4 -> java.util.List.of("bnb-nf4");
+            default -> java.util.List.of();
+        };
+    }
+
     public boolean isBitsAndBytes4bit() {
         return this == NF4 || this == FP4;
     }

@@ -40,6 +40,59 @@ public final class WorkloadParser {
     private WorkloadParser() {
     }
 
+    /**
+     * The names other tools give the same keys, so that a vLLM, SGLang, llama.cpp, transformers/PEFT, DeepSpeed or
+     * Megatron user's habits work: each maps to one key of {@link #KEYS} or {@link #PARALLEL_KEYS}.
+     */
+    public static final Map<String, String> KEY_ALIASES = Map.ofEntries(
+            // vLLM / SGLang / llama.cpp / TRL / PEFT: the context or training sequence length
+            Map.entry("max_model_len", "seq_len"), Map.entry("context_length", "seq_len"),
+            Map.entry("ctx_size", "seq_len"), Map.entry("max_seq_length", "seq_len"),
+            Map.entry("max_seq_len", "seq_len"),
+            // vLLM / SGLang / Megatron parallel sizes
+            Map.entry("tensor_parallel_size", "tp"), Map.entry("tp_size", "tp"),
+            Map.entry("tensor_model_parallel_size", "tp"),
+            Map.entry("pipeline_parallel_size", "pp"), Map.entry("pp_size", "pp"),
+            Map.entry("pipeline_model_parallel_size", "pp"),
+            Map.entry("context_parallel_size", "cp"),
+            Map.entry("expert_model_parallel_size", "ep"), Map.entry("ep_size", "ep"),
+            // vLLM / SGLang cache and scheduler knobs
+            Map.entry("kv_cache_dtype", "kv_dtype"), Map.entry("quantization", "quant"),
+            Map.entry("max_running_requests", "max_num_seqs"),
+            // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
+            Map.entry("per_device_train_batch_size", "batch_size"), Map.entry("micro_batch_size", "batch_size"),
+            Map.entry("train_micro_batch_size_per_gpu", "batch_size"),
+            Map.entry("gradient_accumulation_steps", "grad_accum"),
+            Map.entry("gradient_checkpointing", "checkpointing"), Map.entry("recompute_granularity", "checkpointing"),
+            Map.entry("attn_implementation", "attention"), Map.entry("optim", "optimizer"),
+            Map.entry("lora_r", "lora_rank"), Map.entry("target_modules", "lora_targets"),
+            Map.entry("torch_dtype", "precision"), Map.entry("dtype", "precision"),
+            Map.entry("zero_stage", "zero"));
+
+    /**
+     * The same keys with every alias ({@link #KEY_ALIASES}) replaced by its key, spelled in snake_case. A key given
+     * twice under two names with different values is an error.
+     */
+    public static Map<String, String> canonicalKeys(Map<String, String> raw) {
+        Map<String, String> out = new LinkedHashMap<>();
+        Map<String, String> givenAs = new java.util.HashMap<>();
+        raw.forEach((k, val) -> {
+            String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
+            String canonical = KEY_ALIASES.getOrDefault(key, key);
+            String before = out.get(canonical);
+            if (before != null && val != null && !before.equals(val)) {
+                throw new InvalidInputException(canonical + ": given twice with different values ('" + givenAs.get(
+                        canonical) + "' = " + before + ", '" + k + "' = " + val + "); give it once");
+            }
+            if (before == null || val != null) {
+                out.put(canonical, val);
+                givenAs.put(canonical, k);
+            }
+        });
+        return out;
+    }
+
+
     /** Reads a workload file (JSON or YAML: a mapping of keys to values) into raw string values. */
     public static Map<String, String> readFile(Path file) {
         String text;
@@ -79,7 +132,45 @@ public final class WorkloadParser {
             }
             out.put(e.getKey(), value);
         });
-        return out;
+        return canonicalKeys(out);
+    }
+
+    /** Integer keys, and whether 0 is accepted for each (the same rules {@link #parse} applies). */
+    private static final Map<String, Boolean> INTEGER_KEYS = Map.ofEntries(Map.entry("batch_size", false),
+            Map.entry("seq_len", false), Map.entry("prompt_len", true), Map.entry("output_len", true),
+            Map.entry("grad_accum", false), Map.entry("lora_rank", false), Map.entry("max_num_batched_tokens", true),
+            Map.entry("max_num_seqs", true), Map.entry("cuda_context_mib", true), Map.entry("gpus", false),
+            Map.entry("nodes", false), Map.entry("zero", true), Map.entry("tp", false), Map.entry("pp", false),
+            Map.entry("virtual_pp", false), Map.entry("cp", false), Map.entry("ep", false),
+            Map.entry("global_batch_size", true));
+
+    /**
+     * The keys as {@link #canonicalKeys} gives them, with every number in plain form (8k → 8192, 1_024 → 1024,
+     * 8.0 → 8, 20B → 20000000000): what searches and reports read back. Bad numbers are the same one-line errors as
+     * in {@link #parse}.
+     */
+    public static Map<String, String> normalized(Map<String, String> raw) {
+        Map<String, String> v = canonicalKeys(raw);
+        INTEGER_KEYS.forEach((key, zeroOk) -> {
+            String s = v.get(key);
+            if (s != null && !s.isBlank() && !(key.equals("batch_size") && s.trim().equalsIgnoreCase("max"))) {
+                v.put(key, String.valueOf(positive(v, key, 0, zeroOk)));
+            }
+        });
+        String t = v.get("tokens");
+        if (t != null && !t.isBlank()) {
+            double tokens;
+            try {
+                tokens = tokenCount(t);
+            } catch (NumberFormatException e) {
+                tokens = Double.NaN; // reported by parse
+            }
+            if (Double.isFinite(tokens) && tokens > 0) {
+                v.put("tokens", tokens == Math.rint(tokens) && tokens < 1e18 ? String.valueOf((long) tokens)
+                        : String.valueOf(tokens));
+            }
+        }
+        return v;
     }
 
     /** Every accepted key (the planner parses thousands of workloads: built once). */
@@ -94,7 +185,7 @@ public final class WorkloadParser {
     /** Validates raw values and fills defaults. */
     public static Workload parse(Map<String, String> raw) {
         Map<String, String> v = new LinkedHashMap<>();
-        raw.forEach((k, val) -> {
+        canonicalKeys(raw).forEach((k, val) -> {
             String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
             if (!ACCEPTED.contains(key)) {
                 throw new InvalidInputException("workload: unknown key '" + k + "' (accepted: "
@@ -198,9 +289,9 @@ public final class WorkloadParser {
         double tokens = 0;
         if (v.containsKey("tokens")) {
             try {
-                tokens = Double.parseDouble(v.get("tokens").replace("_", ""));
+                tokens = tokenCount(v.get("tokens"));
             } catch (NumberFormatException e) {
-                throw new InvalidInputException("tokens: expected a number of training tokens such as 20e9, got '"
+                throw new InvalidInputException("tokens: expected a number of training tokens such as 20e9 or 20B, got '"
                         + v.get("tokens") + "'");
             }
             if (!Double.isFinite(tokens) || tokens <= 0) {
@@ -247,21 +338,54 @@ public final class WorkloadParser {
         throw new InvalidInputException(key + ": expected a fraction in (0, 1], such as 0.7, got '" + v.get(key) + "'");
     }
 
+    /** Token lengths, which users write as 8k or 128K (k = 1,024 tokens, as in "a 128k context" = 131,072). */
+    private static final Set<String> LENGTH_KEYS = Set.of("seq_len", "prompt_len", "output_len",
+            "max_num_batched_tokens");
+
     private static int positive(Map<String, String> v, String key, int fallback, boolean zeroOk) {
         String s = v.get(key);
         if (s == null) {
             return fallback;
         }
+        boolean length = LENGTH_KEYS.contains(key);
         try {
-            double d = Double.parseDouble(s.replace("_", ""));
+            String t = s.replace("_", "").trim();
+            double scale = 1;
+            if (length && (t.endsWith("k") || t.endsWith("K"))) {
+                scale = 1024;
+                t = t.substring(0, t.length() - 1);
+            }
+            double d = Double.parseDouble(t) * scale;
             if (d != Math.rint(d) || d < (zeroOk ? 0 : 1) || d > Integer.MAX_VALUE) {
                 throw new NumberFormatException();
             }
             return (int) d;
         } catch (NumberFormatException e) {
             throw new InvalidInputException(key + ": expected a " + (zeroOk ? "non-negative" : "positive")
-                    + " integer, got '" + s + "'");
+                    + " integer" + (length ? " of tokens (8192, or 8k = 8 × 1024)" : "") + ", got '" + s + "'");
         }
+    }
+
+    /**
+     * A number of training tokens: plain (2e10, 20_000_000_000) or with the decimal suffixes used for dataset sizes,
+     * K, M, B (or G) and T (20B = 2·10^10, 15T = 1.5·10^13).
+     */
+    static double tokenCount(String s) {
+        String t = s.replace("_", "").trim();
+        double scale = 1;
+        if (!t.isEmpty()) {
+            switch (Character.toUpperCase(t.charAt(t.length() - 1))) {
+                case 'K' -> scale = 1e3;
+                case 'M' -> scale = 1e6;
+                case 'B', 'G' -> scale = 1e9;
+                case 'T' -> scale = 1e12;
+                default -> scale = 1;
+            }
+            if (scale != 1) {
+                t = t.substring(0, t.length() - 1);
+            }
+        }
+        return Double.parseDouble(t) * scale;
     }
 
     private static double number(Map<String, String> v, String key, double fallback) {

@@ -99,4 +99,36 @@ class EstimateCliTest {
         assertThat(g.code()).isZero();
         assertThat(g.out()).contains("H100-SXM-80GB", "RTX-4090", "L40S");
     }
+
+    @Test
+    void otherToolsFlagsAndHumanNumbersGiveTheSameEstimate() throws Exception {
+        CliTest.Result ours = CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework", "vllm",
+                "--gpu", "L40S", "--gpus", "2", "--tp", "2", "--seq-len", "8192", "--kv-dtype", "fp8", "--json");
+        CliTest.Result vllm = CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework", "vllm",
+                "--gpu", "L40S", "--gpus", "2", "--tensor-parallel-size", "2", "--max-model-len", "8k",
+                "--kv-cache-dtype", "fp8", "--json");
+        assertThat(ours.code()).as(ours.err()).isZero();
+        assertThat(vllm.code()).as(vllm.err()).isZero();
+        ObjectMapper json = new ObjectMapper();
+        assertThat(json.readTree(vllm.out()).get("memory")).isEqualTo(json.readTree(ours.out()).get("memory"));
+        CliTest.Result hf = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "lora",
+                "--gpu", "A100-SXM-80GB", "--per-device-train-batch-size", "4", "--gradient-accumulation-steps", "2",
+                "--gradient-checkpointing", "--optim", "adamw_torch_fused", "--attn-implementation",
+                "flash_attention_2", "--lora-r", "16", "--target-modules", "q_proj,v_proj", "--json");
+        assertThat(hf.code()).as(hf.err()).isZero();
+        JsonNode w = json.readTree(hf.out()).get("workload");
+        assertThat(w.get("batch_size").asInt()).isEqualTo(4);
+        assertThat(w.get("checkpointing").asText()).isEqualTo("full");
+        assertThat(w.get("optimizer").asText()).isEqualTo("adamw-fused");
+    }
+
+    @Test
+    void planReadsHumanNumbersWithoutAnInternalError() {
+        // plain, underscored, decimal-suffixed and fractional spellings of the same integers
+        CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu", "H100-SXM-80GB",
+                "--gpus", "8.0", "--tokens", "20B", "--seq-len", "4k", "--global-batch-size", "1_6");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).doesNotContain("internal error");
+        assertThat(r.out()).contains("8 × H100-SXM-80GB");
+    }
 }

@@ -125,4 +125,83 @@ class WorkloadParserTest {
         assertThatThrownBy(() -> WorkloadParser.readFile(json)).isInstanceOf(InvalidInputException.class)
                 .hasMessageContaining("not valid JSON or YAML");
     }
+
+    @Test
+    void otherToolsNamesForTheSameKeysAreAccepted() {
+        // vLLM serve flags as a file or a map
+        Workload served = WorkloadParser.parse(base("task", "infer", "framework", "vllm", "max_model_len", "8192",
+                "tensor-parallel-size", "2", "gpus", "2", "kv_cache_dtype", "fp8", "quantization", "awq",
+                "dtype", "bfloat16"));
+        assertThat(served.seqLen()).isEqualTo(8192);
+        assertThat(served.parallelism().tp()).isEqualTo(2);
+        assertThat(served.kvDtype()).isEqualTo(KvDtype.FP8);
+        assertThat(served.quant()).isEqualTo(QuantFormat.AWQ_4BIT);
+        assertThat(served.precision()).isEqualTo(Precision.BF16);
+        // transformers TrainingArguments / PEFT LoraConfig names and values
+        Workload trained = WorkloadParser.parse(base("method", "lora", "per_device_train_batch_size", "4",
+                "gradient_accumulation_steps", "8", "gradient_checkpointing", "true", "optim", "adamw_torch_fused",
+                "attn_implementation", "flash_attention_2", "lora_r", "64", "target_modules", "q_proj,v_proj"));
+        assertThat(trained.batchSize()).isEqualTo(4);
+        assertThat(trained.gradAccum()).isEqualTo(8);
+        assertThat(trained.checkpointing()).isEqualTo(Checkpointing.FULL);
+        assertThat(trained.optimizer()).isEqualTo(OptimizerKind.ADAMW_FUSED);
+        assertThat(trained.attention()).isEqualTo(AttentionImpl.FLASH);
+        assertThat(trained.loraRank()).isEqualTo(64);
+        assertThat(trained.loraTargets()).containsExactly("q_proj", "v_proj");
+        assertThat(WorkloadParser.parse(base("gradient_checkpointing", "false")).checkpointing())
+                .isEqualTo(Checkpointing.NONE);
+        // Megatron and DeepSpeed names
+        Workload megatron = WorkloadParser.parse(base("framework", "megatron-lm", "gpus", "16",
+                "tensor_model_parallel_size", "4", "pipeline_model_parallel_size", "2", "micro_batch_size", "2",
+                "recompute_granularity", "selective"));
+        assertThat(megatron.framework()).isEqualTo(Framework.MEGATRON);
+        assertThat(megatron.parallelism().tp() * megatron.parallelism().pp()).isEqualTo(8);
+        assertThat(megatron.checkpointing()).isEqualTo(Checkpointing.SELECTIVE);
+        assertThat(WorkloadParser.parse(base("framework", "deepspeed", "gpus", "8", "zero_stage", "3"))
+                .parallelism().zero()).isEqualTo(3);
+        assertThat(WorkloadParser.parse(base("framework", "torchtitan", "gpus", "8")).framework())
+                .isEqualTo(Framework.FSDP);
+    }
+
+    @Test
+    void aKeyGivenTwiceUnderTwoNamesMustAgree() {
+        assertThat(WorkloadParser.parse(base("seq_len", "4096", "max_model_len", "4096")).seqLen()).isEqualTo(4096);
+        assertThatThrownBy(() -> WorkloadParser.parse(base("seq_len", "4096", "max_model_len", "8192")))
+                .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("seq_len: given twice");
+    }
+
+    @Test
+    void lengthsTakeK_andTokenCountsTakeDecimalSuffixes() {
+        assertThat(WorkloadParser.parse(base("seq_len", "8k")).seqLen()).isEqualTo(8192);
+        assertThat(WorkloadParser.parse(base("seq_len", "128K")).seqLen()).isEqualTo(131_072);
+        assertThat(WorkloadParser.parse(base("seq_len", "1.5k")).seqLen()).isEqualTo(1536);
+        assertThat(WorkloadParser.parse(base("task", "infer", "prompt_len", "1k", "output_len", "256")).seqLen())
+                .isEqualTo(1280);
+        assertThat(WorkloadParser.parse(base("tokens", "20B")).perf().trainTokens()).isEqualTo(2e10);
+        assertThat(WorkloadParser.parse(base("tokens", "15T")).perf().trainTokens()).isEqualTo(1.5e13);
+        assertThat(WorkloadParser.parse(base("tokens", "500m")).perf().trainTokens()).isEqualTo(5e8);
+        assertThat(WorkloadParser.parse(base("tokens", "2e9")).perf().trainTokens()).isEqualTo(2e9);
+        // k is for lengths only; a fraction of a token is not a length
+        for (String bad : new String[] {"8m", "0.3k", "k", "8kk"}) {
+            assertThatThrownBy(() -> WorkloadParser.parse(base("seq_len", bad)))
+                    .isInstanceOf(InvalidInputException.class)
+                    .hasMessage("seq_len: expected a positive integer of tokens (8192, or 8k = 8 × 1024), got '" + bad
+                            + "'");
+        }
+        assertThatThrownBy(() -> WorkloadParser.parse(base("batch_size", "2k")))
+                .isInstanceOf(InvalidInputException.class).hasMessage("batch_size: expected a positive integer, got '2k'");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("tokens", "20X")))
+                .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("tokens: expected a number");
+    }
+
+    @Test
+    void normalizedKeysArePlainNumbersUnderTheirOwnNames() {
+        Map<String, String> n = WorkloadParser.normalized(base("max-model-len", "8k", "tensor_parallel_size", "8.0",
+                "tokens", "20B", "global_batch_size", "1_024", "batch_size", "max"));
+        assertThat(n).containsEntry("seq_len", "8192").containsEntry("tp", "8").containsEntry("tokens", "20000000000")
+                .containsEntry("global_batch_size", "1024").containsEntry("batch_size", "max")
+                .doesNotContainKeys("max_model_len", "tensor_parallel_size");
+        assertThatThrownBy(() -> WorkloadParser.normalized(base("gpus", "eight")))
+                .isInstanceOf(InvalidInputException.class).hasMessage("gpus: expected a positive integer, got 'eight'");
+    }
 }
