@@ -35,7 +35,8 @@ final class EstimateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         WorkloadOptions.Job j = job.resolve();
-        Estimate estimate = Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu());
+        Estimate estimate = Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu())
+                .withModelWarnings(j.loaded().warnings());
         EstimateReport report = EstimateReport.of(estimate);
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n"
                 : report.toText(explain) + (perRank ? report.perRankText(explain) : "");

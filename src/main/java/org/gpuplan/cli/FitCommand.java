@@ -31,6 +31,7 @@ final class FitCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         String key = FitSearch.key(max);
         WorkloadOptions.Job j = job.resolve();
+        CommonOptions.warn(spec, j.loaded().warnings());
         if (j.gpu().isEmpty()) {
             throw new InvalidInputException("gpu: fit needs --gpu (e.g. RTX-4090, H100-SXM-80GB)");
         }

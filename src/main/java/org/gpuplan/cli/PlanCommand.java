@@ -55,6 +55,7 @@ final class PlanCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         WorkloadOptions.Job j = job.resolve();
+        CommonOptions.warn(spec, j.loaded().warnings());
         Map<String, String> fixed = job.raw();
         PriceCatalog prices = pricesFile == null ? PriceCatalog.builtIn() : PriceCatalog.withUserFile(pricesFile);
         PlanRequest req = new PlanRequest(j.loaded().name(), j.spec(), fixed, PlanRequest.Objective.parse(objective),

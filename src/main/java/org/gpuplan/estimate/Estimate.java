@@ -28,6 +28,17 @@ public record Estimate(String modelName, ModelSpec spec, ParameterBreakdown para
         ranks = List.copyOf(ranks);
     }
 
+    /** The same estimate with warnings about the model itself (from reading its config) before its own. */
+    public Estimate withModelWarnings(List<String> model) {
+        if (model.isEmpty()) {
+            return this;
+        }
+        List<String> all = new java.util.ArrayList<>(model);
+        all.addAll(warnings);
+        return new Estimate(modelName, spec, parameters, workload, gpu, memory, fit, all, ranks,
+                hostMemoryBytesPerNode, perf);
+    }
+
     /**
      * One kind of rank (pipeline stages differ) and how many GPUs are of that kind.
      *

@@ -57,6 +57,34 @@ public final class ModelCatalog {
         return byName.size() == 1 ? Optional.of(byName.get(0)) : Optional.empty();
     }
 
+    /**
+     * The catalog model that differs from {@code ref} only by the words that name a variant trained from the same
+     * architecture (Instruct, Chat, it, Base, pt: meta-llama/Llama-3.1-8B-Instruct → meta-llama/Llama-3.1-8B,
+     * mistralai/Mistral-7B-Instruct-v0.3 → mistralai/Mistral-7B-v0.3, google/gemma-2-9b-it → google/gemma-2-9b,
+     * meta-llama/Llama-2-7b-chat-hf → meta-llama/Llama-2-7b-hf); empty when none or more than one architecture does.
+     */
+    public Optional<CatalogEntry> sameArchitectureAs(String ref) {
+        String r = withoutVariantWords(ref);
+        boolean withOrg = ref.contains("/");
+        List<CatalogEntry> hits = entries.stream().filter(e -> {
+            String id = withOrg ? e.id() : e.id().substring(e.id().indexOf('/') + 1);
+            return withoutVariantWords(id).equals(r);
+        }).toList();
+        // several hits are fine when they are one architecture (the same config file)
+        return hits.stream().map(CatalogEntry::file).distinct().count() == 1 ? Optional.of(hits.get(0))
+                : Optional.empty();
+    }
+
+    private static String withoutVariantWords(String id) {
+        String s = id.trim().toLowerCase(Locale.ROOT);
+        String before;
+        do {
+            before = s;
+            s = s.replaceAll("-(instruct|chat|it|base|pt)(?=-|$)", "");
+        } while (!s.equals(before));
+        return s;
+    }
+
     /** The config.json text of an entry. */
     public String config(CatalogEntry e) {
         return resource(e.file());

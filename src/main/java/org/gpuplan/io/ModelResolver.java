@@ -35,10 +35,23 @@ public final class ModelResolver {
         this.options = options;
     }
 
+    /** A Hub page or file URL (https://huggingface.co/org/name[/tree/main|/blob/main/config.json], hf.co/...). */
+    private static final Pattern HUB_URL = Pattern.compile(
+            "(?i)(?:https?://)?(?:www\\.)?(?:huggingface\\.co|hf\\.co)/([^/?#]+/[^/?#]+)(?:[/?#].*)?");
+
+    /** The repository id of a Hub URL as users paste it, or the reference unchanged. */
+    static String repoIdOf(String ref) {
+        java.util.regex.Matcher m = HUB_URL.matcher(ref.trim());
+        return m.matches() ? m.group(1) : ref;
+    }
+
     public LoadedModel resolve(String ref) {
         if (ref == null || ref.isBlank()) {
             throw new InvalidInputException("model: give a HuggingFace id (e.g. meta-llama/Llama-3.1-8B), a config.json, "
                     + "a model folder, a .safetensors or a .gguf file");
+        }
+        if (!Files.exists(Path.of(ref))) {
+            ref = repoIdOf(ref);
         }
         Path path = Path.of(ref);
         if (Files.exists(path)) {
@@ -71,6 +84,18 @@ public final class ModelResolver {
             ParsedConfig parsed = HfConfigParser.parse(catalog.config(e), e.id(), e.id() + " (built-in catalog)");
             return new LoadedModel(e.id(), "built-in catalog", Optional.of(e.source()), Optional.of(parsed),
                     Optional.empty(), Optional.empty(), parsed.warnings());
+        }
+        Optional<CatalogEntry> variant = catalog.sameArchitectureAs(ref);
+        if (variant.isPresent()) {
+            // an instruction-tuned (or base) variant of a catalog model: the same architecture, other weights
+            CatalogEntry e = variant.get();
+            ParsedConfig parsed = HfConfigParser.parse(catalog.config(e), ref, e.id() + " (built-in catalog)");
+            List<String> warnings = new java.util.ArrayList<>(parsed.warnings());
+            warnings.add(ref + " is not in the built-in catalog: estimated with the architecture of " + e.id()
+                    + " (its base or instruction-tuned variant; such variants share config.json's architecture keys)"
+                    + (options.online() ? "" : "; add --online to read its own config.json"));
+            return new LoadedModel(ref, "built-in catalog (" + e.id() + ")", Optional.of(e.source()),
+                    Optional.of(parsed), Optional.empty(), Optional.empty(), warnings);
         }
         List<String> suggestions = catalog.suggestions(ref);
         throw new InvalidInputException("model '" + ref + "' not found: not a local path, not in the HuggingFace cache ("

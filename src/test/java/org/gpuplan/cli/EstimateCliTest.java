@@ -131,4 +131,18 @@ class EstimateCliTest {
         assertThat(r.err()).doesNotContain("internal error");
         assertThat(r.out()).contains("8 × H100-SXM-80GB");
     }
+
+    @Test
+    void warningsAboutTheModelReachTheEstimate() throws Exception {
+        CliTest.Result r = CliTest.run("estimate", "meta-llama/Llama-3.1-8B-Instruct", "--task", "infer", "--gpu",
+                "L4", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(new ObjectMapper().readTree(r.out()).get("warnings").toString())
+                .contains("estimated with the architecture of meta-llama/Llama-3.1-8B");
+        CliTest.Result plan = CliTest.run("fit", "meta-llama/Llama-3.1-8B-Instruct", "--task", "train", "--method",
+                "qlora", "--gpu", "RTX-4090", "--max", "seq-len", "--json");
+        assertThat(plan.code()).as(plan.err()).isZero();
+        assertThat(plan.err()).startsWith("gpuplan: warning: meta-llama/Llama-3.1-8B-Instruct is not in the built-in");
+        new ObjectMapper().readTree(plan.out()); // stdout stays JSON
+    }
 }

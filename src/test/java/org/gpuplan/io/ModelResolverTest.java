@@ -203,4 +203,36 @@ class ModelResolverTest {
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("404");
         assertThat(tmp.resolve("hub/models--acme--gated")).doesNotExist();
     }
+
+    @Test
+    void hubUrlsAsUsersPasteThemNameTheRepository() {
+        assertThat(ModelResolver.repoIdOf("https://huggingface.co/meta-llama/Llama-3.1-8B")).isEqualTo(
+                "meta-llama/Llama-3.1-8B");
+        assertThat(ModelResolver.repoIdOf("https://huggingface.co/Qwen/Qwen2.5-7B/blob/main/config.json"))
+                .isEqualTo("Qwen/Qwen2.5-7B");
+        assertThat(ModelResolver.repoIdOf("hf.co/google/gemma-2-9b?library=transformers")).isEqualTo(
+                "google/gemma-2-9b");
+        assertThat(ModelResolver.repoIdOf("meta-llama/Llama-3.1-8B")).isEqualTo("meta-llama/Llama-3.1-8B");
+        assertThat(offline().resolve("https://huggingface.co/meta-llama/Llama-3.1-8B/tree/main").name())
+                .isEqualTo("meta-llama/Llama-3.1-8B");
+    }
+
+    @Test
+    void anInstructOrBaseVariantOfACatalogModelUsesItsArchitectureWithAWarning() {
+        for (String[] pair : new String[][] {{"meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B"},
+                {"mistralai/Mistral-7B-Instruct-v0.3", "mistralai/Mistral-7B-v0.3"},
+                {"google/gemma-2-9b-it", "google/gemma-2-9b"}, {"meta-llama/Llama-2-7b-chat-hf", "meta-llama/Llama-2-7b-hf"},
+                {"Qwen/Qwen3-8B-Base", "Qwen/Qwen3-8B"}, {"Qwen/Qwen2.5-72B", "Qwen/Qwen2.5-72B-Instruct"}}) {
+            LoadedModel m = offline().resolve(pair[0]);
+            LoadedModel base = offline().resolve(pair[1]);
+            assertThat(m.name()).isEqualTo(pair[0]);
+            assertThat(ParameterCounter.count(m.spec().orElseThrow()).totalCount())
+                    .isEqualTo(ParameterCounter.count(base.spec().orElseThrow()).totalCount());
+            assertThat(m.warnings()).anySatisfy(w -> assertThat(w).contains("not in the built-in catalog")
+                    .contains(pair[1]));
+        }
+        // another organization's model of the same name is not assumed to be the same
+        assertThatThrownBy(() -> offline().resolve("someone/Llama-3.1-8B-Instruct"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("not found");
+    }
 }
