@@ -124,4 +124,12 @@ public class CliTest {
         new ObjectMapper().readTree(big.out())
                 .forEach(row -> assertThat(row.get("parameters_total").asLong()).isGreaterThanOrEqualTo(100_000_000_000L));
     }
+
+    @Test
+    void bashCompletionCoversTheCommandsAndTheirFlags() {
+        Result r = run("generate-completion");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).startsWith("#!/usr/bin/env bash").contains("complete -F _complete_gpuplan")
+                .contains("estimate", "plan", "fit", "--max-model-len", "--tensor-parallel-size", "--seq-len");
+    }
 }
