@@ -2,7 +2,7 @@ package org.gpuplan.cli;
 
 import java.util.concurrent.Callable;
 import org.gpuplan.estimate.Estimate;
-import org.gpuplan.estimate.Estimator;
+import org.gpuplan.estimate.Job;
 import org.gpuplan.report.EstimateReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,9 +34,8 @@ final class EstimateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        WorkloadOptions.Job j = job.resolve();
-        Estimate estimate = Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu())
-                .withModelWarnings(j.loaded().warnings());
+        Job j = job.resolve();
+        Estimate estimate = j.estimate();
         EstimateReport report = EstimateReport.of(estimate);
         String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n"
                 : report.toText(explain) + (perRank ? report.perRankText(explain) : "");

@@ -2,6 +2,7 @@ package org.gpuplan.cli;
 
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.gpuplan.estimate.Job;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.plan.FitSearch;
 import org.gpuplan.report.PlanReport;
@@ -30,12 +31,12 @@ final class FitCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String key = FitSearch.key(max);
-        WorkloadOptions.Job j = job.resolve();
+        Job j = job.resolve();
         CommonOptions.warn(spec, j.loaded().warnings());
         if (j.gpu().isEmpty()) {
             throw new InvalidInputException("gpu: fit needs --gpu (e.g. RTX-4090, H100-SXM-80GB)");
         }
-        Map<String, String> keys = job.raw();
+        Map<String, String> keys = j.keys();
         FitSearch.Result r = FitSearch.largest(j.loaded().name(), j.spec(), keys, j.gpu().get(), key);
         String out = common.json ? InspectCommand.JSON.writeValueAsString(PlanReport.fitJson(r)) + "\n"
                 : PlanReport.fitText(r, keys);

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
+import org.gpuplan.estimate.Job;
 import org.gpuplan.hardware.PriceCatalog;
 import org.gpuplan.plan.Changes;
 import org.gpuplan.plan.PlanRequest;
@@ -54,9 +55,9 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        WorkloadOptions.Job j = job.resolve();
+        Job j = job.resolve();
         CommonOptions.warn(spec, j.loaded().warnings());
-        Map<String, String> fixed = job.raw();
+        Map<String, String> fixed = j.keys();
         PriceCatalog prices = pricesFile == null ? PriceCatalog.builtIn() : PriceCatalog.withUserFile(pricesFile);
         PlanRequest req = new PlanRequest(j.loaded().name(), j.spec(), fixed, PlanRequest.Objective.parse(objective),
                 deadline == null ? OptionalDouble.empty() : OptionalDouble.of(Durations.seconds("deadline", deadline)),

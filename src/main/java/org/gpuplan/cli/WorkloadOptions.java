@@ -3,17 +3,12 @@ package org.gpuplan.cli;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
-import org.gpuplan.estimate.Estimator;
-import org.gpuplan.hardware.Gpu;
+import org.gpuplan.estimate.Job;
 import org.gpuplan.hardware.GpuCatalog;
-import org.gpuplan.io.HfConfigParser;
-import org.gpuplan.io.LoadedModel;
 import org.gpuplan.io.ModelCatalog;
 import org.gpuplan.io.ModelResolver;
 import org.gpuplan.io.ResolveOptions;
 import org.gpuplan.model.InvalidInputException;
-import org.gpuplan.model.ModelSpec;
 import org.gpuplan.workload.Workload;
 import org.gpuplan.workload.WorkloadParser;
 import picocli.CommandLine.Option;
@@ -175,23 +170,10 @@ final class WorkloadOptions {
     }
 
     /** Everything a command needs: the model, its architecture, the workload and the GPU catalog. */
-    record Job(LoadedModel loaded, ModelSpec spec, Workload workload, GpuCatalog gpus, Optional<Gpu> gpu) {
-    }
-
     Job resolve() {
-        Map<String, String> raw = raw();
         ModelResolver resolver = new ModelResolver(ModelCatalog.builtIn(),
                 ResolveOptions.fromEnvironment(System.getenv(), online));
-        LoadedModel loaded = resolver.resolve(raw.get("model"));
-        Workload w = WorkloadParser.parse(Estimator.withFileDefaults(raw, loaded));
         GpuCatalog catalog = gpuFile == null ? GpuCatalog.builtIn() : GpuCatalog.withUserFile(gpuFile);
-        Optional<Gpu> g = w.gpu().map(catalog::require);
-        if (loaded.spec().isEmpty()) {
-            throw new InvalidInputException("model: " + w.model() + " has no architecture to estimate from (give its "
-                    + "config.json or a folder that has one)");
-        }
-        ModelSpec spec = w.architecture().map(a -> HfConfigParser.withArchitecture(loaded.spec().get(), a))
-                .orElse(loaded.spec().get());
-        return new Job(loaded, spec, w, catalog, g);
+        return Job.of(raw(), resolver, catalog);
     }
 }
