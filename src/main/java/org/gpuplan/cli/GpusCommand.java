@@ -1,6 +1,5 @@
 package org.gpuplan.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -34,36 +33,7 @@ final class GpusCommand implements Callable<Integer> {
         GpuCatalog catalog = gpuFile == null ? GpuCatalog.builtIn() : GpuCatalog.withUserFile(gpuFile);
         StringBuilder out = new StringBuilder();
         if (common.json) {
-            var arr = InspectCommand.JSON.createArrayNode();
-            for (Gpu g : catalog.gpus()) {
-                ObjectNode o = arr.addObject().put("name", g.name()).put("vendor", g.vendor())
-                        .put("architecture", g.architecture()).put("memory_gb", g.memoryBytes() / 1e9)
-                        .put("cuda_total_bytes", g.cudaTotalBytes())
-                        .put("nvidia_smi_total_bytes", g.nvidiaSmiTotalBytes())
-                        .put("memory_bandwidth_tbs", g.memoryBandwidthTbs())
-                        .put("bf16_dense_tflops", g.bf16DenseTflops());
-                ObjectNode dense = o.putObject("dense_tflops");
-                for (TensorDtype d : TensorDtype.values()) {
-                    if (g.supports(d)) {
-                        dense.put(d.name().toLowerCase(Locale.ROOT), g.denseTflops().get(d));
-                    }
-                }
-                if (g.tdpWatts() > 0) {
-                    o.put("tdp_w", g.tdpWatts());
-                } else {
-                    o.putNull("tdp_w");
-                }
-                if (g.computeCapability().isEmpty()) {
-                    o.putNull("compute_capability");
-                } else {
-                    o.put("compute_capability", g.computeCapability());
-                }
-                Gpu.Interconnect ic = g.interconnect();
-                o.put("link", ic.link()).put("link_gbs", ic.linkGBs()).put("scale_up_gpus", ic.scaleUpGpus())
-                        .put("network_gbs", ic.networkGBs()).put("matmul_efficiency", g.matmulEfficiency())
-                        .put("memory_efficiency", g.memoryEfficiency()).put("power_clock_factor", g.clockFactor())
-                        .put("source", g.source());
-            }
+            var arr = org.gpuplan.report.GpusReport.json(catalog);
             out.append(InspectCommand.JSON.writeValueAsString(arr)).append('\n');
         } else {
             String row = "%-16s %8s %12s %8s %9s %9s %-12s %6s %5s %4s%n";

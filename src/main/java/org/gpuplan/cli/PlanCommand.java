@@ -3,8 +3,6 @@ package org.gpuplan.cli;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import org.gpuplan.estimate.Job;
 import org.gpuplan.hardware.PriceCatalog;
@@ -59,25 +57,24 @@ final class PlanCommand implements Callable<Integer> {
         CommonOptions.warn(spec, j.loaded().warnings());
         Map<String, String> fixed = j.keys();
         PriceCatalog prices = pricesFile == null ? PriceCatalog.builtIn() : PriceCatalog.withUserFile(pricesFile);
-        PlanRequest req = new PlanRequest(j.loaded().name(), j.spec(), fixed, PlanRequest.Objective.parse(objective),
-                deadline == null ? OptionalDouble.empty() : OptionalDouble.of(Durations.seconds("deadline", deadline)),
-                budget == null ? OptionalDouble.empty() : OptionalDouble.of(Durations.positive("budget", budget)),
-                maxGpus, onlyGpus == null ? List.of() : onlyGpus, providers == null ? List.of() : providers,
-                Optional.ofNullable(region), spot, PlanRequest.Allow.parse(allow),
-                rps == null ? OptionalDouble.empty() : OptionalDouble.of(Durations.positive("rps", rps)),
-                ttft == null ? OptionalDouble.empty() : OptionalDouble.of(Durations.seconds("ttft", ttft)),
-                tpot == null ? OptionalDouble.empty() : OptionalDouble.of(Durations.seconds("tpot", tpot)));
+        Map<String, String> constraints = new java.util.LinkedHashMap<>();
+        constraints.put("objective", objective);
+        constraints.put("deadline", deadline);
+        constraints.put("budget", budget);
+        constraints.put("max_gpus", String.valueOf(maxGpus));
+        constraints.put("only_gpus", onlyGpus == null ? null : String.join(",", onlyGpus));
+        constraints.put("providers", providers == null ? null : String.join(",", providers));
+        constraints.put("region", region);
+        constraints.put("spot", String.valueOf(spot));
+        constraints.put("allow", allow);
+        constraints.put("rps", rps);
+        constraints.put("ttft", ttft);
+        constraints.put("tpot", tpot);
+        PlanRequest req = PlanRequest.of(j.loaded().name(), j.spec(), fixed, constraints);
         Progress progress = new Progress(spec.commandLine().getErr(), !common.json);
         Planner.Result result = Planner.plan(req, j.gpus(), prices, progress);
         progress.done();
-        // the user's own setup does not fit: say what to change
-        List<Changes.Change> changes = List.of();
-        if (j.gpu().isPresent()) {
-            var base = org.gpuplan.estimate.Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu());
-            if (!base.fit().map(f -> f.fits()).orElse(true)) {
-                changes = Changes.toFit(j.loaded().name(), j.spec(), fixed, j.gpu().get());
-            }
-        }
+        List<Changes.Change> changes = Changes.whenNotFitting(j); // the user's own setup does not fit
         String out = common.json ? InspectCommand.JSON.writeValueAsString(PlanReport.json(result, changes)) + "\n"
                 : PlanReport.text(result, changes);
         return CommonOptions.print(spec, out);

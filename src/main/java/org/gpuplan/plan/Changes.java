@@ -214,6 +214,16 @@ public final class Changes {
         return e.perf().map(p -> e.workload().training() ? 1 / p.tokensPerS() : p.tpotS()).orElse(Double.NaN);
     }
 
+    /** What to change when the job as given does not fit its GPU (empty when it fits or names no GPU). */
+    public static List<Change> whenNotFitting(org.gpuplan.estimate.Job j) {
+        if (j.gpu().isEmpty()) {
+            return List.of();
+        }
+        Estimate base = org.gpuplan.estimate.Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu());
+        return base.fit().map(Estimate.Fit::fits).orElse(true) ? List.of()
+                : toFit(j.loaded().name(), j.spec(), j.keys(), j.gpu().get());
+    }
+
     static int intOf(String s, int fallback) {
         try {
             return s == null ? fallback : (int) Double.parseDouble(s);

@@ -41,6 +41,65 @@ public record PlanRequest(String modelName, ModelSpec spec, Map<String, String> 
         }
     }
 
+    /** The constraint keys {@link #of} accepts (the plan command's options in snake_case). */
+    public static final List<String> CONSTRAINT_KEYS = List.of("objective", "deadline", "budget", "max_gpus",
+            "only_gpus", "providers", "region", "spot", "allow", "rps", "ttft", "tpot");
+
+    /**
+     * A request from constraints given as text, as the command line and the HTTP API take them: {@code deadline}
+     * 48h, {@code budget} 5000, {@code max_gpus} 64, {@code only_gpus} and {@code providers} comma-separated,
+     * {@code region} eu, {@code spot} true, {@code objective} cost|time|gpus, {@code allow} quant,optimizer,lora,
+     * {@code rps} 20, {@code ttft} 500ms, {@code tpot} 40ms. Absent keys take the defaults.
+     */
+    public static PlanRequest of(String modelName, ModelSpec spec, Map<String, String> fixed,
+                                 Map<String, String> constraints) {
+        Map<String, String> c = new java.util.HashMap<>();
+        constraints.forEach((k, v) -> {
+            String key = k.trim().toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+            if (!CONSTRAINT_KEYS.contains(key)) {
+                throw new InvalidInputException("plan: unknown constraint '" + k + "' (accepted: "
+                        + String.join(", ", CONSTRAINT_KEYS) + ")");
+            }
+            if (v != null && !v.isBlank()) {
+                c.put(key, v.trim());
+            }
+        });
+        int maxGpus = 1024;
+        if (c.containsKey("max_gpus")) {
+            double m;
+            try {
+                m = Double.parseDouble(c.get("max_gpus"));
+            } catch (NumberFormatException e) {
+                m = Double.NaN;
+            }
+            if (!(m >= 1 && m <= 100_000) || m != Math.rint(m)) {
+                throw new InvalidInputException("max_gpus: expected 1 to 100000, got '" + c.get("max_gpus") + "'");
+            }
+            maxGpus = (int) m;
+        }
+        String spot = c.getOrDefault("spot", "false").toLowerCase(java.util.Locale.ROOT);
+        if (!spot.equals("true") && !spot.equals("false")) {
+            throw new InvalidInputException("spot: expected true or false, got '" + c.get("spot") + "'");
+        }
+        return new PlanRequest(modelName, spec, fixed, Objective.parse(c.getOrDefault("objective", "cost")),
+                seconds(c, "deadline"), positive(c, "budget"), maxGpus, list(c, "only_gpus"), list(c, "providers"),
+                Optional.ofNullable(c.get("region")), spot.equals("true"), Allow.parse(c.getOrDefault("allow", "")),
+                positive(c, "rps"), seconds(c, "ttft"), seconds(c, "tpot"));
+    }
+
+    private static OptionalDouble seconds(Map<String, String> c, String key) {
+        return c.containsKey(key) ? OptionalDouble.of(Durations.seconds(key, c.get(key))) : OptionalDouble.empty();
+    }
+
+    private static OptionalDouble positive(Map<String, String> c, String key) {
+        return c.containsKey(key) ? OptionalDouble.of(Durations.positive(key, c.get(key))) : OptionalDouble.empty();
+    }
+
+    private static List<String> list(Map<String, String> c, String key) {
+        return c.containsKey(key) ? java.util.Arrays.stream(c.get(key).split(",")).map(String::trim)
+                .filter(s -> !s.isEmpty()).toList() : List.of();
+    }
+
     /** What to minimize. */
     public enum Objective {
         COST, TIME, GPUS;

@@ -1,15 +1,15 @@
-package org.gpuplan.cli;
+package org.gpuplan.plan;
 
 import java.util.Locale;
 import org.gpuplan.model.InvalidInputException;
 
 /** Parses "48h", "2d", "90m", "500ms", "3600" (seconds) into seconds. */
-final class Durations {
+public final class Durations {
 
     private Durations() {
     }
 
-    static double seconds(String field, String s) {
+    public static double seconds(String field, String s) {
         String t = s.trim().toLowerCase(Locale.ROOT);
         double unit = 1;
         String num = t;
@@ -46,7 +46,7 @@ final class Durations {
         }
     }
 
-    static double positive(String field, String s) {
+    public static double positive(String field, String s) {
         try {
             double v = Double.parseDouble(s.trim().replace("$", "").replace("_", ""));
             if (!(v > 0) || !Double.isFinite(v)) {
