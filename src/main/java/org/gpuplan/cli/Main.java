@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
 @Command(name = "gpuplan", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Plans GPU jobs for Transformer models: memory, time, cost and hardware, before launch.",
         subcommands = {InspectCommand.class, ModelsCommand.class, EstimateCommand.class, GpusCommand.class,
-            ValidateCommand.class, PlanCommand.class, FitCommand.class, CommandLine.HelpCommand.class,
+            ValidateCommand.class, PlanCommand.class, FitCommand.class, ServerCommand.class,
+            CommandLine.HelpCommand.class,
             picocli.AutoComplete.GenerateCompletion.class})
 public final class Main implements Runnable {
 

@@ -64,6 +64,22 @@ public final class ModelResolver {
             throw new InvalidInputException("model: '" + SafetensorsReader.shorten(ref) + "' is neither an existing path "
                     + "nor a HuggingFace id of the form org/name");
         }
+        return resolveId(ref);
+    }
+
+    /**
+     * A HuggingFace id (or Hub URL) only, never a local path: the local cache, the Hub with {@code --online}, the
+     * catalog. What a server resolves for remote clients, who must not name the server's files.
+     */
+    public LoadedModel resolveId(String ref) {
+        if (ref == null || ref.isBlank()) {
+            throw new InvalidInputException("model: give a HuggingFace id such as meta-llama/Llama-3.1-8B");
+        }
+        ref = repoIdOf(ref);
+        if (!HF_ID.matcher(ref).matches()) {
+            throw new InvalidInputException("model: '" + SafetensorsReader.shorten(ref) + "' is not a HuggingFace id of "
+                    + "the form org/name");
+        }
         if (ref.contains("/")) {
             Optional<Path> cached = cachedSnapshot(ref);
             if (cached.isPresent()) {

@@ -117,22 +117,39 @@ public final class WorkloadParser {
             throw new InvalidInputException("workload: " + file.getFileName() + " must be a mapping of keys to values "
                     + "(accepted keys: " + String.join(", ", KEYS) + ")");
         }
+        return keysOf(root);
+    }
+
+    /** The entries of a JSON object as text (lists joined by commas), under their own names. */
+    public static Map<String, String> textEntries(JsonNode root) {
         Map<String, String> out = new LinkedHashMap<>();
         root.fields().forEachRemaining(e -> {
             JsonNode v = e.getValue();
-            String value;
+            if (v.isObject()) {
+                throw new InvalidInputException(e.getKey() + ": must be a single value or a list");
+            }
             if (v.isArray()) {
                 List<String> items = new ArrayList<>();
                 v.forEach(item -> items.add(item.asText()));
-                value = String.join(",", items);
-            } else if (v.isObject()) {
-                throw new InvalidInputException("workload: '" + e.getKey() + "' must be a single value or a list");
+                out.put(e.getKey(), String.join(",", items));
             } else {
-                value = v.isNull() ? "" : v.asText();
+                out.put(e.getKey(), v.isNull() ? "" : v.asText());
             }
-            out.put(e.getKey(), value);
         });
-        return canonicalKeys(out);
+        return out;
+    }
+
+    /**
+     * The workload keys of a JSON object (a workload file, an HTTP request): values as text, lists joined by commas,
+     * aliases replaced by their keys.
+     */
+    public static Map<String, String> keysOf(JsonNode root) {
+        root.fields().forEachRemaining(e -> {
+            if (e.getValue().isObject()) {
+                throw new InvalidInputException("workload: '" + e.getKey() + "' must be a single value or a list");
+            }
+        });
+        return canonicalKeys(textEntries(root));
     }
 
     /** Integer keys, and whether 0 is accepted for each (the same rules {@link #parse} applies). */
