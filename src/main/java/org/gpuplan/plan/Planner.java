@@ -253,7 +253,7 @@ public final class Planner {
                                             pp > 1 ? String.valueOf(pp) : null, "cp", cp > 1 ? String.valueOf(cp)
                                                     : null, "ep", ep > 1 ? String.valueOf(ep) : null,
                                             "method", method, "optimizer", opt, "sequence_parallel",
-                                            tp > 1 ? "true" : null, "tokens", String.valueOf(tokens));
+                                            tp > 1 ? "true" : null, "tokens", plainNumber(tokens));
                                     base = Candidates.with(base, shard);
                                     if (n == 1) {
                                         base.remove("gpus");
@@ -595,6 +595,11 @@ public final class Planner {
     static boolean meets(PlanRequest req, PerfEstimate pe) {
         return (req.ttftS().isEmpty() || pe.ttftS() <= req.ttftS().getAsDouble())
                 && (req.tpotS().isEmpty() || pe.tpotS() <= req.tpotS().getAsDouble());
+    }
+
+    /** 1e9 as "1000000000" (as a user writes a token count), not "1.0E9". */
+    static String plainNumber(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e18 ? String.valueOf((long) v) : String.valueOf(v);
     }
 
     private static List<Integer> powersOfTwo(int max) {
