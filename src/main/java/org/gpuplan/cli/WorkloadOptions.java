@@ -34,8 +34,8 @@ final class WorkloadOptions {
             + "tensorrt-llm, llama.cpp") String framework;
     @Option(names = "--gpu", description = "GPU from the catalog, e.g. H100-SXM-80GB, A100-SXM-80GB, L40S, RTX-4090")
     String gpu;
-    @Option(names = {"--precision", "--dtype"}, description = "fp32 | fp16-mixed | bf16-mixed | bf16 | fp16") String precision;
-    @Option(names = {"--optimizer", "--optim"}, description = "adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, "
+    @Option(names = "--precision", description = "fp32 | fp16-mixed | bf16-mixed | bf16 | fp16") String precision;
+    @Option(names = "--optimizer", description = "adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, "
             + "sgd-momentum, lion") String optimizer;
     @Option(names = "--optimizer-in-backward", arity = "0..1", fallbackValue = "true") String optimizerInBackward;
     @Option(names = {"--batch-size", "--per-device-train-batch-size", "--micro-batch-size"}, description = "Per-GPU micro-batch (inference: concurrent sequences)")
@@ -47,10 +47,14 @@ final class WorkloadOptions {
     @Option(names = {"--checkpointing", "--recompute-granularity"}, description = "none | full | selective") String checkpointing;
     @Option(names = "--gradient-checkpointing", arity = "0..1", fallbackValue = "true",
             description = "transformers' flag: true = --checkpointing full") String gradientCheckpointing;
+    // shorter names other tools use; hidden so that the usage line shows ours
+    @Option(names = "--dtype", hidden = true) String dtype;
+    @Option(names = "--optim", hidden = true) String optim;
+    @Option(names = "--lora-r", hidden = true) String loraR;
     @Option(names = {"--attention", "--attn-implementation"}, description = "eager | sdpa | flash") String attention;
     @Option(names = "--loss-impl", description = "Training loss: eager | compiled (default with --compile) | chunked "
             + "(torchtune) | fused-linear (Liger)") String lossImpl;
-    @Option(names = {"--lora-rank", "--lora-r"}) String loraRank;
+    @Option(names = "--lora-rank") String loraRank;
     @Option(names = "--lora-alpha") String loraAlpha;
     @Option(names = {"--lora-targets", "--target-modules"}, description = "Comma-separated module names, or all-linear") String loraTargets;
     @Option(names = {"--quant", "--quantization"}, description = "none, int8, nf4, fp4, gptq-4bit, awq-4bit, fp8, q4_0, q4_k_m, q8_0, …")
@@ -112,8 +116,8 @@ final class WorkloadOptions {
         flags.put("method", method);
         flags.put("framework", framework);
         flags.put("gpu", gpu);
-        flags.put("precision", precision);
-        flags.put("optimizer", optimizer);
+        flags.put("precision", precision != null ? precision : dtype);
+        flags.put("optimizer", optimizer != null ? optimizer : optim);
         flags.put("optimizer_in_backward", optimizerInBackward);
         flags.put("batch_size", batchSize);
         flags.put("seq_len", seqLen);
@@ -123,7 +127,7 @@ final class WorkloadOptions {
         flags.put("checkpointing", checkpointing != null ? checkpointing : gradientCheckpointing);
         flags.put("attention", attention);
         flags.put("loss_impl", lossImpl);
-        flags.put("lora_rank", loraRank);
+        flags.put("lora_rank", loraRank != null ? loraRank : loraR);
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
         flags.put("quant", quant);
