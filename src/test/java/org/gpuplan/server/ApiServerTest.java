@@ -131,4 +131,35 @@ class ApiServerTest {
         // the server is still answering
         assertThat(get("/v1/health").statusCode()).isEqualTo(200);
     }
+
+    @Test
+    void randomRequestsGetAnAnswerOrAOneLineErrorNeverAnInternalError() throws Exception {
+        java.util.Random r = new java.util.Random(3);
+        java.util.List<String> keys = new java.util.ArrayList<>(org.gpuplan.workload.WorkloadParser.KEYS);
+        keys.addAll(org.gpuplan.workload.WorkloadParser.PARALLEL_KEYS);
+        keys.addAll(org.gpuplan.workload.WorkloadParser.KEY_ALIASES.keySet());
+        String[] values = {"0", "-1", "1", "2", "8", "8k", "1e9", "1e308", "NaN", "true", "false", "max", "", "x",
+            "H100-SXM-80GB", "RTX-4090", "vllm", "llama.cpp", "megatron", "fsdp", "qlora", "lora", "bf16", "fp8",
+            "full_shard", "q4_k_m", "infer", "train", "99999999999999999999", "[1, 2]", "null", "{\"a\": 1}"};
+        String[] models = {"meta-llama/Llama-3.1-8B", "mistralai/Mixtral-8x7B-v0.1", "deepseek-ai/DeepSeek-V3",
+            "openai-community/gpt2", "nope/nope"};
+        for (int i = 0; i < 300; i++) {
+            StringBuilder body = new StringBuilder("{\"model\": \"" + models[r.nextInt(models.length)] + "\"");
+            for (int k = r.nextInt(6); k > 0; k--) {
+                String v = values[r.nextInt(values.length)];
+                boolean raw = v.startsWith("[") || v.startsWith("{") || v.equals("null") || v.equals("true");
+                body.append(", \"").append(keys.get(r.nextInt(keys.size()))).append("\": ")
+                        .append(raw ? v : "\"" + v + "\"");
+            }
+            body.append('}');
+            String route = r.nextInt(4) == 0 ? "/v1/fit" : "/v1/estimate";
+            HttpResponse<String> resp = post(route, route.equals("/v1/fit") ? body.substring(0, body.length() - 1)
+                    + ", \"max\": \"batch-size\"}" : body.toString());
+            assertThat(resp.statusCode()).as(body + " → " + resp.body()).isIn(200, 400);
+            JsonNode answer = json.readTree(resp.body());
+            if (resp.statusCode() == 400) {
+                assertThat(answer.get("error").asText()).as(body.toString()).doesNotContain("\n").isNotBlank();
+            }
+        }
+    }
 }
