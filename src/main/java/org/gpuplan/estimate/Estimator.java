@@ -171,6 +171,22 @@ public final class Estimator {
             warnings.add("qlora with fp32 compute: bitsandbytes dequantizes to fp32 (slow and larger temporaries)");
         }
         gpu.ifPresent(g -> {
+            String vendor = g.vendor().toLowerCase(Locale.ROOT);
+            if (w.framework() == Framework.TENSORRT_LLM && !vendor.equals("nvidia")) {
+                throw new InvalidInputException("framework: tensorrt-llm runs on NVIDIA GPUs only; " + g.name()
+                        + " is " + g.vendor() + " (use vllm or sglang)");
+            }
+            if (w.framework() == Framework.LLAMA_CPP && (vendor.equals("google") || vendor.equals("intel"))) {
+                throw new InvalidInputException("framework: llama.cpp has no " + g.name() + " backend (use vllm)");
+            }
+            if (vendor.equals("google") || vendor.equals("intel")) {
+                warnings.add(g.name() + " is not a CUDA device: memory is estimated with PyTorch-on-CUDA semantics "
+                        + "(CUDA context and library workspaces, the caching allocator's peaks); the "
+                        + (vendor.equals("google") ? "XLA (TPU)" : "Habana (Gaudi)") + " runtime allocates differently");
+            } else if (vendor.equals("amd")) {
+                warnings.add(g.name() + " runs ROCm: torch.cuda reports the same peaks and rocm-smi the device use; the "
+                        + "CUDA context and cuBLAS workspace sizes stand in for HIP's and hipBLASLt's (not measured)");
+            }
             boolean bf16 = w.precision() == Precision.BF16 || w.precision() == Precision.BF16_MIXED;
             if (bf16 && g.computeMajor() > 0 && g.computeMajor() < 8) {
                 warnings.add(g.name() + " (compute capability " + g.computeCapability() + ") has no bf16 tensor "

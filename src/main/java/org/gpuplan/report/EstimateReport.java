@@ -186,7 +186,9 @@ public final class EstimateReport {
                 gib(m.peakAllocated())));
         out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "reserved  (torch.cuda.max_memory_reserved)",
                 gib(m.peakReserved())));
-        out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "device used (nvidia-smi)", gib(m.deviceUsed())));
+        String vendor = e.gpu().map(g -> g.vendor().toLowerCase(Locale.ROOT)).orElse("nvidia");
+        String smi = vendor.equals("amd") ? "rocm-smi" : vendor.equals("nvidia") ? "nvidia-smi" : "device";
+        out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "device used (" + smi + ")", gib(m.deviceUsed())));
         if (explain) {
             for (Term t : m.explanations()) {
                 out.append("      ").append(t.label()).append(" = ").append(t.formula()).append('\n');

@@ -145,4 +145,20 @@ class EstimateCliTest {
         assertThat(plan.err()).startsWith("gpuplan: warning: meta-llama/Llama-3.1-8B-Instruct is not in the built-in");
         new ObjectMapper().readTree(plan.out()); // stdout stays JSON
     }
+
+    @Test
+    void acceleratorsOtherThanNvidiaSayWhatTheEstimateAssumes() {
+        CliTest.Result amd = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
+                "vllm", "--gpu", "MI300X");
+        assertThat(amd.code()).as(amd.err()).isZero();
+        assertThat(amd.out()).contains("device used (rocm-smi)", "runs ROCm").doesNotContain("nvidia-smi");
+        CliTest.Result tpu = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
+                "vllm", "--gpu", "TPU-v5p");
+        assertThat(tpu.code()).as(tpu.err()).isZero();
+        assertThat(tpu.out()).contains("is not a CUDA device", "XLA (TPU)", "device used (device)");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                "--framework", "tensorrt-llm", "--gpu", "MI300X"), "tensorrt-llm runs on NVIDIA GPUs only");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                "--framework", "llama.cpp", "--gpu", "Gaudi3"), "llama.cpp has no Gaudi3 backend");
+    }
 }
