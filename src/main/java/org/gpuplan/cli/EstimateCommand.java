@@ -1,9 +1,12 @@
 package org.gpuplan.cli;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.gpuplan.estimate.Estimate;
 import org.gpuplan.estimate.Job;
+import org.gpuplan.plan.Changes;
 import org.gpuplan.report.EstimateReport;
+import org.gpuplan.report.PlanReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -37,8 +40,11 @@ final class EstimateCommand implements Callable<Integer> {
         Job j = job.resolve();
         Estimate estimate = j.estimate();
         EstimateReport report = EstimateReport.of(estimate);
-        String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson()) + "\n"
-                : report.toText(explain) + (perRank ? report.perRankText(explain) : "");
+        // it does not fit the GPU: what would (the list plan prints)
+        List<Changes.Change> changes = Changes.whenNotFitting(j);
+        String text = common.json ? InspectCommand.JSON.writeValueAsString(report.toJson(changes)) + "\n"
+                : report.toText(explain) + (perRank ? report.perRankText(explain) : "")
+                + (changes.isEmpty() ? "" : "\n" + PlanReport.changesText(changes));
         return CommonOptions.print(spec, text);
     }
 }

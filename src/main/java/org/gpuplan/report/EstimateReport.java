@@ -28,6 +28,15 @@ public final class EstimateReport {
         return new EstimateReport(e);
     }
 
+    /** {@link #toJson()} with {@code changes}: what would make a job that does not fit its GPU fit. */
+    public ObjectNode toJson(List<org.gpuplan.plan.Changes.Change> changes) {
+        ObjectNode root = toJson();
+        if (!changes.isEmpty()) {
+            root.set("changes", PlanReport.changesJson(changes));
+        }
+        return root;
+    }
+
     public ObjectNode toJson() {
         JsonNodeFactory f = JsonNodeFactory.instance;
         ObjectNode root = f.objectNode();

@@ -155,7 +155,7 @@ public final class ApiServer implements AutoCloseable {
             case "/v1/estimate" -> {
                 require(ex, "POST");
                 Request r = request(ex);
-                return EstimateReport.of(r.job().estimate()).toJson();
+                return EstimateReport.of(r.job().estimate()).toJson(Changes.whenNotFitting(r.job()));
             }
             case "/v1/fit" -> {
                 require(ex, "POST");

@@ -161,4 +161,28 @@ class EstimateCliTest {
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
                 "--framework", "llama.cpp", "--gpu", "Gaudi3"), "llama.cpp has no Gaudi3 backend");
     }
+
+    @Test
+    void aJobThatDoesNotFitListsWhatWouldMakeItFit() throws Exception {
+        CliTest.Result r = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu", "RTX-4090",
+                "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode root = new ObjectMapper().readTree(r.out());
+        assertThat(root.get("fit").get("fits").asBoolean()).isFalse();
+        JsonNode changes = root.get("changes");
+        assertThat(changes).isNotNull();
+        // every change that says it fits needs no more than the GPU holds
+        long available = root.get("fit").get("available_bytes").asLong();
+        assertThat(changes).anySatisfy(c -> assertThat(c.get("fits").asBoolean()).isTrue());
+        for (JsonNode c : changes) {
+            if (c.get("fits").asBoolean()) {
+                assertThat(c.get("required_bytes").asLong()).as(c.get("change").asText()).isLessThanOrEqualTo(available);
+            }
+        }
+        CliTest.Result text = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu", "RTX-4090");
+        assertThat(text.out()).contains("DOES NOT FIT", "What to change to fit", "✓ QLoRA");
+        CliTest.Result fits = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--method", "qlora",
+                "--gpu", "RTX-4090", "--json");
+        assertThat(new ObjectMapper().readTree(fits.out()).has("changes")).isFalse();
+    }
 }
