@@ -190,7 +190,7 @@ public final class ActivationMemory {
             if (att instanceof Attention.Standard st) {
                 shared += Bytes.ceil(2.0 * c * st.headDim() * s); // RoPE cos and sin [1, s, d], shared by layers
             }
-            if (b > 1 && w.attention() != AttentionImpl.FLASH) {
+            if (b > 1 && !w.attention().flashKernel()) {
                 shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
             }
             outside = Bytes.ceil(n * (4.0 * h + 4 + (full ? r * h + c * h : 0)));
@@ -324,6 +324,7 @@ public final class ActivationMemory {
             case EAGER -> "eager: s² probabilities kept";
             case SDPA -> "sdpa: log-sum-exp kept";
             case FLASH -> "flash: log-sum-exp kept";
+            case FLASH1 -> "flash1: log-sum-exp kept";
         };
     }
 

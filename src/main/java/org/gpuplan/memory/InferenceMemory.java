@@ -173,7 +173,7 @@ public final class InferenceMemory {
         long nctx = (long) w.seqLen() * w.batchSize();
         long heads = m.attention().numHeads();
         long h = m.hiddenSize();
-        boolean flash = w.attention() == AttentionImpl.FLASH;
+        boolean flash = w.attention().flashKernel();
         long output = 4L * ubatch * (m.vocabSize() + h);
         long attention = flash ? 16L * ubatch * h + 2L * nctx * ubatch
                 : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h;

@@ -131,7 +131,7 @@ public final class TrainingMemory {
             assumptions.add("torch.optim.AdamW default (foreach) implementation: one state-sized temporary at the "
                     + "step; with adamw_torch_fused there is none");
         }
-        if (w.batchSize() > 1 && w.attention() != org.gpuplan.workload.AttentionImpl.FLASH) {
+        if (w.batchSize() > 1 && !w.attention().flashKernel()) {
             assumptions.add("batch_size > 1 pads sequences: a 4-D attention mask is passed, so SDPA repeats K/V to "
                     + "all heads (no native GQA) and keeps the mask");
         }

@@ -45,7 +45,8 @@ final class InferencePerf {
         boolean fp8Tensor = w.quant() == QuantFormat.FP8 && g.supports(TensorDtype.FP8);
         TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : Roofline.dtypeOf(w.precision());
         // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)
-        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework().servingOnly());
+        Roofline r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework().servingOnly(),
+                w.attention() == org.gpuplan.workload.AttentionImpl.FLASH1);
         Collectives c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
         double act = w.precision().computeBytes();
         double bpw = weightBytesTotal / (double) Math.max(1, p.totalCount());

@@ -26,11 +26,24 @@ record Roofline(Gpu gpu, TensorDtype dtype, double matmulCeiling, double memoryE
     static final double FA2_AMPERE = 0.60;
     static final double FA2_HOPPER = 0.35;
     static final double HOPPER_NATIVE = 0.60;
+    /**
+     * The first FlashAttention generation (FlashAttention 1.x, and the Triton FlashAttention kernel of the same era):
+     * FlashAttention-2 paper (Dao, 2023), "reaching only 25-40% of the theoretical maximum FLOPs/s" on A100 (0.325
+     * taken). No Hopper measurement: scaled from Ampere as FlashAttention-2 is (0.35 / 0.60).
+     */
+    static final double FA1_AMPERE = 0.325;
+    static final double FA1_HOPPER = FA1_AMPERE * FA2_HOPPER / FA2_AMPERE;
 
     static Roofline of(Gpu gpu, TensorDtype dtype, PerfOptions o, double kernelGapS, boolean hopperNativeAttention) {
+        return of(gpu, dtype, o, kernelGapS, hopperNativeAttention, false);
+    }
+
+    static Roofline of(Gpu gpu, TensorDtype dtype, PerfOptions o, double kernelGapS, boolean hopperNativeAttention,
+                       boolean firstGenerationFlash) {
         // a power-capped part runs its tensor cores at a lower sustained clock: matmuls and attention alike
-        double attention = (gpu.computeMajor() >= 9 ? (hopperNativeAttention ? HOPPER_NATIVE : FA2_HOPPER)
-                : FA2_AMPERE) * gpu.clockFactor();
+        boolean hopper = gpu.computeMajor() >= 9;
+        double attention = (firstGenerationFlash ? (hopper ? FA1_HOPPER : FA1_AMPERE)
+                : hopper ? (hopperNativeAttention ? HOPPER_NATIVE : FA2_HOPPER) : FA2_AMPERE) * gpu.clockFactor();
         // FP8 matmuls reach a lower share of their peak: ml-engineering MAMF on H100 70.9 % (FP8) vs 80.3 % (BF16)
         double fp8 = dtype == TensorDtype.FP8 || dtype == TensorDtype.FP4 ? 70.9 / 80.3 : 1.0;
         double matmulCeiling = o.matmulEfficiency().orElse(gpu.matmulEfficiency() * fp8 * gpu.clockFactor());

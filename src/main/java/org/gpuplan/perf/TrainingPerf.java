@@ -96,7 +96,8 @@ public final class TrainingPerf {
             dtype = matmulDtype(w);
             // Megatron uses Transformer Engine's cuDNN fused attention (FA3-class on Hopper); PyTorch SDPA runs
             // FlashAttention-2
-            r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework() == org.gpuplan.workload.Framework.MEGATRON);
+            r = Roofline.of(g, dtype, w.perf(), GPU_KERNEL_S, w.framework() == org.gpuplan.workload.Framework.MEGATRON,
+                    w.attention() == org.gpuplan.workload.AttentionImpl.FLASH1);
             c = new Collectives(g, w.perf().commEfficiency().orElse(Collectives.DEFAULT_EFFICIENCY));
             act = w.precision().computeBytes();
             weightBytes = w.method() == Method.QLORA ? 0.5 + 4.0 / 64 : act;
