@@ -315,4 +315,21 @@ class PerfModelTest {
         fused[base.length + 1] = "adamw-fused";
         assertThat(perf("Qwen/Qwen2.5-0.5B", fused).figure("optimizer_s") / foreach).isCloseTo(7.0 / 20, within(1e-9));
     }
+
+    @Test
+    void firstGenerationFlashAttentionKeepsTheSameTensorsAtAboutHalfTheSpeed() {
+        String[] base = {"task", "train", "gpu", "A100-SXM-80GB", "batch_size", "1", "seq_len", "32768",
+            "checkpointing", "full"};
+        String[] fa2 = java.util.stream.Stream.concat(java.util.Arrays.stream(base),
+                java.util.stream.Stream.of("attention", "flash")).toArray(String[]::new);
+        String[] fa1 = java.util.stream.Stream.concat(java.util.Arrays.stream(base),
+                java.util.stream.Stream.of("attention", "triton")).toArray(String[]::new);
+        Estimate two = estimate("openai-community/gpt2-medium", fa2);
+        Estimate one = estimate("openai-community/gpt2-medium", fa1);
+        assertThat(one.workload().attention()).isEqualTo(org.gpuplan.workload.AttentionImpl.FLASH1);
+        assertThat(one.memory().peakAllocated()).isEqualTo(two.memory().peakAllocated());
+        // attention dominates at 32k tokens: the step takes longer, by at most the kernels' speed ratio 0.60 / 0.325
+        double ratio = one.perf().orElseThrow().stepTimeS() / two.perf().orElseThrow().stepTimeS();
+        assertThat(ratio).isGreaterThan(1.4).isLessThan(0.60 / 0.325);
+    }
 }
