@@ -113,6 +113,24 @@ final class ConfigFields {
         return v.getAsInt();
     }
 
+    /** The largest of several probabilities (0 to 1), each defaulting to {@code fallback} when absent. */
+    double maxProbability(double fallback, String... names) {
+        double max = 0;
+        for (String name : names) {
+            JsonNode v = node.get(name);
+            double d = fallback;
+            if (v != null && !v.isNull()) {
+                if (!v.isNumber() || !(v.asDouble() >= 0 && v.asDouble() <= 1)) {
+                    throw new InvalidInputException(where + ": '" + name + "' must be a probability from 0 to 1, got "
+                            + brief(v));
+                }
+                d = v.asDouble();
+            }
+            max = Math.max(max, d);
+        }
+        return max;
+    }
+
     boolean bool(boolean fallback, String... names) {
         for (String name : names) {
             JsonNode v = node.get(name);

@@ -84,7 +84,7 @@ public final class HfConfigParser {
                     lm.hiddenSize());
             spec = new ModelSpec(lm.name(), lm.family(), lm.architectures(), lm.hiddenSize(), lm.vocabSize(),
                     lm.maxContext(), lm.embeddings(), lm.attention(), lm.mlp(), lm.moe(), lm.norms(), lm.layers(),
-                    lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision);
+                    lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision, lm.dropout());
         } else if (family.isPresent()) {
             spec = byFamily(family.get(), c, name, architectures);
         } else {
@@ -374,7 +374,8 @@ public final class HfConfigParser {
         return new ModelSpec(name, Family.GPT2, arch, k.hidden(), k.vocab(), positions,
                 new Embeddings(c.bool(true, "tie_word_embeddings"), positions, 0),
                 standard(withContext, true, true, false, true, false), mlp, null,
-                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null);
+                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null,
+                c.maxProbability(0.1, "resid_pdrop", "embd_pdrop", "attn_pdrop"));
     }
 
     // GPTBigCodeConfig (StarCoder, SantaCoder): GPT-2 blocks with multi-query attention (one K/V head) when
@@ -390,7 +391,8 @@ public final class HfConfigParser {
                 false, true, false);
         return new ModelSpec(name, Family.GPT_BIGCODE, arch, k.hidden(), k.vocab(), positions,
                 new Embeddings(c.bool(true, "tie_word_embeddings"), positions, 0), attention, mlp, null,
-                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null);
+                new Norms(NormKind.LAYER_NORM, 2, true, false), p.layers(), 0, new Head.CausalLm(), 0, null,
+                c.maxProbability(0.1, "resid_pdrop", "embd_pdrop", "attn_pdrop"));
     }
 
     // GPTNeoXConfig: fused query_key_value with biases, LayerNorm, untied embed_out by default.
@@ -415,7 +417,8 @@ public final class HfConfigParser {
         return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), positions,
                 new Embeddings(c.bool(true, "tie_word_embeddings"), positions, tokenTypes),
                 standard(k, true, true, false, false, false), mlp, null,
-                new Norms(NormKind.LAYER_NORM, 2, false, true), p.layers(), 0, head, 0, null);
+                new Norms(NormKind.LAYER_NORM, 2, false, true), p.layers(), 0, head, 0, null,
+                c.maxProbability(0.1, "hidden_dropout_prob", "attention_probs_dropout_prob"));
     }
 
     private static Head.EncoderTask encoderTask(ConfigFields c, List<String> arch, Family family) {
@@ -538,7 +541,7 @@ public final class HfConfigParser {
         }
         return new ModelSpec(m.name(), m.family(), List.of(architecture), m.hiddenSize(), m.vocabSize(),
                 m.maxContext(), m.embeddings(), m.attention(), m.mlp(), m.moe(), m.norms(), m.layers(),
-                m.slidingWindow(), head, m.mtpLayers(), m.vision());
+                m.slidingWindow(), head, m.mtpLayers(), m.vision(), m.dropout());
     }
 
     static String firstLine(String s) {

@@ -121,7 +121,7 @@ public final class ActivationMemory {
                 || m.family().isEncoder()) {
             long a = m.attention().numHeads();
             long f = m.mlp().intermediateSize();
-            double dropout = m.family() == Family.GPT_NEOX ? 0.0 : 0.1;
+            double dropout = m.dropout();
             BlockActivations.Shape shape = new BlockActivations.Shape(b, s, h, a, a, h / a, f, e, mixed, dropout,
                     w.attention(), full);
             BlockActivations.Saved block = BlockActivations.gpt2(shape, profile);

@@ -18,10 +18,31 @@ import java.util.List;
  * @param slidingWindow   window of sliding-window layers in tokens, 0 when no layer uses one
  * @param mtpLayers       DeepSeek-V3 multi-token-prediction modules (counted separately from the main model)
  * @param vision          the vision tower of a multimodal model, null for text-only models
+ * @param dropout         the training dropout probability of the blocks (the config's largest), 0 for none
  */
 public record ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
                         long maxContext, Embeddings embeddings, Attention attention, Mlp mlp, Moe moe, Norms norms,
-                        List<Layer> layers, int slidingWindow, Head head, int mtpLayers, VisionEncoder vision) {
+                        List<Layer> layers, int slidingWindow, Head head, int mtpLayers, VisionEncoder vision,
+                        double dropout) {
+
+    /** As below, with the family's usual training dropout ({@link #defaultDropout}). */
+    public ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
+                     long maxContext, Embeddings embeddings, Attention attention, Mlp mlp, Moe moe, Norms norms,
+                     List<Layer> layers, int slidingWindow, Head head, int mtpLayers, VisionEncoder vision) {
+        this(name, family, architectures, hiddenSize, vocabSize, maxContext, embeddings, attention, mlp, moe, norms,
+                layers, slidingWindow, head, mtpLayers, vision, defaultDropout(family));
+    }
+
+    /**
+     * The dropout a family's configs train with unless they say otherwise: GPT-2 and StarCoder's 0.1
+     * (resid/embd/attn_pdrop), BERT/RoBERTa's 0.1 (hidden_dropout_prob), none for Llama-style and GPT-NeoX models.
+     */
+    public static double defaultDropout(Family family) {
+        return switch (family) {
+            case GPT2, GPT_BIGCODE -> 0.1;
+            default -> family.isEncoder() ? 0.1 : 0.0;
+        };
+    }
 
     public static final int MAX_LAYERS = 100_000;
     public static final int MAX_VOCAB = 100_000_000;
@@ -53,6 +74,9 @@ public record ModelSpec(String name, Family family, List<String> architectures, 
         }
         if (layers.stream().anyMatch(Layer::slidingWindow) && slidingWindow == 0) {
             throw new InvalidInputException("sliding-window layers need a positive sliding_window");
+        }
+        if (!(dropout >= 0 && dropout <= 1)) {
+            throw new InvalidInputException("dropout must be a probability from 0 to 1, got " + dropout);
         }
     }
 

@@ -160,9 +160,6 @@ final class LayerShapes {
      * element; its backward the same).
      */
     static boolean trainsWithDropout(ModelSpec m) {
-        return switch (m.family()) {
-            case GPT2, GPT_BIGCODE -> true;
-            default -> m.family().isEncoder();
-        };
+        return m.dropout() > 0;
     }
 }

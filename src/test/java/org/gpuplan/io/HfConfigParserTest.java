@@ -242,4 +242,25 @@ class HfConfigParserTest {
         assertThat(b.activeNonEmbedding().value()).isBetween(2_350_000_000L, 2_450_000_000L * 101 / 100);
         assertThat(b.count("router")).isEqualTo(26L * 64 * 2048); // greedy routing: no score-correction bias
     }
+
+    @Test
+    void dropoutIsReadFromTheConfigWithEachFamilysDefault() {
+        String gpt2 = """
+                {"model_type":"gpt2","n_embd":768,"n_layer":12,"n_head":12,"vocab_size":50257,"n_positions":1024%s}""";
+        assertThat(spec(gpt2.formatted("")).dropout()).isEqualTo(0.1); // GPT2Config's defaults
+        assertThat(spec(gpt2.formatted(", \"resid_pdrop\": 0, \"embd_pdrop\": 0, \"attn_pdrop\": 0")).dropout())
+                .isEqualTo(0.0);
+        assertThat(spec(gpt2.formatted(", \"resid_pdrop\": 0, \"embd_pdrop\": 0, \"attn_pdrop\": 0.2")).dropout())
+                .isEqualTo(0.2);
+        assertThatThrownBy(() -> spec(gpt2.formatted(", \"resid_pdrop\": 1.5")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("'resid_pdrop' must be a probability");
+        String bert = """
+                {"model_type":"bert","hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,
+                 "intermediate_size":3072,"vocab_size":30522%s}""";
+        assertThat(spec(bert.formatted("")).dropout()).isEqualTo(0.1);
+        assertThat(spec(bert.formatted(", \"hidden_dropout_prob\": 0.0, \"attention_probs_dropout_prob\": 0.0"))
+                .dropout()).isEqualTo(0.0);
+        // Llama-style decoders train without dropout
+        assertThat(spec(LLAMA_TINY).dropout()).isEqualTo(0.0);
+    }
 }
