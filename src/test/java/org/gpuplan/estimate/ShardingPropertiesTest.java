@@ -124,4 +124,31 @@ class ShardingPropertiesTest {
         // weights are 2 B per parameter under Megatron: TP 2 halves everything but the norms
         assertThat(b.bytes("weights")).isCloseTo(a.bytes("weights") / 2 + norms, within(4L));
     }
+
+    @Test
+    void shardedStatesOverTheDataParallelRanksAddUpToTheUnshardedOnes() {
+        Random r = new Random(5);
+        for (int i = 0; i < 60; i++) {
+            String model = MODELS.get(r.nextInt(MODELS.size()));
+            int dp = 2 << r.nextInt(4);
+            boolean zero = r.nextBoolean();
+            String[] sharded = zero
+                    ? new String[] {"task", "train", "framework", "deepspeed", "zero", "3", "gpus", String.valueOf(dp)}
+                    : new String[] {"task", "train", "framework", "fsdp", "fsdp", "full_shard", "gpus",
+                        String.valueOf(dp)};
+            String[] whole = zero
+                    ? new String[] {"task", "train", "framework", "deepspeed", "zero", "3", "gpus", "2", "nodes", "2",
+                        "tp", "2"} // one data-parallel rank holding everything: dp 1
+                    : new String[] {"task", "train", "framework", "fsdp", "fsdp", "full_shard", "gpus", "2", "tp", "2"};
+            MemoryEstimate per = MemoryTermsTest.estimate(model, null, sharded).memory();
+            MemoryEstimate all = MemoryTermsTest.estimate(model, null, whole).memory();
+            for (String term : new String[] {"gradients", "optimizer"}) {
+                // the dp = 1 reference splits the same states over tp 2 instead: twice its rank is the whole
+                double unsharded = 2.0 * all.bytes(term);
+                double summed = (double) per.bytes(term) * dp;
+                assertThat(summed).as("%s dp %d %s %s", model, dp, zero ? "zero 3" : "fsdp", term)
+                        .isCloseTo(unsharded, within(unsharded * 0.002 + 2 * dp));
+            }
+        }
+    }
 }
