@@ -126,9 +126,11 @@ public final class ActivationMemory {
                     w.attention(), full);
             BlockActivations.Saved block = BlockActivations.gpt2(shape, profile);
             long layer = block.total();
-            if (m.family() != Family.GPT2 && m.family() != Family.GPT_BIGCODE) {
-                // erf GELU keeps only its 16-bit input, the next projection its output (2·c per element) instead of
-                // gelu_new's tensors
+            // a one-kernel GELU (erf, gelu_pytorch_tanh) keeps only its 16-bit input, the next projection its output
+            // (2·c per element) instead of gelu_new's tensors; Megatron/Transformer Engine and torch.compile fuse the
+            // activation whatever its formula
+            boolean fused = w.framework() == org.gpuplan.workload.Framework.MEGATRON || w.perf().compile();
+            if (!m.mlp().multiOpActivation() || fused) {
                 layer -= Bytes.ceil((BlockActivations.geluNewBytes(shape, profile) - 2.0 * c) * f * n);
             }
             if (m.family().isEncoder() && mixed) {

@@ -123,8 +123,7 @@ final class LayerShapes {
         if (gated(m)) {
             return 10;
         }
-        String act = m.mlp().activation().toLowerCase(java.util.Locale.ROOT);
-        return act.equals("gelu_new") || act.equals("gelu_fast") ? 36 : 4;
+        return m.mlp().multiOpActivation() ? 36 : 4;
     }
 
     /** Whether the model applies rotary embeddings to q and k (learned absolute positions do not). */
