@@ -315,7 +315,10 @@ public final class ShardedTraining {
         } else if (fsdp) {
             int wb = w.precision().weightBytes();
             double unit = out.largestLayer * c;
-            weights = out.params * (full ? wb : weightPerParam) / dpShard;
+            // flat parameters keep the dtype the model was loaded in (fp32 under bf16-/fp16-mixed); MixedPrecision
+            // casts only the gathered copy, so a frozen non-quantized base is sharded in its storage dtype too
+            double frozen = w.quant() == org.gpuplan.workload.QuantFormat.NONE ? wb : weightPerParam;
+            weights = out.params * (full ? wb : frozen) / dpShard;
             grads = trainable * (full ? wb : 4) / dpShard;
             optimizer = trainable * optimizerPerParam / dpShard;
             if (layout.pp > 1 && w.framework() == Framework.FSDP) {
@@ -411,7 +414,10 @@ public final class ShardedTraining {
                     + " + reduce buckets " + Bytes.gib((long) (Math.min(DS_BUCKET, trainable) * 2 * (z == 3 ? 2 : 1)));
         } else if (fsdp) {
             boolean pipelined = par.pp() > 1 && w.framework() == Framework.FSDP;
-            scheme = "FSDP " + par.fsdp().key() + ": parameters, gradients and optimizer states / " + dpShard
+            scheme = "FSDP " + par.fsdp().key() + ": parameters"
+                    + (w.method() != Method.FULL && w.quant() == org.gpuplan.workload.QuantFormat.NONE
+                    ? " (the frozen base in its " + w.precision().weightBytes() + "-byte storage dtype)" : "")
+                    + ", gradients and optimizer states / " + dpShard
                     + " + unsharded " + (pipelined ? "stage parameters and fp32 gradients kept across micro-batches "
                     + "(pipeline schedule)" : par.fsdp() == FsdpMode.SHARD_GRAD_OP ? "parameters between forward and "
                     + "backward" : "layer being computed and the prefetched one");

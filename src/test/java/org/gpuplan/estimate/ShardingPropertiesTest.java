@@ -151,4 +151,27 @@ class ShardingPropertiesTest {
             }
         }
     }
+
+    /**
+     * FSDP's flat parameters keep the dtype the model was loaded in: under bf16-mixed (fp32 storage) a frozen LoRA
+     * base is sharded in fp32, 2 B per parameter more than a bf16-loaded one; quantized shards do not change.
+     */
+    @Test
+    void fsdpShardsAFrozenBaseInItsStorageDtype() {
+        String model = "meta-llama/Llama-3.1-70B-Instruct";
+        long params = ParameterCounter.count(MemoryTermsTest.spec(model)).totalCount();
+        for (int gpus : new int[] {2, 8, 16}) {
+            String[] base = {"task", "train", "framework", "fsdp", "fsdp", "full_shard", "gpus", String.valueOf(gpus),
+                "method", "lora", "batch_size", "1", "seq_len", "2048", "checkpointing", "full"};
+            long fp32 = MemoryTermsTest.estimate(model, null, workload(base, "precision", "bf16-mixed")).memory()
+                    .bytes("weights");
+            long bf16 = MemoryTermsTest.estimate(model, null, workload(base, "precision", "bf16")).memory()
+                    .bytes("weights");
+            assertThat(fp32 - bf16).as("gpus %d", gpus).isCloseTo(params * 2 / gpus, within(2L));
+            String[] qlora = workload(base, "method", "qlora", "quant", "nf4");
+            assertThat(MemoryTermsTest.estimate(model, null, workload(qlora, "precision", "bf16-mixed")).memory()
+                    .bytes("weights")).isEqualTo(MemoryTermsTest.estimate(model, null,
+                    workload(qlora, "precision", "bf16")).memory().bytes("weights"));
+        }
+    }
 }
