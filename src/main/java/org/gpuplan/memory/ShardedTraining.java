@@ -424,6 +424,11 @@ public final class ShardedTraining {
         } else {
             scheme = par.dp() > 1 ? "DDP: full replicas + gradient buckets" : "no data-parallel sharding";
         }
+        if (fsdp && w.method() != Method.FULL && w.quant() == org.gpuplan.workload.QuantFormat.NONE
+                && w.precision().weightBytes() == 4) {
+            assumptions.add("FSDP shards the frozen base in the dtype it was loaded in: fp32 under "
+                    + w.precision().key() + " (as PEFT's examples load it); say precision bf16 if you load it in bf16");
+        }
         if (par.offloadOptimizer() != Offload.NONE) {
             assumptions.add("optimizer states (and fp32 master weights) offloaded to " + par.offloadOptimizer().key());
         }
