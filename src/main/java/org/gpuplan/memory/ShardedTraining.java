@@ -167,9 +167,11 @@ public final class ShardedTraining {
                     : ep + " does not divide the " + m.moe().numExperts() + " experts") + " (use ep 1"
                     + (m.moe() == null ? "" : " or a divisor of " + m.moe().numExperts()) + ")");
         }
-        if (zero == 3 && pp > 1 && framework == Framework.DEEPSPEED) {
-            return new InvalidInputException("zero: DeepSpeed refuses ZeRO-3 with pipeline parallelism; use zero 0 "
-                    + "or 1 with pp > 1, or pp 1 with zero 3");
+        if (zero >= 2 && pp > 1 && framework == Framework.DEEPSPEED) {
+            // deepspeed/runtime/pipe/engine.py: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism"
+            return new InvalidInputException("zero: DeepSpeed refuses ZeRO-" + zero + " with pipeline parallelism "
+                    + "(its PipelineEngine allows stages 0 and 1); use zero 0 or 1 with pp > 1, or pp 1 with zero "
+                    + zero);
         }
         if (fsdp != FsdpMode.NONE && (framework == Framework.DEEPSPEED || framework == Framework.MEGATRON)) {
             return new InvalidInputException("fsdp: " + framework.key() + " does not use PyTorch FSDP; use --zero "

@@ -73,6 +73,11 @@ class EstimateCliTest {
                 "must divide gpus");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--gpus", "24", "--tp", "24"),
                 "does not divide the 32 attention heads");
+        for (String zero : new String[] {"2", "3"}) {
+            CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                    "--framework", "deepspeed", "--zero", zero, "--pp", "2", "--gpus", "4"),
+                    "DeepSpeed refuses ZeRO-" + zero + " with pipeline parallelism", "zero 0 or 1");
+        }
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
                 "--lora-targets", "attn"), "lora_targets", "q_proj");
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
