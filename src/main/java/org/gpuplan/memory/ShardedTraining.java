@@ -173,6 +173,14 @@ public final class ShardedTraining {
                     + "(its PipelineEngine allows stages 0 and 1); use zero 0 or 1 with pp > 1, or pp 1 with zero "
                     + zero);
         }
+        if (zero >= 2 && framework == Framework.MEGATRON) {
+            return new InvalidInputException("zero: Megatron-LM's distributed optimizer shards optimizer states "
+                    + "(zero 1); ZeRO-" + zero + " is DeepSpeed's. Use zero 1 with megatron, or --framework deepspeed");
+        }
+        if (zero > 0 && framework == Framework.FSDP) {
+            return new InvalidInputException("zero: ZeRO stages are DeepSpeed's; with --framework fsdp use --fsdp "
+                    + "shard_grad_op (gradients and optimizer states, like ZeRO-2) or full_shard (like ZeRO-3)");
+        }
         if (fsdp != FsdpMode.NONE && (framework == Framework.DEEPSPEED || framework == Framework.MEGATRON)) {
             return new InvalidInputException("fsdp: " + framework.key() + " does not use PyTorch FSDP; use --zero "
                     + "for its sharding, or --framework fsdp");

@@ -78,6 +78,10 @@ class EstimateCliTest {
                     "--framework", "deepspeed", "--zero", zero, "--pp", "2", "--gpus", "4"),
                     "DeepSpeed refuses ZeRO-" + zero + " with pipeline parallelism", "zero 0 or 1");
         }
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--framework", "megatron", "--zero", "3", "--gpus", "8"), "distributed optimizer", "zero 1");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--framework", "fsdp", "--zero", "2", "--gpus", "8"), "ZeRO stages are DeepSpeed's", "shard_grad_op");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
                 "--lora-targets", "attn"), "lora_targets", "q_proj");
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
