@@ -148,6 +148,12 @@ public final class ShardedTraining {
         if (problem != null) {
             throw problem;
         }
+        boolean nvme = par.offloadOptimizer() == Offload.NVME || par.offloadParams() == Offload.NVME;
+        if (nvme && w.framework() != Framework.DEEPSPEED && par.zero() == 0) {
+            throw new InvalidInputException("offload: NVMe offload is DeepSpeed's (ZeRO-Infinity); "
+                    + (par.fsdp() != FsdpMode.NONE ? "FSDP offloads to the CPU only: use cpu" : "use --framework "
+                    + "deepspeed with --zero 3, or offload to cpu"));
+        }
     }
 
     /** What is wrong with this layout for this model and framework, or null (builds no message when none is). */
