@@ -149,10 +149,10 @@ public final class ShardedTraining {
             throw problem;
         }
         boolean nvme = par.offloadOptimizer() == Offload.NVME || par.offloadParams() == Offload.NVME;
-        if (nvme && w.framework() != Framework.DEEPSPEED && par.zero() == 0) {
-            throw new InvalidInputException("offload: NVMe offload is DeepSpeed's (ZeRO-Infinity); "
-                    + (par.fsdp() != FsdpMode.NONE ? "FSDP offloads to the CPU only: use cpu" : "use --framework "
-                    + "deepspeed with --zero 3, or offload to cpu"));
+        if (nvme && par.zero() < 3) {
+            throw new InvalidInputException("offload: NVMe offload is DeepSpeed's ZeRO-Infinity, a ZeRO-3 feature; "
+                    + (par.fsdp() != FsdpMode.NONE ? "FSDP offloads to the CPU only: use cpu" : "use --zero 3, or "
+                    + "offload to cpu"));
         }
     }
 

@@ -85,6 +85,9 @@ class EstimateCliTest {
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
                 "--framework", "fsdp", "--fsdp", "full_shard", "--gpus", "8", "--offload-optimizer", "nvme"),
                 "NVMe offload is DeepSpeed's", "use cpu");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--framework", "deepspeed", "--zero", "2", "--gpus", "8", "--offload-optimizer", "nvme"),
+                "ZeRO-3 feature", "--zero 3");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
                 "--lora-targets", "attn"), "lora_targets", "q_proj");
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
