@@ -48,6 +48,21 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("method: " + method.key() + " applies to --task train (for inference "
                     + "use --quant to load a quantized model)");
         }
+        if (task == Task.TRAIN && method == Method.FULL && quant != QuantFormat.NONE) {
+            throw new InvalidInputException("quant: full fine-tuning updates every weight, and " + quant.key()
+                    + " weights cannot be trained (transformers refuses to fine-tune a purely quantized model); use "
+                    + "--method qlora (nf4, fp4) or lora on the quantized base, or quant none (FP8 training: "
+                    + "--float8-linear)");
+        }
+        if (framework == Framework.LLAMA_CPP && quant != QuantFormat.NONE && !quant.isGguf()) {
+            throw new InvalidInputException("quant: llama.cpp runs GGUF types (q4_0, q4_k_m, q5_k_m, q6_k, q8_0, "
+                    + "...), not " + quant.key() + "; or quant none for f16");
+        }
+        if (framework == Framework.TENSORRT_LLM && (quant.isBitsAndBytes4bit() || quant == QuantFormat.INT8
+                || quant.isGguf())) {
+            throw new InvalidInputException("quant: TensorRT-LLM does not load " + quant.key() + " weights (it "
+                    + "builds fp8, int4 AWQ/GPTQ or int8 SmoothQuant engines); use fp8, awq-4bit or gptq-4bit");
+        }
         if (method == Method.QLORA && !(quant.isBitsAndBytes4bit())) {
             throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
                     + "--method qlora: nf4, fp4), got " + quant.key());

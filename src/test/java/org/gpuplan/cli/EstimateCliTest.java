@@ -88,6 +88,13 @@ class EstimateCliTest {
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
                 "--framework", "deepspeed", "--zero", "2", "--gpus", "8", "--offload-optimizer", "nvme"),
                 "ZeRO-3 feature", "--zero 3");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--quant", "nf4"), "cannot be trained", "--method qlora");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                "--framework", "llama.cpp", "--quant", "nf4"), "llama.cpp runs GGUF types", "q4_k_m");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                "--framework", "tensorrt-llm", "--gpu", "H100-SXM-80GB", "--quant", "nf4"), "TensorRT-LLM does not "
+                + "load nf4", "awq-4bit");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
                 "--lora-targets", "attn"), "lora_targets", "q_proj");
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
