@@ -63,6 +63,12 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("quant: TensorRT-LLM does not load " + quant.key() + " weights (it "
                     + "builds fp8, int4 AWQ/GPTQ or int8 SmoothQuant engines); use fp8, awq-4bit or gptq-4bit");
         }
+        if (framework == Framework.MEGATRON && task == Task.TRAIN && optimizer != OptimizerKind.ADAMW
+                && optimizer != OptimizerKind.ADAMW_FUSED && optimizer != OptimizerKind.SGD
+                && optimizer != OptimizerKind.SGD_MOMENTUM) {
+            throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
+                    + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
+        }
         if (method == Method.QLORA && !(quant.isBitsAndBytes4bit())) {
             throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
                     + "--method qlora: nf4, fp4), got " + quant.key());

@@ -95,6 +95,8 @@ class EstimateCliTest {
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
                 "--framework", "tensorrt-llm", "--gpu", "H100-SXM-80GB", "--quant", "nf4"), "TensorRT-LLM does not "
                 + "load nf4", "awq-4bit");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--framework", "megatron", "--optimizer", "paged-adamw-8bit"), "Megatron-LM offers adam", "sgd");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--method", "lora",
                 "--lora-targets", "attn"), "lora_targets", "q_proj");
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
