@@ -125,10 +125,21 @@ public record Gpu(String name, List<String> aliases, String vendor, String archi
      * @param networkGBs     scale-out bandwidth per GPU between domains, one direction, GB/s
      */
     public record Interconnect(String link, double linkGBs, int scaleUpGpus, double networkGBs) {
+        /** A server holds at most this many GPUs; a larger scale-up domain (NVL72) is rack-scale and spans nodes. */
+        static final int SERVER_GPUS = 8;
+
         public Interconnect {
             if (!(linkGBs > 0) || !(networkGBs > 0) || scaleUpGpus < 1) {
                 throw new InvalidInputException("gpu interconnect: link_gbs, network_gbs and scale_up_gpus must be positive");
             }
+        }
+
+        /**
+         * GPUs that share the fast link when each node holds {@code gpusPerNode}: the scale-up domain ends at the node
+         * (eight 1-GPU instances talk over the network), except a rack-scale NVLink domain, which spans its trays.
+         */
+        public int domainGpus(int gpusPerNode) {
+            return scaleUpGpus > SERVER_GPUS ? scaleUpGpus : Math.max(1, Math.min(scaleUpGpus, gpusPerNode));
         }
     }
 }

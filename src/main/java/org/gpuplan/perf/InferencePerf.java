@@ -58,7 +58,7 @@ final class InferencePerf {
         int output = w.outputLen() > 0 ? w.outputLen() : Math.max(1, w.seqLen() - prompt);
         int conc = w.batchSize();
         double kvElem = w.kvDtype().bytes(w.precision().computeBytes());
-        boolean tpSpans = tp > g.interconnect().scaleUpGpus();
+        boolean tpSpans = tp > g.interconnect().domainGpus(w.parallelism().gpusPerNode());
 
         // prefill of n prompts
         java.util.function.DoubleFunction<double[]> prefill = n -> {

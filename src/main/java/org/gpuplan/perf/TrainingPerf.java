@@ -206,6 +206,7 @@ public final class TrainingPerf {
         boolean lora = w.method() != Method.FULL;
         int tp = layout.tp, pp = layout.pp, cp = layout.cp, ep = layout.ep, dp = layout.dp();
         int micro = layout.microbatches();
+        int domain = g.interconnect().domainGpus(layout.gpusPerNode());
         double act = ps.act;
         double tokensRank = ps.tokensRank;
         double stageShare = 1.0 / pp;
@@ -233,7 +234,7 @@ public final class TrainingPerf {
         // tensor parallel: 2 all-reduces (or AG+RS pairs with sequence parallel) per layer forward, 2 backward, 2 more
         // when full recomputation re-runs the forward
         double tpBytes = tokensRank * m.hiddenSize() * act;
-        boolean tpSpans = tp > g.interconnect().scaleUpGpus();
+        boolean tpSpans = tp > domain;
         double tpPerLayer = c.allReduce(tpBytes, tp, tpSpans);
         int tpCollectives = 4 + (layout.checkpointing == Checkpointing.FULL ? 2 : 0);
         double tpComm = tpPerLayer * tpCollectives * m.numLayers() * stageShare;
@@ -243,7 +244,7 @@ public final class TrainingPerf {
         double cpExposed = 0;
         if (cp > 1) {
             double kvChunk = tokensRank * kvWidth(m) / tp * act;
-            boolean cpSpans = tp * cp > g.interconnect().scaleUpGpus();
+            boolean cpSpans = tp * cp > domain;
             double cpComm = 3 * (cp - 1) * c.sendRecv(kvChunk, cpSpans) * m.numLayers() * stageShare;
             cpExposed = Math.max(0, cpComm - fwdAll.attentionS() * 3.5 * stageShare);
         }
@@ -251,7 +252,7 @@ public final class TrainingPerf {
         double epExposed = 0;
         if (ep > 1 && m.moe() != null) {
             double a2a = tokensRank * m.moe().topK() * m.hiddenSize() * act;
-            boolean epSpans = tp * ep > g.interconnect().scaleUpGpus();
+            boolean epSpans = tp * ep > domain;
             epExposed = 4 * c.allToAll(a2a, ep, epSpans) * m.moeLayerCount() * stageShare;
         }
         double perMicro = fwd + bwd + recompute + tpExposed + cpExposed + epExposed;
@@ -261,7 +262,7 @@ public final class TrainingPerf {
             int v = layout.ppSchedule == Parallelism.PpSchedule.INTERLEAVED ? Math.max(1, layout.virtualPp) : 1;
             bubble = (pp - 1) / (double) v * (fwd + bwd + recompute);
             perMicro += 2 * c.sendRecv(tpBytes / Math.max(1, layout.sequenceParallel ? tp : 1),
-                    (long) tp * cp * dp > g.interconnect().scaleUpGpus());
+                    (long) tp * cp * dp > domain);
         }
 
         // data parallel
@@ -269,7 +270,7 @@ public final class TrainingPerf {
         double stageParams = (double) trainable / (tp * pp);
         double gradBytes = stageParams * (w.framework() == org.gpuplan.workload.Framework.HF && !lora
                 && w.precision().mixed() ? 4 : act);
-        int dpRanksPerDomain = Math.max(1, g.interconnect().scaleUpGpus() / (tp * cp));
+        int dpRanksPerDomain = Math.max(1, domain / (tp * cp));
         boolean dpSpans = layout.nodes > 1 && dp > dpRanksPerDomain;
         boolean sharded = layout.zero >= 3 || layout.fsdp == Parallelism.FsdpMode.FULL_SHARD
                 || layout.fsdp == Parallelism.FsdpMode.HYBRID_SHARD;

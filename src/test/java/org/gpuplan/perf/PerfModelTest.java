@@ -332,4 +332,29 @@ class PerfModelTest {
         double ratio = one.perf().orElseThrow().stepTimeS() / two.perf().orElseThrow().stepTimeS();
         assertThat(ratio).isGreaterThan(1.4).isLessThan(0.60 / 0.325);
     }
+
+    /**
+     * The NVLink domain ends at the node: eight 1-GPU nodes all-reduce gradients over the network, eight GPUs in one
+     * node over NVLink (2(n−1)/n · bytes / bandwidth with the catalog's link and network figures); a rack-scale
+     * NVL72 domain spans its 4-GPU trays.
+     */
+    @Test
+    void dataParallelTrafficLeavesTheNodeOnlyWhenTheNodeEnds() {
+        String[] base = {"task", "train", "framework", "megatron", "zero", "1", "gpus", "8", "batch_size", "1",
+            "seq_len", "2048"};
+        java.util.function.BiFunction<String, String, Double> comm = (gpu, nodes) -> {
+            String[] kv = java.util.Arrays.copyOf(base, base.length + 4);
+            kv[base.length] = "gpu";
+            kv[base.length + 1] = gpu;
+            kv[base.length + 2] = "nodes";
+            kv[base.length + 3] = nodes;
+            return perf("meta-llama/Llama-3.1-8B", kv).figure("dp_comm_s");
+        };
+        var ic = GpuCatalog.builtIn().require("H100-SXM-80GB").interconnect();
+        double oneNode = comm.apply("H100-SXM-80GB", "1");
+        double eightNodes = comm.apply("H100-SXM-80GB", "8");
+        assertThat(eightNodes / oneNode).isCloseTo(ic.linkGBs() / Math.min(ic.networkGBs(), ic.linkGBs()),
+                within(0.05 * ic.linkGBs() / ic.networkGBs()));
+        assertThat(comm.apply("GB200", "2")).isEqualTo(comm.apply("GB200", "1"));
+    }
 }
