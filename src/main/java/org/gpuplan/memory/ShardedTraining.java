@@ -19,6 +19,7 @@ import org.gpuplan.workload.Parallelism;
 import org.gpuplan.workload.Parallelism.FsdpMode;
 import org.gpuplan.workload.Parallelism.Offload;
 import org.gpuplan.workload.Parallelism.PpSchedule;
+import org.gpuplan.workload.QuantFormat;
 import org.gpuplan.workload.TrainingLayout;
 import org.gpuplan.workload.Workload;
 
@@ -154,6 +155,11 @@ public final class ShardedTraining {
                     + (par.fsdp() != FsdpMode.NONE ? "FSDP offloads to the CPU only: use cpu" : "use --zero 3, or "
                     + "offload to cpu"));
         }
+    }
+
+    /** A LoRA base FSDP shards as loaded: not quantized, so its flat parameters keep the storage dtype. */
+    private static boolean frozenInStorageDtype(Workload w) {
+        return w.method() != Method.FULL && w.quant() == QuantFormat.NONE;
     }
 
     /** What is wrong with this layout for this model and framework, or null (builds no message when none is). */
@@ -333,8 +339,7 @@ public final class ShardedTraining {
             double unit = out.largestLayer * c;
             // flat parameters keep the dtype the model was loaded in (fp32 under bf16-/fp16-mixed); MixedPrecision
             // casts only the gathered copy, so a frozen non-quantized base is sharded in its storage dtype too
-            double frozen = w.quant() == org.gpuplan.workload.QuantFormat.NONE ? wb : weightPerParam;
-            weights = out.params * (full ? wb : frozen) / dpShard;
+            weights = out.params * (full || frozenInStorageDtype(w) ? wb : weightPerParam) / dpShard;
             grads = trainable * (full ? wb : 4) / dpShard;
             optimizer = trainable * optimizerPerParam / dpShard;
             if (layout.pp > 1 && w.framework() == Framework.FSDP) {
@@ -431,8 +436,8 @@ public final class ShardedTraining {
         } else if (fsdp) {
             boolean pipelined = par.pp() > 1 && w.framework() == Framework.FSDP;
             scheme = "FSDP " + par.fsdp().key() + ": parameters"
-                    + (w.method() != Method.FULL && w.quant() == org.gpuplan.workload.QuantFormat.NONE
-                    ? " (the frozen base in its " + w.precision().weightBytes() + "-byte storage dtype)" : "")
+                    + (frozenInStorageDtype(w) ? " (the frozen base in its " + w.precision().weightBytes()
+                    + "-byte storage dtype)" : "")
                     + ", gradients and optimizer states / " + dpShard
                     + " + unsharded " + (pipelined ? "stage parameters and fp32 gradients kept across micro-batches "
                     + "(pipeline schedule)" : par.fsdp() == FsdpMode.SHARD_GRAD_OP ? "parameters between forward and "
@@ -440,8 +445,7 @@ public final class ShardedTraining {
         } else {
             scheme = par.dp() > 1 ? "DDP: full replicas + gradient buckets" : "no data-parallel sharding";
         }
-        if (fsdp && w.method() != Method.FULL && w.quant() == org.gpuplan.workload.QuantFormat.NONE
-                && w.precision().weightBytes() == 4) {
+        if (fsdp && frozenInStorageDtype(w) && w.precision().weightBytes() == 4) {
             assumptions.add("FSDP shards the frozen base in the dtype it was loaded in: fp32 under "
                     + w.precision().key() + " (as PEFT's examples load it); say precision bf16 if you load it in bf16");
         }
