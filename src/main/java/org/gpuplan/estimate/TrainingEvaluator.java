@@ -85,7 +85,7 @@ public final class TrainingEvaluator {
         if (layout.gpus < 2 || layout.batchSize < 1 || layout.gradAccum < 1
                 || Parallelism.problem(layout.gpus, layout.nodes, layout.zero, layout.fsdp, layout.tp, layout.pp,
                 layout.virtualPp, layout.ppSchedule, layout.cp, layout.ep, layout.sequenceParallel,
-                layout.offloadParams, layout.globalBatchSize) != null
+                layout.offloadOptimizer, layout.offloadParams, layout.globalBatchSize) != null
                 || ShardedTraining.problem(spec, w.framework(), layout.tp, layout.pp, layout.ep, layout.zero,
                 layout.fsdp) != null) {
             return out;

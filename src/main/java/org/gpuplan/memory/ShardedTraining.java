@@ -149,12 +149,6 @@ public final class ShardedTraining {
         if (problem != null) {
             throw problem;
         }
-        boolean nvme = par.offloadOptimizer() == Offload.NVME || par.offloadParams() == Offload.NVME;
-        if (nvme && par.zero() < 3) {
-            throw new InvalidInputException("offload: NVMe offload is DeepSpeed's ZeRO-Infinity, a ZeRO-3 feature; "
-                    + (par.fsdp() != FsdpMode.NONE ? "FSDP offloads to the CPU only: use cpu" : "use --zero 3, or "
-                    + "offload to cpu"));
-        }
     }
 
     /** A LoRA base FSDP shards as loaded: not quantized, so its flat parameters keep the storage dtype. */

@@ -22,7 +22,7 @@ public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, 
 
     public Parallelism {
         InvalidInputException problem = problem(gpus, nodes, zero, fsdp, tp, pp, virtualPp, ppSchedule, cp, ep,
-                sequenceParallel, offloadParams, globalBatchSize);
+                sequenceParallel, offloadOptimizer, offloadParams, globalBatchSize);
         if (problem != null) {
             throw problem;
         }
@@ -34,8 +34,8 @@ public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, 
      */
     public static InvalidInputException problem(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, int pp,
                                                 int virtualPp, PpSchedule ppSchedule, int cp, int ep,
-                                                boolean sequenceParallel, Offload offloadParams,
-                                                int globalBatchSize) {
+                                                boolean sequenceParallel, Offload offloadOptimizer,
+                                                Offload offloadParams, int globalBatchSize) {
         if (gpus < 1 || nodes < 1 || tp < 1 || pp < 1 || virtualPp < 1 || cp < 1 || ep < 1) {
             String field = gpus < 1 ? "gpus" : nodes < 1 ? "nodes" : tp < 1 ? "tp" : pp < 1 ? "pp"
                     : virtualPp < 1 ? "virtual_pp" : cp < 1 ? "cp" : "ep";
@@ -73,6 +73,11 @@ public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, 
         }
         if (virtualPp > 1 && pp == 1) {
             return new InvalidInputException("virtual_pp: needs pp > 1");
+        }
+        if ((offloadOptimizer == Offload.NVME || offloadParams == Offload.NVME) && zero < 3) {
+            return new InvalidInputException("offload: NVMe offload is DeepSpeed's ZeRO-Infinity, a ZeRO-3 feature; "
+                    + (fsdp != FsdpMode.NONE ? "FSDP offloads to the CPU only: use cpu" : "use --zero 3, or "
+                    + "offload to cpu"));
         }
         if (offloadParams != Offload.NONE && zero < 3 && fsdp != FsdpMode.FULL_SHARD
                 && fsdp != FsdpMode.HYBRID_SHARD) {
