@@ -368,11 +368,6 @@ public final class ShardedTraining {
         }
         activations(m, inv.activationWorkload(), layout, stage, inv.saved(), out);
         long tokens = (long) layout.batchSize * w.seqLen() / layout.cp;
-        if (layout.cp > 1 && m.attention() instanceof Attention.Standard st) {
-            // ring attention: K/V chunks being sent and received, double-buffered, for the layer being computed
-            buffers += 2.0 * 2 * 2 * st.numKvHeads() / Math.max(1, Math.min(layout.tp, st.numKvHeads()))
-                    * st.headDim() * c * tokens;
-        }
         if (layout.ep > 1 && m.moe() != null) {
             // all-to-all dispatch and combine buffers: every routed token copy of the hidden state, both ways
             buffers += 2.0 * tokens * m.moe().topK() * m.hiddenSize() * c;
@@ -451,7 +446,11 @@ public final class ShardedTraining {
                     + "being computed");
         }
         if (par.cp() > 1 && m.attention() instanceof Attention.Standard) {
-            assumptions.add("context parallel: ring attention exchanges K/V chunks (double-buffered) per layer");
+            assumptions.add(w.framework() == Framework.FSDP
+                    ? "context parallel (PyTorch context_parallel): each layer's attention all-gathers the sequence's "
+                    + "K/V and accumulates its gradients in fp32 (" + Bytes.gib((long) ringAttention(m, w,
+                    TrainingLayout.of(w))) + " during a layer's backward)"
+                    : "context parallel: ring attention exchanges K/V chunks (double-buffered) per layer");
         }
         if (par.ep() > 1 && m.moe() != null) {
             assumptions.add("expert parallel: all-to-all dispatch and combine buffers of tokens × top-k × h");
@@ -553,6 +552,7 @@ public final class ShardedTraining {
         double layers = out.layers * keptPerLayer * inFlight;
         double outside = 0;
         double passing = ckpt ? perLayer : 0; // one layer rebuilt at a time during backward
+        double lossPassing = 0;
         if (stage == pp - 1) {
             outside += saved.outside() / (double) par.tp / par.cp;
             // Megatron's vocab-parallel cross-entropy upcasts the logits to fp32 once (that buffer, kept for
@@ -562,14 +562,39 @@ public final class ShardedTraining {
             double loss = w.framework() == Framework.MEGATRON
                     ? (double) w.precision().computeBytes() * m.vocabSize() * par.batchSize * w.seqLen()
                     : Math.max(saved.lossForward(), saved.lossBackward());
-            passing += loss / par.tp / par.cp;
+            lossPassing = loss / par.tp / par.cp;
         }
+        // the loss's buffers are gone by the time a layer's backward runs its ring-attention exchange
+        passing += Math.max(lossPassing, ringAttention(m, w, par));
         outside += saved.shared() / (double) par.cp;
         out.activations = layers + outside;
         out.transients = passing;
         out.keptPerLayer = keptPerLayer;
         out.replicated = replicated;
         out.inFlight = inFlight;
+    }
+
+    /**
+     * Context parallelism's exchange buffers during one layer's attention backward. PyTorch's context_parallel (as
+     * torchtitan uses it) all-gathers the whole sequence's K and V once per call (rotate method ALL_GATHER, the
+     * default) and accumulates dq, dk, dv in fp32 (convert_to_f32), sending and receiving the fp32 dk/dv as it goes:
+     * (2·c·cp + 3·4 + 2·2·4) bytes per local element, with K/V already repeated to the query heads (torchtitan calls
+     * repeat_kv before SDPA). Megatron's ring (Transformer Engine, p2p) and DeepSpeed double-buffer the K/V chunks
+     * of the key/value heads: 2·2·2·c bytes per local K element. Sources: torch/distributed/tensor/experimental/
+     * _attention.py (_AllGatherRotater, _templated_ring_attention_backward); torchtitan models/llama/model.py.
+     */
+    static double ringAttention(ModelSpec m, Workload w, TrainingLayout par) {
+        if (par.cp <= 1 || !(m.attention() instanceof Attention.Standard st)) {
+            return 0;
+        }
+        int c = w.precision().computeBytes();
+        double tokens = (double) par.batchSize * w.seqLen() / par.cp;
+        if (w.framework() == Framework.FSDP) {
+            double elements = tokens * st.numHeads() / par.tp * st.headDim();
+            return (2.0 * c * par.cp + 12 + 16) * elements;
+        }
+        double kvElements = tokens * st.numKvHeads() / Math.max(1, Math.min(par.tp, st.numKvHeads())) * st.headDim();
+        return 2.0 * 2 * 2 * c * kvElements;
     }
 
     /** Whether the model's attention can be split over tp ranks. */
