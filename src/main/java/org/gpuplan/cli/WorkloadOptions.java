@@ -64,6 +64,8 @@ final class WorkloadOptions {
     @Option(names = "--gpu-memory-utilization") String gpuMemoryUtilization;
     @Option(names = "--max-num-batched-tokens") String maxNumBatchedTokens;
     @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;
+    @Option(names = "--sampler", description = "vLLM top-k/top-p sampler: flashinfer (V1 default) | torch "
+            + "(VLLM_USE_FLASHINFER_SAMPLER=0, no FlashInfer, or the V0 engine)") String sampler;
     @Option(names = "--architecture", description = "Override the config's architectures class (e.g. "
             + "BertForSequenceClassification)") String architecture;
     @Option(names = "--gpus") String gpus;
@@ -136,6 +138,7 @@ final class WorkloadOptions {
         flags.put("gpu_memory_utilization", gpuMemoryUtilization);
         flags.put("max_num_batched_tokens", maxNumBatchedTokens);
         flags.put("max_num_seqs", maxNumSeqs);
+        flags.put("sampler", sampler);
         flags.put("architecture", architecture);
         flags.put("gpus", gpus);
         flags.put("nodes", nodes);

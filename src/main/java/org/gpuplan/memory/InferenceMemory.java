@@ -21,6 +21,12 @@ public final class InferenceMemory {
 
     /** vLLM: CUDA graph pools captured after the KV cache is allocated, outside the utilization budget (assumed). */
     static final long VLLM_CUDA_GRAPHS = 512 * Bytes.MIB;
+    /**
+     * What grew outside PyTorch during vLLM's profile run (kernel modules loaded lazily, cuBLAS/cuBLASLt handles and
+     * workspaces): the published profiles print 0.05-0.35 GiB on one GPU (vLLM 0.6.5-0.7 V0 on A10/A10G/3090/4090:
+     * 0.05, 0.06, 0.35, 0.25 GiB; V1 0.11 on H100: 0.13-0.14 GiB; V1 0.19 on H100: 0.24-0.26 GiB); 0.15 GiB assumed.
+     */
+    static final long VLLM_PROFILE_NON_TORCH = 150 * Bytes.MIB;
     /** vLLM's block size on CUDA. */
     static final int BLOCK = 16;
 
@@ -100,9 +106,14 @@ public final class InferenceMemory {
         boolean big = total >= 70 * Bytes.GIB && !g.name().startsWith("A100");
         int maxSeqs = maxNumSeqs(w, g);
         int batchedTokens = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
-        long activation = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH,
-                batchedTokens) + (long) Math.min(maxSeqs, batchedTokens) * m.vocabSize() * 4;
-        long nonTorch = Overheads.context(w);
+        long forward = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH, batchedTokens);
+        long sampled = Math.min(maxSeqs, batchedTokens);
+        long activation = w.framework() == Framework.VLLM
+                ? Math.max(forward, vllmSampler(m, w, sampled))
+                : forward + sampled * m.vocabSize() * 4;
+        // vLLM subtracts only what grew outside PyTorch during its profile run (its baseline already holds the CUDA
+        // context); SGLang and TensorRT-LLM size the pool from the free memory, which the context has already taken
+        long nonTorch = w.framework() == Framework.VLLM ? VLLM_PROFILE_NON_TORCH : Overheads.context(w);
         double util = w.gpuMemoryUtilization();
         long pool;
         String poolFormula;
@@ -124,11 +135,15 @@ public final class InferenceMemory {
         if (pool <= 0) {
             pool = 0;
         }
-        double perToken = KvCache.bytesPerToken(m, w.framework(), context, kvElem);
+        // a block holds a token slot in every layer (vLLM V1's hybrid allocator shares one pool between the full and
+        // the sliding-window layer groups), so the pool's token count is per token of all layers; a sliding-window
+        // layer's saving shows in how many sequences fit, not in the tokens reported
+        double perToken = (double) KvCache.elementsPerTokenPerLayer(m, w.framework()) * m.layers().size() * kvElem;
+        double perSequenceToken = KvCache.bytesPerToken(m, w.framework(), context, kvElem);
         long blockBytes = Bytes.ceil(perToken * BLOCK);
         long blocks = blockBytes == 0 ? 0 : pool / blockBytes;
         long capacity = blocks * BLOCK;
-        double concurrency = capacity / (double) context;
+        double concurrency = perSequenceToken == 0 ? 0 : blocks * blockBytes / (perSequenceToken * context);
         MemoryEstimate.KvPool kvPool = new MemoryEstimate.KvPool(blocks * blockBytes, capacity, concurrency,
                 activation, nonTorch);
         List<Term> terms = new ArrayList<>();
@@ -138,28 +153,48 @@ public final class InferenceMemory {
                 "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)",
                 poolFormula, util, Bytes.gib(total), Bytes.gib(weights.value()), Bytes.gib(activation),
                 Bytes.gib(nonTorch), blocks, BLOCK, capacity, concurrency, context)));
-        terms.add(new Term("activations", "activations", activation, () -> String.format(Locale.ROOT,
-                "profile run of %,d tokens (max_num_batched_tokens) + fp32 logits for %,d sequences (max_num_seqs)",
-                batchedTokens, Math.min(maxSeqs, batchedTokens))));
+        terms.add(new Term("activations", "activations", activation, () -> w.framework() == Framework.VLLM
+                ? String.format(Locale.ROOT, "max(forward of %,d tokens (max_num_batched_tokens) %s, sampler over %,d "
+                + "rows (max_num_seqs) × %,d vocabulary entries × %d B %s) — the profile run's peak",
+                batchedTokens, Bytes.gib(forward), sampled, m.vocabSize(), w.sampler().bytesPerEntry(),
+                Bytes.gib(vllmSampler(m, w, sampled)))
+                : String.format(Locale.ROOT, "profile run of %,d tokens (max_num_batched_tokens) + fp32 logits for %,d "
+                + "sequences (max_num_seqs)", batchedTokens, sampled)));
         long graphs = w.framework() == Framework.VLLM ? VLLM_CUDA_GRAPHS : 0;
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
-        terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), graphs, "CUDA graph pools (assumed)"));
+        long profiledNonTorch = w.framework() == Framework.VLLM ? VLLM_PROFILE_NON_TORCH : 0;
+        terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), graphs + profiledNonTorch, graphs > 0
+                ? "CUDA graph pools (assumed, " + Bytes.mib(graphs) + ") and the profile run's non-torch growth ("
+                + Bytes.mib(profiledNonTorch) + ")" : "non-torch growth"));
         long allocated = weights.value() + kvPool.poolBytes() + activation + Overheads.cublasWorkspace(gpu);
         List<Phase> phases = List.of(new Phase("serving (pool allocated)", weights.value() + kvPool.poolBytes()
                 + activation, List.of("weights", "kv_pool", "activations")));
         long reserved = allocated + Overheads.cublasReserved(gpu) - Overheads.cublasWorkspace(gpu);
-        long used = reserved + nonTorch + graphs;
+        long outsideTorch = Overheads.context(w) + profiledNonTorch;
+        long used = reserved + outsideTorch + graphs;
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", allocated, () -> "weights + KV pool + profiled "
                         + "activation peak + cuBLAS workspace"),
                 new Term("peak_reserved_bytes", "peak reserved", reserved, () -> "allocated + segment rounding (the pool "
                         + "is one allocation per layer; little fragmentation)"),
-                new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + non-torch memory "
-                        + Bytes.mib(nonTorch) + (graphs > 0 ? " + CUDA graphs " + Bytes.mib(graphs) : "")));
+                new Term("device_used_bytes", "device used (nvidia-smi)", used, () -> "reserved + CUDA context and non-torch memory "
+                        + Bytes.mib(outsideTorch) + (graphs > 0 ? " + CUDA graphs " + Bytes.mib(graphs) : "")));
         return new MemoryEstimate(terms, phases, phases.get(0), allocated, reserved, used, Optional.of(kvPool),
                 explanations, List.of(w.framework().key() + " defaults: max_num_batched_tokens " + batchedTokens
                 + ", max_num_seqs " + maxSeqs + " (vLLM V1 server defaults for this GPU size), block size "
                 + BLOCK + ", gpu_memory_utilization " + util));
+    }
+
+    /**
+     * vLLM's dummy sampler run after the profile forward: every sampled row's logits over the whole vocabulary, at
+     * the sampler's bytes per entry (FlashInfer 14, PyTorch's sort 32). V1 all-gathers the logits on every
+     * tensor-parallel rank; V0 gathers them on the driver, the rank that limits the pool. The forward's transients
+     * are freed by then, so the profiled peak is the larger of the two. Measured: vLLM 0.19 (FlashInfer) prints a
+     * torch peak of 3.62-3.66 GiB for Gemma-2 2B-27B at 1,024 rows × 256,000 entries (14.8 B); a V0 0.7 driver at TP 2
+     * held 1.23 GiB more than its peer for 256 rows × 152,064 entries (33.8 B).
+     */
+    static long vllmSampler(ModelSpec m, Workload w, long rows) {
+        return rows * m.vocabSize() * w.sampler().bytesPerEntry();
     }
 
     // llama.cpp: weights (token embeddings stay on the host), KV buffers, and the compute buffer. ggml's graph

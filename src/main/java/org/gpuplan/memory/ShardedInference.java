@@ -79,9 +79,14 @@ public final class ShardedInference {
         boolean big = total >= 70L * (1 << 30) && !g.name().startsWith("A100");
         int batched = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
         int seqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
-        long activation = ActivationMemory.inferenceTransient(m, batched, c, AttentionImpl.FLASH, batched) / par.tp()
-                + (stage == par.pp() - 1 ? (long) Math.min(seqs, batched) * m.vocabSize() * 4 / par.tp() : 0);
-        long nonTorch = Overheads.context(w) + ShardedTraining.nccl(par);
+        long forward = ActivationMemory.inferenceTransient(m, batched, c, AttentionImpl.FLASH, batched) / par.tp();
+        boolean last = stage == par.pp() - 1;
+        long sampled = Math.min(seqs, batched);
+        long activation = w.framework() == Framework.VLLM
+                ? Math.max(forward, last ? InferenceMemory.vllmSampler(m, w, sampled) : 0)
+                : forward + (last ? sampled * m.vocabSize() * 4 / par.tp() : 0);
+        long nonTorch = (w.framework() == Framework.VLLM ? InferenceMemory.VLLM_PROFILE_NON_TORCH : Overheads.context(w))
+                + ShardedTraining.nccl(par);
         List<Term> terms = new ArrayList<>();
         terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
                 + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
@@ -116,15 +121,20 @@ public final class ShardedInference {
                     "per GPU: utilization × total − "
                     + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)));
         }
-        terms.add(new Term("activations", "activations", activation, () -> "profile-run activations of " + batched
-                + " tokens / TP"));
+        terms.add(new Term("activations", "activations", activation, () -> w.framework() == Framework.VLLM
+                ? String.format(Locale.ROOT, "max(forward of %,d tokens / TP %s, sampler over %,d rows × %,d "
+                + "vocabulary entries × %d B on every TP rank%s)", batched, Bytes.gib(forward), sampled,
+                m.vocabSize(), w.sampler().bytesPerEntry(), last ? "" : ": not on this pipeline stage")
+                : "profile-run activations of " + batched + " tokens / TP"));
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
-        terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par),
-                "NCCL buffers"));
+        boolean vllm = w.framework() == Framework.VLLM;
+        terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par)
+                + (vllm ? InferenceMemory.VLLM_PROFILE_NON_TORCH : 0), vllm ? "NCCL buffers and the profile run's "
+                + "non-torch growth" : "NCCL buffers"));
         long allocated = weights + (w.framework().poolsKvCache() ? pool : kv) + activation
                 + Overheads.cublasWorkspace(Optional.of(g));
         long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));
-        long used = reserved + nonTorch;
+        long used = reserved + nonTorch + (w.framework() == Framework.VLLM ? Overheads.context(w) : 0);
         List<Phase> phases = List.of(new Phase("serving", allocated, List.of("weights", "kv", "activations")));
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", allocated, "weights + KV (pool) + activations"),

@@ -159,6 +159,9 @@ public final class EstimateReport {
             }
         } else {
             o.put("prompt_len", w.promptLen()).put("output_len", w.outputLen()).put("kv_dtype", w.kvDtype().key());
+            if (w.framework() == org.gpuplan.workload.Framework.VLLM) {
+                o.put("sampler", w.sampler().key());
+            }
         }
         o.put("quant", w.quant().key());
         return o;

@@ -14,6 +14,7 @@ import org.gpuplan.model.InvalidInputException;
  * @param gpuMemoryUtilization serving engines' memory budget as a fraction of the GPU's memory
  * @param maxNumBatchedTokens  engine token budget per step (0 = the engine's default)
  * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
+ * @param sampler              vLLM's top-k/top-p sampler (its profile run's largest tensor)
  * @param architecture         overrides the config's {@code architectures} class (e.g. an encoder's task head:
  *                             BertForSequenceClassification)
  * @param cudaContextBytes     overrides the CUDA context estimate (older CUDA without lazy module loading takes
@@ -28,7 +29,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
                        AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
-                       int maxNumBatchedTokens, int maxNumSeqs, Optional<String> architecture,
+                       int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
                        PerfOptions perf) {
 
@@ -79,7 +80,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
-                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
+                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
@@ -88,14 +89,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
+                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
-                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, architecture,
+                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
@@ -107,7 +108,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, attention, lossImpl, loraRank,
                 loraAlpha, loraTargets, quant, doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens,
-                maxNumSeqs, architecture, cudaContextBytes, gradsToNone, p, perf);
+                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf);
     }
 
     public boolean training() {

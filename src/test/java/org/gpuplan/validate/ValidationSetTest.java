@@ -31,6 +31,11 @@ class ValidationSetTest {
     }
 
     @Test
+    void everyCaseCitesWhereItsFigureWasPublished() {
+        RESULTS.forEach(r -> assertThat(r.validationCase().source()).as(r.validationCase().id()).isNotBlank());
+    }
+
+    @Test
     void medianErrorIsWithinFivePercent() {
         assertThat(ValidationReport.medianAbsError(MEMORY)).isLessThanOrEqualTo(0.05);
     }
