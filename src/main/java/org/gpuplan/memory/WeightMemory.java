@@ -36,11 +36,15 @@ public final class WeightMemory {
         if (q == QuantFormat.NONE && w.framework() == Framework.LLAMA_CPP) {
             long embed = p.count("embeddings");
             long norms = p.count("norms");
-            long value = Math.multiplyExact(total - embed - norms, (long) store) + norms * 4;
+            // a tied model's token embeddings also serve as the output matrix, which is offloaded
+            long onGpu = m.embeddings().tied() ? total - norms : total - embed - norms;
+            long value = Math.multiplyExact(onGpu, (long) store) + norms * 4;
             return new Term("weights", "weights", value,
-                    () -> "(P − token embeddings − norms) × " + store + " B + norms × 4 B "
-                    + "(F32) = (" + total + " − " + embed + " − " + norms + ") × " + store + " + " + norms + " × 4; "
-                    + "llama.cpp keeps the token-embedding matrix in host memory");
+                    () -> "(P − " + (m.embeddings().tied() ? "" : "token embeddings − ") + "norms) × " + store
+                    + " B + norms × 4 B (F32) = " + onGpu + " × " + store + " + " + norms + " × 4; "
+                    + (m.embeddings().tied() ? "llama.cpp keeps the token embeddings in host memory and loads their "
+                    + "copy as the output matrix on the GPU (tied)" : "llama.cpp keeps the token-embedding matrix in "
+                    + "host memory"));
         }
         if (q == QuantFormat.NONE) {
             return new Term("weights", "weights", Math.multiplyExact(total, (long) store),
@@ -110,16 +114,20 @@ public final class WeightMemory {
         long norms = p.count("norms");
         bits += head * out.bitsPerWeight() + norms * 32.0;
         boolean onGpuEmbedding = w.framework() != Framework.LLAMA_CPP;
-        if (onGpuEmbedding) {
-            bits += embed * base.bitsPerWeight();
+        // a tied model has no output tensor: llama_tensor_get_type gives token_embd the output's type, and llama.cpp
+        // loads it a second time as the (offloaded) output matrix
+        boolean tied = m.embeddings().tied();
+        if (onGpuEmbedding || tied) {
+            bits += embed * (tied ? out : base).bitsPerWeight();
         }
         long value = Bytes.ceil(bits / 8);
         long q6Layers = moreBitsLayers;
         return new Term("weights", "weights", value, () -> "GGUF " + q.key() + ": Linear weights in " + base + " ("
                 + base.bitsPerWeight() + " bits)" + (q.key().endsWith("_m") ? ", attn_v/ffn_down of " + q6Layers
                 + " of " + layers + " layers in Q6_K" : "") + ", output matrix in " + out + ", norms F32"
-                + (onGpuEmbedding ? ", token embeddings in " + base : ", token embeddings kept in host memory by "
-                + "llama.cpp") + " (llama.cpp llama_tensor_get_type)");
+                + (tied ? ", tied token embeddings in " + out + (onGpuEmbedding ? "" : " (host) and their copy as "
+                + "the output matrix on the GPU") : onGpuEmbedding ? ", token embeddings in " + base
+                : ", token embeddings kept in host memory by llama.cpp") + " (llama.cpp llama_tensor_get_type)");
     }
 
     // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2
