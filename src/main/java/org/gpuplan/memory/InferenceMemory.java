@@ -108,12 +108,8 @@ public final class InferenceMemory {
         int batchedTokens = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
         long forward = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH, batchedTokens);
         long sampled = Math.min(maxSeqs, batchedTokens);
-        long activation = w.framework() == Framework.VLLM
-                ? Math.max(forward, vllmSampler(m, w, sampled))
-                : forward + sampled * m.vocabSize() * 4;
-        // vLLM subtracts only what grew outside PyTorch during its profile run (its baseline already holds the CUDA
-        // context); SGLang and TensorRT-LLM size the pool from the free memory, which the context has already taken
-        long nonTorch = w.framework() == Framework.VLLM ? VLLM_PROFILE_NON_TORCH : Overheads.context(w);
+        long activation = profilePeak(m, w, forward, sampled, 1, true);
+        long nonTorch = budgetedNonTorch(w);
         double util = w.gpuMemoryUtilization();
         long pool;
         String poolFormula;
@@ -155,9 +151,9 @@ public final class InferenceMemory {
                 Bytes.gib(nonTorch), blocks, BLOCK, capacity, concurrency, context)));
         terms.add(new Term("activations", "activations", activation, () -> w.framework() == Framework.VLLM
                 ? String.format(Locale.ROOT, "max(forward of %,d tokens (max_num_batched_tokens) %s, sampler over %,d "
-                + "rows (max_num_seqs) × %,d vocabulary entries × %d B %s) — the profile run's peak",
-                batchedTokens, Bytes.gib(forward), sampled, m.vocabSize(), w.sampler().bytesPerEntry(),
-                Bytes.gib(vllmSampler(m, w, sampled)))
+                + "rows (max_num_seqs) × %,d vocabulary entries %s: %s) — the profile run's peak",
+                batchedTokens, Bytes.gib(forward), sampled, m.vocabSize(), Bytes.gib(vllmSampler(m, w, sampled)),
+                w.sampler().description())
                 : String.format(Locale.ROOT, "profile run of %,d tokens (max_num_batched_tokens) + fp32 logits for %,d "
                 + "sequences (max_num_seqs)", batchedTokens, sampled)));
         long graphs = w.framework() == Framework.VLLM ? VLLM_CUDA_GRAPHS : 0;
@@ -195,6 +191,27 @@ public final class InferenceMemory {
      */
     static long vllmSampler(ModelSpec m, Workload w, long rows) {
         return rows * m.vocabSize() * w.sampler().bytesPerEntry();
+    }
+
+    /**
+     * The activation peak a pooling engine subtracts, per GPU: vLLM's profile run (the larger of the forward and, on
+     * the last pipeline stage, the sampler run); otherwise the forward plus fp32 logits of the sampled rows / TP.
+     * {@code forward} is already per GPU.
+     */
+    static long profilePeak(ModelSpec m, Workload w, long forward, long sampledRows, int tp, boolean lastStage) {
+        if (w.framework() == Framework.VLLM) {
+            return Math.max(forward, lastStage ? vllmSampler(m, w, sampledRows) : 0);
+        }
+        return forward + (lastStage ? sampledRows * m.vocabSize() * 4 / tp : 0);
+    }
+
+    /**
+     * The non-torch memory taken from a pool's budget: vLLM subtracts only what grew outside PyTorch during its
+     * profile run (its baseline already holds the CUDA context); SGLang and TensorRT-LLM size the pool from the free
+     * memory, which the context has already taken.
+     */
+    static long budgetedNonTorch(Workload w) {
+        return w.framework() == Framework.VLLM ? VLLM_PROFILE_NON_TORCH : Overheads.context(w);
     }
 
     // llama.cpp: weights (token embeddings stay on the host), KV buffers, and the compute buffer. ggml's graph

@@ -82,11 +82,9 @@ public final class ShardedInference {
         long forward = ActivationMemory.inferenceTransient(m, batched, c, AttentionImpl.FLASH, batched) / par.tp();
         boolean last = stage == par.pp() - 1;
         long sampled = Math.min(seqs, batched);
-        long activation = w.framework() == Framework.VLLM
-                ? Math.max(forward, last ? InferenceMemory.vllmSampler(m, w, sampled) : 0)
-                : forward + (last ? sampled * m.vocabSize() * 4 / par.tp() : 0);
-        long nonTorch = (w.framework() == Framework.VLLM ? InferenceMemory.VLLM_PROFILE_NON_TORCH : Overheads.context(w))
-                + ShardedTraining.nccl(par);
+        boolean vllm = w.framework() == Framework.VLLM;
+        long activation = InferenceMemory.profilePeak(m, w, forward, sampled, par.tp(), last);
+        long nonTorch = InferenceMemory.budgetedNonTorch(w) + ShardedTraining.nccl(par);
         List<Term> terms = new ArrayList<>();
         terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
                 + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
@@ -121,20 +119,19 @@ public final class ShardedInference {
                     "per GPU: utilization × total − "
                     + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)));
         }
-        terms.add(new Term("activations", "activations", activation, () -> w.framework() == Framework.VLLM
+        terms.add(new Term("activations", "activations", activation, () -> vllm
                 ? String.format(Locale.ROOT, "max(forward of %,d tokens / TP %s, sampler over %,d rows × %,d "
-                + "vocabulary entries × %d B on every TP rank%s)", batched, Bytes.gib(forward), sampled,
-                m.vocabSize(), w.sampler().bytesPerEntry(), last ? "" : ": not on this pipeline stage")
+                + "vocabulary entries on every TP rank%s: %s)", batched, Bytes.gib(forward), sampled,
+                m.vocabSize(), last ? "" : ", not on this pipeline stage", w.sampler().description())
                 : "profile-run activations of " + batched + " tokens / TP"));
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
-        boolean vllm = w.framework() == Framework.VLLM;
         terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par)
                 + (vllm ? InferenceMemory.VLLM_PROFILE_NON_TORCH : 0), vllm ? "NCCL buffers and the profile run's "
                 + "non-torch growth" : "NCCL buffers"));
         long allocated = weights + (w.framework().poolsKvCache() ? pool : kv) + activation
                 + Overheads.cublasWorkspace(Optional.of(g));
         long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));
-        long used = reserved + nonTorch + (w.framework() == Framework.VLLM ? Overheads.context(w) : 0);
+        long used = reserved + nonTorch + (vllm ? Overheads.context(w) : 0);
         List<Phase> phases = List.of(new Phase("serving", allocated, List.of("weights", "kv", "activations")));
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", allocated, "weights + KV (pool) + activations"),

@@ -448,8 +448,8 @@ public final class ShardedTraining {
         if (par.cp() > 1 && m.attention() instanceof Attention.Standard) {
             assumptions.add(w.framework() == Framework.FSDP
                     ? "context parallel (PyTorch context_parallel): each layer's attention all-gathers the sequence's "
-                    + "K/V and accumulates its gradients in fp32 (" + Bytes.gib((long) ringAttention(m, w,
-                    TrainingLayout.of(w))) + " during a layer's backward)"
+                    + "K/V and accumulates its gradients in fp32 (" + Bytes.gib((long) ringAttention(m, w, layout))
+                    + " during a layer's backward)"
                     : "context parallel: ring attention exchanges K/V chunks (double-buffered) per layer");
         }
         if (par.ep() > 1 && m.moe() != null) {
