@@ -47,6 +47,9 @@ final class WorkloadOptions {
     @Option(names = {"--checkpointing", "--recompute-granularity"}, description = "none | full | selective") String checkpointing;
     @Option(names = "--gradient-checkpointing", arity = "0..1", fallbackValue = "true",
             description = "transformers' flag: true = --checkpointing full") String gradientCheckpointing;
+    @Option(names = {"--activation-offloading", "--enable-activation-offloading"}, arity = "0..1",
+            fallbackValue = "true", description = "torchtune: saved activations wait in pinned host memory")
+    String activationOffloading;
     // shorter names other tools use; hidden so that the usage line shows ours
     @Option(names = "--dtype", hidden = true) String dtype;
     @Option(names = "--optim", hidden = true) String optim;
@@ -127,6 +130,7 @@ final class WorkloadOptions {
         flags.put("output_len", outputLen);
         flags.put("grad_accum", gradAccum);
         flags.put("checkpointing", checkpointing != null ? checkpointing : gradientCheckpointing);
+        flags.put("activation_offloading", activationOffloading);
         flags.put("attention", attention);
         flags.put("loss_impl", lossImpl);
         flags.put("lora_rank", loraRank != null ? loraRank : loraR);

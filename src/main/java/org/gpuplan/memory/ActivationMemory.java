@@ -39,10 +39,11 @@ public final class ActivationMemory {
  *                      gradient of its largest saved activation (the s² probabilities under eager attention, else the
  *                      MLP intermediate), 2 × that tensor
      * @param explanation   builds the per-layer formula with its inputs (formatted when a report asks)
+     * @param host          saved layer tensors waiting in host memory (activation offloading), not in layersTotal
      */
     public record Saved(List<Long> perLayer, long layersTotal, long outside, long shared, long recompute,
                         long lossForward, long lossBackward, long backwardWorkingSet,
-                        java.util.function.Supplier<String> explanation) {
+                        java.util.function.Supplier<String> explanation, long host) {
 
         public long total() {
             return layersTotal + outside + shared;
@@ -108,7 +109,7 @@ public final class ActivationMemory {
         int e = w.precision().weightBytes() == 4 && !mixed ? 4 : (mixed ? 4 : 2);
         // k-bit training (peft prepare_model_for_kbit_training) upcasts the embeddings to fp32, so the residual
         // stream, and with it every norm input and checkpointed layer input, is fp32
-        int r = w.precision().weightBytes() == 4 || w.method() == Method.QLORA ? 4 : c;
+        int r = w.precision().weightBytes() == 4 || WeightMemory.kbitUpcast(w) ? 4 : c;
         boolean full = w.method() == Method.FULL;
         BlockActivations.Profile profile = BlockActivations.Profile.CUDA;
         Layers perLayer;
@@ -159,7 +160,7 @@ public final class ActivationMemory {
             long d = att instanceof Attention.Standard st ? st.headDim()
                     : ((Attention.Latent) att).qkHeadDim();
             long dense = m.mlp() == null ? 0 : m.mlp().intermediateSize();
-            boolean fp32Stream = mixed || w.method() == Method.QLORA;
+            boolean fp32Stream = mixed || WeightMemory.kbitUpcast(w);
             BlockActivations.Saved denseBlock = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d,
                     dense, e, fp32Stream, 0, w.attention(), full), profile);
             BlockActivations.Saved moeBase = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d, 0,
@@ -176,8 +177,21 @@ public final class ActivationMemory {
             }
             long moeBytes = m.moe() == null ? 0 : Bytes.ceil(moe(m.moe(), h, c, full) * n);
             long adaptersPerLayer = adapters / Math.max(1, m.numLayers());
-            long common = extraNorms + qk + latent + adaptersPerLayer;
-            perLayer = new Layers(m, denseBlock.total() + common, moeBase.total() + moeBytes + common);
+            long common = extraNorms + qk + latent + adaptersPerLayer + torchtuneAttentionDelta(m, w, c);
+            long fusedNorms = 0;
+            long fusedDense = 0;
+            long fusedMoe = 0;
+            if (w.perf().compile() && m.mlp() != null) {
+                // torch.compile (Inductor) fuses each RMSNorm into one kernel that keeps its input and rstd: the fp32
+                // upcast and the normalised copy eager autograd keeps (4·h) are never materialised; the fused SwiGLU
+                // keeps gate and up and recomputes SiLU(gate) in backward (c·f)
+                fusedNorms = Bytes.ceil(4.0 * h * m.norms().perLayer() * n);
+                fusedDense = Bytes.ceil((double) c * dense * n);
+                fusedMoe = m.moe() == null ? 0 : Bytes.ceil((double) c * m.moe().expertIntermediateSize()
+                        * m.moe().topK() * n);
+            }
+            perLayer = new Layers(m, denseBlock.total() + common - fusedNorms - fusedDense,
+                    moeBase.total() + moeBytes + common - fusedNorms - fusedMoe);
             long sandwich = extraNorms;
             formula = () -> String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
                             + "with fp32 input, %s, %s; derivation and byte-exact check in "
@@ -192,7 +206,7 @@ public final class ActivationMemory {
             if (att instanceof Attention.Standard st) {
                 shared += Bytes.ceil(2.0 * c * st.headDim() * s); // RoPE cos and sin [1, s, d], shared by layers
             }
-            if (b > 1 && !w.attention().flashKernel()) {
+            if (b > 1 && !w.attention().flashKernel() && w.framework() != org.gpuplan.workload.Framework.TORCHTUNE) {
                 shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
             }
             outside = Bytes.ceil(n * (4.0 * h + 4 + (full ? r * h + c * h : 0)));
@@ -216,6 +230,19 @@ public final class ActivationMemory {
             formula = () -> kept.get() + "; selective checkpointing recomputes the attention core (its saved tensors "
                     + "are dropped)";
         }
+        long host = 0;
+        if (w.activationOffloading()) {
+            // torchtune OffloadActivations (training/_activation_offloading.py): every tensor the layers save moves to
+            // pinned host memory on a side stream during forward and comes back one layer ahead of its backward, so
+            // about two layers' worth stay on the GPU: the one running and the one in transit
+            long kept = Math.min(layersTotal, 2 * Bytes.ceil((double) layersTotal / m.numLayers()));
+            host = layersTotal - kept;
+            layersTotal = kept;
+            java.util.function.Supplier<String> onGpu = formula;
+            long hostBytes = host;
+            formula = () -> onGpu.get() + "; activation offloading: " + Bytes.gib(hostBytes) + " of them wait in "
+                    + "host memory, two layers' worth stay on the GPU";
+        }
         Loss loss = loss(m, w, n, c, full);
         long lossSaved = loss.saved();
         long lossForward = loss.forward();
@@ -226,7 +253,7 @@ public final class ActivationMemory {
                 ? 4.0 * b * m.attention().numHeads() * s * s : 0);
         long working = Bytes.ceil(2 * largest);
         return new Saved(perLayer, layersTotal, outside + lossSaved, shared, recompute, lossForward, lossBackward,
-                working, formula);
+                working, formula, host);
     }
 
     /**
@@ -235,9 +262,10 @@ public final class ActivationMemory {
      */
     static double adapterInputs(ModelSpec m, Workload w) {
         long r = w.loraRank();
-        // DeepSpeed, Megatron and FSDP mixed precision run adapters in the 16-bit model dtype: lora_A saves the shared
-        // 16-bit input, so only the r-wide outputs are added
+        // DeepSpeed, Megatron, torchtune and FSDP mixed precision run adapters in the 16-bit model dtype: lora_A saves
+        // the shared 16-bit input, so only the r-wide outputs are added
         boolean sixteenBit = w.framework() == org.gpuplan.workload.Framework.DEEPSPEED
+                || w.framework() == org.gpuplan.workload.Framework.TORCHTUNE
                 || w.framework() == org.gpuplan.workload.Framework.MEGATRON
                 || w.parallelism().fsdp() != org.gpuplan.workload.Parallelism.FsdpMode.NONE
                 && w.parallelism().fsdp() != org.gpuplan.workload.Parallelism.FsdpMode.NO_SHARD;
@@ -272,8 +300,16 @@ public final class ActivationMemory {
         double logits = (double) v * n;
         return switch (w.lossImpl()) {
             case EAGER -> new Loss(Bytes.ceil(4 * logits), Bytes.ceil((c + 4) * logits), Bytes.ceil(8 * logits));
-            case COMPILED -> new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits));
-            case CHUNKED -> new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / 8),
+            // torchtune's unchunked TransformerDecoder returns fp32 logits (output(h).float()): its compiled loss keeps
+            // that fp32 input; the c-byte logits exist only while they are upcast
+            case COMPILED -> w.framework() == org.gpuplan.workload.Framework.TORCHTUNE
+                    ? new Loss(Bytes.ceil(4 * logits + 4.0 * n), Bytes.ceil(c * logits), Bytes.ceil((4 + c) * logits))
+                    : new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits));
+            // torchtune compiles compute_cross_entropy with compile=True: each chunk's upcast and loss fuse into one
+            // kernel that keeps the c-byte chunk and its log-sum-exp, and backward writes one chunk's c-byte gradient
+            case CHUNKED -> w.perf().compile()
+                    ? new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits / 8))
+                    : new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / 8),
                     Bytes.ceil((8 + c) * logits / 8));
             case FUSED_LINEAR -> {
                 long h = m.hiddenSize();
@@ -283,6 +319,33 @@ public final class ActivationMemory {
                         * chunk), 0);
             }
         };
+    }
+
+    /**
+     * torchtune's MultiHeadAttention (modules/attention.py) expands K and V to all query heads before the attention
+     * call and passes no padding mask (packed or causal batches): relative to the transformers block, add the
+     * repeated K/V copies where transformers uses native GQA (one sequence, or flash), and drop the additive mask copy
+     * SDPA keeps where transformers pads a batch.
+     */
+    static long torchtuneAttentionDelta(ModelSpec m, Workload w, int c) {
+        if (w.framework() != org.gpuplan.workload.Framework.TORCHTUNE || w.attention() == AttentionImpl.EAGER
+                || !(m.attention() instanceof Attention.Standard st)) {
+            return 0;
+        }
+        long n = (long) w.batchSize() * w.seqLen();
+        boolean hfRepeats = w.attention() == AttentionImpl.SDPA && w.batchSize() > 1;
+        if (hfRepeats) {
+            return -Bytes.ceil((double) c * w.seqLen() * n);
+        }
+        return Bytes.ceil(2.0 * c * (st.numHeads() - st.numKvHeads()) * st.headDim() * n);
+    }
+
+    /** What the loss keeps, in words, for the workload's loss implementation and compile setting. */
+    public static String lossDescription(Workload w) {
+        return w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED && w.perf().compile()
+                ? "chunked cross-entropy (8 chunks, torchtune) compiled: each chunk's 16-bit logits and log-sum-exp "
+                + "kept, one chunk's gradient at a time in backward"
+                : w.lossImpl().description();
     }
 
     /** The smallest power of two ≥ x (triton.next_power_of_2). */

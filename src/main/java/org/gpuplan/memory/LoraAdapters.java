@@ -6,6 +6,7 @@ import java.util.Locale;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.Term;
+import org.gpuplan.workload.Framework;
 import org.gpuplan.workload.Workload;
 
 /** LoRA adapters: lora_A (in×r) and lora_B (r×out) on every targeted Linear (peft tuners/lora/layer.py). */
@@ -44,11 +45,23 @@ public final class LoraAdapters {
         return targets(m, w).stream().mapToLong(lm -> r * (lm.in() + lm.out()) * lm.count()).sum();
     }
 
+    /**
+     * Bytes per adapter parameter, which its gradient and its AdamW states share: PEFT upcasts adapters to fp32
+     * (autocast_adapter_dtype=True); torchtune builds them in the model dtype (training.set_default_dtype), so pure
+     * bf16 training keeps bf16 adapters, gradients and states.
+     */
+    public static int bytesPerParameter(Workload w) {
+        return w.framework() == Framework.TORCHTUNE ? w.precision().weightBytes() : 4;
+    }
+
     public static Term term(ModelSpec m, Workload w) {
         long params = parameters(m, w);
+        int bytes = bytesPerParameter(w);
         String names = String.join(", ", targets(m, w).stream().map(LinearModule::name).distinct().toList());
-        return new Term("adapter_weights", "LoRA adapter weights", params * 4,
-                () -> String.format(Locale.ROOT, "r·(in+out) summed over targeted modules (%s) = %,d params × 4 B "
-                        + "(peft upcasts adapters to fp32: autocast_adapter_dtype=True)", names, params));
+        return new Term("adapter_weights", "LoRA adapter weights", params * bytes,
+                () -> String.format(Locale.ROOT, "r·(in+out) summed over targeted modules (%s) = %,d params × %d B "
+                        + "(%s)", names, params, bytes, w.framework() == Framework.TORCHTUNE
+                        ? "torchtune builds adapters in the model dtype"
+                        : "peft upcasts adapters to fp32: autocast_adapter_dtype=True"));
     }
 }

@@ -105,7 +105,8 @@ public final class ShardedTraining {
                 ? w.withPrecision(w.precision() == org.gpuplan.workload.Precision.FP16_MIXED
                 ? org.gpuplan.workload.Precision.FP16 : org.gpuplan.workload.Precision.BF16) : w;
         Term baseWeights = WeightMemory.weights(m, p, compute);
-        double optimizerPerParam = TrainingMemory.optimizer(m, w, 1_000_000, full ? w.precision().weightBytes() : 4)
+        double optimizerPerParam = TrainingMemory.optimizer(m, w, 1_000_000, full ? w.precision().weightBytes()
+                : LoraAdapters.bytesPerParameter(w))
                 .value() / 1e6;
         // FSDP needs one dtype per flat parameter, so QLoRA under FSDP keeps the non-quantized parameters in the 16-bit
         // storage dtype (bnb_4bit_quant_storage) instead of prepare_model_for_kbit_training's fp32 upcast: the
@@ -510,7 +511,7 @@ public final class ShardedTraining {
                             StageBytes out) {
         long n = (long) par.batchSize * w.seqLen();
         int c = w.precision().computeBytes();
-        int r = w.precision().weightBytes() == 4 || w.method() == Method.QLORA ? 4 : c;
+        int r = w.precision().weightBytes() == 4 || WeightMemory.kbitUpcast(w) ? 4 : c;
         long h = m.hiddenSize();
         double replicatedPerToken = m.norms().perLayer() * (4.0 * h + 4 + (w.method() == Method.FULL ? r * h + c * h
                 : 0));

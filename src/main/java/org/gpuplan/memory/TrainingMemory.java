@@ -38,7 +38,7 @@ public final class TrainingMemory {
             weights = new Term("weights", "weights", weightBytes, () -> base.formula() + "; plus " + adapters.label()
                     + ": " + adapters.formula());
             trainable = LoraAdapters.parameters(m, w);
-            gradBytes = 4;
+            gradBytes = LoraAdapters.bytesPerParameter(w);
         }
         terms.add(weights);
         long largestParam = Math.max((long) m.vocabSize() * m.hiddenSize(), LinearModules.of(m).stream()
@@ -52,14 +52,14 @@ public final class TrainingMemory {
                 () -> "trainable params × " + gradBytes + " B (gradients take the parameter dtype) = " + trainable + " × "
                         + gradBytes);
         terms.add(grads);
-        int stateBytes = w.method() == Method.FULL ? w.precision().weightBytes() : 4;
+        int stateBytes = w.method() == Method.FULL ? w.precision().weightBytes() : LoraAdapters.bytesPerParameter(w);
         Term optimizer = optimizer(m, w, trainable, stateBytes);
         boolean paged = w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT;
         terms.add(optimizer);
         ActivationMemory.Saved saved = ActivationMemory.training(m, w);
         terms.add(new Term("activations", "activations", saved.total(), () -> saved.formula() + String.format(Locale.ROOT,
                 "; + embeddings, final norm, LM-head input and the loss (%s): %s; "
-                        + "shared RoPE tables and masks %s", w.lossImpl().description(), Bytes.gib(saved.outside()),
+                        + "shared RoPE tables and masks %s", ActivationMemory.lossDescription(w), Bytes.gib(saved.outside()),
                 Bytes.mib(saved.shared()))));
         // temporaries: autocast weight copies, optimizer foreach buffer, dequantized weights, loss transients
         long autocastCopies = w.precision().mixed() && w.method() == Method.FULL
@@ -87,21 +87,28 @@ public final class TrainingMemory {
         long gAcc = (w.gradAccum() > 1 || !w.gradsToNone()) && !w.optimizerInBackward() ? g : 0;
         long act = saved.total();
         // (a fused linear loss has produced the LM head's gradient in forward: it is among the saved activations)
-        long lmHeadGrad = w.method() == Method.FULL && w.lossImpl() != org.gpuplan.workload.LossImpl.FUSED_LINEAR
-                ? p.count("lm_head") * gradBytes : 0;
+        boolean headGradInBackward = w.method() == Method.FULL
+                && w.lossImpl() != org.gpuplan.workload.LossImpl.FUSED_LINEAR;
+        // an untied LM head's gradient is the first one produced (an optimizer in backward applies and frees it)
+        long lmHeadGrad = headGradInBackward && !w.optimizerInBackward() ? p.count("lm_head") * gradBytes : 0;
+        // a tied embedding's LM-head gradient waits in its AccumulateGrad input buffer until the embedding's own
+        // backward, at the very end, adds its share: it is alive during the whole backward
+        long tiedHeadGrad = headGradInBackward && m.embeddings().tied() ? p.count("embeddings") * gradBytes : 0;
         List<Phase> phases = new ArrayList<>();
         phases.add(new Phase("end of forward (loss)", w0 + o + gAcc + act + autocastCopies + saved.lossForward()
                 + dequant, List.of("weights", "optimizer", gAcc > 0 ? "gradients (accumulating)" : "",
                 "activations", "temporary (autocast copies, logits)")));
-        phases.add(new Phase("start of backward", w0 + o + Math.max(gAcc, lmHeadGrad) + act + autocastCopies
+        phases.add(new Phase("start of backward", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad + act
+                + autocastCopies
                 + saved.lossBackward() + dequant, List.of("weights", "optimizer", "activations",
                 "temporary (loss gradients)")));
-        phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + act
+        phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad
+                + act
                 + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
                 "activations", "temporary (gradients of the layer's largest activations)")));
         if (saved.recompute() > 0) {
             phases.add(new Phase("backward (recomputed layer)", w0 + o + saved.recompute() + dequant
-                    + Math.max(saved.layersTotal() + saved.outside() + saved.shared() + gAcc, g),
+                    + Math.max(saved.layersTotal() + saved.shared() + gAcc + lmHeadGrad + tiedHeadGrad, g),
                     List.of("weights", "optimizer", "checkpointed inputs or gradients", "recomputed layer")));
         }
         phases.add(new Phase("end of backward", w0 + o + g, List.of("weights", "optimizer", "gradients")));
@@ -126,7 +133,7 @@ public final class TrainingMemory {
                         + Bytes.mib(Overheads.context(w)) + (paged ? " + paged optimizer states in managed memory"
                         : "")));
         assumptions.add("transformers/PEFT/Trainer semantics: gradients set to None after each optimizer step, loss "
-                + "computed inside forward (" + w.lossImpl().description() + ")");
+                + "computed inside forward (" + ActivationMemory.lossDescription(w) + ")");
         if (foreach) {
             assumptions.add("torch.optim.AdamW default (foreach) implementation: one state-sized temporary at the "
                     + "step; with adamw_torch_fused there is none");

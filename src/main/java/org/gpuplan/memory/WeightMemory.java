@@ -63,8 +63,7 @@ public final class WeightMemory {
         if (q.isGguf()) {
             return gguf(m, p, w);
         }
-        // k-bit training casts every non-quantized parameter to fp32 (peft prepare_model_for_kbit_training)
-        int restBytes = w.training() && w.method() == Method.QLORA ? 4 : Math.min(store, 2);
+        int restBytes = kbitUpcast(w) ? 4 : Math.min(store, 2);
         double perLinear = switch (q) {
             case NF4, FP4 -> w.doubleQuant() ? BNB4_DQ_BYTES : BNB4_BYTES;
             case INT8 -> 1.0 + 4.0 / Math.max(1, m.hiddenSize()); // int8 + fp32 scale per output row
@@ -78,7 +77,18 @@ public final class WeightMemory {
                 + (q.isBitsAndBytes4bit() && w.doubleQuant() ? ", double quantization" : "") + ") + other params × "
                 + restBytes + " B = " + linear + " × " + fmt + " + " + rest + " × " + restBytes
                 + (restBytes == 4 ? " (k-bit training upcasts non-quantized parameters to fp32)" : "")
-                + "; embeddings, norms and the LM head stay unquantized");
+                + (w.framework() == Framework.TORCHTUNE && w.training()
+                ? "; torchtune quantizes every Linear of the layers (FrozenNF4Linear where no adapter), the embeddings, "
+                + "norms and output projection stay in the model dtype" : "; embeddings, norms and the LM head stay "
+                + "unquantized"));
+    }
+
+    /**
+     * QLoRA with PEFT: prepare_model_for_kbit_training casts every non-quantized parameter (embeddings, norms, LM head)
+     * to fp32, and with the embeddings the residual stream; torchtune keeps them in the model dtype.
+     */
+    static boolean kbitUpcast(Workload w) {
+        return w.training() && w.method() == Method.QLORA && w.framework() != Framework.TORCHTUNE;
     }
 
     /**

@@ -21,12 +21,15 @@ import org.gpuplan.model.InvalidInputException;
  *                             about 1–1.3 GiB)
  * @param gradsToNone          zero_grad(set_to_none=True), PyTorch 2.x's default: gradients do not exist during the
  *                             next forward; false keeps zeroed gradients allocated (PyTorch 1.x Trainer behaviour)
+ * @param activationOffloading torchtune's enable_activation_offloading: saved activations move to pinned host memory
+ *                             during forward and come back just before their layer's backward
  * @param lossImpl             how the training loss is computed (eager, compiled, chunked, fused linear)
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
+                       boolean activationOffloading,
                        AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
                        QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
@@ -79,7 +82,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
@@ -87,7 +90,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
     public Workload withMethod(Method m) {
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
-                seqLen, promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets,
+                seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, gpuMemoryUtilization,
                 maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
     }
@@ -95,7 +98,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
@@ -106,7 +109,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.ep, l.sequenceParallel, l.offloadOptimizer, l.offloadParams, l.globalBatchSize,
                 parallelism.attentionDp());
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
-                l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, attention, lossImpl, loraRank,
+                l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
                 loraAlpha, loraTargets, quant, doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens,
                 maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf);
     }
