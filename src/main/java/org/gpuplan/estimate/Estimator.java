@@ -58,7 +58,11 @@ public final class Estimator {
         MemoryEstimate memory;
         if (w.parallelism().single()) {
             memory = w.training() ? TrainingMemory.estimate(spec, p, w, gpu) : InferenceMemory.estimate(spec, p, w, gpu);
-            ranks.add(new Estimate.Rank("the GPU", 1, memory, 0));
+            // activation offloading parks the saved layer tensors in pinned host memory
+            long host = w.training() && w.activationOffloading()
+                    ? org.gpuplan.memory.ActivationMemory.training(spec, w).host() : 0;
+            ranks.add(new Estimate.Rank("the GPU", 1, memory, host));
+            hostPerNode = host;
         } else {
             List<ShardedTraining.Stage> stages = w.training() ? ShardedTraining.estimate(spec, p, w, gpu)
                     : ShardedInference.estimate(spec, p, w, gpu);

@@ -263,6 +263,8 @@ public final class ShardedTraining {
         public double optimizer;
         public double buffers;
         public double host;
+        /** Saved activations waiting in host memory (activation offloading). */
+        public double hostActivations;
         /** Saved activations, and the loss/recompute transients on top of them. */
         public double activations;
         public double transients;
@@ -391,7 +393,7 @@ public final class ShardedTraining {
         out.grads = grads;
         out.optimizer = optimizer;
         out.buffers = buffers;
-        out.host = host;
+        out.host = host + out.hostActivations;
         out.stepTemporaries = stepTemp;
         out.nccl = nccl;
         out.forwardPhase = forward;
@@ -513,7 +515,9 @@ public final class ShardedTraining {
         int c = w.precision().computeBytes();
         int r = w.precision().weightBytes() == 4 || WeightMemory.kbitUpcast(w) ? 4 : c;
         long h = m.hiddenSize();
-        double replicatedPerToken = m.norms().perLayer() * (4.0 * h + 4 + (w.method() == Method.FULL ? r * h + c * h
+        // (torch.compile's fused norms keep no fp32 upcast: ActivationMemory)
+        double upcast = w.perf().compile() && m.mlp() != null ? 0 : 4.0 * h;
+        double replicatedPerToken = m.norms().perLayer() * (upcast + 4 + (w.method() == Method.FULL ? r * h + c * h
                 : 0));
         double perLayerFull = saved.averageLayer();
         double replicated = Math.min(perLayerFull, replicatedPerToken * n);
@@ -551,6 +555,13 @@ public final class ShardedTraining {
             }
         }
         double layers = out.layers * keptPerLayer * inFlight;
+        out.hostActivations = 0;
+        if (w.activationOffloading()) {
+            // saved tensors wait in host memory; the layer running and the one in transit stay (ActivationMemory)
+            double onGpu = Math.min(layers, 2 * keptPerLayer);
+            out.hostActivations = layers - onGpu;
+            layers = onGpu;
+        }
         double outside = 0;
         double passing = ckpt ? perLayer : 0; // one layer rebuilt at a time during backward
         double lossPassing = 0;

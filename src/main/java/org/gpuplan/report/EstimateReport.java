@@ -219,6 +219,9 @@ public final class EstimateReport {
                 out.append("  host memory per node for offloaded state: ").append(gib(e.hostMemoryBytesPerNode()))
                         .append('\n');
             }
+        } else if (e.hostMemoryBytesPerNode() > 0) {
+            out.append("\nHost memory for offloaded activations (pinned): ").append(gib(e.hostMemoryBytesPerNode()))
+                    .append('\n');
         }
         m.pool().ifPresent(p -> out.append(String.format(Locale.ROOT, "%nKV pool: %s → %,d tokens, max concurrency "
                 + "%.1f at %,d tokens per sequence%n", gib(p.poolBytes()), p.capacityTokens(), p.maxConcurrency(),
