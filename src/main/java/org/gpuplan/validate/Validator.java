@@ -71,7 +71,9 @@ public final class Validator {
     }
 
     static List<ValidationCase> parse(String text, String where) {
-        ObjectMapper json = new ObjectMapper();
+        // two cases run together on one line must not pass as the first of them
+        ObjectMapper json = new ObjectMapper().enable(
+                com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         List<ValidationCase> out = new ArrayList<>();
         int line = 0;
         for (String l : text.split("\n")) {

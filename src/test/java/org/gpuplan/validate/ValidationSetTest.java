@@ -63,4 +63,12 @@ class ValidationSetTest {
                 .forEach(r -> assertThat(r.predicted().orElseThrow()).as(r.validationCase().id())
                         .isEqualTo(r.validationCase().measured()));
     }
+
+    @Test
+    void twoCasesRunTogetherOnOneLineAreRefused() {
+        String one = "{\"id\": \"a\", \"metric\": \"weights_bytes\", \"measured\": 1, \"workload\": {\"model\": \"x\"}}";
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Validator.parse(one + one, "test"))
+                .isInstanceOf(org.gpuplan.model.InvalidInputException.class).hasMessageContaining("line 1");
+        assertThat(Validator.parse(one + "\n" + one.replace("\"a\"", "\"b\""), "test")).hasSize(2);
+    }
 }
