@@ -51,8 +51,12 @@ public final class Changes {
                 o.add(new String[] {"full activation checkpointing", "checkpointing", "full"});
                 o.add(new String[] {"selective activation checkpointing", "checkpointing", "selective"});
             }
+            if ("torchtune".equals(job.get("framework")) && !"true".equals(job.get("activation_offloading"))) {
+                o.add(new String[] {"activation offloading to host memory (torchtune enable_activation_offloading)",
+                    "activation_offloading", "true"});
+            }
             String precision = job.getOrDefault("precision", job.getOrDefault("method", "full").equals("full")
-                    ? "bf16-mixed" : "bf16");
+                    && !"torchtune".equals(job.get("framework")) ? "bf16-mixed" : "bf16");
             if (precision.endsWith("-mixed") || precision.equals("fp32")) {
                 o.add(new String[] {"bf16 weights, gradients and optimizer states (no fp32 master copy, as torchtune)",
                     "precision", "bf16"});

@@ -225,8 +225,9 @@ public final class WorkloadParser {
         Method method = choice(v, "method", Method.class, Method.FULL);
         Framework framework = choice(v, "framework", Framework.class, task == Task.TRAIN ? Framework.HF
                 : Framework.HF);
-        Precision precision = choice(v, "precision", Precision.class,
-                task == Task.TRAIN && method == Method.FULL ? Precision.BF16_MIXED : Precision.BF16);
+        // torchtune has no autocast: its recipes train in the model dtype (dtype: bf16 in every config)
+        Precision precision = choice(v, "precision", Precision.class, task == Task.TRAIN && method == Method.FULL
+                && framework != Framework.TORCHTUNE ? Precision.BF16_MIXED : Precision.BF16);
         QuantFormat quant = choice(v, "quant", QuantFormat.class, method == Method.QLORA ? QuantFormat.NF4
                 : QuantFormat.NONE);
         int promptLen = positive(v, "prompt_len", 0, true);
