@@ -337,7 +337,7 @@ public final class ShardedTraining {
             // flat parameters keep the dtype the model was loaded in (fp32 under bf16-/fp16-mixed); MixedPrecision
             // casts only the gathered copy, so a frozen non-quantized base is sharded in its storage dtype too
             weights = out.params * (full || frozenInStorageDtype(w) ? wb : weightPerParam) / dpShard;
-            grads = trainable * (full ? wb : 4) / dpShard;
+            grads = trainable * (full ? wb : LoraAdapters.bytesPerParameter(w)) / dpShard;
             optimizer = trainable * optimizerPerParam / dpShard;
             if (layout.pp > 1 && w.framework() == Framework.FSDP) {
                 // torch.distributed.pipelining with FSDP2 (torchtitan): parameters are not resharded between
@@ -359,7 +359,7 @@ public final class ShardedTraining {
             }
         }
         if (!full) {
-            weights += trainable * 4; // fp32 adapters
+            weights += trainable * LoraAdapters.bytesPerParameter(w); // adapters (fp32 with PEFT)
         }
         if (layout.offloadOptimizer != Offload.NONE) {
             host += optimizer;
@@ -367,7 +367,15 @@ public final class ShardedTraining {
         }
         if (layout.offloadParams != Offload.NONE) {
             host += weights;
-            weights = Math.min(weights, 2 * out.largestLayer * c);
+            // FSDP's CPU offload keeps the sharded parameters and gradients on the host (the optimizer steps there);
+            // FSDP2 (torchtune, torchtitan) gathers units straight from pinned host shards into the buffers above;
+            // FSDP1 (accelerate, the transformers Trainer) first copies each unit's shard to the GPU
+            boolean fsdp2 = w.framework() != Framework.HF;
+            weights = fsdp && fsdp2 ? 0 : Math.min(weights, 2 * out.largestLayer * c);
+            if (fsdp) {
+                host += grads;
+                grads = 0;
+            }
         }
         activations(m, inv.activationWorkload(), layout, stage, inv.saved(), out);
         long tokens = (long) layout.batchSize * w.seqLen() / layout.cp;
