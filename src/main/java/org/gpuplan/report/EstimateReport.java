@@ -154,6 +154,12 @@ public final class EstimateReport {
             o.put("optimizer", w.optimizer().key()).put("grad_accum", w.gradAccum())
                     .put("checkpointing", w.checkpointing().key()).put("attention", w.attention().key())
                     .put("loss_impl", w.lossImpl().key());
+            if (w.optimizerInBackward()) {
+                o.put("optimizer_in_backward", true);
+            }
+            if (w.activationOffloading()) {
+                o.put("activation_offloading", true);
+            }
             if (w.method().key().contains("lora")) {
                 o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
             }

@@ -48,6 +48,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("framework: " + framework.key() + " serves models; for --task train use "
                     + "hf, torchtune, fsdp, deepspeed or megatron");
         }
+        if (activationOffloading && task == Task.INFER) {
+            throw new InvalidInputException("activation_offloading: offloads the activations training saves for "
+                    + "backward; it applies to --task train (inference keeps none)");
+        }
         if (method != Method.FULL && task == Task.INFER) {
             throw new InvalidInputException("method: " + method.key() + " applies to --task train (for inference "
                     + "use --quant to load a quantized model)");
