@@ -98,14 +98,14 @@ public final class TrainingMemory {
         phases.add(new Phase("end of forward (loss)", w0 + o + gAcc + act + autocastCopies + saved.lossForward()
                 + dequant, List.of("weights", "optimizer", gAcc > 0 ? "gradients (accumulating)" : "",
                 "activations", "temporary (autocast copies, logits)")));
+        String headGrad = tiedHeadGrad > 0 ? "gradients (the tied LM head's, held until the embedding's backward: "
+                + Bytes.mib(tiedHeadGrad) + ")" : lmHeadGrad > gAcc ? "gradients (LM head)" : "";
         phases.add(new Phase("start of backward", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad + act
-                + autocastCopies
-                + saved.lossBackward() + dequant, List.of("weights", "optimizer", "activations",
-                "temporary (loss gradients)")));
+                + autocastCopies + saved.lossBackward() + dequant, List.of("weights", "optimizer", "activations",
+                "temporary (loss gradients)", headGrad)));
         phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad
-                + act
-                + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
-                "activations", "temporary (gradients of the layer's largest activations)")));
+                + act + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
+                "activations", "temporary (gradients of the layer's largest activations)", headGrad)));
         if (saved.recompute() > 0) {
             phases.add(new Phase("backward (recomputed layer)", w0 + o + saved.recompute() + dequant
                     + Math.max(saved.layersTotal() + saved.shared() + gAcc + lmHeadGrad + tiedHeadGrad, g),

@@ -198,6 +198,12 @@ public final class EstimateReport {
         for (Phase p : m.phases()) {
             out.append(String.format(Locale.ROOT, "  %-28s %12s%s%n", p.name(), gib(p.bytes()),
                     p == m.peakPhase() ? "   ← peak" : ""));
+            if (explain) {
+                String held = String.join(" + ", p.contents().stream().filter(c -> !c.isEmpty()).toList());
+                if (!held.isEmpty()) {
+                    out.append("      = ").append(held).append('\n');
+                }
+            }
         }
         out.append("\nPeaks\n");
         out.append(String.format(Locale.ROOT, "  %-44s %12s%n", "allocated (torch.cuda.max_memory_allocated)",
