@@ -100,9 +100,14 @@ public final class TrainingMemory {
                 "activations", "temporary (autocast copies, logits)")));
         String headGrad = tiedHeadGrad > 0 ? "gradients (the tied LM head's, held until the embedding's backward: "
                 + Bytes.mib(tiedHeadGrad) + ")" : lmHeadGrad > gAcc ? "gradients (LM head)" : "";
-        phases.add(new Phase("start of backward", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad + act
-                + autocastCopies + saved.lossBackward() + dequant, List.of("weights", "optimizer", "activations",
-                "temporary (loss gradients)", headGrad)));
+        // the LM head's weight gradient appears once the loss's own transients are freed: the head's backward holds
+        // only the c-byte logits gradient beside it (one chunk's with torchtune's chunked loss)
+        long logitsGrad = Bytes.ceil((double) w.precision().computeBytes() * ActivationMemory.lossWidth(m)
+                * w.batchSize() * w.seqLen() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED ? 8 : 1));
+        long headGradBytes = Math.max(0, lmHeadGrad - gAcc) + tiedHeadGrad;
+        phases.add(new Phase("start of backward", w0 + o + gAcc + act + autocastCopies + dequant
+                + Math.max(saved.lossBackward(), headGradBytes > 0 ? logitsGrad + headGradBytes : 0),
+                List.of("weights", "optimizer", "activations", "temporary (loss gradients)", headGrad)));
         phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad
                 + act + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
                 "activations", "temporary (gradients of the layer's largest activations)", headGrad)));
