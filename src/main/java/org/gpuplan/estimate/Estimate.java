@@ -39,12 +39,13 @@ public record Estimate(String modelName, ModelSpec spec, ParameterBreakdown para
                 hostMemoryBytesPerNode, perf);
     }
 
-    /**
-     * One kind of rank (pipeline stages differ) and how many GPUs are of that kind.
-     *
-     * @param hostBytes host memory one such rank offloads to
-     */
-    public record Rank(String name, int gpus, MemoryEstimate memory, long hostBytes) {
+    /** One kind of rank (pipeline stages differ) and how many GPUs are of that kind. */
+    public record Rank(String name, int gpus, MemoryEstimate memory) {
+
+        /** Host memory one such rank offloads to. */
+        public long hostBytes() {
+            return memory.hostBytes();
+        }
     }
 
     /**

@@ -58,22 +58,19 @@ public final class Estimator {
         MemoryEstimate memory;
         if (w.parallelism().single()) {
             memory = w.training() ? TrainingMemory.estimate(spec, p, w, gpu) : InferenceMemory.estimate(spec, p, w, gpu);
-            // activation offloading parks the saved layer tensors in pinned host memory
-            long host = w.training() && w.activationOffloading()
-                    ? org.gpuplan.memory.ActivationMemory.training(spec, w).host() : 0;
-            ranks.add(new Estimate.Rank("the GPU", 1, memory, host));
-            hostPerNode = host;
+            ranks.add(new Estimate.Rank("the GPU", 1, memory));
+            hostPerNode = memory.hostBytes();
         } else {
             List<ShardedTraining.Stage> stages = w.training() ? ShardedTraining.estimate(spec, p, w, gpu)
                     : ShardedInference.estimate(spec, p, w, gpu);
             ShardedTraining.Stage worst = stages.get(0);
             long maxHost = 0;
             for (ShardedTraining.Stage st : stages) {
-                ranks.add(new Estimate.Rank(st.name(), st.ranks(), st.memory(), st.hostBytesPerRank()));
+                ranks.add(new Estimate.Rank(st.name(), st.ranks(), st.memory()));
                 if (st.memory().deviceUsed() > worst.memory().deviceUsed()) {
                     worst = st;
                 }
-                maxHost = Math.max(maxHost, st.hostBytesPerRank());
+                maxHost = Math.max(maxHost, st.memory().hostBytes());
             }
             memory = worst.memory();
             hostPerNode = maxHost * w.parallelism().gpusPerNode();

@@ -97,7 +97,18 @@ public final class ActivationMemory {
         }
     }
 
+    /** torchtune's CEWithChunkedOutputLoss splits the logits into 8 chunks (num_output_chunks). */
+    static final int LOSS_CHUNKS = 8;
+
+    /** Layers' worth of saved tensors activation offloading leaves on the GPU: the one running, the one in transit. */
+    static final int OFFLOAD_LAYERS_ON_GPU = 2;
+
     private ActivationMemory() {
+    }
+
+    /** torch.compile fuses the RMSNorms and the gated MLP of Llama-style blocks (see {@link #training}). */
+    static boolean compileFusesNorms(ModelSpec m, Workload w) {
+        return w.perf().compile() && m.mlp() != null;
     }
 
     public static Saved training(ModelSpec m, Workload w) {
@@ -181,7 +192,7 @@ public final class ActivationMemory {
             long fusedNorms = 0;
             long fusedDense = 0;
             long fusedMoe = 0;
-            if (w.perf().compile() && m.mlp() != null) {
+            if (compileFusesNorms(m, w)) {
                 // torch.compile (Inductor) fuses each RMSNorm into one kernel that keeps its input and rstd: the fp32
                 // upcast and the normalised copy eager autograd keeps (4·h) are never materialised; the fused SwiGLU
                 // keeps gate and up and recomputes SiLU(gate) in backward (c·f)
@@ -235,7 +246,8 @@ public final class ActivationMemory {
             // torchtune OffloadActivations (training/_activation_offloading.py): every tensor the layers save moves to
             // pinned host memory on a side stream during forward and comes back one layer ahead of its backward, so
             // about two layers' worth stay on the GPU: the one running and the one in transit
-            long kept = Math.min(layersTotal, 2 * Bytes.ceil((double) layersTotal / m.numLayers()));
+            long kept = Math.min(layersTotal, OFFLOAD_LAYERS_ON_GPU * Bytes.ceil((double) layersTotal
+                    / m.numLayers()));
             host = layersTotal - kept;
             layersTotal = kept;
             java.util.function.Supplier<String> onGpu = formula;
@@ -308,9 +320,9 @@ public final class ActivationMemory {
             // torchtune compiles compute_cross_entropy with compile=True: each chunk's upcast and loss fuse into one
             // kernel that keeps the c-byte chunk and its log-sum-exp, and backward writes one chunk's c-byte gradient
             case CHUNKED -> w.perf().compile()
-                    ? new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits / 8))
-                    : new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / 8),
-                    Bytes.ceil((8 + c) * logits / 8));
+                    ? new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits / LOSS_CHUNKS))
+                    : new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / LOSS_CHUNKS),
+                    Bytes.ceil((8 + c) * logits / LOSS_CHUNKS));
             case FUSED_LINEAR -> {
                 long h = m.hiddenSize();
                 long chunk = Math.min(n, nextPowerOfTwo(ceilDiv(n, ceilDiv(v, h))));

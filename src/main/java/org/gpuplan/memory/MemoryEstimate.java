@@ -17,10 +17,19 @@ import org.gpuplan.model.Term;
  * @param pool             the KV pool of engines that pre-allocate one
  * @param explanations     the peak terms' formulas (peak_allocated, peak_reserved, device_used)
  * @param assumptions      defaults the estimate relies on
+ * @param hostBytes        what the rank keeps in host memory: offloaded parameters, gradients, optimizer states or
+ *                         activations
  */
 public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPhase, long peakAllocated,
                              long peakReserved, long deviceUsed, Optional<KvPool> pool, List<Term> explanations,
-                             List<String> assumptions) {
+                             List<String> assumptions, long hostBytes) {
+
+    /** An estimate that keeps nothing in host memory. */
+    public MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPhase, long peakAllocated,
+                          long peakReserved, long deviceUsed, Optional<KvPool> pool, List<Term> explanations,
+                          List<String> assumptions) {
+        this(terms, phases, peakPhase, peakAllocated, peakReserved, deviceUsed, pool, explanations, assumptions, 0);
+    }
 
     /**
      * No GPU job needs 64 PiB (2^56 bytes) on one GPU; a figure beyond it (or below zero) means the workload's sizes
@@ -38,6 +47,7 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
         requireSane(peakAllocated);
         requireSane(peakReserved);
         requireSane(deviceUsed);
+        requireSane(hostBytes);
         terms = List.copyOf(terms);
         phases = List.copyOf(phases);
         explanations = List.copyOf(explanations);

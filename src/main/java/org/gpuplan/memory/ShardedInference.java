@@ -51,7 +51,7 @@ public final class ShardedInference {
         int pp = par.pp();
         int perStage = par.gpus() / pp;
         for (int s = 0; s < pp; s++) {
-            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage, stage(m, p, w, g, s), 0));
+            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage, stage(m, p, w, g, s)));
         }
         return ShardedTraining.merge(out, pp, perStage);
     }

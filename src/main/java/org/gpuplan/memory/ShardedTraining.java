@@ -57,8 +57,8 @@ public final class ShardedTraining {
     private static final List<String> FORWARD_CONTENTS = List.of("weights", "optimizer", "activations", "temporary");
     private static final List<String> STEP_CONTENTS = List.of("weights", "optimizer", "gradients", "temporary");
 
-    /** One pipeline stage's estimate and what it puts in host memory. */
-    public record Stage(String name, int ranks, MemoryEstimate memory, long hostBytesPerRank) {
+    /** One pipeline stage's estimate (with what each of its ranks puts in host memory). */
+    public record Stage(String name, int ranks, MemoryEstimate memory) {
     }
 
     private ShardedTraining() {
@@ -135,8 +135,7 @@ public final class ShardedTraining {
                     || stages.get(s).memory().deviceUsed() != stages.get(from).memory().deviceUsed();
             if (boundary) {
                 Stage first = stages.get(from);
-                out.add(new Stage(stageName(from, s - 1, pp), (s - from) * perStage, first.memory(),
-                        first.hostBytesPerRank()));
+                out.add(new Stage(stageName(from, s - 1, pp), (s - from) * perStage, first.memory()));
                 from = s;
             }
         }
@@ -505,8 +504,8 @@ public final class ShardedTraining {
                         + "+ NCCL buffers"));
         assumptions.add(layoutText);
         MemoryEstimate estimate = new MemoryEstimate(terms, phases, peak, b.allocated, b.reserved, b.deviceUsed,
-                Optional.empty(), explanations, assumptions);
-        return new Stage("", ranks, estimate, (long) b.host); // named by merge, which reports runs of equal stages
+                Optional.empty(), explanations, assumptions, (long) b.host);
+        return new Stage("", ranks, estimate); // named by merge, which reports runs of equal stages
     }
 
     /** Micro-batches per optimizer step for each replica. */
@@ -524,7 +523,7 @@ public final class ShardedTraining {
         int r = w.precision().weightBytes() == 4 || WeightMemory.kbitUpcast(w) ? 4 : c;
         long h = m.hiddenSize();
         // (torch.compile's fused norms keep no fp32 upcast: ActivationMemory)
-        double upcast = w.perf().compile() && m.mlp() != null ? 0 : 4.0 * h;
+        double upcast = ActivationMemory.compileFusesNorms(m, w) ? 0 : 4.0 * h;
         double replicatedPerToken = m.norms().perLayer() * (upcast + 4 + (w.method() == Method.FULL ? r * h + c * h
                 : 0));
         double perLayerFull = saved.averageLayer();
@@ -566,7 +565,7 @@ public final class ShardedTraining {
         out.hostActivations = 0;
         if (w.activationOffloading()) {
             // saved tensors wait in host memory; the layer running and the one in transit stay (ActivationMemory)
-            double onGpu = Math.min(layers, 2 * keptPerLayer);
+            double onGpu = Math.min(layers, ActivationMemory.OFFLOAD_LAYERS_ON_GPU * keptPerLayer);
             out.hostActivations = layers - onGpu;
             layers = onGpu;
         }

@@ -103,7 +103,8 @@ public final class TrainingMemory {
         // the LM head's weight gradient appears once the loss's own transients are freed: the head's backward holds
         // only the c-byte logits gradient beside it (one chunk's with torchtune's chunked loss)
         long logitsGrad = Bytes.ceil((double) w.precision().computeBytes() * ActivationMemory.lossWidth(m)
-                * w.batchSize() * w.seqLen() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED ? 8 : 1));
+                * w.batchSize() * w.seqLen() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED
+                ? ActivationMemory.LOSS_CHUNKS : 1));
         long headGradBytes = Math.max(0, lmHeadGrad - gAcc) + tiedHeadGrad;
         phases.add(new Phase("start of backward", w0 + o + gAcc + act + autocastCopies + dequant
                 + Math.max(saved.lossBackward(), headGradBytes > 0 ? logitsGrad + headGradBytes : 0),
@@ -149,7 +150,7 @@ public final class TrainingMemory {
         }
         assumptions.add("all sequences are seq_len tokens long (padding to the longest of the batch)");
         return new MemoryEstimate(terms, phases, peak, peakAllocated, peakReserved, deviceUsed, Optional.empty(),
-                explanations, assumptions);
+                explanations, assumptions, saved.host());
     }
 
     static Term optimizer(ModelSpec m, Workload w, long trainable, int stateBytes) {
