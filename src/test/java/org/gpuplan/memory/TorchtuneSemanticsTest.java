@@ -99,4 +99,44 @@ class TorchtuneSemanticsTest {
         assertThat(l.forward()).isZero();
         assertThat(l.backward()).isEqualTo(2 * v * N / 8);
     }
+
+    @Test
+    void theEstimateReportsTheOffloadedActivationsAsHostMemory() {
+        Workload w = workload("torchtune", "method", "full", "checkpointing", "full", "activation_offloading", "true");
+        org.gpuplan.estimate.Estimate e = org.gpuplan.estimate.Estimator.estimateMemory("x", LLAMA, w,
+                java.util.Optional.empty());
+        assertThat(e.hostMemoryBytesPerNode()).isEqualTo(26 * 2L * 3072 * N);
+        assertThat(e.ranks().get(0).hostBytes()).isEqualTo(e.hostMemoryBytesPerNode());
+    }
+
+    @Test
+    void fsdpCpuOffloadKeepsShardedParametersGradientsAndStatesOnTheHost() {
+        // torchtune's fsdp_cpu_offload (FSDP2): bf16 parameters and gradients and fused-AdamW bf16 states, 8 B per
+        // parameter, sharded over 8 ranks, all on the host; the GPU keeps only gathered units
+        ModelSpec llama70 = PlannerTest.spec("meta-llama/Llama-3.1-70B");
+        long params = ParameterCounter.count(llama70).totalCount();
+        Workload w = WorkloadParser.parse(Map.ofEntries(Map.entry("model", "x"), Map.entry("task", "train"),
+                Map.entry("framework", "torchtune"), Map.entry("gpus", "8"), Map.entry("fsdp", "full_shard"),
+                Map.entry("offload_params", "cpu"), Map.entry("offload_optimizer", "cpu"),
+                Map.entry("optimizer", "adamw-fused"), Map.entry("checkpointing", "full"),
+                Map.entry("batch_size", "2"), Map.entry("seq_len", "2048")));
+        org.gpuplan.estimate.Estimate e = org.gpuplan.estimate.Estimator.estimateMemory("x", llama70, w,
+                java.util.Optional.empty());
+        assertThat(e.ranks().get(0).hostBytes()).isEqualTo(params * 8 / 8);
+        assertThat(e.memory().bytes("gradients")).isZero();
+        assertThat(e.memory().bytes("weights")).isZero();
+    }
+
+    @Test
+    void aTiedEmbeddingsHeadGradientIsHeldThroughBackward() {
+        // the LM head's share of the tied embedding's gradient (V·h bf16) waits in autograd's buffer until the
+        // embedding's backward: it sits on top of what the last layer's backward holds
+        Workload w = workload("torchtune", "method", "full", "optimizer", "adamw-fused");
+        MemoryEstimate e = TrainingMemory.estimate(LLAMA, P, w, java.util.Optional.empty());
+        ActivationMemory.Saved saved = ActivationMemory.training(LLAMA, w);
+        long phase = e.phases().stream().filter(ph -> ph.name().equals("backward through the last layer"))
+                .findFirst().orElseThrow().bytes();
+        assertThat(phase - e.bytes("weights") - e.bytes("optimizer") - saved.total() - saved.backwardWorkingSet())
+                .isEqualTo(128_256L * 3072 * 2);
+    }
 }
