@@ -297,7 +297,8 @@ public final class ActivationMemory {
      * The loss region of one micro-batch of n tokens with V logits each (c the compute dtype's bytes):
      * <ul>
      * <li>eager: the fp32 log-softmax is saved (4·V; ToCopyBackward keeps nothing); forward holds the c-byte logits and
-     * their fp32 copy, (c + 4)·V; backward starts with the log-softmax gradient and the input gradient, 8·V;</li>
+     * their fp32 copy, (c + 4)·V; backward starts with the log-softmax gradient and the input gradient, 8·V; under
+     * loss_parallel (torchtitan with TP) the decomposed log-softmax holds 8·V more in forward and 12·V in backward;</li>
      * <li>compiled: the fused kernel saves only its c-byte input and a per-row fp32 log-sum-exp (c·V + 4); backward
      * writes one c-byte logits gradient;</li>
      * <li>chunked (torchtune, 8 chunks): every chunk's fp32 log-softmax is saved (4·V); the logits (c·V) and one chunk's
@@ -334,6 +335,25 @@ public final class ActivationMemory {
     }
 
     /**
+     * Whether the cross-entropy runs under PyTorch's loss_parallel: torchtitan (FSDP2 + DTensor tensor parallelism)
+     * keeps the LM head's output sharded over the vocabulary and enables it whenever TP is on (its default).
+     */
+    static boolean lossParallel(Workload w, int tp) {
+        return w.framework() == org.gpuplan.workload.Framework.FSDP && tp > 1
+                && w.lossImpl() == org.gpuplan.workload.LossImpl.EAGER;
+    }
+
+    /**
+     * The loss region under loss_parallel for the given number of local logits (tokens × V / TP): log-softmax runs
+     * as its decomposition on the vocab shard (x − max, exp, sum; torch/distributed/tensor/parallel/loss.py), so
+     * forward holds the fp32 input and the shifted copy beside exp(shifted) or the output (12 bytes per logit); the
+     * backward fuses NLL and log-softmax as (zeros + exp(out)) · grad beside the saved output (16 bytes per logit).
+     */
+    static Loss lossParallel(double localLogits) {
+        return new Loss(Bytes.ceil(4 * localLogits), Bytes.ceil(8 * localLogits), Bytes.ceil(12 * localLogits));
+    }
+
+    /**
      * torchtune's MultiHeadAttention (modules/attention.py) expands K and V to all query heads before the attention
      * call and passes no padding mask (packed or causal batches): relative to the transformers block, add the
      * repeated K/V copies where transformers uses native GQA (one sequence, or flash), and drop the additive mask copy
@@ -354,6 +374,11 @@ public final class ActivationMemory {
 
     /** What the loss keeps, in words, for the workload's loss implementation and compile setting. */
     public static String lossDescription(Workload w) {
+        if (lossParallel(w, w.parallelism().tp())) {
+            return "vocab-parallel cross-entropy (PyTorch loss_parallel, logits sharded over TP): saved fp32 "
+                    + "log-softmax (4·V per token); forward holds the fp32 logits and the shifted copy (8·V), backward "
+                    + "three fp32 buffers (12·V)";
+        }
         return w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED && w.perf().compile()
                 ? "chunked cross-entropy (8 chunks, torchtune) compiled: each chunk's 16-bit logits and log-sum-exp "
                 + "kept, one chunk's gradient at a time in backward"

@@ -578,9 +578,17 @@ public final class ShardedTraining {
             // backward, is the saved 4·V per token above) and turns it into the gradient in place (softmax −
             // one-hot), then casts it back: beyond the saved buffer only the 16-bit logits (c bytes per logit) are
             // alive, not the separate fp32 logits, log-softmax and gradient copies of an eager loss
+            // torch.distributed.pipelining keeps a stage's forward output (torchtitan: the fp32 logits of
+            // output(h).float()) in its forward cache until that micro-batch's backward has run, through the loss
+            double logits = (double) ActivationMemory.lossWidth(m) * par.batchSize * w.seqLen();
+            double stageOutput = w.framework() == Framework.FSDP && par.pp > 1 ? 4.0 * logits : 0;
+            // torchtitan turns on loss_parallel with TP: its decomposed log-softmax needs more than the fused kernel
+            ActivationMemory.Loss lp = ActivationMemory.lossParallel(w, par.tp)
+                    ? ActivationMemory.lossParallel(logits) : null;
             double loss = w.framework() == Framework.MEGATRON
                     ? (double) w.precision().computeBytes() * m.vocabSize() * par.batchSize * w.seqLen()
-                    : Math.max(saved.lossForward(), saved.lossBackward());
+                    : lp != null ? Math.max(lp.forward(), lp.backward() + stageOutput)
+                    : Math.max(saved.lossForward(), saved.lossBackward() + stageOutput);
             lossPassing = loss / par.tp / par.cp;
         }
         // the loss's buffers are gone by the time a layer's backward runs its ring-attention exchange

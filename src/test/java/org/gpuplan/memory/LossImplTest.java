@@ -44,6 +44,43 @@ class LossImplTest {
     }
 
     @Test
+    void lossParallelDecomposesTheLogSoftmaxOnTheVocabShard() {
+        // torch/distributed/tensor/parallel/loss.py: forward holds the fp32 input and x − max while exp(x − max) or
+        // the output exists; backward computes (zeros + exp(out)) · grad beside the saved output
+        ActivationMemory.Loss tp = ActivationMemory.lossParallel(V * N / 8.0);
+        assertThat(tp.saved()).isEqualTo(4 * V * N / 8);
+        assertThat(tp.saved() + tp.forward()).isEqualTo(12 * V * N / 8);
+        assertThat(tp.saved() + tp.backward()).isEqualTo(16 * V * N / 8);
+        // on a rank of TP 8: the local shard's 16 bytes per logit less the saved 4 (counted with the activations)
+        assertThat(lastStageTransients("fsdp", "1", "8")).isEqualTo(12.0 * V * N / 8);
+        assertThat(ActivationMemory.lossParallel(workload(), 8)).isFalse(); // transformers (hf): no loss_parallel
+        assertThat(ActivationMemory.lossParallel(workload("framework", "fsdp", "gpus", "8", "tp", "8"), 1)).isFalse();
+        // Megatron has its own vocab-parallel loss: the 16-bit logits beside the saved fp32 buffer
+        assertThat(lastStageTransients("megatron", "1", "8")).isEqualTo(2.0 * V * N / 8);
+    }
+
+    @Test
+    void aPipelineStageKeepsItsFp32LogitsThroughTheLoss() {
+        // torch.distributed.pipelining caches the last stage's output (torchtitan: output(h).float()) until the
+        // micro-batch's backward: 4·V per token beside the eager loss's 4·V saved + 8·V transients
+        assertThat(lastStageTransients("fsdp", "2", "1")).isEqualTo(12.0 * V * N);
+        assertThat(lastStageTransients("deepspeed", "2", "1")).isEqualTo(8.0 * V * N);
+        // with TP as well: the fp32 stage output beside loss_parallel's buffers, all on the vocab shard
+        assertThat(lastStageTransients("fsdp", "2", "8")).isEqualTo(16.0 * V * N / 8);
+    }
+
+    /** The loss transients of the last pipeline stage (no checkpointing, so nothing else passes through). */
+    private static double lastStageTransients(String framework, String pp, String tp) {
+        int gpus = Integer.parseInt(pp) * Integer.parseInt(tp);
+        Workload w = workload("framework", framework, "gpus", String.valueOf(gpus), "pp", pp, "tp", tp,
+                "global_batch_size", "4", "precision", "bf16-mixed");
+        ShardedTraining.StageBytes out = new ShardedTraining.StageBytes();
+        ShardedTraining.activations(LLAMA, w, org.gpuplan.workload.TrainingLayout.of(w), Integer.parseInt(pp) - 1,
+                ActivationMemory.training(LLAMA, w), out);
+        return out.transients;
+    }
+
+    @Test
     void compiledKeepsOnlyTheSixteenBitLogits() {
         ActivationMemory.Loss l = ActivationMemory.loss(LLAMA, workload("loss_impl", "compiled"), N, 2, true);
         assertThat(l.saved()).isEqualTo(2 * V * N + 4 * N);
