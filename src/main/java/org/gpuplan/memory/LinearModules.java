@@ -124,6 +124,19 @@ public final class LinearModules {
         };
     }
 
+    /**
+     * The LM head as a LoRA target: transformers names it lm_head (GPT-NeoX embed_out), torchtune output
+     * (apply_lora_to_output). It is not in the inventory above because quantization libraries keep it in 16-bit and
+     * PEFT's all-linear leaves the output layer out; PEFT adapts it only when named.
+     */
+    public static java.util.Optional<LinearModule> lmHead(ModelSpec m) {
+        if (!(m.head() instanceof org.gpuplan.model.Head.CausalLm)) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(new LinearModule(m.family() == Family.GPT_NEOX ? "embed_out" : "lm_head",
+                m.hiddenSize(), m.vocabSize(), 1, false));
+    }
+
     /** Total parameters held by Linear modules (what bitsandbytes/GPTQ/AWQ/FP8 quantize). */
     public static long linearParameters(ModelSpec m) {
         return of(m).stream().mapToLong(LinearModule::parameters).sum();

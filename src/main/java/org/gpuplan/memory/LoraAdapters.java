@@ -27,13 +27,23 @@ public final class LoraAdapters {
                 out.add(lm);
             }
         }
-        if (!allLinear) {
-            for (String n : names) {
-                if (all.stream().noneMatch(lm -> lm.name().equals(n))) {
-                    throw new InvalidInputException("lora_targets: '" + n + "' is not a Linear module of this "
-                            + m.family().modelType() + " model (accepted: all-linear, " + String.join(", ",
-                            all.stream().map(LinearModule::name).distinct().toList()) + ")");
-                }
+        java.util.Optional<LinearModule> head = LinearModules.lmHead(m);
+        // the LM head is adapted only when named (torchtune calls it output), even next to all-linear
+        boolean adaptHead = head.isPresent() && names.stream().anyMatch(n -> n.equals(head.get().name())
+                || n.equals("output"));
+        if (adaptHead) {
+            out.add(head.get());
+        }
+        for (String n : names) {
+            boolean known = allLinear && (n.equalsIgnoreCase("all-linear") || n.equalsIgnoreCase("all_linear"))
+                    || all.stream().anyMatch(lm -> lm.name().equals(n))
+                    || adaptHead && (n.equals(head.get().name()) || n.equals("output"));
+            if (!known) {
+                List<String> accepted = new ArrayList<>(List.of("all-linear"));
+                accepted.addAll(all.stream().map(LinearModule::name).distinct().toList());
+                head.ifPresent(lm -> accepted.add(lm.name()));
+                throw new InvalidInputException("lora_targets: '" + n + "' is not a Linear module of this "
+                        + m.family().modelType() + " model (accepted: " + String.join(", ", accepted) + ")");
             }
         }
         return out;

@@ -52,6 +52,29 @@ class MemoryTermsTest {
     }
 
     @Test
+    void theLmHeadIsAdaptedOnlyWhenNamed() {
+        // lora_A (h×r) + lora_B (r×V) on the output layer: 8 × (4,096 + 32,000) for Llama-2-7B; torchtune calls it
+        // output (apply_lora_to_output); all-linear leaves it out as PEFT does
+        ModelSpec m = spec("meta-llama/Llama-2-7b-hf");
+        long qv = LoraAdapters.parameters(m, workload("task", "train", "method", "lora", "lora_rank", "8",
+                "lora_targets", "q_proj,v_proj"));
+        assertThat(qv).isEqualTo(4_194_304L); // LitGPT's resource table: 4,194,304 trainable parameters
+        for (String head : new String[] {"lm_head", "output"}) {
+            assertThat(LoraAdapters.parameters(m, workload("task", "train", "method", "lora", "lora_rank", "8",
+                    "lora_targets", "q_proj,v_proj," + head)) - qv).isEqualTo(8L * (4096 + 32000));
+        }
+        long allLinear = LoraAdapters.parameters(m, workload("task", "train", "method", "lora", "lora_rank", "8",
+                "lora_targets", "all-linear"));
+        assertThat(LoraAdapters.parameters(m, workload("task", "train", "method", "lora", "lora_rank", "8",
+                "lora_targets", "all-linear,lm_head")) - allLinear).isEqualTo(8L * (4096 + 32000));
+        // encoders have no LM head to adapt
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> LoraAdapters.parameters(
+                spec("google-bert/bert-base-uncased"),
+                workload("task", "train", "method", "lora", "lora_targets", "lm_head")))
+                .hasMessageStartingWith("lora_targets: 'lm_head' is not a Linear module of this bert model");
+    }
+
+    @Test
     void linearParametersAreWhatQuantizationReplaces() {
         // Llama-3-8B: 6.98 G parameters in nn.Linear; embeddings, LM head and norms stay unquantized
         assertThat(LinearModules.linearParameters(spec("meta-llama/Llama-3.1-8B"))).isEqualTo(6_979_321_856L);
