@@ -446,6 +446,44 @@ public final class ActivationMemory {
         return Bytes.ceil(tokens * (perToken + scores));
     }
 
+    /**
+     * Activation bytes of a serving engine's forward over {@code tokens} tokens on one of {@code tp} tensor-parallel
+     * ranks (vLLM's profile run, fused kernels, no autograd): the residual stream and the normed hidden state, c·2h,
+     * are whole on every rank, plus the largest block's transients:
+     * <ul>
+     * <li>attention: qkv c·(q + 2kv)/tp, the attention output c·q/tp, o_proj's output c·h (before its all-reduce);
+     * MLA's prefill expands the latent to per-head K and V (vLLM MLACommonImpl._forward_prefill): q, k and the
+     * V padded to the q/k head dim, a'·d_qk each, the kv_b_proj output a'·(d_nope + d_v), the down-projections and
+     * the output;</li>
+     * <li>dense MLP: gate_up c·2f/tp, the activation c·f/tp, down's output c·h;</li>
+     * <li>MoE (fused_moe): the shared experts' output c·h, the intermediate caches c·k·(max(2I/tp, h) + I/tp) (cache1
+     * and cache3 share one buffer, cache2 apart; fused_moe.py fused_experts_impl) and the experts' output c·h; the
+     * cache3 rows are hidden-wide, so they do not shrink with TP.</li>
+     * </ul>
+     */
+    public static long servingForward(ModelSpec m, long tokens, int c, int tp) {
+        long h = m.hiddenSize();
+        double attention;
+        if (m.attention() instanceof Attention.Latent l) {
+            double heads = (double) l.numHeads() / tp;
+            attention = (l.qLoraRank() > 0 ? l.qLoraRank() : 0) + l.kvLoraRank() + l.qkRopeHeadDim()
+                    + heads * (l.qkNopeHeadDim() + l.vHeadDim()) + 4 * heads * l.qkHeadDim() + h;
+        } else {
+            Attention.Standard st = (Attention.Standard) m.attention();
+            double q = (double) st.numHeads() * st.headDim();
+            double kv = (double) st.numKvHeads() * st.headDim();
+            attention = (q + 2 * kv) / tp + q / tp + h;
+        }
+        double mlp = m.mlp() != null ? 3.0 * m.mlp().intermediateSize() / tp + h : 0;
+        double moe = 0;
+        if (m.moe() != null) {
+            double i = (double) m.moe().expertIntermediateSize() / tp;
+            moe = 2.0 * h + m.moe().topK() * (Math.max(2 * i, h) + i);
+        }
+        double perToken = c * (2.0 * h + Math.max(attention, Math.max(mlp, moe)));
+        return Bytes.ceil(tokens * perToken);
+    }
+
     /** Whether weights are fp32 under this precision (autocast keeps compute-dtype copies of them). */
     static boolean fp32Weights(Precision p) {
         return p.weightBytes() == 4;

@@ -106,7 +106,7 @@ public final class InferenceMemory {
         boolean big = total >= 70 * Bytes.GIB && !g.name().startsWith("A100");
         int maxSeqs = maxNumSeqs(w, g);
         int batchedTokens = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
-        long forward = ActivationMemory.inferenceTransient(m, batchedTokens, c, AttentionImpl.FLASH, batchedTokens);
+        long forward = ActivationMemory.servingForward(m, batchedTokens, c, 1);
         long sampled = Math.min(maxSeqs, batchedTokens);
         long activation = profilePeak(m, w, forward, sampled, 1, true);
         long nonTorch = budgetedNonTorch(w);

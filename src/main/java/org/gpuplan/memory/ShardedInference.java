@@ -47,16 +47,27 @@ public final class ShardedInference {
         }
         Gpu g = gpu.orElseThrow(() -> new InvalidInputException("gpu: multi-GPU serving is sized from the GPU's "
                 + "memory; give --gpu"));
-        List<ShardedTraining.Stage> out = new ArrayList<>();
         int pp = par.pp();
         int perStage = par.gpus() / pp;
+        // every worker allocates the same number of KV blocks, the fewest any worker's budget holds (vLLM
+        // unify_kv_cache_configs / V0 determine_num_available_blocks take the minimum): pipeline stages with
+        // lighter layers keep part of their budget unused
+        long blocks = Long.MAX_VALUE;
+        for (int s = 0; s < pp && w.framework().poolsKvCache(); s++) {
+            long tokens = stage(m, p, w, g, s, Long.MAX_VALUE).pool().map(MemoryEstimate.KvPool::capacityTokens)
+                    .orElse(0L);
+            blocks = Math.min(blocks, tokens / InferenceMemory.BLOCK);
+        }
+        List<ShardedTraining.Stage> out = new ArrayList<>();
         for (int s = 0; s < pp; s++) {
-            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage, stage(m, p, w, g, s)));
+            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage,
+                    stage(m, p, w, g, s, blocks)));
         }
         return ShardedTraining.merge(out, pp, perStage);
     }
 
-    private static MemoryEstimate stage(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, int stage) {
+    private static MemoryEstimate stage(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, int stage,
+                                        long maxBlocks) {
         Parallelism par = w.parallelism();
         ShardedTraining.StageParams sp = ShardedTraining.stageParams(m, p, par, stage);
         Term allWeights = WeightMemory.weights(m, p, w);
@@ -64,7 +75,8 @@ public final class ShardedInference {
         double heldParams = sp.params();
         if (dpAttention) {
             // attention weights replicated on every rank of the group instead of split by TP
-            double attention = org.gpuplan.model.ParameterCounter.attentionPerLayer(m.attention(), m.hiddenSize())
+            double attention = (org.gpuplan.model.ParameterCounter.attentionPerLayer(m.attention(), m.hiddenSize())
+                    - org.gpuplan.model.ParameterCounter.attentionReplicatedPerLayer(m.attention(), m.hiddenSize()))
                     * sp.layers();
             heldParams += attention - attention / par.tp();
         }
@@ -79,7 +91,7 @@ public final class ShardedInference {
         boolean big = total >= 70L * (1 << 30) && !g.name().startsWith("A100");
         int batched = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
         int seqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
-        long forward = ActivationMemory.inferenceTransient(m, batched, c, AttentionImpl.FLASH, batched) / par.tp();
+        long forward = ActivationMemory.servingForward(m, batched, c, par.tp());
         boolean last = stage == par.pp() - 1;
         long sampled = Math.min(seqs, batched);
         boolean vllm = w.framework() == Framework.VLLM;
@@ -110,7 +122,7 @@ public final class ShardedInference {
             };
             pool = Math.max(0, pool);
             long block = (long) Math.ceil(perToken * InferenceMemory.BLOCK);
-            long blocks = block == 0 ? 0 : pool / block;
+            long blocks = block == 0 ? 0 : Math.min(maxBlocks, pool / block);
             capacity = blocks * InferenceMemory.BLOCK;
             pool = blocks * block;
             concurrency = capacity / (double) context * (dpAttention ? par.tp() : 1);

@@ -200,17 +200,35 @@ public final class ShardedTraining {
 
     static StageParams stageParams(ModelSpec m, ParameterBreakdown p, Parallelism par, int stage) {
         StageBytes b = new StageBytes();
-        stageParams(m, p, par.tp(), par.pp(), par.ep(), stage, b);
+        stageParams(m, p, par.tp(), par.pp(), par.ep(), stage, true, b);
         return new StageParams(b.params, b.largestLayer, b.layers);
+    }
+
+    /**
+     * The first layer of a pipeline stage (stage = pp gives the layer count). Training splits evenly by
+     * ⌊stage·L/pp⌋; serving engines give every stage ⌊L/pp⌋ layers and hand the remainder, one each, to the stages
+     * just before the last, which already holds the LM head (vLLM get_pp_indices).
+     */
+    static int firstLayer(int layers, int pp, int stage, boolean serving) {
+        if (!serving) {
+            return (int) ((long) stage * layers / pp);
+        }
+        int base = layers / pp;
+        int extra = layers % pp;
+        // stages pp-1-extra .. pp-2 get one more layer each
+        int firstExtra = pp - 1 - extra;
+        return stage * base + Math.max(0, Math.min(stage, pp - 1) - firstExtra);
     }
 
     /** Fills {@code out.params}, {@code out.largestLayer} and {@code out.layers} for one pipeline stage. */
     private static void stageParams(ModelSpec m, ParameterBreakdown p, int tp, int pp, int ep, int stage,
-                                    StageBytes out) {
+                                    boolean serving, StageBytes out) {
         long h = m.hiddenSize();
         double perNorm = (double) m.norms().kind().paramsPerFeature() * h;
         // every dense layer holds the same parameters, and every MoE layer: cost each kind once
-        double attention = ParameterCounter.attentionPerLayer(m.attention(), h) / (double) tp;
+        double replicated = ParameterCounter.attentionReplicatedPerLayer(m.attention(), h);
+        double attention = (ParameterCounter.attentionPerLayer(m.attention(), h) - replicated) / (double) tp
+                + replicated;
         double norms = m.norms().perLayer() * perNorm;
         double dense = m.mlp() == null ? 0 : attention + ParameterCounter.mlpParams(m.mlp(), h) / (double) tp + norms;
         double moe = 0;
@@ -220,8 +238,8 @@ public final class ShardedTraining {
             double shared = m.moe().sharedIntermediateSize() * 3.0 * h / tp;
             moe = attention + experts + shared + (double) m.moe().numExperts() * h + norms;
         }
-        int from = stage * m.numLayers() / pp;
-        int to = (stage + 1) * m.numLayers() / pp;
+        int from = firstLayer(m.numLayers(), pp, stage, serving);
+        int to = firstLayer(m.numLayers(), pp, stage + 1, serving);
         int moeLayers = 0;
         if (m.moe() != null) {
             for (int i = from; i < to; i++) {
@@ -297,7 +315,7 @@ public final class ShardedTraining {
      */
     public static void bytes(ModelSpec m, ParameterBreakdown p, Workload w, Invariants inv, TrainingLayout layout,
                              int stage, StageBytes out) {
-        stageParams(m, p, layout.tp, layout.pp, layout.ep, stage, out);
+        stageParams(m, p, layout.tp, layout.pp, layout.ep, stage, false, out);
         boolean full = w.method() == Method.FULL;
         double trainable = full ? out.params : inv.loraParameters() * (out.layers / m.numLayers()) / layout.tp;
         int dp = layout.dp();

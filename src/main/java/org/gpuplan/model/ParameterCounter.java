@@ -113,6 +113,19 @@ public final class ParameterCounter {
         return q + kv + o;
     }
 
+    /**
+     * The part of one attention block that tensor parallelism replicates instead of splitting: MLA's down-projections
+     * and their norms (q_a_proj, kv_a_proj_with_mqa: ReplicatedLinear in vLLM's deepseek_v2.py, "duplicated" in
+     * Megatron's MLA); standard attention splits every projection.
+     */
+    public static long attentionReplicatedPerLayer(Attention attention, long h) {
+        if (!(attention instanceof Attention.Latent l)) {
+            return 0;
+        }
+        long q = l.qLoraRank() > 0 ? mul(h, l.qLoraRank()) + l.qLoraRank() : 0;
+        return q + mul(h, l.kvLoraRank() + l.qkRopeHeadDim()) + l.kvLoraRank();
+    }
+
     private static String attentionFormula(Attention attention, long h) {
         if (attention instanceof Attention.Standard s) {
                 String f = "h·(a·d) + 2·h·(kv·d) + (a·d)·h with h=" + h + ", a=" + s.numHeads() + ", kv="

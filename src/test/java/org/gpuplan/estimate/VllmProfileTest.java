@@ -36,6 +36,38 @@ class VllmProfileTest {
     }
 
     @Test
+    void theForwardGrowsByTheMlpTransientsAndTheResidualStreamPerToken() {
+        // Llama-3.1-8B: c·(2h + 3f + h) = 2 × (8,192 + 43,008 + 4,096) = 110,592 B per token. vLLM issue #10517 (an
+        // RTX 3090, V0 without chunked prefill): peak_torch_memory 17.06 GiB at max_model_len 20,000 and 17.98 GiB
+        // at 29,000, i.e. 109,760 B per token (2-decimal GiB rounding: ±1.2 %)
+        var spec = MemoryTermsTest.spec("meta-llama/Llama-3.1-8B");
+        assertThat(org.gpuplan.memory.ActivationMemory.servingForward(spec, 1000, 2, 1)).isEqualTo(110_592_000L);
+        double measured = (17.98 - 17.06) * (1L << 30) / 9000;
+        assertThat(110_592.0).isCloseTo(measured, org.assertj.core.api.Assertions.withinPercentage(1.5));
+        // tensor parallelism splits the projections' outputs, not the residual stream
+        assertThat(org.gpuplan.memory.ActivationMemory.servingForward(spec, 1000, 2, 2))
+                .isEqualTo(1000L * 2 * (2 * 4096 + 3 * 14336 / 2 + 4096));
+    }
+
+    @Test
+    void fusedMoeCachesAreHiddenWideAndDoNotShrinkWithTensorParallelism() {
+        // DeepSeek-V2.5 on TP 8: the shared experts' and the experts' outputs (2h) and fused_moe's caches
+        // k·(max(2I/tp, h) + I/tp) = 6 × (5,120 + 192), beside the residual stream 2h
+        var spec = MemoryTermsTest.spec("deepseek-ai/DeepSeek-V2.5");
+        assertThat(org.gpuplan.memory.ActivationMemory.servingForward(spec, 8192, 2, 8))
+                .isEqualTo(8192L * 2 * (2 * 5120 + 2 * 5120 + 6 * (5120 + 192)));
+    }
+
+    @Test
+    void everyPipelineStageGetsTheBlocksOfTheTightestOne() {
+        // DeepSeek-V2-Lite on 2 × 2 L4: the engine allocates the same number of blocks on every worker
+        Estimate e = vllm("deepseek-ai/DeepSeek-V2-Lite", "L4", "gpus", "4", "tp", "2", "pp", "2", "seq_len", "1024");
+        long tokens = e.memory().pool().orElseThrow().capacityTokens();
+        assertThat(e.ranks()).hasSize(2).allSatisfy(r -> assertThat(r.memory().pool().orElseThrow().capacityTokens())
+                .isEqualTo(tokens));
+    }
+
+    @Test
     void thePoolCountsATokenInEveryLayerAndSlidingWindowsShowInConcurrency() {
         // Gemma-2-9B: 42 layers × 8 KV heads × 256 × 2 (K, V) × 2 B = 344,064 B per token; half the layers slide
         // over 4,096 tokens, so a 8,192-token sequence needs 3/4 of that
