@@ -64,6 +64,8 @@ final class WorkloadOptions {
     String quant;
     @Option(names = "--double-quant", arity = "0..1", fallbackValue = "true") String doubleQuant;
     @Option(names = {"--kv-dtype", "--kv-cache-dtype"}, description = "auto, fp16, bf16, fp8, int8, q8_0, q4_0") String kvDtype;
+    @Option(names = "--kv-layout", description = "MLA models' KV cache: auto | latent | latent+v (llama.cpp "
+            + "2025) | per-head (no MLA support: old vLLM, GGUFs converted before MLA)") String kvLayout;
     @Option(names = "--gpu-memory-utilization") String gpuMemoryUtilization;
     @Option(names = "--max-num-batched-tokens") String maxNumBatchedTokens;
     @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;
@@ -139,6 +141,7 @@ final class WorkloadOptions {
         flags.put("quant", quant);
         flags.put("double_quant", doubleQuant);
         flags.put("kv_dtype", kvDtype);
+        flags.put("kv_layout", kvLayout);
         flags.put("gpu_memory_utilization", gpuMemoryUtilization);
         flags.put("max_num_batched_tokens", maxNumBatchedTokens);
         flags.put("max_num_seqs", maxNumSeqs);

@@ -156,6 +156,11 @@ public final class Estimator {
                 out.putIfAbsent("precision", t.equals("f16") ? "fp16" : "bf16");
             }
         });
+        // a DeepSeek GGUF converted before llama.cpp's MLA support has no split kv_b (attn_k_b/attn_v_b) and no
+        // key_length_mla: llama.cpp then caches per-head K and V
+        loaded.gguf().filter(f -> f.architecture().filter("deepseek2"::equals).isPresent()
+                && f.integer("deepseek2.attention.key_length_mla").isEmpty())
+                .ifPresent(f -> out.putIfAbsent("kv_layout", "per-head"));
         return out;
     }
 

@@ -66,11 +66,15 @@ final class GgufSpec {
         copy(f, c, a + ".attention.q_lora_rank", "q_lora_rank");
         copy(f, c, a + ".attention.kv_lora_rank", "kv_lora_rank");
         if (modelType.equals("deepseek_v3")) {
+            // GGUFs converted for llama.cpp's MLA (PR #12801) write the latent's widths as key_length/value_length
+            // (kv_lora_rank + rope, kv_lora_rank) and the per-head widths as key_length_mla/value_length_mla
             long rope = f.integer(a + ".rope.dimension_count").orElse(64L);
-            long key = f.integer(a + ".attention.key_length").orElse(192L);
+            long key = f.integer(a + ".attention.key_length_mla")
+                    .orElse(f.integer(a + ".attention.key_length").orElse(192L));
             c.put("qk_rope_head_dim", rope);
             c.put("qk_nope_head_dim", key - rope);
-            copy(f, c, a + ".attention.value_length", "v_head_dim");
+            f.integer(a + ".attention.value_length_mla").or(() -> f.integer(a + ".attention.value_length"))
+                    .ifPresent(v -> c.put("v_head_dim", v));
             c.put("num_nextn_predict_layers", f.integer(a + ".nextn_predict_layers").orElse(0L));
         } else {
             copy(f, c, a + ".attention.key_length", "head_dim");

@@ -44,12 +44,14 @@ public final class InferenceMemory {
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);
         long context = w.seqLen();
-        long kv = KvCache.bytes(m, w.framework(), w.batchSize(), context, kvElem);
+        long kv = KvCache.bytes(m, w, w.batchSize(), context, kvElem);
         Term kvTerm = new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
                 "batch × context × layers × %d elements × %.4g B = %d × %d × %d × %d × %.4g%s",
-                KvCache.elementsPerTokenPerLayer(m, w.framework()), kvElem, w.batchSize(), context, m.numLayers(),
-                KvCache.elementsPerTokenPerLayer(m, w.framework()), kvElem,
-                m.slidingWindow() > 0 ? " (sliding-window layers hold at most " + m.slidingWindow() + " tokens)" : ""));
+                KvCache.elementsPerTokenPerLayer(m, w), kvElem, w.batchSize(), context, m.numLayers(),
+                KvCache.elementsPerTokenPerLayer(m, w), kvElem,
+                (m.slidingWindow() > 0 ? " (sliding-window layers hold at most " + m.slidingWindow() + " tokens)"
+                        : "") + (m.attention() instanceof org.gpuplan.model.Attention.Latent ? "; "
+                        + KvCache.layoutDescription(m, w.framework(), w.kvLayout()) : "")));
         if (w.framework().poolsKvCache()) {
             return pooled(m, w, gpu, weights, kvTerm, c, kvElem, context);
         }
@@ -71,7 +73,7 @@ public final class InferenceMemory {
         long prefillTokens = (long) w.batchSize() * prompt;
         long prefillAct = ActivationMemory.inferenceTransient(m, prefillTokens, c, w.attention(), prompt);
         long logits = (long) w.batchSize() * m.vocabSize() * (c + 4);
-        long kvPrompt = KvCache.bytes(m, w.framework(), w.batchSize(), prompt, kvElem);
+        long kvPrompt = KvCache.bytes(m, w, w.batchSize(), prompt, kvElem);
         long kv = kvTerm.value();
         long catCopy = kv / Math.max(1, m.numLayers());
         // bitsandbytes 4-bit dequantizes each weight to the compute dtype for multi-token (prefill) matmuls
@@ -134,8 +136,8 @@ public final class InferenceMemory {
         // a block holds a token slot in every layer (vLLM V1's hybrid allocator shares one pool between the full and
         // the sliding-window layer groups), so the pool's token count is per token of all layers; a sliding-window
         // layer's saving shows in how many sequences fit, not in the tokens reported
-        double perToken = (double) KvCache.elementsPerTokenPerLayer(m, w.framework()) * m.layers().size() * kvElem;
-        double perSequenceToken = KvCache.bytesPerToken(m, w.framework(), context, kvElem);
+        double perToken = (double) KvCache.elementsPerTokenPerLayer(m, w) * m.layers().size() * kvElem;
+        double perSequenceToken = KvCache.bytesPerToken(m, w, context, kvElem);
         long blockBytes = Bytes.ceil(perToken * BLOCK);
         long blocks = blockBytes == 0 ? 0 : pool / blockBytes;
         long capacity = blocks * BLOCK;

@@ -3,12 +3,16 @@ package org.gpuplan.memory;
 import org.gpuplan.model.Attention;
 import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.KvLayout;
+import org.gpuplan.workload.Workload;
 
 /**
  * KV-cache sizes. Standard attention caches K and V: 2·g·d elements per token per layer. MLA caches one latent vector
  * (kv_lora_rank + qk_rope_head_dim) per token per layer in vLLM, SGLang and llama.cpp, while transformers caches the
- * decompressed per-head K and V. Sliding-window layers hold at most the window.
+ * decompressed per-head K and V; older engines and GGUF conversions cache per-head K and V too ({@link KvLayout}).
+ * Sliding-window layers hold at most the window.
  */
 public final class KvCache {
 
@@ -16,20 +20,61 @@ public final class KvCache {
     }
 
     /** Cached elements per token for one layer. */
-    public static long elementsPerTokenPerLayer(ModelSpec m, Framework framework) {
+    public static long elementsPerTokenPerLayer(ModelSpec m, Framework framework, KvLayout layout) {
         if (m.attention() instanceof Attention.Latent l) {
-            if (framework == Framework.HF) {
-                return (long) l.numHeads() * (l.qkHeadDim() + l.vHeadDim());
-            }
-            return l.kvLoraRank() + l.qkRopeHeadDim();
+            return switch (effective(m, framework, layout)) {
+                case LATENT -> l.kvLoraRank() + l.qkRopeHeadDim();
+                case LATENT_V -> 2L * l.kvLoraRank() + l.qkRopeHeadDim();
+                // FlashAttention-based engines pad V to the q/k head dim (vLLM's pre-MLA DeepseekV2Attention)
+                default -> (long) l.numHeads() * (padsValues(framework) ? 2L * l.qkHeadDim()
+                        : l.qkHeadDim() + l.vHeadDim());
+            };
+        }
+        if (layout != KvLayout.AUTO) {
+            throw new InvalidInputException("kv_layout: '" + layout.key() + "' applies to multi-head latent "
+                    + "attention models (DeepSeek-V2/V3, Kimi); this model caches K and V per KV head (accepted: auto)");
         }
         Attention.Standard s = (Attention.Standard) m.attention();
         return 2L * s.numKvHeads() * s.headDim();
     }
 
+    /** Cached elements per token for one layer, in the workload's engine and layout. */
+    public static long elementsPerTokenPerLayer(ModelSpec m, Workload w) {
+        return elementsPerTokenPerLayer(m, w.framework(), w.kvLayout());
+    }
+
+    /**
+     * The layout {@code auto} stands for: transformers caches the decompressed per-head K and V of an MLA model;
+     * the serving engines cache the latent.
+     */
+    public static KvLayout effective(ModelSpec m, Framework framework, KvLayout layout) {
+        if (layout != KvLayout.AUTO || !(m.attention() instanceof Attention.Latent)) {
+            return layout;
+        }
+        return framework == Framework.HF ? KvLayout.PER_HEAD : KvLayout.LATENT;
+    }
+
+    /** The layout in words, for explanations ("" for standard attention). */
+    public static String layoutDescription(ModelSpec m, Framework framework, KvLayout layout) {
+        if (!(m.attention() instanceof Attention.Latent l)) {
+            return "";
+        }
+        return switch (effective(m, framework, layout)) {
+            case LATENT -> "MLA latent: kv_lora_rank " + l.kvLoraRank() + " + rope " + l.qkRopeHeadDim();
+            case LATENT_V -> "MLA latent as K (" + (l.kvLoraRank() + l.qkRopeHeadDim()) + ") plus a separate V ("
+                    + l.kvLoraRank() + "), llama.cpp before V became a view of K";
+            default -> "per-head K and V (no MLA cache): " + l.numHeads() + " heads × (" + l.qkHeadDim() + " + "
+                    + (padsValues(framework) ? l.qkHeadDim() + ", V padded to the K head dim" : l.vHeadDim()) + ")";
+        };
+    }
+
+    private static boolean padsValues(Framework framework) {
+        return framework == Framework.VLLM || framework == Framework.SGLANG || framework == Framework.TENSORRT_LLM;
+    }
+
     /** Bytes for {@code sequences} sequences of {@code context} tokens each, over all layers. */
-    public static long bytes(ModelSpec m, Framework framework, long sequences, long context, double elementBytes) {
-        long perLayer = elementsPerTokenPerLayer(m, framework);
+    public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes) {
+        long perLayer = elementsPerTokenPerLayer(m, w);
         double total = 0;
         for (Layer layer : m.layers()) {
             long tokens = layer.slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
@@ -39,7 +84,7 @@ public final class KvCache {
     }
 
     /** Bytes per token at a given context, averaging sliding-window layers' capped share. */
-    public static double bytesPerToken(ModelSpec m, Framework framework, long context, double elementBytes) {
-        return bytes(m, framework, 1, context, elementBytes) / (double) context;
+    public static double bytesPerToken(ModelSpec m, Workload w, long context, double elementBytes) {
+        return bytes(m, w, 1, context, elementBytes) / (double) context;
     }
 }

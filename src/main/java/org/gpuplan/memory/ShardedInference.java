@@ -28,9 +28,12 @@ public final class ShardedInference {
     }
 
     /** KV elements per token per layer on one TP rank. */
-    static long kvElementsPerRank(ModelSpec m, Framework framework, int tp) {
+    static long kvElementsPerRank(ModelSpec m, Workload w, int tp) {
         if (m.attention() instanceof Attention.Latent) {
-            return KvCache.elementsPerTokenPerLayer(m, framework); // the latent is replicated on every TP rank
+            long all = KvCache.elementsPerTokenPerLayer(m, w);
+            // the latent is replicated on every TP rank; per-head K and V split with the heads
+            return KvCache.effective(m, w.framework(), w.kvLayout()) == org.gpuplan.workload.KvLayout.PER_HEAD
+                    ? all / tp : all;
         }
         Attention.Standard s = (Attention.Standard) m.attention();
         int heads = Math.max(1, s.numKvHeads() / tp);
@@ -83,7 +86,7 @@ public final class ShardedInference {
         long weights = (long) (allWeights.value() * (heldParams / p.totalCount()));
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);
-        long perLayer = kvElementsPerRank(m, w.framework(), par.tp());
+        long perLayer = kvElementsPerRank(m, w, par.tp());
         long context = w.seqLen();
         double perToken = perLayer * kvElem * sp.layers();
         long kv = (long) (perToken * context * w.batchSize());
@@ -106,7 +109,10 @@ public final class ShardedInference {
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,
                 (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? (dpAttention
                         ? "; MLA latent of this rank's own sequences (attention data parallel)"
-                        : "; MLA latent replicated on every TP rank") : "", kvElem)));
+                        : KvCache.effective(m, w.framework(), w.kvLayout()) == org.gpuplan.workload.KvLayout.PER_HEAD
+                        ? "; " + KvCache.layoutDescription(m, w.framework(), w.kvLayout()) + ", split over TP"
+                        : "; " + KvCache.layoutDescription(m, w.framework(), w.kvLayout())
+                        + ", replicated on every TP rank") : "", kvElem)));
         if (dpAttention) {
             kv = kv / par.tp(); // the requested sequences are spread over the attention-DP ranks
         }

@@ -74,7 +74,7 @@ final class InferencePerf {
         boolean dynamicCache = w.framework() == Framework.HF && !w.perf().compile();
         java.util.function.DoubleFunction<double[]> decode = b -> {
             long ctx = prompt + output / 2;
-            double kvPerLayer = KvCache.bytes(m, w.framework(), 1, ctx, kvElem) / (double) m.numLayers() * b;
+            double kvPerLayer = KvCache.bytes(m, w, 1, ctx, kvElem) / (double) m.numLayers() * b;
             long window = m.slidingWindow();
             PassCost f = PassCost.forward(m, r, b, ctx, window > 0 ? Math.min(ctx, window) : ctx, kvPerLayer, tp, ep,
                     bpw, act, elt, dequant);

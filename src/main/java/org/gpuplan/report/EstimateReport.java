@@ -164,7 +164,8 @@ public final class EstimateReport {
                 o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
             }
         } else {
-            o.put("prompt_len", w.promptLen()).put("output_len", w.outputLen()).put("kv_dtype", w.kvDtype().key());
+            o.put("prompt_len", w.promptLen()).put("output_len", w.outputLen()).put("kv_dtype", w.kvDtype().key())
+                    .put("kv_layout", w.kvLayout().key());
             if (w.framework() == org.gpuplan.workload.Framework.VLLM) {
                 o.put("sampler", w.sampler().key());
             }

@@ -14,6 +14,7 @@ import org.gpuplan.model.InvalidInputException;
  * @param gpuMemoryUtilization serving engines' memory budget as a fraction of the GPU's memory
  * @param maxNumBatchedTokens  engine token budget per step (0 = the engine's default)
  * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
+ * @param kvLayout             the KV cache layout of an MLA model (latent, or per-head K and V without MLA support)
  * @param sampler              vLLM's top-k/top-p sampler (its profile run's largest tensor)
  * @param architecture         overrides the config's {@code architectures} class (e.g. an encoder's task head:
  *                             BertForSequenceClassification)
@@ -31,7 +32,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
                        boolean activationOffloading,
                        AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
-                       QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, double gpuMemoryUtilization,
+                       QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
+                       double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
                        PerfOptions perf) {
@@ -87,7 +89,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
-                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
+                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
@@ -95,7 +97,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withMethod(Method m) {
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
-                m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, gpuMemoryUtilization,
+                m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
@@ -103,7 +105,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
-                doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
+                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf);
     }
 
@@ -114,7 +116,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 parallelism.attentionDp());
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
-                loraAlpha, loraTargets, quant, doubleQuant, kvDtype, gpuMemoryUtilization, maxNumBatchedTokens,
+                loraAlpha, loraTargets, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens,
                 maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf);
     }
 

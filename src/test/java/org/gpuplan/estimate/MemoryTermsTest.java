@@ -75,6 +75,27 @@ class MemoryTermsTest {
     }
 
     @Test
+    void mlaCachesTheLatentOrPerHeadKeysAndValuesByLayout() {
+        // DeepSeek-V2-Lite (27 layers, 16 heads, kv_lora_rank 512, rope 64, q/k head 192, v head 128), f16, per token:
+        // llama.cpp logs 'K (f16)' + 'V (f16)' of 276,480 B per token with a GGUF converted before MLA support (16 ×
+        // (192 + 128) × 2 B × 27); vLLM 0.5 padded V to 192: 331,776 B; the MLA latent 576 × 2 B × 27 = 31,104 B;
+        // llama.cpp b5331 kept a 512-wide V beside it: 1,088 × 2 B per layer (DeepSeek-V3 61 layers: 132,736 B)
+        ModelSpec lite = spec("deepseek-ai/DeepSeek-V2-Lite");
+        java.util.function.BiFunction<String, String, Long> perToken = (framework, layout) -> KvCache.bytes(lite,
+                workload("task", "infer", "framework", framework, "kv_layout", layout), 1, 1, 2.0);
+        assertThat(perToken.apply("llama.cpp", "per-head")).isEqualTo(276_480L);
+        assertThat(perToken.apply("vllm", "per-head")).isEqualTo(331_776L);
+        assertThat(perToken.apply("vllm", "auto")).isEqualTo(perToken.apply("llama.cpp", "latent"))
+                .isEqualTo(31_104L);
+        assertThat(perToken.apply("hf", "auto")).isEqualTo(276_480L);
+        assertThat(KvCache.bytes(spec("deepseek-ai/DeepSeek-V3"), workload("task", "infer", "framework", "llama.cpp",
+                "kv_layout", "latent+v"), 1, 1, 2.0)).isEqualTo(132_736L);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> KvCache.bytes(spec("meta-llama/Llama-3.1-8B"),
+                workload("task", "infer", "framework", "vllm", "kv_layout", "latent"), 1, 1, 2.0))
+                .hasMessageStartingWith("kv_layout: 'latent' applies to multi-head latent attention models");
+    }
+
+    @Test
     void linearParametersAreWhatQuantizationReplaces() {
         // Llama-3-8B: 6.98 G parameters in nn.Linear; embeddings, LM head and norms stay unquantized
         assertThat(LinearModules.linearParameters(spec("meta-llama/Llama-3.1-8B"))).isEqualTo(6_979_321_856L);
@@ -100,17 +121,17 @@ class MemoryTermsTest {
     void kvCacheBytesPerTokenMatchTheReference() {
         // 16-bit K+V per token: Llama-2-7B 512 KiB, Llama-3.1-8B 128 KiB, Qwen2.5-7B 56 KiB; DeepSeek-V3 MLA latent
         // (512 + 64) · 61 · 2 = 70,272 B in vLLM
-        assertThat(KvCache.bytes(spec("meta-llama/Llama-2-7b-hf"), Framework.VLLM, 1, 1, 2)).isEqualTo(512 * 1024);
-        assertThat(KvCache.bytes(spec("meta-llama/Llama-3.1-8B"), Framework.VLLM, 1, 1, 2)).isEqualTo(128 * 1024);
-        assertThat(KvCache.bytes(spec("Qwen/Qwen2.5-7B"), Framework.VLLM, 1, 1, 2)).isEqualTo(56 * 1024);
-        assertThat(KvCache.bytes(spec("deepseek-ai/DeepSeek-V3"), Framework.VLLM, 1, 1, 2)).isEqualTo(70_272);
+        assertThat(KvCache.bytes(spec("meta-llama/Llama-2-7b-hf"), workload("task", "infer", "framework", "vllm"), 1, 1, 2)).isEqualTo(512 * 1024);
+        assertThat(KvCache.bytes(spec("meta-llama/Llama-3.1-8B"), workload("task", "infer", "framework", "vllm"), 1, 1, 2)).isEqualTo(128 * 1024);
+        assertThat(KvCache.bytes(spec("Qwen/Qwen2.5-7B"), workload("task", "infer", "framework", "vllm"), 1, 1, 2)).isEqualTo(56 * 1024);
+        assertThat(KvCache.bytes(spec("deepseek-ai/DeepSeek-V3"), workload("task", "infer", "framework", "vllm"), 1, 1, 2)).isEqualTo(70_272);
     }
 
     @Test
     void slidingWindowLayersHoldOnlyTheWindow() {
         ModelSpec gemma = spec("google/gemma-2-9b"); // 42 layers, half sliding with window 4096
         long perLayerToken = 2L * 8 * 256 * 2;
-        assertThat(KvCache.bytes(gemma, Framework.HF, 1, 8192, 2))
+        assertThat(KvCache.bytes(gemma, workload("task", "infer"), 1, 8192, 2))
                 .isEqualTo(21 * 8192 * perLayerToken + 21 * 4096 * perLayerToken);
     }
 
