@@ -86,6 +86,7 @@ public final class TrainingEvaluator {
                 || Parallelism.problem(layout.gpus, layout.nodes, layout.zero, layout.fsdp, layout.tp, layout.pp,
                 layout.virtualPp, layout.ppSchedule, layout.cp, layout.ep, layout.sequenceParallel,
                 layout.offloadOptimizer, layout.offloadParams, layout.globalBatchSize) != null
+                || Parallelism.trainingExpertProblem(layout.gpus, layout.tp, layout.pp, layout.cp, layout.ep) != null
                 || ShardedTraining.problem(spec, w.framework(), layout.tp, layout.pp, layout.ep, layout.zero,
                 layout.fsdp) != null) {
             return out;

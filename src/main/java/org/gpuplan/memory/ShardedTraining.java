@@ -144,8 +144,11 @@ public final class ShardedTraining {
 
     /** Model-dependent consistency: TP within the heads, PP within the layers, EP within the experts. */
     static void check(ModelSpec m, Workload w, Parallelism par) {
-        InvalidInputException problem = problem(m, w.framework(), par.tp(), par.pp(), par.ep(), par.zero(),
-                par.fsdp());
+        InvalidInputException problem = w.training() ? Parallelism.trainingExpertProblem(par.gpus(), par.tp(),
+                par.pp(), par.cp(), par.ep()) : null;
+        if (problem == null) {
+            problem = problem(m, w.framework(), par.tp(), par.pp(), par.ep(), par.zero(), par.fsdp());
+        }
         if (problem != null) {
             throw problem;
         }

@@ -20,6 +20,17 @@ public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, 
     public static final Parallelism SINGLE = new Parallelism(1, 1, 0, FsdpMode.NONE, 1, 1, 1, PpSchedule.ONE_F_ONE_B,
             1, 1, false, Offload.NONE, Offload.NONE, 0, false);
 
+    /**
+     * Training spreads experts over the data-parallel (and context-parallel) ranks only; serving engines over the
+     * tensor- and data-parallel ranks. Null when {@code ep} fits training.
+     */
+    public static InvalidInputException trainingExpertProblem(int gpus, int tp, int pp, int cp, int ep) {
+        long dpCp = (long) gpus / ((long) tp * pp * cp) * cp;
+        return ep > 1 && dpCp % ep != 0 ? new InvalidInputException("ep: expert parallel size " + ep
+                + " must divide dp·cp = " + dpCp + " when training (experts are spread over data-parallel ranks)")
+                : null;
+    }
+
     public Parallelism {
         InvalidInputException problem = problem(gpus, nodes, zero, fsdp, tp, pp, virtualPp, ppSchedule, cp, ep,
                 sequenceParallel, offloadOptimizer, offloadParams, globalBatchSize);
@@ -56,9 +67,10 @@ public record Parallelism(int gpus, int nodes, int zero, FsdpMode fsdp, int tp, 
                     + " must divide gpus (" + gpus + "); the rest is data parallel. Change gpus or the parallel sizes");
         }
         long dp = gpus / modelParallel;
-        if (ep > 1 && (dp * cp) % ep != 0) {
+        if (ep > 1 && (dp * cp) % ep != 0 && (dp * tp) % ep != 0) {
             return new InvalidInputException("ep: expert parallel size " + ep + " must divide dp·cp = " + dp * cp
-                    + " (experts are spread over data-parallel ranks)");
+                    + " (training: experts are spread over data-parallel ranks) or, serving, tp·dp = " + dp * tp
+                    + " (vLLM --enable-expert-parallel, SGLang --ep-size)");
         }
         if (zero > 0 && fsdp != FsdpMode.NONE) {
             return new InvalidInputException("zero and fsdp both set: choose DeepSpeed ZeRO (--zero) or PyTorch FSDP "

@@ -68,6 +68,21 @@ class VllmProfileTest {
     }
 
     @Test
+    void servingSpreadsExpertsOverTheTensorParallelRanksAndTrainingOverDataParallelOnes() {
+        // SGLang --tp 8 --ep-size 8 on one node: 256 routed experts, 32 per GPU, the same bytes as TP-split experts
+        String[] serve = {"task", "infer", "framework", "sglang", "seq_len", "8192", "gpus", "8", "tp", "8"};
+        long ep = MemoryTermsTest.estimate("deepseek-ai/DeepSeek-R1", "B200-SXM-180GB",
+                ShardingPropertiesTest.workload(serve, "ep", "8")).memory().bytes("weights");
+        long tp = MemoryTermsTest.estimate("deepseek-ai/DeepSeek-R1", "B200-SXM-180GB",
+                ShardingPropertiesTest.workload(serve)).memory().bytes("weights");
+        assertThat(ep).isEqualTo(tp);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> MemoryTermsTest.estimate("deepseek-ai/DeepSeek-R1",
+                "B200-SXM-180GB", "task", "train", "framework", "megatron", "gpus", "8", "tp", "8", "ep", "8"))
+                .hasMessage("ep: expert parallel size 8 must divide dp·cp = 1 when training (experts are spread over "
+                        + "data-parallel ranks)");
+    }
+
+    @Test
     void thePoolCountsATokenInEveryLayerAndSlidingWindowsShowInConcurrency() {
         // Gemma-2-9B: 42 layers × 8 KV heads × 256 × 2 (K, V) × 2 B = 344,064 B per token; half the layers slide
         // over 4,096 tokens, so a 8,192-token sequence needs 3/4 of that
