@@ -10,7 +10,6 @@ import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.model.Term;
-import org.gpuplan.workload.AttentionImpl;
 import org.gpuplan.workload.Framework;
 import org.gpuplan.workload.Parallelism;
 import org.gpuplan.workload.Workload;
@@ -55,18 +54,25 @@ public final class ShardedInference {
         // every worker allocates the same number of KV blocks, the fewest any worker's budget holds (vLLM
         // unify_kv_cache_configs / V0 determine_num_available_blocks take the minimum): pipeline stages with
         // lighter layers keep part of their budget unused
+        List<MemoryEstimate> stages = new ArrayList<>();
         long blocks = Long.MAX_VALUE;
-        for (int s = 0; s < pp && w.framework().poolsKvCache(); s++) {
-            long tokens = stage(m, p, w, g, s, Long.MAX_VALUE).pool().map(MemoryEstimate.KvPool::capacityTokens)
-                    .orElse(0L);
-            blocks = Math.min(blocks, tokens / InferenceMemory.BLOCK);
+        for (int s = 0; s < pp; s++) {
+            MemoryEstimate e = stage(m, p, w, g, s, Long.MAX_VALUE);
+            stages.add(e);
+            blocks = Math.min(blocks, blocks(e));
         }
         List<ShardedTraining.Stage> out = new ArrayList<>();
         for (int s = 0; s < pp; s++) {
-            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage,
-                    stage(m, p, w, g, s, blocks)));
+            // only a stage whose own budget holds more blocks than the tightest one is sized again
+            MemoryEstimate e = blocks(stages.get(s)) > blocks ? stage(m, p, w, g, s, blocks) : stages.get(s);
+            out.add(new ShardedTraining.Stage(ShardedTraining.stageName(s, s, pp), perStage, e));
         }
         return ShardedTraining.merge(out, pp, perStage);
+    }
+
+    /** KV blocks a stage's pool holds (none without a pool). */
+    private static long blocks(MemoryEstimate e) {
+        return e.pool().map(MemoryEstimate.KvPool::capacityTokens).orElse(0L) / InferenceMemory.BLOCK;
     }
 
     private static MemoryEstimate stage(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, int stage,

@@ -508,8 +508,11 @@ public final class ShardedTraining {
         double bufferBytes = b.buffers;
         double transients = b.transients;
         Term temporaryTerm = new Term("temporary", "temporaries and buffers", (long) (transients + bufferBytes),
-                () -> String.format(Locale.ROOT, "loss and recompute transients %s + communication/unsharded buffers %s",
-                        Bytes.gib((long) transients), Bytes.gib((long) bufferBytes)));
+                () -> String.format(Locale.ROOT, "loss and recompute transients %s%s + communication/unsharded "
+                        + "buffers %s", Bytes.gib((long) transients), stage == par.pp() - 1
+                        && w.framework() != Framework.MEGATRON ? " (loss: " + ActivationMemory.lossDescription(w)
+                        + (w.framework() == Framework.FSDP && par.pp() > 1 ? "; the stage's fp32 logits output kept "
+                        + "through it" : "") + ")" : "", Bytes.gib((long) bufferBytes)));
         // immutable lists built once (MemoryEstimate keeps them without copying)
         List<Term> terms = List.of(weightsTerm, gradientsTerm, optimizerTerm, activationsTerm, temporaryTerm,
                 Overheads.overheadTerm(gpu, inv.context(), b.nccl, "NCCL buffers"));

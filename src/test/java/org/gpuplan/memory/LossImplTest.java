@@ -54,6 +54,8 @@ class LossImplTest {
         // on a rank of TP 8: the local shard's 16 bytes per logit less the saved 4 (counted with the activations)
         assertThat(lastStageTransients("fsdp", "1", "8")).isEqualTo(12.0 * V * N / 8);
         assertThat(ActivationMemory.lossParallel(workload(), 8)).isFalse(); // transformers (hf): no loss_parallel
+        assertThat(ActivationMemory.lossDescription(workload("framework", "fsdp", "gpus", "8", "tp", "8")))
+                .contains("loss_parallel");
         assertThat(ActivationMemory.lossParallel(workload("framework", "fsdp", "gpus", "8", "tp", "8"), 1)).isFalse();
         // Megatron has its own vocab-parallel loss: the 16-bit logits beside the saved fp32 buffer
         assertThat(lastStageTransients("megatron", "1", "8")).isEqualTo(2.0 * V * N / 8);
