@@ -114,6 +114,7 @@ public final class HfConfigParser {
             case BERT, ROBERTA -> encoder(c, name, arch, family);
             case DEEPSEEK_V2, DEEPSEEK_V3 -> deepseek(c, name, arch, family);
             case GPT_OSS -> gptOss(c, name, arch);
+            case GLM4_MOE -> glm4Moe(c, name, arch);
             case GENERIC_DECODER -> generic(c, name, arch, "generic");
         };
     }
@@ -481,6 +482,28 @@ public final class HfConfigParser {
         boolean bias = c.bool(true, "attention_bias");
         return decoder(name, Family.GPT_OSS, arch, k, standard(k, bias, bias, false, false, true), null, moe,
                 preNorm(2), p, c.bool(false, "tie_word_embeddings"));
+    }
+
+    // Glm4MoeConfig (GLM-4.5/4.6): grouped-query attention whose q/k/v carry biases when attention_bias (o_proj never
+    // does) and optional q/k RMSNorms over head_dim (use_qk_norm); partial rotary adds no parameters. The first
+    // first_k_dense_replace layers are dense, the rest DeepSeek-V3-style MoE: a sigmoid router with a per-expert
+    // score-correction bias, top-k routed experts and n_shared_experts × moe_intermediate_size always-on experts;
+    // num_nextn_predict_layers MTP layers are stored after the decoder (counted apart, as for DeepSeek-V3).
+    private static ModelSpec glm4Moe(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, 128);
+        boolean bias = c.bool(false, "attention_bias");
+        int experts = c.positiveOr(128, "n_routed_experts");
+        int fe = c.positiveOr(1408, "moe_intermediate_size");
+        int shared = c.nonNegativeOr(1, "n_shared_experts");
+        Moe moe = new Moe(experts, topK(c, 8, experts), fe, Math.multiplyExact(shared, fe), false, false, true,
+                false);
+        int firstDense = c.nonNegativeOr(1, "first_k_dense_replace");
+        Pattern p = pattern(c, k.layers(), 0, i -> false, i -> i >= firstDense);
+        Mlp dense = firstDense > 0 ? gated(c, act(c, "silu"), false) : null;
+        return new ModelSpec(name, Family.GLM4_MOE, arch, k.hidden(), k.vocab(), k.maxContext(),
+                new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0),
+                standard(k, bias, false, c.bool(false, "use_qk_norm"), false, false), dense, moe, preNorm(2),
+                p.layers(), 0, new Head.CausalLm(), c.nonNegativeOr(0, "num_nextn_predict_layers"), null);
     }
 
     // Unknown model_type with the standard decoder fields: read as a Llama-style decoder.

@@ -30,6 +30,7 @@ public enum Family {
     DEEPSEEK_V2("deepseek_v2", "DeepseekV2ForCausalLM"),
     DEEPSEEK_V3("deepseek_v3", "DeepseekV3ForCausalLM"),
     GPT_OSS("gpt_oss", "GptOssForCausalLM"),
+    GLM4_MOE("glm4_moe", "Glm4MoeForCausalLM"),
     /** An unknown {@code model_type} that has the standard Llama-style decoder fields. */
     GENERIC_DECODER("generic", "unknown");
 

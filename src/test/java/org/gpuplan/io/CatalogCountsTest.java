@@ -51,6 +51,11 @@ class CatalogCountsTest {
             case "active" -> b.activeCount();
             case "active_non_embedding" -> b.activeNonEmbedding().value();
             case "mtp" -> b.mtp().value();
+            // Hub checkpoints that store the MTP layer (DeepSeek-V3 style) count it in their totals; some also store
+            // that layer's own copies of the token embeddings and output head (GLM-4.5/4.7, not GLM-4.6)
+            case "with_mtp" -> b.totalCount() + b.mtp().value();
+            case "with_mtp_own_embeddings" -> b.totalCount() + b.mtp().value() + b.count("embeddings")
+                    + b.count("lm_head");
             default -> throw new IllegalArgumentException(metric);
         };
         if (tolerance == 0) {
@@ -81,7 +86,7 @@ class CatalogCountsTest {
                 .map(e -> HfConfigParser.parse(CATALOG.config(e), e.id(), e.id()).spec().family()).distinct().toList();
         assertThat(families).contains(Family.LLAMA, Family.MISTRAL, Family.MIXTRAL, Family.QWEN2, Family.QWEN2_MOE,
                 Family.QWEN3, Family.QWEN3_MOE, Family.GEMMA, Family.GEMMA2, Family.GEMMA3, Family.PHI3, Family.GPT2,
-                Family.BERT, Family.DEEPSEEK_V3, Family.GPT_OSS);
+                Family.BERT, Family.DEEPSEEK_V3, Family.GPT_OSS, Family.GLM4_MOE);
     }
 
     @Test
