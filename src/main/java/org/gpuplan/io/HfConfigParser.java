@@ -78,13 +78,15 @@ public final class HfConfigParser {
             ConfigFields v = c.object("vision_config").orElse(new ConfigFields(JSON.createObjectNode(),
                     c.where() + " vision_config"));
             // SiglipVisionConfig defaults as used by Gemma 3 (so400m/14 at 896 px)
-            VisionEncoder vision = new VisionEncoder(v.positiveOr(1152, "hidden_size"),
+            VisionEncoder vision = new VisionEncoder.Siglip(v.positiveOr(1152, "hidden_size"),
                     v.positiveOr(27, "num_hidden_layers"), v.positiveOr(4304, "intermediate_size"),
                     v.positiveOr(14, "patch_size"), v.positiveOr(896, "image_size"), v.positiveOr(3, "num_channels"),
                     lm.hiddenSize());
             spec = new ModelSpec(lm.name(), lm.family(), lm.architectures(), lm.hiddenSize(), lm.vocabSize(),
                     lm.maxContext(), lm.embeddings(), lm.attention(), lm.mlp(), lm.moe(), lm.norms(), lm.layers(),
                     lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision, lm.dropout());
+        } else if (modelType.equals("llama4")) {
+            spec = llama4(c, name, architectures);
         } else if (family.isPresent()) {
             spec = byFamily(family.get(), c, name, architectures);
         } else {
@@ -115,6 +117,7 @@ public final class HfConfigParser {
             case DEEPSEEK_V2, DEEPSEEK_V3 -> deepseek(c, name, arch, family);
             case GPT_OSS -> gptOss(c, name, arch);
             case GLM4_MOE -> glm4Moe(c, name, arch);
+            case LLAMA4 -> llama4Text(c, name, arch);
             case GENERIC_DECODER -> generic(c, name, arch, "generic");
         };
     }
@@ -201,7 +204,8 @@ public final class HfConfigParser {
         List<Layer> out = new ArrayList<>(layers);
         boolean any = false;
         for (int i = 0; i < layers; i++) {
-            boolean s = window > 0 && (types.isEmpty() ? sliding.test(i) : types.get(i).contains("sliding"));
+            boolean s = window > 0 && (types.isEmpty() ? sliding.test(i) : types.get(i).contains("sliding")
+                    || types.get(i).contains("chunked"));
             any |= s;
             out.add(new Layer(s, moe.test(i)));
         }
@@ -504,6 +508,56 @@ public final class HfConfigParser {
                 new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0),
                 standard(k, bias, false, c.bool(false, "use_qk_norm"), false, false), dense, moe, preNorm(2),
                 p.layers(), 0, new Head.CausalLm(), c.nonNegativeOr(0, "num_nextn_predict_layers"), null);
+    }
+
+    // Llama4ForConditionalGeneration: the language model in text_config, Llama 4's ViT in vision_config.
+    private static ModelSpec llama4(ConfigFields c, String name, List<String> arch) {
+        ConfigFields text = c.object("text_config").orElseThrow(() -> new InvalidInputException(
+                c.where() + ": model_type 'llama4' needs a 'text_config' object"));
+        ModelSpec lm = llama4Text(text, name, arch);
+        ConfigFields v = c.object("vision_config").orElse(new ConfigFields(JSON.createObjectNode(),
+                c.where() + " vision_config"));
+        // Llama4VisionConfig defaults (the released Scout and Maverick values)
+        VisionEncoder vision = new VisionEncoder.Llama4(v.positiveOr(1408, "hidden_size"),
+                v.positiveOr(34, "num_hidden_layers"), v.positiveOr(5632, "intermediate_size"),
+                v.positiveOr(14, "patch_size"), v.positiveOr(336, "image_size"), v.positiveOr(3, "num_channels"),
+                v.positiveOr(4096, "projector_input_dim"), v.positiveOr(4096, "projector_output_dim"),
+                v.positiveOr(4096, "vision_output_dim"), lm.hiddenSize());
+        return new ModelSpec(lm.name(), lm.family(), lm.architectures(), lm.hiddenSize(), lm.vocabSize(),
+                lm.maxContext(), lm.embeddings(), lm.attention(), lm.mlp(), lm.moe(), lm.norms(), lm.layers(),
+                lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision, lm.dropout());
+    }
+
+    // Llama4TextConfig: grouped-query attention without biases; the q/k L2 norm has no weights. Layers with RoPE
+    // attend within chunks of attention_chunk_size tokens (held like a sliding window); every
+    // no_rope_layer_interval-th layer (default 4) is a NoPE layer with global attention (no_rope_layers: 1 = RoPE).
+    // MoE layers are range(step - 1, L, step) for interleave_moe_layer_step (or the explicit moe_layers): a
+    // bias-free router Linear(h, E), top-k routed experts and one always-on shared expert, both of intermediate_size;
+    // the other layers are dense with intermediate_size_mlp.
+    private static ModelSpec llama4Text(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        boolean bias = c.bool(false, "attention_bias");
+        int experts = c.positiveOr(16, "num_local_experts");
+        int fe = c.positiveOr(8192, "intermediate_size");
+        Moe moe = new Moe(experts, topK(c, 1, experts), fe, fe, false, false, false, false);
+        int step = c.positiveOr(1, "interleave_moe_layer_step");
+        List<Integer> moeLayers = c.ints("moe_layers");
+        IntPredicate isMoe = moeLayers.isEmpty() ? i -> i % step == step - 1 : moeLayers::contains;
+        int chunk = c.present("attention_chunk_size") && !c.has("attention_chunk_size") ? 0
+                : c.nonNegativeOr(8192, "attention_chunk_size");
+        List<Integer> rope = c.ints("no_rope_layers");
+        if (!rope.isEmpty() && rope.size() != k.layers()) {
+            throw new InvalidInputException(c.where() + ": 'no_rope_layers' has " + rope.size()
+                    + " entries but there are " + k.layers() + " layers");
+        }
+        int interval = c.positiveOr(4, "no_rope_layer_interval");
+        IntPredicate chunked = rope.isEmpty() ? i -> (i + 1) % interval != 0 : i -> rope.get(i) != 0;
+        Pattern p = pattern(c, k.layers(), chunk, chunked, isMoe);
+        boolean anyDense = java.util.stream.IntStream.range(0, k.layers()).anyMatch(i -> !isMoe.test(i));
+        Mlp dense = anyDense ? new Mlp(c.positiveOr(16384, "intermediate_size_mlp"), true, false, false,
+                act(c, "silu")) : null;
+        return decoder(name, Family.LLAMA4, arch, k, standard(k, bias, bias, false, false, false), dense, moe,
+                preNorm(2), p, c.bool(false, "tie_word_embeddings"));
     }
 
     // Unknown model_type with the standard decoder fields: read as a Llama-style decoder.

@@ -77,7 +77,7 @@ public final class InferenceMemory {
         long kv = kvTerm.value();
         long catCopy = kv / Math.max(1, m.numLayers());
         // bitsandbytes 4-bit dequantizes each weight to the compute dtype for multi-token (prefill) matmuls
-        long dequant = w.quant().isBitsAndBytes4bit() ? LinearModules.of(m).stream()
+        long dequant = w.quant().isBitsAndBytes4bit() ? LinearModules.nnLinear(m).stream()
                 .mapToLong(lm -> lm.in() * lm.out()).max().orElse(0) * c : 0;
         List<Term> terms = new ArrayList<>();
         terms.add(weights);

@@ -1,5 +1,7 @@
 package org.gpuplan.memory;
 
+import java.util.List;
+
 import org.gpuplan.model.Attention;
 import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
@@ -81,6 +83,22 @@ public final class KvCache {
             total += (double) perLayer * tokens * elementBytes;
         }
         return Bytes.ceil(total * sequences);
+    }
+
+    /**
+     * The share of a full cache that a sequence of {@code context} tokens keeps in layers {@code from} (inclusive)
+     * to {@code to} (exclusive): sliding-window (and chunked) layers hold at most their window, the others every
+     * token. 1 for models without windows.
+     */
+    public static double windowedShare(ModelSpec m, long context, int from, int to) {
+        List<Layer> layers = m.layers();
+        long held = 0;
+        long full = 0;
+        for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
+            held += layers.get(i).slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
+            full += context;
+        }
+        return full == 0 ? 1 : held / (double) full;
     }
 
     /** Bytes per token at a given context, averaging sliding-window layers' capped share. */

@@ -97,10 +97,17 @@ public final class LinearModules {
             long fe = moe.expertIntermediateSize();
             long n = moeLayers * moe.numExperts();
             boolean mixtral = f == Family.MIXTRAL;
-            out.add(new LinearModule(mixtral ? "w1" : "gate_proj", h, fe, n, true));
-            out.add(new LinearModule(mixtral ? "w3" : "up_proj", h, fe, n, true));
-            out.add(new LinearModule(mixtral ? "w2" : "down_proj", fe, h, n, true));
-            out.add(new LinearModule("gate", h, moe.numExperts(), moeLayers, false));
+            if (f == Family.LLAMA4) {
+                // Llama4TextExperts: gate_up_proj [E, h, 2f] and down_proj [E, f, h] parameters; router is a Linear
+                out.add(new LinearModule("experts.gate_up_proj", h, 2 * fe, n, true, true));
+                out.add(new LinearModule("experts.down_proj", fe, h, n, true, true));
+                out.add(new LinearModule("router", h, moe.numExperts(), moeLayers, false));
+            } else {
+                out.add(new LinearModule(mixtral ? "w1" : "gate_proj", h, fe, n, true));
+                out.add(new LinearModule(mixtral ? "w3" : "up_proj", h, fe, n, true));
+                out.add(new LinearModule(mixtral ? "w2" : "down_proj", fe, h, n, true));
+                out.add(new LinearModule("gate", h, moe.numExperts(), moeLayers, false));
+            }
             if (moe.sharedIntermediateSize() > 0) {
                 long fs = moe.sharedIntermediateSize();
                 out.add(new LinearModule("gate_proj", h, fs, moeLayers, false));
@@ -137,7 +144,17 @@ public final class LinearModules {
                 m.hiddenSize(), m.vocabSize(), 1, false));
     }
 
-    /** Total parameters held by Linear modules (what bitsandbytes/GPTQ/AWQ/FP8 quantize). */
+    /** The modules that are nn.Linear (what PEFT adapts and bitsandbytes quantizes): all but fused expert tensors. */
+    public static List<LinearModule> nnLinear(ModelSpec m) {
+        return of(m).stream().filter(lm -> !lm.fusedParameter()).toList();
+    }
+
+    /** Parameters bitsandbytes quantizes (nn.Linear modules only). */
+    public static long nnLinearParameters(ModelSpec m) {
+        return nnLinear(m).stream().mapToLong(LinearModule::parameters).sum();
+    }
+
+    /** Total parameters held by Linear modules (what GPTQ/AWQ/FP8 quantize, fused experts included). */
     public static long linearParameters(ModelSpec m) {
         return of(m).stream().mapToLong(LinearModule::parameters).sum();
     }

@@ -18,7 +18,7 @@ public final class LoraAdapters {
     /** Adapted modules: the workload's targets, or PEFT's default targets for the family. */
     public static List<LinearModule> targets(ModelSpec m, Workload w) {
         List<String> names = w.loraTargets().isEmpty() ? LinearModules.defaultLoraTargets(m) : w.loraTargets();
-        List<LinearModule> all = LinearModules.of(m);
+        List<LinearModule> all = LinearModules.nnLinear(m);
         boolean allLinear = names.stream().anyMatch(n -> n.equalsIgnoreCase("all-linear")
                 || n.equalsIgnoreCase("all_linear"));
         List<LinearModule> out = new ArrayList<>();

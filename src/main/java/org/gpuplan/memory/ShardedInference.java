@@ -95,7 +95,10 @@ public final class ShardedInference {
         long perLayer = kvElementsPerRank(m, w, par.tp());
         long context = w.seqLen();
         double perToken = perLayer * kvElem * sp.layers();
-        long kv = (long) (perToken * context * w.batchSize());
+        int first = ShardedTraining.firstLayer(m.numLayers(), par.pp(), stage, true);
+        // sliding-window and chunked layers keep at most their window of each sequence
+        double windowed = KvCache.windowedShare(m, context, first, first + (int) sp.layers());
+        long kv = (long) (perToken * context * w.batchSize() * windowed);
         long total = g.cudaTotalBytes();
         boolean big = total >= 70L * (1 << 30) && !g.name().startsWith("A100");
         int batched = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
@@ -118,7 +121,9 @@ public final class ShardedInference {
                         : KvCache.effective(m, w.framework(), w.kvLayout()) == org.gpuplan.workload.KvLayout.PER_HEAD
                         ? "; " + KvCache.layoutDescription(m, w.framework(), w.kvLayout()) + ", split over TP"
                         : "; " + KvCache.layoutDescription(m, w.framework(), w.kvLayout())
-                        + ", replicated on every TP rank") : "", kvElem)));
+                        + ", replicated on every TP rank") : "", kvElem)
+                + (windowed < 1 ? String.format(Locale.ROOT, " × %.4f (sliding-window/chunked layers keep at most "
+                + "%d tokens of a sequence)", windowed, m.slidingWindow()) : "")));
         if (dpAttention) {
             kv = kv / par.tp(); // the requested sequences are spread over the attention-DP ranks
         }
@@ -137,7 +142,9 @@ public final class ShardedInference {
             long blocks = block == 0 ? 0 : Math.min(maxBlocks, pool / block);
             capacity = blocks * InferenceMemory.BLOCK;
             pool = blocks * block;
-            concurrency = capacity / (double) context * (dpAttention ? par.tp() : 1);
+            // the pool counts a token slot in every layer (vLLM V1's hybrid allocator); windows show in how many
+            // sequences fit
+            concurrency = capacity / (context * windowed) * (dpAttention ? par.tp() : 1);
             long tokens = capacity;
             terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT,
                     "per GPU: utilization × total − "

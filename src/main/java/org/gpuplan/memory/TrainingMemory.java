@@ -68,7 +68,7 @@ public final class TrainingMemory {
         long foreachTemp = foreach ? Math.multiplyExact(trainable, (long) stateBytes)
                 : w.optimizer() == OptimizerKind.ADAMW_HF ? Math.min(trainable, largestParam) * stateBytes : 0;
         long dequant = w.quant().isBitsAndBytes4bit() || w.quant().name().equals("INT8")
-                ? LinearModules.of(m).stream().mapToLong(lm -> lm.in() * lm.out()).max().orElse(0)
+                ? LinearModules.nnLinear(m).stream().mapToLong(lm -> lm.in() * lm.out()).max().orElse(0)
                 * w.precision().computeBytes() : 0;
         long lossTemp = Math.max(saved.lossForward(), saved.lossBackward());
         long temporary = Math.max(autocastCopies + lossTemp + dequant + saved.recompute(), foreachTemp);

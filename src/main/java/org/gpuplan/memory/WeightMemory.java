@@ -30,7 +30,6 @@ public final class WeightMemory {
     public static Term weights(ModelSpec m, ParameterBreakdown p, Workload w) {
         long total = p.totalCount();
         long linear = LinearModules.linearParameters(m);
-        long rest = total - linear;
         int store = w.precision().weightBytes();
         QuantFormat q = w.quant();
         if (q == QuantFormat.NONE && w.framework() == Framework.LLAMA_CPP) {
@@ -71,12 +70,18 @@ public final class WeightMemory {
             case FP8 -> 1.0;
             default -> throw new IllegalStateException(q.name());
         };
-        long value = Bytes.ceil(linear * perLinear) + Math.multiplyExact(rest, (long) restBytes);
+        // bitsandbytes replaces nn.Linear modules only: fused expert tensors stay in 16-bit
+        boolean bnb = q == QuantFormat.NF4 || q == QuantFormat.FP4 || q == QuantFormat.INT8;
+        long quantized = bnb ? LinearModules.nnLinearParameters(m) : linear;
+        long kept = total - quantized;
+        long value = Bytes.ceil(quantized * perLinear) + Math.multiplyExact(kept, (long) restBytes);
         String fmt = String.format(java.util.Locale.ROOT, "%.4f", perLinear);
         return new Term("weights", "weights", value, () -> "Linear params × " + fmt + " B (" + q.key()
                 + (q.isBitsAndBytes4bit() && w.doubleQuant() ? ", double quantization" : "") + ") + other params × "
-                + restBytes + " B = " + linear + " × " + fmt + " + " + rest + " × " + restBytes
+                + restBytes + " B = " + quantized + " × " + fmt + " + " + kept + " × " + restBytes
                 + (restBytes == 4 ? " (k-bit training upcasts non-quantized parameters to fp32)" : "")
+                + (quantized < linear ? "; fused expert tensors (" + (linear - quantized) + " params) are "
+                + "nn.Parameters, not nn.Linear, so bitsandbytes leaves them unquantized" : "")
                 + (w.framework() == Framework.TORCHTUNE && w.training()
                 ? "; torchtune quantizes every Linear of the layers (FrozenNF4Linear where no adapter), the embeddings, "
                 + "norms and output projection stay in the model dtype" : "; embeddings, norms and the LM head stay "

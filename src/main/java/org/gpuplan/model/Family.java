@@ -31,6 +31,8 @@ public enum Family {
     DEEPSEEK_V3("deepseek_v3", "DeepseekV3ForCausalLM"),
     GPT_OSS("gpt_oss", "GptOssForCausalLM"),
     GLM4_MOE("glm4_moe", "Glm4MoeForCausalLM"),
+    /** Llama 4's language model; multimodal checkpoints (model_type llama4) nest it in text_config. */
+    LLAMA4("llama4_text", "Llama4ForCausalLM"),
     /** An unknown {@code model_type} that has the standard Llama-style decoder fields. */
     GENERIC_DECODER("generic", "unknown");
 

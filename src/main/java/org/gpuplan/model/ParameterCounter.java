@@ -284,19 +284,52 @@ public final class ParameterCounter {
         return terms;
     }
 
-    // SigLIP: patch conv c·p²·hv + hv, positions P·hv, layers × (2 LayerNorms 4hv + q/k/v/o 4(hv²+hv) + fc1 hv·fv + fv
-    // + fc2 fv·hv + hv), post LayerNorm 2hv; Gemma 3 projector hv·ht + RMSNorm hv.
     static Term vision(VisionEncoder v) {
+        if (v instanceof VisionEncoder.Llama4 l) {
+            return llama4Vision(l);
+        }
+        return siglip((VisionEncoder.Siglip) v);
+    }
+
+    // one vision block: 2 LayerNorms 4hv + q/k/v/o with biases 4(hv² + hv) + fc1 hv·fv + fv + fc2 fv·hv + hv
+    private static long visionBlock(VisionEncoder v) {
         long hv = v.hiddenSize();
         long fv = v.intermediateSize();
+        return 4 * hv + 4 * (mul(hv, hv) + hv) + mul(hv, fv) + fv + mul(fv, hv) + hv;
+    }
+
+    // SigLIP: patch conv c·p²·hv + hv, positions P·hv, layers × block, post LayerNorm 2hv; Gemma 3 projector hv·ht +
+    // RMSNorm hv.
+    private static Term siglip(VisionEncoder.Siglip v) {
+        long hv = v.hiddenSize();
         long patch = mul(mul(v.channels(), (long) v.patchSize() * v.patchSize()), hv) + hv;
         long positions = mul(v.patches(), hv);
-        long layer = 4 * hv + 4 * (mul(hv, hv) + hv) + mul(hv, fv) + fv + mul(fv, hv) + hv;
+        long layer = visionBlock(v);
         long projector = mul(hv, v.textHiddenSize()) + hv;
         long value = patch + positions + mul(v.layers(), layer) + 2 * hv + projector;
         return new Term("vision", "vision tower", value, "SigLIP: patch embedding c·p²·hv + hv + positions P·hv + "
                 + v.layers() + " layers × " + layer + " + post-norm 2·hv + projector hv·ht + hv, with hv=" + hv
-                + ", fv=" + fv + ", p=" + v.patchSize() + ", P=" + v.patches() + ", ht=" + v.textHiddenSize());
+                + ", fv=" + v.intermediateSize() + ", p=" + v.patchSize() + ", P=" + v.patches() + ", ht="
+                + v.textHiddenSize());
+    }
+
+    // Llama 4 ViT: unbiased patch Linear c·p²·hv, class token hv, positions (P+1)·hv, pre/post LayerNorms 4hv,
+    // layers × block; pixel-shuffle adapter fv·pi + pi·po; projector vo·ht (all unbiased).
+    private static Term llama4Vision(VisionEncoder.Llama4 v) {
+        long hv = v.hiddenSize();
+        long patch = mul(mul(v.channels(), (long) v.patchSize() * v.patchSize()), hv);
+        long embeddings = patch + hv + mul(v.patches() + 1, hv) + 4 * hv;
+        long layer = visionBlock(v);
+        long adapter = mul(v.intermediateSize(), v.projectorInputDim())
+                + mul(v.projectorInputDim(), v.projectorOutputDim());
+        long projector = mul(v.visionOutputDim(), v.textHiddenSize());
+        long value = embeddings + mul(v.layers(), layer) + adapter + projector;
+        return new Term("vision", "vision tower", value, "Llama 4 ViT: patch Linear c·p²·hv + class token hv + "
+                + "positions (P+1)·hv + LayerNorms 4·hv + " + v.layers() + " layers × " + layer
+                + " + pixel-shuffle adapter fv·pi + pi·po + projector vo·ht, with hv=" + hv + ", fv="
+                + v.intermediateSize() + ", p=" + v.patchSize() + ", P=" + v.patches() + ", pi="
+                + v.projectorInputDim() + ", po=" + v.projectorOutputDim() + ", vo=" + v.visionOutputDim() + ", ht="
+                + v.textHiddenSize());
     }
 
     // total − MoE layers × (E − k) × expert: the routed experts a token does not use.

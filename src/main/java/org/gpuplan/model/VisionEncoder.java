@@ -1,19 +1,40 @@
 package org.gpuplan.model;
 
 /**
- * A SigLIP-style vision tower and its projector into the language model (Gemma 3 multimodal).
- *
- * @param hiddenSize       vision width
- * @param layers           vision Transformer blocks
- * @param intermediateSize vision MLP size
- * @param patchSize        patch edge in pixels
- * @param imageSize        image edge in pixels
- * @param channels         image channels
- * @param textHiddenSize   width of the language model the projector maps into
+ * The vision tower of a multimodal model and its projector into the language model. Towers differ in their embeddings
+ * and adapters; their Transformer blocks are alike (two LayerNorms, biased q/k/v/o, a biased two-layer MLP).
  */
-public record VisionEncoder(int hiddenSize, int layers, int intermediateSize, int patchSize, int imageSize,
-                            int channels, int textHiddenSize) {
-    public VisionEncoder {
+public sealed interface VisionEncoder permits VisionEncoder.Siglip, VisionEncoder.Llama4 {
+
+    /** Vision width. */
+    int hiddenSize();
+
+    /** Vision Transformer blocks. */
+    int layers();
+
+    /** Vision MLP size. */
+    int intermediateSize();
+
+    /** Patch edge in pixels. */
+    int patchSize();
+
+    /** Image (tile) edge in pixels. */
+    int imageSize();
+
+    /** Width of the language model the projector maps into. */
+    int textHiddenSize();
+
+    /** A short name for reports. */
+    String kind();
+
+    /** Patches per image (tile). */
+    default long patches() {
+        long side = imageSize() / patchSize();
+        return side * side;
+    }
+
+    private static void check(int hiddenSize, int layers, int intermediateSize, int patchSize, int imageSize,
+                              int channels, int textHiddenSize) {
         Checks.range(hiddenSize, 1, Attention.MAX_DIM, "vision_config.hidden_size");
         Checks.range(layers, 1, ModelSpec.MAX_LAYERS, "vision_config.num_hidden_layers");
         Checks.range(intermediateSize, 1, Attention.MAX_DIM, "vision_config.intermediate_size");
@@ -23,8 +44,38 @@ public record VisionEncoder(int hiddenSize, int layers, int intermediateSize, in
         Checks.range(textHiddenSize, 1, Attention.MAX_DIM, "text hidden size");
     }
 
-    public long patches() {
-        long side = imageSize / patchSize;
-        return side * side;
+    /** SigLIP (Gemma 3): a biased patch convolution, learned positions, a post-LayerNorm, a projector with a norm. */
+    record Siglip(int hiddenSize, int layers, int intermediateSize, int patchSize, int imageSize, int channels,
+                  int textHiddenSize) implements VisionEncoder {
+        public Siglip {
+            check(hiddenSize, layers, intermediateSize, patchSize, imageSize, channels, textHiddenSize);
+        }
+
+        @Override
+        public String kind() {
+            return "SigLIP";
+        }
+    }
+
+    /**
+     * Llama 4's ViT (modeling_llama4.py Llama4VisionModel): an unbiased linear patch embedding, a class token and
+     * learned positions for every patch and the class token, LayerNorms before and after the blocks, then the
+     * pixel-shuffle adapter (two unbiased Linears: intermediate_size → projector_input_dim → projector_output_dim) and
+     * the multimodal projector (vision_output_dim → text hidden, unbiased).
+     */
+    record Llama4(int hiddenSize, int layers, int intermediateSize, int patchSize, int imageSize, int channels,
+                  int projectorInputDim, int projectorOutputDim, int visionOutputDim, int textHiddenSize)
+            implements VisionEncoder {
+        public Llama4 {
+            check(hiddenSize, layers, intermediateSize, patchSize, imageSize, channels, textHiddenSize);
+            Checks.range(projectorInputDim, 1, Attention.MAX_DIM, "vision_config.projector_input_dim");
+            Checks.range(projectorOutputDim, 1, Attention.MAX_DIM, "vision_config.projector_output_dim");
+            Checks.range(visionOutputDim, 1, Attention.MAX_DIM, "vision_config.vision_output_dim");
+        }
+
+        @Override
+        public String kind() {
+            return "Llama 4 ViT";
+        }
     }
 }

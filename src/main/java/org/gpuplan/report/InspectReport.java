@@ -169,6 +169,7 @@ public final class InspectReport {
         }
         if (s.vision() != null) {
             ObjectNode v = a.putObject("vision");
+            v.put("kind", s.vision().kind());
             v.put("layers", s.vision().layers());
             v.put("hidden_size", s.vision().hiddenSize());
             v.put("intermediate_size", s.vision().intermediateSize());
@@ -311,7 +312,7 @@ public final class InspectReport {
             kv(out, "MTP modules", Integer.toString(s.mtpLayers()));
         }
         if (s.vision() != null) {
-            kv(out, "vision tower", "SigLIP, " + s.vision().layers() + " layers, hidden " + s.vision().hiddenSize()
+            kv(out, "vision tower", s.vision().kind() + ", " + s.vision().layers() + " layers, hidden " + s.vision().hiddenSize()
                     + ", " + s.vision().imageSize() + " px images in " + s.vision().patchSize() + " px patches ("
                     + s.vision().patches() + " per image)");
         }

@@ -33,7 +33,7 @@ public final class ModelsReport {
     public static ModelsReport of(ModelCatalog catalog, Optional<String> family, Optional<Long> minParams,
                                   Optional<Long> maxParams) {
         family.ifPresent(f -> {
-            if (Family.byModelType(f).isEmpty() && !f.equalsIgnoreCase("gemma3")) {
+            if (Family.byModelType(f).isEmpty() && !f.equalsIgnoreCase("gemma3") && !f.equalsIgnoreCase("llama4")) {
                 throw new InvalidInputException("--family: unknown family '" + f + "' (accepted: "
                         + String.join(", ", Family.modelTypes()) + ")");
             }
@@ -54,7 +54,8 @@ public final class ModelsReport {
 
     private static boolean matchesFamily(Family family, String wanted) {
         String w = wanted.toLowerCase(Locale.ROOT).replace('-', '_');
-        return family.modelType().equals(w) || (w.equals("gemma3") && family == Family.GEMMA3);
+        return family.modelType().equals(w) || (w.equals("gemma3") && family == Family.GEMMA3)
+                || (w.equals("llama4") && family == Family.LLAMA4);
     }
 
     public List<Row> rows() {

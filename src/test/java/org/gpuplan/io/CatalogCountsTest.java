@@ -86,7 +86,7 @@ class CatalogCountsTest {
                 .map(e -> HfConfigParser.parse(CATALOG.config(e), e.id(), e.id()).spec().family()).distinct().toList();
         assertThat(families).contains(Family.LLAMA, Family.MISTRAL, Family.MIXTRAL, Family.QWEN2, Family.QWEN2_MOE,
                 Family.QWEN3, Family.QWEN3_MOE, Family.GEMMA, Family.GEMMA2, Family.GEMMA3, Family.PHI3, Family.GPT2,
-                Family.BERT, Family.DEEPSEEK_V3, Family.GPT_OSS, Family.GLM4_MOE);
+                Family.BERT, Family.DEEPSEEK_V3, Family.GPT_OSS, Family.GLM4_MOE, Family.LLAMA4);
     }
 
     @Test
