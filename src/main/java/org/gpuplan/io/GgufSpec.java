@@ -20,7 +20,8 @@ final class GgufSpec {
             Map.entry("qwen2moe", "qwen2_moe"), Map.entry("qwen3", "qwen3"), Map.entry("qwen3moe", "qwen3_moe"),
             Map.entry("gemma", "gemma"), Map.entry("gemma2", "gemma2"), Map.entry("gemma3", "gemma3_text"),
             Map.entry("phi3", "phi3"), Map.entry("gpt2", "gpt2"), Map.entry("gptneox", "gpt_neox"),
-            Map.entry("bert", "bert"), Map.entry("deepseek2", "deepseek_v3"), Map.entry("gpt-oss", "gpt_oss"));
+            Map.entry("bert", "bert"), Map.entry("deepseek2", "deepseek_v3"), Map.entry("gpt-oss", "gpt_oss"),
+            Map.entry("glm4moe", "glm4_moe"));
 
     private GgufSpec() {
     }
@@ -57,7 +58,8 @@ final class GgufSpec {
                 : "moe_intermediate_size");
         copy(f, c, a + ".expert_shared_feed_forward_length", "shared_expert_intermediate_size");
         if (experts > 0) {
-            c.put(modelType.equals("deepseek_v3") ? "n_routed_experts" : modelType.startsWith("qwen")
+            c.put(modelType.equals("deepseek_v3") || modelType.equals("glm4_moe") ? "n_routed_experts"
+                    : modelType.startsWith("qwen")
                     ? "num_experts" : "num_local_experts", experts);
         }
         copy(f, c, a + ".expert_used_count", "num_experts_per_tok");
@@ -78,6 +80,14 @@ final class GgufSpec {
             c.put("num_nextn_predict_layers", f.integer(a + ".nextn_predict_layers").orElse(0L));
         } else {
             copy(f, c, a + ".attention.key_length", "head_dim");
+        }
+        if (modelType.equals("glm4_moe")) {
+            // convert_hf_to_gguf writes the MTP layer as an extra block (block_count = layers + nextn); every GLM-4.5
+            // release has q/k/v biases (attention_bias true)
+            long nextn = f.integer(a + ".nextn_predict_layers").orElse(0L);
+            f.integer(a + ".block_count").ifPresent(b -> c.put("num_hidden_layers", Math.max(1, b - nextn)));
+            c.put("num_nextn_predict_layers", nextn);
+            c.put("attention_bias", true);
         }
         long vocab = f.integer(a + ".vocab_size")
                 .orElse(f.arrayLengths().getOrDefault("tokenizer.ggml.tokens", 0L));

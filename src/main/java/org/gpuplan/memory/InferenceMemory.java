@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.gpuplan.hardware.Gpu;
+import org.gpuplan.model.Attention;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
@@ -221,15 +222,18 @@ public final class InferenceMemory {
     // either the output (u·V logits with the final hidden state, u·h) or the attention of a layer (the KQ matrix
     // n_ctx·u·n_head, the KQ mask n_ctx·u and four hidden-sized tensors). This reproduces the logged buffers:
     // Llama-2-7B 70.50 MiB at n_ctx 512 (the logits) and 164.00 MiB at 2048 (attention), Mistral-7B 164.01 MiB at
-    // 2048 (GQA and FFN width do not enter). Flash attention keeps no KQ matrix and an f16 mask.
+    // 2048 (GQA and FFN width do not enter). Flash attention keeps no KQ matrix, but the f32 mask is cast to f16
+    // (llama-graph.cpp self_kq_mask_cnv): both are alive at the cast, beside the first layer's Q, K, V and the
+    // residual stream (GLM-4.5-Air at n_ctx 131,072 and n_ubatch 4,096: 3,584.09 MiB logged).
     private static MemoryEstimate llamaCpp(ModelSpec m, Workload w, Optional<Gpu> gpu, Term weights, Term kvTerm) {
-        long ubatch = Math.min(512, Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen()));
+        long ubatch = Math.min(nUbatch(w), Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen()));
         long nctx = (long) w.seqLen() * w.batchSize();
         long heads = m.attention().numHeads();
         long h = m.hiddenSize();
         boolean flash = w.attention().flashKernel();
         long output = 4L * ubatch * (m.vocabSize() + h);
-        long attention = flash ? 16L * ubatch * h + 2L * nctx * ubatch
+        long qkv = qDim(m) + 2 * kvDim(m);
+        long attention = flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
                 : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h;
         long compute = Math.max(output, attention);
         List<Term> terms = new ArrayList<>();
@@ -237,7 +241,9 @@ public final class InferenceMemory {
         terms.add(kvTerm);
         terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
                 "max(output: 4·n_ubatch·(V + h) = %s, attention: %s = %s) with n_ubatch %d, n_ctx %d",
-                Bytes.mib(output), flash ? "16·n_ubatch·h + 2·n_ctx·n_ubatch (flash attention, f16 mask)"
+                Bytes.mib(output), flash ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash attention) + "
+                        + "4·n_ubatch·(h + q + 2·kv) (residual stream, Q, K, V; q = " + qDim(m) + ", kv = " + kvDim(m)
+                        + ")"
                         : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)", Bytes.mib(attention),
                 ubatch, nctx)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
@@ -255,6 +261,29 @@ public final class InferenceMemory {
         return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.context(w),
                 Optional.empty(), explanations, List.of("all layers offloaded (-ngl 999); token embeddings stay in "
                 + "host memory; n_ubatch " + ubatch + "; KV cache " + w.kvDtype().key()));
+    }
+
+    /** llama.cpp's physical batch n_ubatch (-ub): 512 by default, max_num_batched_tokens when given. */
+    static long nUbatch(Workload w) {
+        return w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : 512;
+    }
+
+    /** Width of one token's queries across all heads. */
+    private static long qDim(ModelSpec m) {
+        if (m.attention() instanceof Attention.Latent l) {
+            return (long) l.numHeads() * l.qkHeadDim();
+        }
+        Attention.Standard s = (Attention.Standard) m.attention();
+        return (long) s.numHeads() * s.headDim();
+    }
+
+    /** Width of one token's keys (and of its values) across the KV heads; MLA's latent plus rope part. */
+    private static long kvDim(ModelSpec m) {
+        if (m.attention() instanceof Attention.Latent l) {
+            return l.kvLoraRank() + l.qkRopeHeadDim();
+        }
+        Attention.Standard s = (Attention.Standard) m.attention();
+        return (long) s.numKvHeads() * s.headDim();
     }
 
     private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,

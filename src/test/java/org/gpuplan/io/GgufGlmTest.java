@@ -1,0 +1,43 @@
+package org.gpuplan.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.gpuplan.model.Family;
+import org.gpuplan.model.GgmlType;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterCounter;
+import org.junit.jupiter.api.Test;
+
+/**
+ * GLM-4.5 GGUFs (llama.cpp arch glm4moe): the metadata keys of GLM-4.5-Air as llama.cpp b6168 printed them
+ * (ik_llama.cpp PR #689, public code copy (index id) 39212517001); block_count 47 includes the MTP layer.
+ */
+class GgufGlmTest {
+
+    @Test
+    void theArchitectureMatchesTheHubConfigAndTheMtpBlockIsCountedApart() {
+        TestFiles.Gguf g = new TestFiles.Gguf().kv("general.architecture", "glm4moe").kv("general.file_type", 24)
+                .kv("glm4moe.block_count", 47).kv("glm4moe.context_length", 131072)
+                .kv("glm4moe.embedding_length", 4096).kv("glm4moe.feed_forward_length", 10944)
+                .kv("glm4moe.attention.head_count", 96).kv("glm4moe.attention.head_count_kv", 8)
+                .kv("glm4moe.expert_used_count", 8).kv("glm4moe.attention.key_length", 128)
+                .kv("glm4moe.attention.value_length", 128).kv("glm4moe.rope.dimension_count", 64)
+                .kv("glm4moe.expert_count", 128).kv("glm4moe.expert_feed_forward_length", 1408)
+                .kv("glm4moe.expert_shared_count", 1).kv("glm4moe.leading_dense_block_count", 1)
+                .kv("glm4moe.nextn_predict_layers", 1).kv("glm4moe.vocab_size", 151552)
+                .tensor("output.weight", GgmlType.F32, 8);
+        GgufFile f = GgufReader.read(ByteSource.of(g.build()), "air.gguf");
+        List<String> warnings = new ArrayList<>();
+        Optional<ParsedConfig> config = GgufSpec.derive(f, "air", warnings);
+        ModelSpec spec = config.orElseThrow().spec();
+        assertThat(spec.family()).isEqualTo(Family.GLM4_MOE);
+        assertThat(spec.numLayers()).isEqualTo(46);
+        assertThat(spec.mtpLayers()).isEqualTo(1);
+        // the same 106,852,251,264 as the Hub config (llama.cpp's "model params = 110.47 B" adds the MTP layer and
+        // its own embedding and head)
+        assertThat(ParameterCounter.count(spec).totalCount()).isEqualTo(106_852_251_264L);
+    }
+}
