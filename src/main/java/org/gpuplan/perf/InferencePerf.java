@@ -54,8 +54,8 @@ final class InferencePerf {
         // 4-bit unpack (shift, mask) + convert + scale/zero (3 more)
         double dequant = fp8Tensor || bpw >= act * 0.9 ? 0 : bpw > 0.9 ? 1 : 3;
         boolean elt = w.framework() != Framework.HF || w.perf().compile();
-        int prompt = w.promptLen() > 0 ? w.promptLen() : Math.max(1, w.seqLen() / 2);
-        int output = w.outputLen() > 0 ? w.outputLen() : Math.max(1, w.seqLen() - prompt);
+        int prompt = w.promptTokens();
+        int output = w.outputTokens();
         int conc = w.batchSize();
         double kvElem = w.kvDtype().bytes(w.precision().computeBytes());
         boolean tpSpans = tp > g.interconnect().domainGpus(w.parallelism().gpusPerNode());

@@ -579,7 +579,8 @@ public final class Planner {
                 int instancesPerReplica = price.map(p -> (int) Math.ceil(tp / (double) p.gpusPerInstance())).orElse(0);
                 double hourly = price.map(p -> replicas * instancesPerReplica * p.usdPerInstanceHour(req.spot()))
                         .orElse(Double.NaN);
-                int output = Math.max(1, best.workload().outputLen());
+                // the output tokens the runtime model generated per request (seq_len split when not given)
+                int output = best.workload().outputTokens();
                 double perMillion = hourly / (rps * output * 3600) * 1e6;
                 Map<String, String> k = Candidates.with(base, "batch_size", String.valueOf(lo), "gpu", g.name());
                 out.add(new Plan(k, best, price, replicas * instancesPerReplica, hourly, Double.NaN, hourly,

@@ -85,6 +85,16 @@ public record Workload(String model, Task task, Method method, Framework framewo
         }
     }
 
+    /** Prompt tokens per request: prompt_len, or half of seq_len when only the context is given. */
+    public int promptTokens() {
+        return promptLen > 0 ? promptLen : Math.max(1, seqLen / 2);
+    }
+
+    /** Output tokens per request: output_len, or the rest of seq_len after the prompt. */
+    public int outputTokens() {
+        return outputLen > 0 ? outputLen : Math.max(1, seqLen - promptTokens());
+    }
+
     /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,

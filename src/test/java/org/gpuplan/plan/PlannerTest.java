@@ -261,6 +261,24 @@ public class PlannerTest {
     }
 
     @Test
+    void costPerMillionTokensCountsTheOutputTheRuntimeModelGenerated() {
+        // only seq_len given: the runtime model splits it into prompt and output halves, and so must the cost
+        Map<String, String> f = keys("model", "Qwen/Qwen2.5-7B", "task", "serve", "framework", "vllm", "seq_len",
+                "4096");
+        PlanRequest req = new PlanRequest("Qwen/Qwen2.5-7B", spec("Qwen/Qwen2.5-7B"), f, PlanRequest.Objective.COST,
+                OptionalDouble.empty(), OptionalDouble.empty(), 8, List.of(), List.of(), Optional.empty(), false,
+                Set.of(), OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty());
+        Planner.Result r = Planner.plan(req, GpuCatalog.builtIn(), PriceCatalog.builtIn(), p -> { });
+        assertThat(r.plans()).isNotEmpty();
+        for (Plan p : r.plans()) {
+            var pe = p.estimate().perf().orElseThrow();
+            double tokensPerHour = p.replicas() * pe.figure("requests_per_s") * 2048 * 3600;
+            assertThat(p.usdPerMillionTokens()).isCloseTo(p.hourlyUsd() / tokensPerHour * 1e6,
+                    org.assertj.core.api.Assertions.withinPercentage(1e-6));
+        }
+    }
+
+    @Test
     void enginesWithoutAKvPoolAreServedAtWhatFitsAndTheSmallestConcurrencyThatCarriesTheRate() {
         Map<String, String> f = keys("model", "Qwen/Qwen2.5-7B", "task", "serve", "framework", "hf", "prompt_len",
                 "500", "output_len", "100");
