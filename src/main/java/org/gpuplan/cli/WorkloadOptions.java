@@ -67,7 +67,8 @@ final class WorkloadOptions {
     @Option(names = "--kv-layout", description = "MLA models' KV cache: auto | latent | latent+v (llama.cpp "
             + "2025) | per-head (no MLA support: old vLLM, GGUFs converted before MLA)") String kvLayout;
     @Option(names = "--gpu-memory-utilization") String gpuMemoryUtilization;
-    @Option(names = "--max-num-batched-tokens") String maxNumBatchedTokens;
+    @Option(names = {"--max-num-batched-tokens", "--ubatch-size"}, description = "Tokens per engine step (vLLM, "
+            + "SGLang); llama.cpp: n_ubatch (-ub)") String maxNumBatchedTokens;
     @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;
     @Option(names = "--sampler", description = "vLLM top-k/top-p sampler: flashinfer (V1 default) | torch "
             + "(VLLM_USE_FLASHINFER_SAMPLER=0, no FlashInfer, or the V0 engine)") String sampler;

@@ -59,6 +59,8 @@ public final class WorkloadParser {
             // vLLM / SGLang cache and scheduler knobs
             Map.entry("kv_cache_dtype", "kv_dtype"), Map.entry("quantization", "quant"),
             Map.entry("max_running_requests", "max_num_seqs"),
+            // llama.cpp's physical batch (-ub)
+            Map.entry("ubatch_size", "max_num_batched_tokens"), Map.entry("n_ubatch", "max_num_batched_tokens"),
             // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
             Map.entry("per_device_train_batch_size", "batch_size"), Map.entry("micro_batch_size", "batch_size"),
             Map.entry("train_micro_batch_size_per_gpu", "batch_size"),
