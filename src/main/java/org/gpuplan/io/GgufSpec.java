@@ -21,7 +21,7 @@ final class GgufSpec {
             Map.entry("gemma", "gemma"), Map.entry("gemma2", "gemma2"), Map.entry("gemma3", "gemma3_text"),
             Map.entry("phi3", "phi3"), Map.entry("gpt2", "gpt2"), Map.entry("gptneox", "gpt_neox"),
             Map.entry("bert", "bert"), Map.entry("deepseek2", "deepseek_v3"), Map.entry("gpt-oss", "gpt_oss"),
-            Map.entry("glm4moe", "glm4_moe"));
+            Map.entry("glm4moe", "glm4_moe"), Map.entry("llama4", "llama4_text"));
 
     private GgufSpec() {
     }
@@ -51,11 +51,13 @@ final class GgufSpec {
         copy(f, c, a + ".attention.head_count_kv", "num_key_value_heads");
         copy(f, c, a + ".context_length", "max_position_embeddings");
         copy(f, c, a + ".attention.sliding_window", "sliding_window");
-        boolean moeFfn = modelType.endsWith("moe") || modelType.equals("mixtral") || modelType.equals("gpt_oss");
-        copy(f, c, moeFfn && f.integer(a + ".expert_feed_forward_length").isEmpty() ? a + ".feed_forward_length"
-                : a + ".feed_forward_length", "intermediate_size");
-        copy(f, c, a + ".expert_feed_forward_length", modelType.equals("gpt_oss") ? "intermediate_size"
+        boolean llama4 = modelType.equals("llama4_text");
+        // Llama 4 names its routed (and shared) expert width intermediate_size and the dense layers' width
+        // intermediate_size_mlp
+        copy(f, c, a + ".feed_forward_length", llama4 ? "intermediate_size_mlp" : "intermediate_size");
+        copy(f, c, a + ".expert_feed_forward_length", modelType.equals("gpt_oss") || llama4 ? "intermediate_size"
                 : "moe_intermediate_size");
+        copy(f, c, a + ".interleave_moe_layer_step", "interleave_moe_layer_step");
         copy(f, c, a + ".expert_shared_feed_forward_length", "shared_expert_intermediate_size");
         if (experts > 0) {
             c.put(modelType.equals("deepseek_v3") || modelType.equals("glm4_moe") ? "n_routed_experts"

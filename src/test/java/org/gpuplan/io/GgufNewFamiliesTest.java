@@ -13,9 +13,28 @@ import org.junit.jupiter.api.Test;
 
 /**
  * GLM-4.5 GGUFs (llama.cpp arch glm4moe): the metadata keys of GLM-4.5-Air as llama.cpp b6168 printed them
- * (ik_llama.cpp PR #689, public code copy (index id) 39212517001); block_count 47 includes the MTP layer.
+ * (ik_llama.cpp PR #689, public code copy (index id) 39212517001); block_count 47 includes the MTP layer. Llama 4
+ * GGUFs (arch llama4): convert_hf_to_gguf.py writes intermediate_size_mlp as feed_forward_length and the experts'
+ * intermediate_size as expert_feed_forward_length.
  */
-class GgufGlmTest {
+class GgufNewFamiliesTest {
+
+    @Test
+    void aLlama4GgufIsTheScoutLanguageModel() {
+        TestFiles.Gguf g = new TestFiles.Gguf().kv("general.architecture", "llama4").kv("general.file_type", 15)
+                .kv("llama4.block_count", 48).kv("llama4.context_length", 10485760)
+                .kv("llama4.embedding_length", 5120).kv("llama4.feed_forward_length", 16384)
+                .kv("llama4.attention.head_count", 40).kv("llama4.attention.head_count_kv", 8)
+                .kv("llama4.expert_count", 16).kv("llama4.expert_used_count", 1)
+                .kv("llama4.expert_feed_forward_length", 8192).kv("llama4.interleave_moe_layer_step", 1)
+                .kv("llama4.attention.key_length", 128).kv("llama4.vocab_size", 202048)
+                .tensor("output.weight", GgmlType.F32, 8);
+        GgufFile f = GgufReader.read(ByteSource.of(g.build()), "scout.gguf");
+        ModelSpec spec = GgufSpec.derive(f, "scout", new ArrayList<>()).orElseThrow().spec();
+        assertThat(spec.family()).isEqualTo(Family.LLAMA4);
+        // llama.cpp's "model params = 107.77 B": the language model without the vision tower (in the mmproj file)
+        assertThat(ParameterCounter.count(spec).totalCount()).isEqualTo(107_769_861_120L);
+    }
 
     @Test
     void theArchitectureMatchesTheHubConfigAndTheMtpBlockIsCountedApart() {
