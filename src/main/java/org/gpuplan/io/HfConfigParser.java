@@ -68,6 +68,13 @@ public final class HfConfigParser {
         Optional<Family> family = Family.byModelType(modelType);
         if (family.isEmpty() && modelType.isEmpty()) {
             family = familyFromArchitectures(architectures);
+        } else if (family.isEmpty() && !modelType.equals("gemma3") && !modelType.equals("llama4")) {
+            // a derivative under its own model_type that keeps a known transformers class
+            Optional<Family> byClass = architectures.stream().map(Family::byArchitecture).flatMap(Optional::stream)
+                    .findFirst();
+            byClass.ifPresent(f -> warnings.add("model_type '" + modelType + "' is not a known family; read as "
+                    + f.modelType() + " because its architectures name " + f.defaultArchitecture()));
+            family = byClass;
         }
         ModelSpec spec;
         if (modelType.equals("gemma3")) {

@@ -63,7 +63,18 @@ public enum Family {
             return Optional.empty();
         }
         String key = modelType.trim().toLowerCase(Locale.ROOT).replace('-', '_');
+        if (key.equals("kimi_k2")) {
+            // Moonshot's Kimi K2 is DeepseekV3ForCausalLM under its own model_type (its deployment guide: "Kimi-K2
+            // reuses the DeepSeekV3CausalLM architecture ... change model_type to deepseek_v3")
+            return Optional.of(DEEPSEEK_V3);
+        }
         return Arrays.stream(values()).filter(f -> f != GENERIC_DECODER && f.modelType.equals(key)).findFirst();
+    }
+
+    /** The family whose transformers class is exactly {@code architecture}, if any. */
+    public static Optional<Family> byArchitecture(String architecture) {
+        return Arrays.stream(values()).filter(f -> f != GENERIC_DECODER && f.defaultArchitecture.equals(architecture))
+                .findFirst();
     }
 
     /** Accepted {@code model_type} values, for error messages and {@code models --family}. */

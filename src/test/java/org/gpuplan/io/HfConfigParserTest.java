@@ -36,6 +36,38 @@ class HfConfigParserTest {
     }
 
     @Test
+    void kimiK2IsDeepSeekV3UnderItsOwnModelType() {
+        // Kimi K2's architecture values (moonshotai/Kimi-K2-Instruct; the same keys appear in public code copies
+        // (index ids) 57867928304, 55771080898) with model_type kimi_k2 and class DeepseekV3ForCausalLM
+        String kimi = """
+                {"architectures":["DeepseekV3ForCausalLM"],"model_type":"kimi_k2","num_hidden_layers":61,
+                 "hidden_size":7168,"intermediate_size":18432,"num_attention_heads":64,"num_key_value_heads":64,
+                 "q_lora_rank":1536,"kv_lora_rank":512,"qk_nope_head_dim":128,"qk_rope_head_dim":64,
+                 "v_head_dim":128,"n_routed_experts":384,"num_experts_per_tok":8,"n_shared_experts":1,
+                 "moe_intermediate_size":2048,"first_k_dense_replace":1,"max_position_embeddings":131072,
+                 "vocab_size":163840,"num_nextn_predict_layers":0,"tie_word_embeddings":false,
+                 "topk_method":"noaux_tc"}""";
+        ParsedConfig pc = HfConfigParser.parse(kimi, "kimi", "kimi");
+        assertThat(pc.spec().family()).isEqualTo(Family.DEEPSEEK_V3);
+        assertThat(pc.warnings()).isEmpty();
+        // the Hub's total for the block-FP8 checkpoint, 1,026,470,731,056 (public code copy (index id) 62646561874),
+        // also counts one fp32 weight_scale_inv entry per 128×128 block of every Linear but the router
+        long scales = org.gpuplan.memory.LinearModules.of(pc.spec()).stream().filter(lm -> !lm.name().equals("gate"))
+                .mapToLong(lm -> lm.count() * ((lm.out() + 127) / 128) * ((lm.in() + 127) / 128)).sum();
+        assertThat((double) total(kimi) + scales).isCloseTo(1_026_470_731_056.0,
+                org.assertj.core.api.Assertions.withinPercentage(0.001));
+    }
+
+    @Test
+    void aDerivativeUnderAnUnknownModelTypeIsReadByItsClass() {
+        ParsedConfig pc = HfConfigParser.parse(LLAMA_TINY.replace("\"model_type\":\"llama\"",
+                "\"model_type\":\"my_llama\",\"architectures\":[\"LlamaForCausalLM\"]"), "x", "x");
+        assertThat(pc.spec().family()).isEqualTo(Family.LLAMA);
+        assertThat(pc.warnings()).singleElement().asString().contains("my_llama").contains("LlamaForCausalLM");
+        assertThat(ParameterCounter.count(pc.spec()).totalCount()).isEqualTo(total(LLAMA_TINY));
+    }
+
+    @Test
     void attentionVariantFollowsKvHeads() {
         assertThat(spec(LLAMA_TINY).attention().variant()).isEqualTo(AttentionVariant.GQA);
         assertThat(spec(LLAMA_TINY.replace("\"num_key_value_heads\":2", "\"num_key_value_heads\":4"))
