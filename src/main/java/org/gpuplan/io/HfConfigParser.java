@@ -79,19 +79,13 @@ public final class HfConfigParser {
         ModelSpec spec;
         if (modelType.equals("gemma3")) {
             // Gemma 3 4B+ (Gemma3ForConditionalGeneration): the language model lives in text_config.
-            ConfigFields text = c.object("text_config").orElseThrow(() -> new InvalidInputException(
-                    c.where() + ": model_type 'gemma3' needs a 'text_config' object"));
-            ModelSpec lm = gemma3(text, name, architectures);
-            ConfigFields v = c.object("vision_config").orElse(new ConfigFields(JSON.createObjectNode(),
-                    c.where() + " vision_config"));
+            ModelSpec lm = gemma3(textConfig(c, "gemma3"), name, architectures);
+            ConfigFields v = visionConfig(c);
             // SiglipVisionConfig defaults as used by Gemma 3 (so400m/14 at 896 px)
-            VisionEncoder vision = new VisionEncoder.Siglip(v.positiveOr(1152, "hidden_size"),
+            spec = lm.withVision(new VisionEncoder.Siglip(v.positiveOr(1152, "hidden_size"),
                     v.positiveOr(27, "num_hidden_layers"), v.positiveOr(4304, "intermediate_size"),
                     v.positiveOr(14, "patch_size"), v.positiveOr(896, "image_size"), v.positiveOr(3, "num_channels"),
-                    lm.hiddenSize());
-            spec = new ModelSpec(lm.name(), lm.family(), lm.architectures(), lm.hiddenSize(), lm.vocabSize(),
-                    lm.maxContext(), lm.embeddings(), lm.attention(), lm.mlp(), lm.moe(), lm.norms(), lm.layers(),
-                    lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision, lm.dropout());
+                    lm.hiddenSize()));
         } else if (modelType.equals("llama4")) {
             spec = llama4(c, name, architectures);
         } else if (family.isPresent()) {
@@ -519,20 +513,23 @@ public final class HfConfigParser {
 
     // Llama4ForConditionalGeneration: the language model in text_config, Llama 4's ViT in vision_config.
     private static ModelSpec llama4(ConfigFields c, String name, List<String> arch) {
-        ConfigFields text = c.object("text_config").orElseThrow(() -> new InvalidInputException(
-                c.where() + ": model_type 'llama4' needs a 'text_config' object"));
-        ModelSpec lm = llama4Text(text, name, arch);
-        ConfigFields v = c.object("vision_config").orElse(new ConfigFields(JSON.createObjectNode(),
-                c.where() + " vision_config"));
+        ModelSpec lm = llama4Text(textConfig(c, "llama4"), name, arch);
+        ConfigFields v = visionConfig(c);
         // Llama4VisionConfig defaults (the released Scout and Maverick values)
-        VisionEncoder vision = new VisionEncoder.Llama4(v.positiveOr(1408, "hidden_size"),
+        return lm.withVision(new VisionEncoder.Llama4(v.positiveOr(1408, "hidden_size"),
                 v.positiveOr(34, "num_hidden_layers"), v.positiveOr(5632, "intermediate_size"),
                 v.positiveOr(14, "patch_size"), v.positiveOr(336, "image_size"), v.positiveOr(3, "num_channels"),
                 v.positiveOr(4096, "projector_input_dim"), v.positiveOr(4096, "projector_output_dim"),
-                v.positiveOr(4096, "vision_output_dim"), lm.hiddenSize());
-        return new ModelSpec(lm.name(), lm.family(), lm.architectures(), lm.hiddenSize(), lm.vocabSize(),
-                lm.maxContext(), lm.embeddings(), lm.attention(), lm.mlp(), lm.moe(), lm.norms(), lm.layers(),
-                lm.slidingWindow(), lm.head(), lm.mtpLayers(), vision, lm.dropout());
+                v.positiveOr(4096, "vision_output_dim"), lm.hiddenSize()));
+    }
+
+    private static ConfigFields textConfig(ConfigFields c, String modelType) {
+        return c.object("text_config").orElseThrow(() -> new InvalidInputException(
+                c.where() + ": model_type '" + modelType + "' needs a 'text_config' object"));
+    }
+
+    private static ConfigFields visionConfig(ConfigFields c) {
+        return c.object("vision_config").orElse(new ConfigFields(JSON.createObjectNode(), c.where() + " vision_config"));
     }
 
     // Llama4TextConfig: grouped-query attention without biases; the q/k L2 norm has no weights. Layers with RoPE

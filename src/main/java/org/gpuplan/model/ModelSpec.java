@@ -80,6 +80,12 @@ public record ModelSpec(String name, Family family, List<String> architectures, 
         }
     }
 
+    /** The same language model with a vision tower (multimodal checkpoints that nest it in text_config). */
+    public ModelSpec withVision(VisionEncoder tower) {
+        return new ModelSpec(name, family, architectures, hiddenSize, vocabSize, maxContext, embeddings, attention, mlp,
+                moe, norms, layers, slidingWindow, head, mtpLayers, tower, dropout);
+    }
+
     public int numLayers() {
         return layers.size();
     }
