@@ -14,6 +14,7 @@ import java.util.function.IntPredicate;
 import org.gpuplan.model.Attention;
 import org.gpuplan.model.Embeddings;
 import org.gpuplan.model.Family;
+import org.gpuplan.model.GatedDeltaNet;
 import org.gpuplan.model.Head;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.model.Layer;
@@ -68,7 +69,7 @@ public final class HfConfigParser {
         Optional<Family> family = Family.byModelType(modelType);
         if (family.isEmpty() && modelType.isEmpty()) {
             family = familyFromArchitectures(architectures);
-        } else if (family.isEmpty() && !modelType.equals("gemma3") && !modelType.equals("llama4")) {
+        } else if (family.isEmpty() && !List.of("gemma3", "llama4", "qwen3_5", "qwen3_5_moe").contains(modelType)) {
             // a derivative under its own model_type that keeps a known transformers class
             Optional<Family> byClass = architectures.stream().map(Family::byArchitecture).flatMap(Optional::stream)
                     .findFirst();
@@ -88,6 +89,17 @@ public final class HfConfigParser {
                     lm.hiddenSize()));
         } else if (modelType.equals("llama4")) {
             spec = llama4(c, name, architectures);
+        } else if (modelType.equals("qwen3_5") || modelType.equals("qwen3_5_moe")) {
+            // Qwen3_5(Moe)ForConditionalGeneration: the language model in text_config, a Qwen3-VL-style ViT
+            ModelSpec lm = qwenHybrid(textConfig(c, modelType), name, architectures,
+                    modelType.equals("qwen3_5") ? Family.QWEN3_5 : Family.QWEN3_5_MOE);
+            ConfigFields v = visionConfig(c);
+            spec = lm.withVision(new VisionEncoder.QwenVl(v.positiveOr(1152, "hidden_size"),
+                    v.positiveOr(27, "depth", "num_hidden_layers"), v.positiveOr(4304, "intermediate_size"),
+                    v.positiveOr(16, "patch_size"), v.positiveOr(2, "temporal_patch_size"),
+                    v.positiveOr(3, "in_channels", "num_channels"), v.positiveOr(2304, "num_position_embeddings"),
+                    v.positiveOr(2, "spatial_merge_size"), v.ints("deepstack_visual_indexes").size(),
+                    v.positiveOr(lm.hiddenSize(), "out_hidden_size")));
         } else if (family.isPresent()) {
             spec = byFamily(family.get(), c, name, architectures);
         } else {
@@ -119,6 +131,7 @@ public final class HfConfigParser {
             case GPT_OSS -> gptOss(c, name, arch);
             case GLM4_MOE -> glm4Moe(c, name, arch);
             case LLAMA4 -> llama4Text(c, name, arch);
+            case QWEN3_NEXT, QWEN3_5, QWEN3_5_MOE -> qwenHybrid(c, name, arch, family);
             case GENERIC_DECODER -> generic(c, name, arch, "generic");
         };
     }
@@ -564,6 +577,49 @@ public final class HfConfigParser {
                 preNorm(2), p, c.bool(false, "tie_word_embeddings"));
     }
 
+    // Qwen3-Next / Qwen3.5: layer_types (or every full_attention_interval-th layer) names the softmax-attention layers,
+    // whose query projection also yields a sigmoid output gate (attn_output_gate; always in Qwen3-Next) and which have
+    // q/k RMSNorms over head_dim and no biases; the other layers are Gated DeltaNet. The MoE variants route as
+    // Qwen3-MoE and add a shared expert with a sigmoid gate. MTP layers (mtp_num_hidden_layers) are stored apart
+    // (mtp.*); Qwen3-Next's config has no key for its one MTP layer, which its checkpoints hold (81,324,862,720
+    // parameters counted from the shards against 79.67 B without it).
+    private static ModelSpec qwenHybrid(ConfigFields c, String name, List<String> arch, Family family) {
+        Core k = core(c, 256);
+        int interval = c.positiveOr(4, "full_attention_interval");
+        List<String> types = c.strings("layer_types");
+        if (!types.isEmpty() && types.size() != k.layers()) {
+            throw new InvalidInputException(c.where() + ": 'layer_types' has " + types.size()
+                    + " entries but there are " + k.layers() + " layers");
+        }
+        IntPredicate linear = types.isEmpty() ? i -> (i + 1) % interval != 0 : i -> types.get(i).startsWith("linear");
+        GatedDeltaNet g = new GatedDeltaNet(c.positiveOr(16, "linear_num_key_heads"),
+                c.positiveOr(32, "linear_num_value_heads"), c.positiveOr(128, "linear_key_head_dim"),
+                c.positiveOr(128, "linear_value_head_dim"), c.positiveOr(4, "linear_conv_kernel_dim"),
+                family == Family.QWEN3_NEXT, c.text("mamba_ssm_dtype").map("float32"::equals).orElse(false));
+        Moe moe = null;
+        IntPredicate isMoe = i -> false;
+        if (family != Family.QWEN3_5) {
+            int experts = c.positiveOr(512, "num_experts");
+            moe = new Moe(experts, topK(c, 10, experts), c.positiveOr(512, "moe_intermediate_size"),
+                    c.nonNegativeOr(512, "shared_expert_intermediate_size"), true, false, false, false);
+            isMoe = qwenMoeLayers(c);
+        }
+        List<Layer> layers = new ArrayList<>(k.layers());
+        for (int i = 0; i < k.layers(); i++) {
+            layers.add(new Layer(false, isMoe.test(i), linear.test(i)));
+        }
+        boolean anyDense = layers.stream().anyMatch(l -> !l.moe());
+        Mlp dense = anyDense ? gated(c, act(c, "silu"), false) : null;
+        boolean bias = c.bool(false, "attention_bias");
+        Attention.Standard attention = new Attention.Standard(k.heads(), k.kvHeads(), k.headDim(), bias, bias, true,
+                false, false, c.bool(true, "attn_output_gate"));
+        int mtp = c.nonNegativeOr(family == Family.QWEN3_NEXT ? 1 : 0, "mtp_num_hidden_layers",
+                "num_nextn_predict_layers");
+        return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), k.maxContext(),
+                new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0), attention, dense, moe, preNorm(2), layers,
+                0, new Head.CausalLm(), mtp, null, 0.0, g);
+    }
+
     // Unknown model_type with the standard decoder fields: read as a Llama-style decoder.
     private static ModelSpec generic(ConfigFields c, String name, List<String> arch, String modelType) {
         List<String> missing = new ArrayList<>();
@@ -622,7 +678,7 @@ public final class HfConfigParser {
         }
         return new ModelSpec(m.name(), m.family(), List.of(architecture), m.hiddenSize(), m.vocabSize(),
                 m.maxContext(), m.embeddings(), m.attention(), m.mlp(), m.moe(), m.norms(), m.layers(),
-                m.slidingWindow(), head, m.mtpLayers(), m.vision(), m.dropout());
+                m.slidingWindow(), head, m.mtpLayers(), m.vision(), m.dropout(), m.linearAttention());
     }
 
     static String firstLine(String s) {

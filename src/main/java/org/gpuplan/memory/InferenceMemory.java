@@ -47,8 +47,8 @@ public final class InferenceMemory {
         long context = w.seqLen();
         long kv = KvCache.bytes(m, w, w.batchSize(), context, kvElem);
         Term kvTerm = new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
-                "batch × context × layers × %d elements × %.4g B = %d × %d × %d × %d × %.4g%s",
-                KvCache.elementsPerTokenPerLayer(m, w), kvElem, w.batchSize(), context, m.numLayers(),
+                "batch × context × attention layers × %d elements × %.4g B = %d × %d × %d × %d × %.4g%s",
+                KvCache.elementsPerTokenPerLayer(m, w), kvElem, w.batchSize(), context, m.attentionLayerCount(),
                 KvCache.elementsPerTokenPerLayer(m, w), kvElem,
                 (m.slidingWindow() > 0 ? " (sliding-window layers hold at most " + m.slidingWindow() + " tokens)"
                         : "") + (m.attention() instanceof org.gpuplan.model.Attention.Latent ? "; "
@@ -56,14 +56,37 @@ public final class InferenceMemory {
         if (w.framework().poolsKvCache()) {
             return pooled(m, w, gpu, weights, kvTerm, c, kvElem, context);
         }
+        MemoryEstimate e;
         if (w.framework() == Framework.LLAMA_CPP) {
-            return llamaCpp(m, w, gpu, weights, kvTerm);
-        }
-        if (w.framework() != Framework.HF) {
+            e = llamaCpp(m, w, gpu, weights, kvTerm);
+        } else if (w.framework() != Framework.HF) {
             throw new InvalidInputException("framework: " + w.framework().key() + " does not serve models; for "
                     + "--task infer use hf, vllm, sglang, tensorrt-llm or llama.cpp");
+        } else {
+            e = hfGenerate(m, w, gpu, weights, kvTerm, c, kvElem);
         }
-        return hfGenerate(m, w, gpu, weights, kvTerm, c, kvElem);
+        return m.linearLayerCount() == 0 ? e : e.plusResident(recurrentState(m, w, w.batchSize(), 1));
+    }
+
+    /**
+     * vLLM's unified pages for a model with linear-attention layers (the other engines keep the states apart from the
+     * KV pool, which then holds the attention layers' tokens only).
+     */
+    static Optional<HybridPages> hybridPages(ModelSpec m, Workload w, double kvElem, int tp, long attentionLayers,
+                                             long linearLayers) {
+        if (linearLayers == 0 || attentionLayers == 0 || w.framework() != Framework.VLLM) {
+            return Optional.empty();
+        }
+        long tokenBytes = Bytes.ceil(ShardedInference.kvElementsPerRank(m, w, tp) * kvElem);
+        return Optional.of(HybridPages.of(m, w, tokenBytes, tp, attentionLayers, linearLayers));
+    }
+
+    /** The linear-attention layers' state for {@code sequences} sequences, split over {@code tp} ranks. */
+    static Term recurrentState(ModelSpec m, Workload w, long sequences, int tp) {
+        return new Term("recurrent_state", "recurrent state", KvCache.recurrentStateBytes(m, w, sequences, tp),
+                () -> "batch " + sequences + " × " + KvCache.recurrentStateDescription(m, w)
+                        + (tp > 1 ? " / TP " + tp : "") + (w.framework() == Framework.LLAMA_CPP
+                        ? " (llama.cpp's recurrent buffer: R and S in f32)" : ""));
     }
 
     // transformers generate(): prefill over the prompt (logits of the last position only), then one token at a time
@@ -137,21 +160,28 @@ public final class InferenceMemory {
         // a block holds a token slot in every layer (vLLM V1's hybrid allocator shares one pool between the full and
         // the sliding-window layer groups), so the pool's token count is per token of all layers; a sliding-window
         // layer's saving shows in how many sequences fit, not in the tokens reported
-        double perToken = (double) KvCache.elementsPerTokenPerLayer(m, w) * m.layers().size() * kvElem;
+        double perToken = (double) KvCache.elementsPerTokenPerLayer(m, w) * m.attentionLayerCount() * kvElem;
         double perSequenceToken = KvCache.bytesPerToken(m, w, context, kvElem);
-        long blockBytes = Bytes.ceil(perToken * BLOCK);
+        Optional<HybridPages> hybrid = hybridPages(m, w, kvElem, 1, m.attentionLayerCount(), m.linearLayerCount());
+        long blockBytes = hybrid.map(h -> h.groupSize() * h.pageBytes()).orElse(Bytes.ceil(perToken * BLOCK));
         long blocks = blockBytes == 0 ? 0 : pool / blockBytes;
-        long capacity = blocks * BLOCK;
-        double concurrency = perSequenceToken == 0 ? 0 : blocks * blockBytes / (perSequenceToken * context);
+        long block = hybrid.map(HybridPages::blockSize).orElse((long) BLOCK);
+        long capacity = blocks * block;
+        double concurrency = hybrid.isPresent() ? hybrid.get().concurrency(blocks, context)
+                : perSequenceToken == 0 ? 0 : blocks * blockBytes / (perSequenceToken * context);
         MemoryEstimate.KvPool kvPool = new MemoryEstimate.KvPool(blocks * blockBytes, capacity, concurrency,
                 activation, nonTorch);
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
         terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), () -> String.format(Locale.ROOT,
-                "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)",
+                "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)%s",
                 poolFormula, util, Bytes.gib(total), Bytes.gib(weights.value()), Bytes.gib(activation),
-                Bytes.gib(nonTorch), blocks, BLOCK, capacity, concurrency, context)));
+                Bytes.gib(nonTorch), blocks, block, capacity, concurrency, context,
+                hybrid.map(h -> "; " + h.describe()).orElse(""))));
+        if (m.linearLayerCount() > 0) {
+            terms.add(recurrentState(m, w, w.batchSize(), 1));
+        }
         terms.add(new Term("activations", "activations", activation, () -> w.framework() == Framework.VLLM
                 ? String.format(Locale.ROOT, "max(forward of %,d tokens (max_num_batched_tokens) %s, sampler over %,d "
                 + "rows (max_num_seqs) × %,d vocabulary entries %s: %s) — the profile run's peak",

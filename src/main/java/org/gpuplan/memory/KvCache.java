@@ -3,6 +3,7 @@ package org.gpuplan.memory;
 import java.util.List;
 
 import org.gpuplan.model.Attention;
+import org.gpuplan.model.GatedDeltaNet;
 import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.InvalidInputException;
@@ -74,15 +75,58 @@ public final class KvCache {
         return framework == Framework.VLLM || framework == Framework.SGLANG || framework == Framework.TENSORRT_LLM;
     }
 
-    /** Bytes for {@code sequences} sequences of {@code context} tokens each, over all layers. */
+    /**
+     * Bytes for {@code sequences} sequences of {@code context} tokens each, over the attention layers (linear-attention
+     * layers keep a recurrent state instead, {@link #recurrentStateBytes}).
+     */
     public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes) {
         long perLayer = elementsPerTokenPerLayer(m, w);
         double total = 0;
         for (Layer layer : m.layers()) {
+            if (layer.linearAttention()) {
+                continue;
+            }
             long tokens = layer.slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
             total += (double) perLayer * tokens * elementBytes;
         }
         return Bytes.ceil(total * sequences);
+    }
+
+    /**
+     * The state {@code sequences} sequences keep in the linear-attention layers, split over {@code tp} ranks (heads and
+     * conv channels split): the conv window ((kernel − 1) · (2·kd + vd)) in the conv dtype and the recurrent matrix
+     * (nv · dk · dv) in the state dtype ({@link #stateBytes}). 0 without such layers.
+     */
+    public static long recurrentStateBytes(ModelSpec m, Workload w, long sequences, int tp) {
+        GatedDeltaNet g = m.linearAttention();
+        if (g == null) {
+            return 0;
+        }
+        double perLayer = g.convStateElements() * convBytes(w) + g.recurrentStateElements() * stateBytes(m, w);
+        return Bytes.ceil(perLayer / Math.max(1, tp) * m.linearLayerCount() * sequences);
+    }
+
+    /** Bytes per element of the conv window: f32 in llama.cpp (R), the compute dtype elsewhere. */
+    static double convBytes(Workload w) {
+        return w.framework() == Framework.LLAMA_CPP ? 4 : w.precision().computeBytes();
+    }
+
+    /**
+     * Bytes per element of the recurrent state: f32 in llama.cpp (S) and transformers (the delta rule runs in fp32);
+     * serving engines keep the model dtype unless the config asks for fp32 (Qwen3.5 mamba_ssm_dtype).
+     */
+    static double stateBytes(ModelSpec m, Workload w) {
+        boolean engine = w.framework() == Framework.VLLM || w.framework() == Framework.SGLANG
+                || w.framework() == Framework.TENSORRT_LLM;
+        return engine && !m.linearAttention().fp32State() ? w.precision().computeBytes() : 4;
+    }
+
+    /** How the recurrent state is held, for explanations. */
+    public static String recurrentStateDescription(ModelSpec m, Workload w) {
+        GatedDeltaNet g = m.linearAttention();
+        return m.linearLayerCount() + " Gated DeltaNet layers × (conv window (" + g.convKernel() + " − 1)·" + g.convDim()
+                + " × " + (int) convBytes(w) + " B + recurrent state " + g.numValueHeads() + "·" + g.keyHeadDim() + "·"
+                + g.valueHeadDim() + " × " + (int) stateBytes(m, w) + " B) per sequence";
     }
 
     /**
@@ -95,6 +139,9 @@ public final class KvCache {
         long held = 0;
         long full = 0;
         for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
+            if (layers.get(i).linearAttention()) {
+                continue; // no KV cache
+            }
             held += layers.get(i).slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
             full += context;
         }

@@ -39,6 +39,12 @@ public final class LinearModules {
             Attention.Standard s = (Attention.Standard) m.attention();
             long q = (long) s.numHeads() * s.headDim();
             long kv = (long) s.numKvHeads() * s.headDim();
+            if (m.linearLayerCount() > 0) {
+                linearAttention(m, out);
+            }
+            long attn = m.attentionLayerCount(); // the linear-attention layers have their own projections
+            // q_proj also produces the output gate (Qwen3-Next, Qwen3.5)
+            long qOut = s.outputGate() ? 2 * q : q;
             switch (f) {
                 case GPT2, GPT_BIGCODE -> {
                     out.add(new LinearModule("c_attn", h, q + 2 * kv, layers, false));
@@ -59,10 +65,10 @@ public final class LinearModules {
                     out.add(new LinearModule("o_proj", q, h, layers, false));
                 }
                 default -> {
-                    out.add(new LinearModule("q_proj", h, q, layers, false));
-                    out.add(new LinearModule("k_proj", h, kv, layers, false));
-                    out.add(new LinearModule("v_proj", h, kv, layers, false));
-                    out.add(new LinearModule("o_proj", q, h, layers, false));
+                    out.add(new LinearModule("q_proj", h, qOut, attn, false));
+                    out.add(new LinearModule("k_proj", h, kv, attn, false));
+                    out.add(new LinearModule("v_proj", h, kv, attn, false));
+                    out.add(new LinearModule("o_proj", q, h, attn, false));
                 }
             }
         }
@@ -116,6 +122,26 @@ public final class LinearModules {
             }
         }
         return out;
+    }
+
+    /**
+     * Gated DeltaNet projections: Qwen3-Next fuses q, k, v, z into in_proj_qkvz and b, a into in_proj_ba; Qwen3.5
+     * keeps in_proj_qkv, in_proj_z, in_proj_b and in_proj_a. (The conv1d is not a Linear.)
+     */
+    private static void linearAttention(ModelSpec m, List<LinearModule> out) {
+        var g = m.linearAttention();
+        long h = m.hiddenSize();
+        long n = m.linearLayerCount();
+        if (g.fusedProjections()) {
+            out.add(new LinearModule("in_proj_qkvz", h, 2 * g.keyDim() + 2 * g.valueDim(), n, false));
+            out.add(new LinearModule("in_proj_ba", h, 2L * g.numValueHeads(), n, false));
+        } else {
+            out.add(new LinearModule("in_proj_qkv", h, 2 * g.keyDim() + g.valueDim(), n, false));
+            out.add(new LinearModule("in_proj_z", h, g.valueDim(), n, false));
+            out.add(new LinearModule("in_proj_b", h, g.numValueHeads(), n, false));
+            out.add(new LinearModule("in_proj_a", h, g.numValueHeads(), n, false));
+        }
+        out.add(new LinearModule("out_proj", g.valueDim(), h, n, false));
     }
 
     /** PEFT's default LoRA targets for a family (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */

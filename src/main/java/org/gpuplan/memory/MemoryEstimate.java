@@ -54,6 +54,26 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
         assumptions = List.copyOf(assumptions);
     }
 
+    /**
+     * The same estimate with a term that is allocated once and alive in every phase (a linear-attention model's
+     * recurrent state beside its KV cache): every phase and peak grows by its bytes.
+     */
+    public MemoryEstimate plusResident(Term t) {
+        long v = t.value();
+        List<Term> more = new java.util.ArrayList<>(terms);
+        more.add(t);
+        List<Phase> grown = phases.stream().map(ph -> {
+            List<String> contents = new java.util.ArrayList<>(ph.contents());
+            contents.add(t.key());
+            return new Phase(ph.name(), ph.bytes() + v, contents);
+        }).toList();
+        Phase peak = grown.get(phases.indexOf(peakPhase));
+        List<Term> explained = explanations.stream().map(e -> new Term(e.key(), e.label(), e.value() + v,
+                () -> e.formula() + " + " + t.label())).toList();
+        return new MemoryEstimate(more, grown, peak, peakAllocated + v, peakReserved + v, deviceUsed + v, pool,
+                explained, assumptions, hostBytes);
+    }
+
     /** Whether a figure is one a memory estimate accepts: from 0 to 64 PiB. */
     public static boolean sane(long bytes) {
         return bytes >= 0 && bytes <= LIMIT;

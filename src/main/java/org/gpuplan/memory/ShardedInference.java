@@ -94,8 +94,11 @@ public final class ShardedInference {
         double kvElem = w.kvDtype().bytes(c);
         long perLayer = kvElementsPerRank(m, w, par.tp());
         long context = w.seqLen();
-        double perToken = perLayer * kvElem * sp.layers();
         int first = ShardedTraining.firstLayer(m.numLayers(), par.pp(), stage, true);
+        long linearLayers = m.layers().subList(first, Math.min(m.numLayers(), first + (int) sp.layers())).stream()
+                .filter(org.gpuplan.model.Layer::linearAttention).count();
+        long attentionLayers = (long) sp.layers() - linearLayers;
+        double perToken = perLayer * kvElem * attentionLayers;
         // sliding-window and chunked layers keep at most their window of each sequence
         double windowed = KvCache.windowedShare(m, context, first, first + (int) sp.layers());
         long kv = (long) (perToken * context * w.batchSize() * windowed);
@@ -114,9 +117,9 @@ public final class ShardedInference {
                 + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
                 par.tp(), stage, (int) sp.layers())));
         terms.add(new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
-                "batch %d × context %d × %d layers "
+                "batch %d × context %d × %d attention layers "
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,
-                (int) sp.layers(), perLayer, m.attention() instanceof Attention.Latent ? (dpAttention
+                (int) attentionLayers, perLayer, m.attention() instanceof Attention.Latent ? (dpAttention
                         ? "; MLA latent of this rank's own sequences (attention data parallel)"
                         : KvCache.effective(m, w.framework(), w.kvLayout()) == org.gpuplan.workload.KvLayout.PER_HEAD
                         ? "; " + KvCache.layoutDescription(m, w.framework(), w.kvLayout()) + ", split over TP"
@@ -126,6 +129,14 @@ public final class ShardedInference {
                 + "%d tokens of a sequence)", windowed, m.slidingWindow()) : "")));
         if (dpAttention) {
             kv = kv / par.tp(); // the requested sequences are spread over the attention-DP ranks
+        }
+        long state = 0;
+        if (linearLayers > 0) {
+            Term all = InferenceMemory.recurrentState(m, w, w.batchSize(), par.tp());
+            state = all.value() * linearLayers / m.linearLayerCount();
+            long stageState = state;
+            terms.add(new Term("recurrent_state", "recurrent state", stageState, () -> all.formula() + " × "
+                    + linearLayers + "/" + m.linearLayerCount() + " layers on this stage"));
         }
         long pool = 0;
         long capacity = 0;
@@ -138,13 +149,17 @@ public final class ShardedInference {
                 default -> (long) (total * util) - weights - activation - nonTorch;
             };
             pool = Math.max(0, pool);
-            long block = (long) Math.ceil(perToken * InferenceMemory.BLOCK);
+            Optional<HybridPages> hybrid = InferenceMemory.hybridPages(m, w, kvElem, par.tp(), attentionLayers,
+                    linearLayers);
+            long block = hybrid.map(h -> h.groupSize() * h.pageBytes())
+                    .orElse((long) Math.ceil(perToken * InferenceMemory.BLOCK));
             long blocks = block == 0 ? 0 : Math.min(maxBlocks, pool / block);
-            capacity = blocks * InferenceMemory.BLOCK;
+            capacity = blocks * hybrid.map(HybridPages::blockSize).orElse((long) InferenceMemory.BLOCK);
             pool = blocks * block;
             // the pool counts a token slot in every layer (vLLM V1's hybrid allocator); windows show in how many
             // sequences fit
-            concurrency = capacity / (context * windowed) * (dpAttention ? par.tp() : 1);
+            concurrency = (hybrid.isPresent() ? hybrid.get().concurrency(blocks, context)
+                    : capacity / (context * windowed)) * (dpAttention ? par.tp() : 1);
             long tokens = capacity;
             terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT,
                     "per GPU: utilization × total − "
@@ -159,7 +174,7 @@ public final class ShardedInference {
         terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par)
                 + (vllm ? InferenceMemory.VLLM_PROFILE_NON_TORCH : 0), vllm ? "NCCL buffers and the profile run's "
                 + "non-torch growth" : "NCCL buffers"));
-        long allocated = weights + (w.framework().poolsKvCache() ? pool : kv) + activation
+        long allocated = weights + (w.framework().poolsKvCache() ? pool : kv + state) + activation
                 + Overheads.cublasWorkspace(Optional.of(g));
         long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));
         long used = reserved + nonTorch + (vllm ? Overheads.context(w) : 0);

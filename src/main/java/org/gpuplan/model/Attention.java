@@ -18,9 +18,17 @@ public sealed interface Attention permits Attention.Standard, Attention.Latent {
      * @param qkNorm     RMSNorm over head_dim on queries and keys (Qwen3, Gemma 3)
      * @param fusedQkv   one projection produces Q, K and V (Phi-3, GPT-2, GPT-NeoX); same count, other module names
      * @param sinks      one learned attention-sink logit per head (gpt-oss)
+     * @param outputGate the query projection also produces a sigmoid gate on the attention output, doubling it
+     *                   (Qwen3-Next, Qwen3.5 attn_output_gate)
      */
     record Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias, boolean qkNorm,
-                    boolean fusedQkv, boolean sinks) implements Attention {
+                    boolean fusedQkv, boolean sinks, boolean outputGate) implements Attention {
+
+        public Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias,
+                        boolean qkNorm, boolean fusedQkv, boolean sinks) {
+            this(numHeads, numKvHeads, headDim, qkvBias, outputBias, qkNorm, fusedQkv, sinks, false);
+        }
+
         public Standard {
             Checks.range(numHeads, 1, MAX_DIM, "num_attention_heads");
             Checks.range(numKvHeads, 1, MAX_DIM, "num_key_value_heads");

@@ -31,6 +31,12 @@ public enum Family {
     DEEPSEEK_V3("deepseek_v3", "DeepseekV3ForCausalLM"),
     GPT_OSS("gpt_oss", "GptOssForCausalLM"),
     GLM4_MOE("glm4_moe", "Glm4MoeForCausalLM"),
+    /** Qwen3-Next: Gated DeltaNet linear attention in three of four layers, gated softmax attention in the rest. */
+    QWEN3_NEXT("qwen3_next", "Qwen3NextForCausalLM"),
+    /** Qwen3.5 dense language model (multimodal checkpoints, model_type qwen3_5, nest it in text_config). */
+    QWEN3_5("qwen3_5_text", "Qwen3_5ForCausalLM"),
+    /** Qwen3.5 MoE language model (multimodal checkpoints, model_type qwen3_5_moe, nest it in text_config). */
+    QWEN3_5_MOE("qwen3_5_moe_text", "Qwen3_5MoeForCausalLM"),
     /** Llama 4's language model; multimodal checkpoints (model_type llama4) nest it in text_config. */
     LLAMA4("llama4_text", "Llama4ForCausalLM"),
     /** An unknown {@code model_type} that has the standard Llama-style decoder fields. */

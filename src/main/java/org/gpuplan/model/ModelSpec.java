@@ -19,11 +19,22 @@ import java.util.List;
  * @param mtpLayers       DeepSeek-V3 multi-token-prediction modules (counted separately from the main model)
  * @param vision          the vision tower of a multimodal model, null for text-only models
  * @param dropout         the training dropout probability of the blocks (the config's largest), 0 for none
+ * @param linearAttention the token mixer of linear-attention layers (Qwen3-Next, Qwen3.5), null when every layer
+ *                        uses {@code attention}
  */
 public record ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
                         long maxContext, Embeddings embeddings, Attention attention, Mlp mlp, Moe moe, Norms norms,
                         List<Layer> layers, int slidingWindow, Head head, int mtpLayers, VisionEncoder vision,
-                        double dropout) {
+                        double dropout, GatedDeltaNet linearAttention) {
+
+    /** A model whose layers all use softmax attention. */
+    public ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
+                     long maxContext, Embeddings embeddings, Attention attention, Mlp mlp, Moe moe, Norms norms,
+                     List<Layer> layers, int slidingWindow, Head head, int mtpLayers, VisionEncoder vision,
+                     double dropout) {
+        this(name, family, architectures, hiddenSize, vocabSize, maxContext, embeddings, attention, mlp, moe, norms,
+                layers, slidingWindow, head, mtpLayers, vision, dropout, null);
+    }
 
     /** As below, with the family's usual training dropout ({@link #defaultDropout}). */
     public ModelSpec(String name, Family family, List<String> architectures, int hiddenSize, int vocabSize,
@@ -75,6 +86,9 @@ public record ModelSpec(String name, Family family, List<String> architectures, 
         if (layers.stream().anyMatch(Layer::slidingWindow) && slidingWindow == 0) {
             throw new InvalidInputException("sliding-window layers need a positive sliding_window");
         }
+        if (layers.stream().anyMatch(Layer::linearAttention) && linearAttention == null) {
+            throw new InvalidInputException("linear-attention layers need the linear_* settings");
+        }
         if (!(dropout >= 0 && dropout <= 1)) {
             throw new InvalidInputException("dropout must be a probability from 0 to 1, got " + dropout);
         }
@@ -83,7 +97,7 @@ public record ModelSpec(String name, Family family, List<String> architectures, 
     /** The same language model with a vision tower (multimodal checkpoints that nest it in text_config). */
     public ModelSpec withVision(VisionEncoder tower) {
         return new ModelSpec(name, family, architectures, hiddenSize, vocabSize, maxContext, embeddings, attention, mlp,
-                moe, norms, layers, slidingWindow, head, mtpLayers, tower, dropout);
+                moe, norms, layers, slidingWindow, head, mtpLayers, tower, dropout, linearAttention);
     }
 
     public int numLayers() {
@@ -101,6 +115,16 @@ public record ModelSpec(String name, Family family, List<String> architectures, 
             }
         }
         return n;
+    }
+
+    /** Layers whose token mixer is linear attention (they keep no per-token KV cache). */
+    public long linearLayerCount() {
+        return linearAttention == null ? 0 : layers.stream().filter(Layer::linearAttention).count();
+    }
+
+    /** Layers with softmax attention: the ones that hold a KV cache. */
+    public long attentionLayerCount() {
+        return layers.size() - linearLayerCount();
     }
 
     public long slidingLayerCount() {

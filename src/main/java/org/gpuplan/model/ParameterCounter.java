@@ -68,9 +68,27 @@ public final class ParameterCounter {
 
     static Term attention(ModelSpec m) {
         long perLayer = attentionPerLayer(m.attention(), m.hiddenSize());
-        return new Term("attention", "attention", mul(m.numLayers(), perLayer),
-                () -> "L × per-layer = " + m.numLayers() + " × " + perLayer + "; per layer "
-                        + attentionFormula(m.attention(), m.hiddenSize()));
+        long full = m.attentionLayerCount();
+        long linear = m.linearLayerCount();
+        if (linear == 0) {
+            return new Term("attention", "attention", mul(full, perLayer),
+                    () -> "L × per-layer = " + full + " × " + perLayer + "; per layer "
+                            + attentionFormula(m.attention(), m.hiddenSize()));
+        }
+        long perLinear = linearAttentionPerLayer(m.linearAttention(), m.hiddenSize());
+        return new Term("attention", "attention", mul(full, perLayer) + mul(linear, perLinear),
+                () -> full + " attention layers × " + perLayer + " (" + attentionFormula(m.attention(), m.hiddenSize())
+                        + ") + " + linear + " Gated DeltaNet layers × " + perLinear + " (q, k: h·" + "kd each, v, z: "
+                        + "h·vd each, b, a: h·nv each, conv (2kd + vd)·kernel, dt_bias and A_log nv each, gated norm "
+                        + "dv, out vd·h; kd = " + m.linearAttention().keyDim() + ", vd = "
+                        + m.linearAttention().valueDim() + ", nv = " + m.linearAttention().numValueHeads() + ")");
+    }
+
+    /** Parameters of one Gated DeltaNet layer's token mixer (Qwen3NextGatedDeltaNet). */
+    public static long linearAttentionPerLayer(GatedDeltaNet g, long h) {
+        long projections = mul(h, 2 * g.keyDim() + 2 * g.valueDim()) + mul(h, 2L * g.numValueHeads());
+        long conv = mul(g.convDim(), g.convKernel());
+        return projections + conv + 2L * g.numValueHeads() + g.valueHeadDim() + mul(g.valueDim(), h);
     }
 
     /** Parameters of one attention block, including its internal norms and biases. */
@@ -81,11 +99,12 @@ public final class ParameterCounter {
         return standardAttention((Attention.Standard) attention, h);
     }
 
-    // q: h·(a·d), k and v: h·(kv·d) each, o: (a·d)·h; + biases, q/k norms (d each), sinks (a).
+    // q: h·(a·d) (twice with an output gate), k and v: h·(kv·d) each, o: (a·d)·h; + biases, q/k norms (d each),
+    // sinks (a).
     private static long standardAttention(Attention.Standard s, long h) {
         long q = (long) s.numHeads() * s.headDim();
         long kv = (long) s.numKvHeads() * s.headDim();
-        long value = mul(h, q) + 2 * mul(h, kv) + mul(q, h);
+        long value = mul(h, s.outputGate() ? 2 * q : q) + 2 * mul(h, kv) + mul(q, h);
         if (s.qkvBias()) {
             value += q + 2 * kv;
         }
@@ -128,7 +147,8 @@ public final class ParameterCounter {
 
     private static String attentionFormula(Attention attention, long h) {
         if (attention instanceof Attention.Standard s) {
-                String f = "h·(a·d) + 2·h·(kv·d) + (a·d)·h with h=" + h + ", a=" + s.numHeads() + ", kv="
+                String f = (s.outputGate() ? "h·(2·a·d) (queries and output gate)" : "h·(a·d)")
+                        + " + 2·h·(kv·d) + (a·d)·h with h=" + h + ", a=" + s.numHeads() + ", kv="
                         + s.numKvHeads() + ", d=" + s.headDim();
                 if (s.qkvBias()) {
                     f += " + q/k/v biases (a·d + 2·kv·d)";
@@ -288,7 +308,31 @@ public final class ParameterCounter {
         if (v instanceof VisionEncoder.Llama4 l) {
             return llama4Vision(l);
         }
+        if (v instanceof VisionEncoder.QwenVl q) {
+            return qwenVision(q);
+        }
         return siglip((VisionEncoder.Siglip) v);
+    }
+
+    // Qwen3-VL ViT: Conv3d c·t·p²·hv + hv, positions P·hv, layers × block, merger 2hv + (m²hv)² + m²hv + m²hv·ho + ho,
+    // each deepstack merger the same with its LayerNorm over m²hv (2m²hv).
+    private static Term qwenVision(VisionEncoder.QwenVl v) {
+        long hv = v.hiddenSize();
+        long patch = mul(mul((long) v.channels() * v.temporalPatch(), (long) v.patchSize() * v.patchSize()), hv) + hv;
+        long positions = mul(v.positions(), hv);
+        long layer = visionBlock(v);
+        long merged = mul(hv, (long) v.spatialMerge() * v.spatialMerge());
+        long ho = v.textHiddenSize();
+        long fcs = mul(merged, merged) + merged + mul(merged, ho) + ho;
+        long merger = 2 * hv + fcs;
+        long deepstack = mul(v.deepstackMergers(), 2 * merged + fcs);
+        long value = patch + positions + mul(v.layers(), layer) + merger + deepstack;
+        return new Term("vision", "vision tower", value, "Qwen3-VL ViT: Conv3d patch embedding c·t·p²·hv + hv + "
+                + "positions P·hv + " + v.layers() + " layers × " + layer + " + merger LayerNorm 2·hv + (m²·hv)² + "
+                + "m²·hv + m²·hv·ho + ho" + (v.deepstackMergers() > 0 ? " + " + v.deepstackMergers()
+                + " deepstack mergers" : "") + ", with hv=" + hv + ", fv=" + v.intermediateSize() + ", p="
+                + v.patchSize() + ", t=" + v.temporalPatch() + ", P=" + v.positions() + ", m=" + v.spatialMerge()
+                + ", ho=" + ho);
     }
 
     // one vision block: 2 LayerNorms 4hv + q/k/v/o with biases 4(hv² + hv) + fc1 hv·fv + fv + fc2 fv·hv + hv

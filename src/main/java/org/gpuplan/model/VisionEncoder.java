@@ -4,7 +4,7 @@ package org.gpuplan.model;
  * The vision tower of a multimodal model and its projector into the language model. Towers differ in their embeddings
  * and adapters; their Transformer blocks are alike (two LayerNorms, biased q/k/v/o, a biased two-layer MLP).
  */
-public sealed interface VisionEncoder permits VisionEncoder.Siglip, VisionEncoder.Llama4 {
+public sealed interface VisionEncoder permits VisionEncoder.Siglip, VisionEncoder.Llama4, VisionEncoder.QwenVl {
 
     /** Vision width. */
     int hiddenSize();
@@ -76,6 +76,38 @@ public sealed interface VisionEncoder permits VisionEncoder.Siglip, VisionEncode
         @Override
         public String kind() {
             return "Llama 4 ViT";
+        }
+    }
+
+    /**
+     * The Qwen3-VL / Qwen3.5 ViT (modeling_qwen3_vl.py Qwen3VLVisionModel): a biased Conv3d patch embedding over
+     * temporalPatch × patch × patch pixels, learned positions, the blocks, and a patch merger (LayerNorm over the
+     * width, then two biased Linears on spatialMerge² concatenated patches into the language model's width); each
+     * deepstack merger normalises after the merge.
+     */
+    record QwenVl(int hiddenSize, int layers, int intermediateSize, int patchSize, int temporalPatch, int channels,
+                  int positions, int spatialMerge, int deepstackMergers, int textHiddenSize) implements VisionEncoder {
+        public QwenVl {
+            check(hiddenSize, layers, intermediateSize, patchSize, patchSize, channels, textHiddenSize);
+            Checks.range(temporalPatch, 1, 64, "vision_config.temporal_patch_size");
+            Checks.range(positions, 1, 1 << 24, "vision_config.num_position_embeddings");
+            Checks.range(spatialMerge, 1, 64, "vision_config.spatial_merge_size");
+            Checks.range(deepstackMergers, 0, 1024, "vision_config.deepstack_visual_indexes");
+        }
+
+        @Override
+        public int imageSize() {
+            return patchSize; // images are tiled dynamically; one patch stands for the unit
+        }
+
+        @Override
+        public long patches() {
+            return positions;
+        }
+
+        @Override
+        public String kind() {
+            return "Qwen3-VL ViT";
         }
     }
 }

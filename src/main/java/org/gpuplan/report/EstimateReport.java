@@ -16,7 +16,7 @@ public final class EstimateReport {
 
     /** JSON key of each memory term (the contract other tools read). */
     static final List<String> TERM_KEYS = List.of("weights", "gradients", "optimizer", "activations", "kv_cache",
-            "temporary", "overhead");
+            "recurrent_state", "temporary", "overhead");
 
     private final Estimate e;
 

@@ -135,6 +135,7 @@ public final class InspectReport {
             at.put("head_dim", st.headDim());
             at.put("qkv_bias", st.qkvBias());
             at.put("qk_norm", st.qkNorm());
+            at.put("output_gate", st.outputGate());
         } else if (s.attention() instanceof Attention.Latent l) {
             at.put("q_lora_rank", l.qLoraRank());
             at.put("kv_lora_rank", l.kvLoraRank());
@@ -145,6 +146,17 @@ public final class InspectReport {
         ObjectNode sw = at.putObject("sliding_window");
         sw.put("window", s.slidingWindow());
         sw.put("layers", s.slidingLayerCount());
+        if (s.linearAttention() != null) {
+            var g = s.linearAttention();
+            ObjectNode la = a.putObject("linear_attention");
+            la.put("kind", "gated_deltanet");
+            la.put("layers", s.linearLayerCount());
+            la.put("key_heads", g.numKeyHeads());
+            la.put("value_heads", g.numValueHeads());
+            la.put("key_head_dim", g.keyHeadDim());
+            la.put("value_head_dim", g.valueHeadDim());
+            la.put("conv_kernel", g.convKernel());
+        }
         if (s.mlp() != null) {
             ObjectNode ffn = a.putObject("ffn");
             ffn.put("type", s.mlp().gated() ? "gated" : "plain");
@@ -280,7 +292,16 @@ public final class InspectReport {
         if (s.attention() instanceof Attention.Standard st) {
             kv(out, "attention", st.variant() + ": " + st.numHeads() + " query heads, " + st.numKvHeads()
                     + " KV heads, head_dim " + st.headDim() + (st.qkvBias() ? ", q/k/v bias" : "")
-                    + (st.qkNorm() ? ", q/k norm" : "") + (st.sinks() ? ", attention sinks" : ""));
+                    + (st.qkNorm() ? ", q/k norm" : "") + (st.sinks() ? ", attention sinks" : "")
+                    + (st.outputGate() ? ", gated output" : "")
+                    + (s.linearLayerCount() > 0 ? " in " + s.attentionLayerCount() + " layers" : ""));
+            if (s.linearAttention() != null) {
+                var g = s.linearAttention();
+                kv(out, "linear attention", "Gated DeltaNet in " + s.linearLayerCount() + " layers: "
+                        + g.numKeyHeads() + " key heads × " + g.keyHeadDim() + ", " + g.numValueHeads()
+                        + " value heads × " + g.valueHeadDim() + ", conv kernel " + g.convKernel()
+                        + " (a state of constant size per sequence, no KV cache)");
+            }
         } else if (s.attention() instanceof Attention.Latent l) {
             kv(out, "attention", "MLA: " + l.numHeads() + " heads, q_lora_rank " + l.qLoraRank() + ", kv_lora_rank "
                     + l.kvLoraRank() + ", qk head_dim " + l.qkNopeHeadDim() + "+" + l.qkRopeHeadDim() + " (rope), "

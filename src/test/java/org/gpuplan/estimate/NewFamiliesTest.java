@@ -84,4 +84,96 @@ class NewFamiliesTest {
         assertThat(pool.maxConcurrency()).isCloseTo(pool.capacityTokens() / perSequence,
                 org.assertj.core.api.Assertions.within(1e-9));
     }
+
+    // Qwen3.5 text configs, the keys that fix the caches (partial copies: 9B public code copy (index id) 68974578642,
+    // 27B 54606761696, 35B-A3B 65784375222)
+    private static ModelSpec qwen35(int hidden, int layers, int heads, int kvHeads, int valueHeads, boolean moe) {
+        String json = "{\"model_type\":\"" + (moe ? "qwen3_5_moe_text" : "qwen3_5_text") + "\",\"hidden_size\":" + hidden
+                + ",\"num_hidden_layers\":" + layers + ",\"intermediate_size\":12288,\"num_attention_heads\":" + heads
+                + ",\"num_key_value_heads\":" + kvHeads + ",\"head_dim\":256,\"linear_num_key_heads\":16,"
+                + "\"linear_num_value_heads\":" + valueHeads + ",\"linear_key_head_dim\":128,\"linear_value_head_dim\":128,"
+                + "\"linear_conv_kernel_dim\":4,\"full_attention_interval\":4,\"vocab_size\":248320,"
+                + "\"attn_output_gate\":true,\"mamba_ssm_dtype\":\"float32\",\"num_experts\":256,"
+                + "\"num_experts_per_tok\":8,\"moe_intermediate_size\":512,\"shared_expert_intermediate_size\":512}";
+        return org.gpuplan.io.HfConfigParser.parse(json, "q", "q").spec();
+    }
+
+    private static org.gpuplan.memory.HybridPages pages(ModelSpec m, int tp) {
+        var w = MemoryTermsTest.workload("task", "infer", "framework", "vllm");
+        long tokenBytes = 2L * Math.max(1, ((org.gpuplan.model.Attention.Standard) m.attention()).numKvHeads() / tp)
+                * ((org.gpuplan.model.Attention.Standard) m.attention()).headDim() * 2;
+        return org.gpuplan.memory.HybridPages.of(m, w, tokenBytes, tp, m.attentionLayerCount(), m.linearLayerCount());
+    }
+
+    @Test
+    void vllmSizesTheAttentionBlockToHoldALinearLayersState() {
+        // "Setting attention block size to N tokens", "Padding mamba page size by P %" in vLLM logs: Qwen3-Next TP 2
+        // 544 / 1.49 % (public code copy (index id) 7292846353; its state in bf16), Qwen3.5-9B 528 (66202049190),
+        // -27B 784 / 0.13 % (53942682719), -35B-A3B 1056 / 0.76 % (56699148270; states in fp32, mamba_ssm_dtype)
+        var next = pages(MemoryTermsTest.spec("Qwen/Qwen3-Next-80B-A3B-Instruct"), 2);
+        assertThat(next.blockSize()).isEqualTo(544);
+        assertThat(100 * next.statePadding()).isCloseTo(1.49, org.assertj.core.api.Assertions.within(0.005));
+        assertThat(pages(qwen35(4096, 32, 16, 4, 32, false), 1).blockSize()).isEqualTo(528);
+        var q27 = pages(qwen35(5120, 64, 24, 4, 48, false), 1);
+        assertThat(q27.blockSize()).isEqualTo(784);
+        assertThat(100 * q27.statePadding()).isCloseTo(0.13, org.assertj.core.api.Assertions.within(0.005));
+        var q35 = pages(qwen35(2048, 40, 16, 2, 32, true), 1);
+        assertThat(q35.blockSize()).isEqualTo(1056);
+        assertThat(100 * q35.statePadding()).isCloseTo(0.76, org.assertj.core.api.Assertions.within(0.005));
+        // Qwen3-Next TP 2: 44.59 GiB for the cache made 7,162 blocks of 12 layers' pages (groups of 12: 1 attention,
+        // 3 linear); later vLLM reports such a pool as blocks × block tokens (4,455,808 tokens = 8,191 × 544)
+        assertThat(next.groupSize()).isEqualTo(12);
+        assertThat(next.attentionGroups() + next.linearGroups()).isEqualTo(4);
+        assertThat(next.blocks((long) (44.59 * (1L << 30)))).isEqualTo(7162);
+    }
+
+    @Test
+    void llamaCppKeepsTheRecurrentStateInF32AndTheKvCacheOnlyForAttentionLayers() {
+        // llama_memory_recurrent / llama_kv_cache lines: Qwen3.5-9B -np 4: 201.00 MiB (R 9.00 + S 192.00), KV
+        // 4224.00 MiB for 135,168 cells in 8 layers (public code copy (index id) 59045670747); Qwen3.5-27B, one
+        // sequence: 149.62 MiB, KV 1536.00 MiB for 24,576 cells in 16 layers (68664296548)
+        Estimate nine = org.gpuplan.estimate.Estimator.estimate("q9", qwen35(4096, 32, 16, 4, 32, false),
+                MemoryTermsTest.workload("task", "infer", "framework", "llama.cpp", "quant", "q4_k_m", "kv_dtype",
+                        "fp16", "seq_len", "33792", "batch_size", "4"), java.util.Optional.empty());
+        assertThat(nine.memory().bytes("recurrent_state")).isEqualTo(201L << 20);
+        assertThat(nine.memory().bytes("kv_cache")).isEqualTo(4224L << 20);
+        Estimate big = org.gpuplan.estimate.Estimator.estimate("q27", qwen35(5120, 64, 24, 4, 48, false),
+                MemoryTermsTest.workload("task", "infer", "framework", "llama.cpp", "quant", "q4_k_m", "kv_dtype",
+                        "fp16", "seq_len", "24576"), java.util.Optional.empty());
+        assertThat(big.memory().bytes("recurrent_state") / (double) (1 << 20)).isCloseTo(149.62,
+                org.assertj.core.api.Assertions.within(0.005));
+        assertThat(big.memory().bytes("kv_cache")).isEqualTo(1536L << 20);
+        // the state stays in every phase: the peak grows by it
+        assertThat(big.memory().peakAllocated()).isGreaterThan(big.memory().bytes("weights")
+                + big.memory().bytes("kv_cache") + big.memory().bytes("recurrent_state"));
+    }
+
+    @Test
+    void qwen35CountsItsViTAndMtpLayer() {
+        // GGUF general.parameter_count u64 = 35951822704 for the Qwen3.5/3.6-35B-A3B architecture (ollama PR
+        // #16031): language model + MTP layer + vision tower; the config as in public code copy (index id)
+        // 65784375222
+        String json = """
+                {"architectures":["Qwen3_5MoeForConditionalGeneration"],"model_type":"qwen3_5_moe",
+                 "text_config":{"model_type":"qwen3_5_moe_text","num_hidden_layers":40,"full_attention_interval":4,
+                  "hidden_size":2048,"vocab_size":248320,"num_attention_heads":16,"num_key_value_heads":2,
+                  "head_dim":256,"attn_output_gate":true,"linear_num_key_heads":16,"linear_num_value_heads":32,
+                  "linear_key_head_dim":128,"linear_value_head_dim":128,"linear_conv_kernel_dim":4,
+                  "num_experts":256,"num_experts_per_tok":8,"moe_intermediate_size":512,
+                  "shared_expert_intermediate_size":512,"tie_word_embeddings":false,"mtp_num_hidden_layers":1},
+                 "vision_config":{"depth":27,"hidden_size":1152,"intermediate_size":4304,"out_hidden_size":2048,
+                  "in_channels":3,"patch_size":16,"temporal_patch_size":2,"spatial_merge_size":2,
+                  "num_position_embeddings":2304,"deepstack_visual_indexes":[]}}""";
+        ModelSpec m = org.gpuplan.io.HfConfigParser.parse(json, "q35", "q35").spec();
+        var b = org.gpuplan.model.ParameterCounter.count(m);
+        assertThat(b.totalCount() + b.mtp().value()).isEqualTo(35_951_822_704L);
+        assertThat(m.linearLayerCount()).isEqualTo(30);
+    }
+
+    @Test
+    void trainingAHybridModelIsRefusedWithTheReason() {
+        assertThatThrownBy(() -> MemoryTermsTest.estimate("Qwen/Qwen3-Next-80B-A3B-Instruct", "H200-SXM-141GB",
+                "task", "train", "method", "lora")).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("Gated DeltaNet").hasMessageContaining("--task infer");
+    }
 }
