@@ -61,7 +61,8 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
     public MemoryEstimate plusResident(Term t) {
         long v = t.value();
         List<Term> more = new java.util.ArrayList<>(terms);
-        more.add(t);
+        int kv = more.stream().map(Term::key).toList().indexOf("kv_cache");
+        more.add(kv < 0 ? more.size() : kv + 1, t); // beside the KV cache it complements
         List<Phase> grown = phases.stream().map(ph -> {
             List<String> contents = new java.util.ArrayList<>(ph.contents());
             contents.add(t.key());
