@@ -21,7 +21,9 @@ final class GgufSpec {
             Map.entry("gemma", "gemma"), Map.entry("gemma2", "gemma2"), Map.entry("gemma3", "gemma3_text"),
             Map.entry("phi3", "phi3"), Map.entry("gpt2", "gpt2"), Map.entry("gptneox", "gpt_neox"),
             Map.entry("bert", "bert"), Map.entry("deepseek2", "deepseek_v3"), Map.entry("gpt-oss", "gpt_oss"),
-            Map.entry("glm4moe", "glm4_moe"), Map.entry("llama4", "llama4_text"));
+            Map.entry("glm4moe", "glm4_moe"), Map.entry("llama4", "llama4_text"),
+            Map.entry("qwen3next", "qwen3_next"), Map.entry("qwen35", "qwen3_5_text"),
+            Map.entry("qwen35moe", "qwen3_5_moe_text"));
 
     private GgufSpec() {
     }
@@ -82,6 +84,23 @@ final class GgufSpec {
             c.put("num_nextn_predict_layers", f.integer(a + ".nextn_predict_layers").orElse(0L));
         } else {
             copy(f, c, a + ".attention.key_length", "head_dim");
+        }
+        if (modelType.equals("qwen3_next") || modelType.startsWith("qwen3_5")) {
+            // Gated DeltaNet sizes in llama.cpp's ssm.* keys: group_count = key heads, time_step_rank = value heads,
+            // state_size = head dim, inner_size = value heads × value head dim; block_count includes the MTP blocks
+            long nextn = f.integer(a + ".nextn_predict_layers").orElse(0L);
+            f.integer(a + ".block_count").ifPresent(b -> c.put("num_hidden_layers", Math.max(1, b - nextn)));
+            c.put("mtp_num_hidden_layers", nextn);
+            copy(f, c, a + ".ssm.group_count", "linear_num_key_heads");
+            copy(f, c, a + ".ssm.time_step_rank", "linear_num_value_heads");
+            copy(f, c, a + ".ssm.state_size", "linear_key_head_dim");
+            copy(f, c, a + ".ssm.conv_kernel", "linear_conv_kernel_dim");
+            copy(f, c, a + ".full_attention_interval", "full_attention_interval");
+            long inner = f.integer(a + ".ssm.inner_size").orElse(0L);
+            long valueHeads = f.integer(a + ".ssm.time_step_rank").orElse(0L);
+            if (inner > 0 && valueHeads > 0) {
+                c.put("linear_value_head_dim", inner / valueHeads);
+            }
         }
         if (modelType.equals("glm4_moe")) {
             // convert_hf_to_gguf writes the MTP layer as an extra block (block_count = layers + nextn); every GLM-4.5

@@ -59,4 +59,29 @@ class GgufNewFamiliesTest {
         // its own embedding and head)
         assertThat(ParameterCounter.count(spec).totalCount()).isEqualTo(106_852_251_264L);
     }
+
+    @Test
+    void aQwen35MoeGgufIsTheHybridModelWithItsMtpBlockApart() {
+        // the metadata of a Qwen3.5/3.6-35B-A3B GGUF as tabulated in public code copy (index id) 60841649015
+        TestFiles.Gguf g = new TestFiles.Gguf().kv("general.architecture", "qwen35moe").kv("general.file_type", 15)
+                .kv("qwen35moe.block_count", 41).kv("qwen35moe.context_length", 262144)
+                .kv("qwen35moe.embedding_length", 2048).kv("qwen35moe.attention.head_count", 16)
+                .kv("qwen35moe.attention.head_count_kv", 2).kv("qwen35moe.attention.key_length", 256)
+                .kv("qwen35moe.expert_count", 256).kv("qwen35moe.expert_used_count", 8)
+                .kv("qwen35moe.expert_feed_forward_length", 512)
+                .kv("qwen35moe.expert_shared_feed_forward_length", 512).kv("qwen35moe.ssm.conv_kernel", 4)
+                .kv("qwen35moe.ssm.state_size", 128).kv("qwen35moe.ssm.group_count", 16)
+                .kv("qwen35moe.ssm.time_step_rank", 32).kv("qwen35moe.ssm.inner_size", 4096)
+                .kv("qwen35moe.full_attention_interval", 4).kv("qwen35moe.nextn_predict_layers", 1)
+                .kv("qwen35moe.vocab_size", 248320).tensor("output.weight", GgmlType.F32, 8);
+        GgufFile f = GgufReader.read(ByteSource.of(g.build()), "q35.gguf");
+        ModelSpec spec = GgufSpec.derive(f, "q35", new ArrayList<>()).orElseThrow().spec();
+        assertThat(spec.family()).isEqualTo(Family.QWEN3_5_MOE);
+        assertThat(spec.numLayers()).isEqualTo(40);
+        assertThat(spec.linearLayerCount()).isEqualTo(30);
+        var b = ParameterCounter.count(spec);
+        // 35,951,822,704 (the GGUF's general.parameter_count with the ViT, ollama PR #16031) less the ViT's
+        // 446,571,248 (its own mmproj file in llama.cpp)
+        assertThat(b.totalCount() + b.mtp().value()).isEqualTo(35_951_822_704L - 446_571_248L);
+    }
 }
