@@ -27,6 +27,12 @@ public sealed interface VisionEncoder permits VisionEncoder.Siglip, VisionEncode
     /** A short name for reports. */
     String kind();
 
+    /** One line for reports. */
+    default String summary() {
+        return kind() + ", " + layers() + " layers, hidden " + hiddenSize() + ", " + imageSize() + " px images in "
+                + patchSize() + " px patches (" + patches() + " per image)";
+    }
+
     /** Patches per image (tile). */
     default long patches() {
         long side = imageSize() / patchSize();
@@ -108,6 +114,13 @@ public sealed interface VisionEncoder permits VisionEncoder.Siglip, VisionEncode
         @Override
         public String kind() {
             return "Qwen3-VL ViT";
+        }
+
+        @Override
+        public String summary() {
+            return kind() + ", " + layers + " layers, hidden " + hiddenSize + ", " + patchSize + " px patches over "
+                    + temporalPatch + " frames at dynamic resolution (" + positions + " learned positions), "
+                    + spatialMerge + "×" + spatialMerge + " patches merged per token";
         }
     }
 }

@@ -333,9 +333,7 @@ public final class InspectReport {
             kv(out, "MTP modules", Integer.toString(s.mtpLayers()));
         }
         if (s.vision() != null) {
-            kv(out, "vision tower", s.vision().kind() + ", " + s.vision().layers() + " layers, hidden " + s.vision().hiddenSize()
-                    + ", " + s.vision().imageSize() + " px images in " + s.vision().patchSize() + " px patches ("
-                    + s.vision().patches() + " per image)");
+            kv(out, "vision tower", s.vision().summary());
         }
         pc.checkpointDtype().ifPresent(d -> kv(out, "checkpoint dtype", d));
         pc.quantization().ifPresent(q -> kv(out, "quantization", q));
