@@ -88,9 +88,7 @@ final class GgufSpec {
         if (modelType.equals("qwen3_next") || modelType.startsWith("qwen3_5")) {
             // Gated DeltaNet sizes in llama.cpp's ssm.* keys: group_count = key heads, time_step_rank = value heads,
             // state_size = head dim, inner_size = value heads × value head dim; block_count includes the MTP blocks
-            long nextn = f.integer(a + ".nextn_predict_layers").orElse(0L);
-            f.integer(a + ".block_count").ifPresent(b -> c.put("num_hidden_layers", Math.max(1, b - nextn)));
-            c.put("mtp_num_hidden_layers", nextn);
+            mtpBlocksApart(f, c, a, "mtp_num_hidden_layers");
             copy(f, c, a + ".ssm.group_count", "linear_num_key_heads");
             copy(f, c, a + ".ssm.time_step_rank", "linear_num_value_heads");
             copy(f, c, a + ".ssm.state_size", "linear_key_head_dim");
@@ -105,9 +103,7 @@ final class GgufSpec {
         if (modelType.equals("glm4_moe")) {
             // convert_hf_to_gguf writes the MTP layer as an extra block (block_count = layers + nextn); every GLM-4.5
             // release has q/k/v biases (attention_bias true)
-            long nextn = f.integer(a + ".nextn_predict_layers").orElse(0L);
-            f.integer(a + ".block_count").ifPresent(b -> c.put("num_hidden_layers", Math.max(1, b - nextn)));
-            c.put("num_nextn_predict_layers", nextn);
+            mtpBlocksApart(f, c, a, "num_nextn_predict_layers");
             c.put("attention_bias", true);
         }
         long vocab = f.integer(a + ".vocab_size")
@@ -127,6 +123,13 @@ final class GgufSpec {
                     + "); showing the tensor table only");
             return Optional.empty();
         }
+    }
+
+    /** convert_hf_to_gguf writes MTP layers as extra blocks (block_count = layers + nextn_predict_layers). */
+    private static void mtpBlocksApart(GgufFile f, ObjectNode c, String a, String mtpField) {
+        long nextn = f.integer(a + ".nextn_predict_layers").orElse(0L);
+        f.integer(a + ".block_count").ifPresent(b -> c.put("num_hidden_layers", Math.max(1, b - nextn)));
+        c.put(mtpField, nextn);
     }
 
     private static void copy(GgufFile f, ObjectNode c, String key, String field) {
