@@ -74,7 +74,8 @@ final class InferencePerf {
         boolean dynamicCache = w.framework() == Framework.HF && !w.perf().compile();
         java.util.function.DoubleFunction<double[]> decode = b -> {
             long ctx = prompt + output / 2;
-            double kvPerLayer = KvCache.bytes(m, w, 1, ctx, kvElem) / (double) m.numLayers() * b;
+            // per attention layer (linear-attention layers read their recurrent state instead, in PassCost)
+            double kvPerLayer = KvCache.bytes(m, w, 1, ctx, kvElem) / (double) Math.max(1, m.attentionLayerCount()) * b;
             long window = m.slidingWindow();
             PassCost f = PassCost.forward(m, r, b, ctx, window > 0 ? Math.min(ctx, window) : ctx, kvPerLayer, tp, ep,
                     bpw, act, elt, dequant);
@@ -83,7 +84,7 @@ final class InferencePerf {
             // transformers' DynamicCache appends with torch.cat: every step copies each layer's whole K/V (read and
             // write), twice the cache's bytes (profiled on an H200: Llama-3.1-8B at batch 32 spent 4.7 ms per step
             // in elementwise kernels); paged engines and static caches write only the new token
-            double cacheCopy = dynamicCache ? 2 * kvPerLayer * m.numLayers() / tp : 0;
+            double cacheCopy = dynamicCache ? 2 * kvPerLayer * m.attentionLayerCount() / tp : 0;
             return new double[] {f.timeS() + head + comm + r.memory(cacheCopy), f.flops()
                     + PassCost.lmHeadFlops(m, b) / tp, f.bytes() + cacheCopy
                     + (double) m.hiddenSize() * m.vocabSize() / tp * bpw, comm, f.kernels() + 4 + 2 * m.numLayers()};

@@ -3,6 +3,7 @@ package org.gpuplan.perf;
 import java.util.ArrayList;
 import java.util.List;
 import org.gpuplan.model.Attention;
+import org.gpuplan.model.GatedDeltaNet;
 import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.Moe;
@@ -30,10 +31,34 @@ final class LayerShapes {
             out.add(Gemm.dense("o_proj", a * l.vHeadDim(), h));
         } else {
             Attention.Standard s = (Attention.Standard) m.attention();
-            out.add(Gemm.dense("qkv_proj", h, (long) (s.numHeads() + 2L * s.numKvHeads()) * s.headDim()));
+            // an output gate doubles the query projection (Qwen3-Next, Qwen3.5)
+            long q = (long) (s.outputGate() ? 2 : 1) * s.numHeads();
+            out.add(Gemm.dense("qkv_proj", h, (q + 2L * s.numKvHeads()) * s.headDim()));
             out.add(Gemm.dense("o_proj", (long) s.numHeads() * s.headDim(), h));
         }
         return out;
+    }
+
+    /** A Gated DeltaNet layer's GEMMs: q, k, v, z, b, a in (fused, as Qwen3-Next stores them), out_proj. */
+    static List<Gemm> linearAttentionProjections(ModelSpec m) {
+        GatedDeltaNet g = m.linearAttention();
+        long h = m.hiddenSize();
+        return List.of(Gemm.dense("in_proj", h, 2 * g.keyDim() + 2 * g.valueDim() + 2L * g.numValueHeads()),
+                Gemm.dense("o_proj", g.valueDim(), h));
+    }
+
+    /** Tokens per chunk of the chunked delta rule (FLA chunk_gated_delta_rule, vLLM's GDN prefill). */
+    static final int DELTA_RULE_CHUNK = 64;
+
+    /**
+     * FLOPs per token of the Gated DeltaNet token mixing, all heads: the state update and readout, 2 MACs of
+     * dk·dv per value head (k ⊗ v into the state, q through it), and the chunk-local attention over 64 tokens
+     * (q·k and the weights onto v: 2·C·(dk + dv) per value head); each MAC is 2 FLOPs.
+     */
+    static double linearMixFlopsPerToken(ModelSpec m) {
+        GatedDeltaNet g = m.linearAttention();
+        double perHead = 2.0 * g.keyHeadDim() * g.valueHeadDim() + DELTA_RULE_CHUNK * (g.keyHeadDim() + g.valueHeadDim());
+        return 2 * g.numValueHeads() * perHead;
     }
 
     /** The feed-forward GEMMs of one layer: the dense MLP, or router + the top-k routed experts + shared experts. */

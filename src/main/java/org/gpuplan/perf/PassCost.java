@@ -58,14 +58,14 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double ele
         double gemmS = 0, attS = 0, eltS = 0, launchS = 0, gemmF = 0, attF = 0, bytes = 0, actElems = 0, weightElems = 0;
         long kernels = 0;
         double width = LayerShapes.attentionWidth(m) / (double) tp;
-        // layers come in few kinds (dense/MoE × full/sliding attention): cost each kind once, weight by its count
-        // (four kinds at most: sliding window × MoE; counted in order of first appearance, without hashing)
-        Layer[] kindLayer = new Layer[4];
-        int[] kindCount = new int[4];
-        int[] order = new int[4];
+        // layers come in few kinds (dense/MoE × full/sliding/linear attention): cost each kind once, weight by its
+        // count (eight kinds at most; counted in order of first appearance, without hashing)
+        Layer[] kindLayer = new Layer[8];
+        int[] kindCount = new int[8];
+        int[] order = new int[8];
         int kindsSeen = 0;
         for (Layer layer : m.layers()) {
-            int kind = (layer.slidingWindow() ? 1 : 0) + (layer.moe() ? 2 : 0);
+            int kind = (layer.slidingWindow() ? 1 : 0) + (layer.moe() ? 2 : 0) + (layer.linearAttention() ? 4 : 0);
             if (kindCount[kind]++ == 0) {
                 kindLayer[kind] = layer;
                 order[kindsSeen++] = kind;
@@ -77,7 +77,9 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double ele
             double gemmS0 = gemmS, attS0 = attS, eltS0 = eltS, launch0 = launchS, gemmF0 = gemmF, attF0 = attF, bytes0 = bytes;
             double act0 = actElems, w0 = weightElems;
             long k0 = kernels;
-            for (Gemm g : concat(LayerShapes.attentionProjections(m), LayerShapes.feedForward(m, layer))) {
+            boolean linear = layer.linearAttention() && m.linearAttention() != null;
+            for (Gemm g : concat(linear ? LayerShapes.linearAttentionProjections(m)
+                    : LayerShapes.attentionProjections(m), LayerShapes.feedForward(m, layer))) {
                 boolean expert = g.stored() > 1;
                 // column/row parallel: one side of every projection is split across tp (experts: across ep, then tp)
                 double in = g.in(), out = g.out();
@@ -105,8 +107,11 @@ record PassCost(double gemmS, double attentionS, double elementwiseS, double ele
                 kernels += expert ? 2 : 1;
             }
             double keys = layer.slidingWindow() ? windowKeys : keysPerQuery;
-            double af = tokens * keys * 2 * width;
-            double freshKv = kvBytesRead > 0 ? kvBytesRead / tp : tokens * width * actBytes;
+            double af = linear ? tokens * LayerShapes.linearMixFlopsPerToken(m) / tp : tokens * keys * 2 * width;
+            // a linear layer reads and writes its recurrent state once per decoded token instead of a KV cache
+            double stateBytes = linear ? 2.0 * m.linearAttention().recurrentStateElements() * 4 / tp : 0;
+            double freshKv = linear ? (kvBytesRead > 0 ? tokens * stateBytes : tokens * width * actBytes)
+                    : kvBytesRead > 0 ? kvBytesRead / tp : tokens * width * actBytes;
             attS += r.attention(af, freshKv);
             attF += af;
             bytes += freshKv;

@@ -1,0 +1,37 @@
+package org.gpuplan.perf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.hardware.TensorDtype;
+import org.gpuplan.io.HfConfigParser;
+import org.gpuplan.io.ModelCatalog;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.workload.PerfOptions;
+import org.junit.jupiter.api.Test;
+
+/** Gated DeltaNet layers mix tokens in time linear in the context; only the softmax-attention layers grow with it. */
+class LinearAttentionCostTest {
+
+    static ModelSpec spec(String id) {
+        ModelCatalog c = ModelCatalog.builtIn();
+        return HfConfigParser.parse(c.config(c.find(id).orElseThrow()), id, id).spec();
+    }
+
+    @Test
+    void theTokenMixingFlopsOfAPrefillCountTheDeltaRuleForLinearLayers() {
+        ModelSpec next = spec("Qwen/Qwen3-Next-80B-A3B-Instruct");
+        // 32 value heads × 2 × (2 · 128 · 128 + 64 · (128 + 128)) FLOPs per token
+        assertThat(LayerShapes.linearMixFlopsPerToken(next)).isEqualTo(32 * 2 * (2.0 * 128 * 128 + 64 * 256));
+        Roofline r = Roofline.of(GpuCatalog.builtIn().require("H200-SXM-141GB"), TensorDtype.BF16, PerfOptions.DEFAULT,
+                2e-6, true);
+        double tokens = 32768;
+        double keys = LayerShapes.causalKeys(32768, 0);
+        PassCost pass = PassCost.forward(next, r, tokens, keys, keys, 0, 1, 1, 2, 2, true, 0);
+        // 12 softmax layers: tokens · keys · 2 · width; 36 linear layers: tokens · the per-token delta-rule FLOPs
+        double softmax = 12 * tokens * keys * 2 * LayerShapes.attentionWidth(next);
+        double linear = 36 * tokens * LayerShapes.linearMixFlopsPerToken(next);
+        assertThat(pass.attentionFlops()).isCloseTo(softmax + linear, within(1e-6 * (softmax + linear)));
+    }
+}
