@@ -64,7 +64,7 @@ final class InferencePerf {
         java.util.function.DoubleFunction<double[]> prefill = n -> {
             double tokens = n * prompt;
             PassCost f = PassCost.forward(m, r, tokens, LayerShapes.causalKeys(prompt, 0),
-                    LayerShapes.causalKeys(prompt, m.slidingWindow()), 0, tp, ep, bpw, act, elt, dequant);
+                    LayerShapes.windowKeys(m, prompt), 0, tp, ep, bpw, act, elt, dequant);
             double head = PassCost.lmHead(m, r, n, tp, bpw, act); // logits of each prompt's last token only
             double comm = 2 * m.numLayers() * c.allReduce(tokens * m.hiddenSize() * act, tp, tpSpans);
             return new double[] {f.timeS() + head + comm, f.flops() + PassCost.lmHeadFlops(m, n) / tp, f.bytes(),
@@ -76,8 +76,7 @@ final class InferencePerf {
             long ctx = prompt + output / 2;
             // per attention layer (linear-attention layers read their recurrent state instead, in PassCost)
             double kvPerLayer = KvCache.bytes(m, w, 1, ctx, kvElem) / (double) Math.max(1, m.attentionLayerCount()) * b;
-            long window = m.slidingWindow();
-            PassCost f = PassCost.forward(m, r, b, ctx, window > 0 ? Math.min(ctx, window) : ctx, kvPerLayer, tp, ep,
+            PassCost f = PassCost.forward(m, r, b, ctx, LayerShapes.decodeWindowKeys(m, ctx), kvPerLayer, tp, ep,
                     bpw, act, elt, dequant);
             double head = PassCost.lmHead(m, r, b, tp, bpw, act);
             double comm = 2 * m.numLayers() * c.allReduce(b * m.hiddenSize() * act, tp, tpSpans);

@@ -105,6 +105,30 @@ final class LayerShapes {
      * Mean keys each query attends to over a causal sequence of {@code s} tokens, window {@code w} (0 = none):
      * (1/s)·Σ_{i=1..s} min(i, w).
      */
+    /**
+     * Mean keys per query of a window layer over a causal sequence of {@code s} tokens: a sliding window of w keys
+     * ({@link #causalKeys}), or, for Llama 4's chunked attention, the keys of the query's own chunk so far
+     * ((q · C(C + 1)/2 + r(r + 1)/2) / s for s = q·C + r).
+     */
+    static double windowKeys(ModelSpec m, long s) {
+        long w = m.slidingWindow();
+        if (m.family() != org.gpuplan.model.Family.LLAMA4 || w <= 0 || w >= s) {
+            return causalKeys(s, w);
+        }
+        long q = s / w;
+        long rest = s % w;
+        return (q * (w * (w + 1) / 2.0) + rest * (rest + 1) / 2.0) / s;
+    }
+
+    /** Keys one decoded token at position {@code ctx} attends to in a window layer (a chunk: its own chunk so far). */
+    static double decodeWindowKeys(ModelSpec m, long ctx) {
+        long w = m.slidingWindow();
+        if (w <= 0) {
+            return ctx;
+        }
+        return m.family() == org.gpuplan.model.Family.LLAMA4 ? Math.max(1, ctx % w) : Math.min(ctx, w);
+    }
+
     static double causalKeys(long s, long w) {
         if (w <= 0 || w >= s) {
             return (s + 1) / 2.0;

@@ -102,12 +102,11 @@ public final class TrainingPerf {
             act = w.precision().computeBytes();
             weightBytes = w.method() == Method.QLORA ? 0.5 + 4.0 / 64 : act;
             tokensRank = (double) batch * w.seqLen() / cp;
-            long window = m.slidingWindow();
             // context parallelism splits the queries (tokensRank); ring attention still brings every earlier key to
             // each query, so a query's mean key count is that of the whole sequence and each rank does 1/cp of the
             // attention
             double keys = LayerShapes.causalKeys(w.seqLen(), 0);
-            double windowKeys = LayerShapes.causalKeys(w.seqLen(), window);
+            double windowKeys = LayerShapes.windowKeys(m, w.seqLen());
             // Megatron runs Transformer Engine's fused kernels; PyTorch-native stacks run eager ops unless compiled
             boolean fused = w.perf().compile() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
             int chunks = w.perf().tpCommOverlap() && tp > 1 ? tp : 1;

@@ -34,4 +34,15 @@ class LinearAttentionCostTest {
         double linear = 36 * tokens * LayerShapes.linearMixFlopsPerToken(next);
         assertThat(pass.attentionFlops()).isCloseTo(softmax + linear, within(1e-6 * (softmax + linear)));
     }
+
+    @Test
+    void llama4ChunkedLayersAttendWithinTheirChunk() {
+        ModelSpec scout = spec("meta-llama/Llama-4-Scout-17B-16E-Instruct");
+        // 16,384 tokens in two 8,192-token chunks: a query sees its chunk so far, (8,192 + 1)/2 keys on average;
+        // a sliding window of 8,192 would give (8,192·8,193/2 + 8,192·8,192)/16,384
+        assertThat(LayerShapes.windowKeys(scout, 16384)).isEqualTo(8193 / 2.0);
+        assertThat(LayerShapes.causalKeys(16384, 8192)).isEqualTo((8192 * 8193 / 2.0 + 8192.0 * 8192) / 16384);
+        assertThat(LayerShapes.decodeWindowKeys(scout, 8192 + 100)).isEqualTo(100);
+        assertThat(LayerShapes.decodeWindowKeys(spec("google/gemma-2-9b"), 8192 + 100)).isEqualTo(4096);
+    }
 }
