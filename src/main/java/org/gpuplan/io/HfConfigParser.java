@@ -102,6 +102,16 @@ public final class HfConfigParser {
                     v.positiveOr(lm.hiddenSize(), "out_hidden_size")));
         } else if (family.isPresent()) {
             spec = byFamily(family.get(), c, name, architectures);
+        } else if (c.object("text_config").flatMap(t -> Family.byModelType(t.text("model_type").orElse(null)))
+                .isPresent()) {
+            // a multimodal wrapper gpuplan does not know (Kimi K2.5's kimi_k25) around a language model it does
+            ConfigFields text = c.object("text_config").orElseThrow();
+            Family lm = Family.byModelType(text.text("model_type").orElseThrow()).orElseThrow();
+            spec = byFamily(lm, text, name, architectures);
+            if (c.object("vision_config").isPresent()) {
+                warnings.add("model_type '" + modelType + "': the language model in text_config is read as "
+                        + lm.modelType() + "; its vision tower (vision_config) is not counted");
+            }
         } else {
             spec = generic(c, name, architectures, modelType);
             warnings.add("model_type '" + modelType + "' is not a known family (known: "

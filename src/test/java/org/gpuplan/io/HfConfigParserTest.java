@@ -59,6 +59,17 @@ class HfConfigParserTest {
     }
 
     @Test
+    void anUnknownMultimodalWrapperIsReadByItsLanguageModelWithAWarning() {
+        // Kimi K2.5's shape: model_type kimi_k25 around a kimi_k2 text_config (public code copy (index id)
+        // 55771080898)
+        ParsedConfig pc = HfConfigParser.parse("{\"model_type\":\"kimi_k25\",\"vision_config\":{},\"text_config\":"
+                + LLAMA_TINY + "}", "x", "x");
+        assertThat(pc.spec().family()).isEqualTo(Family.LLAMA);
+        assertThat(ParameterCounter.count(pc.spec()).totalCount()).isEqualTo(total(LLAMA_TINY));
+        assertThat(pc.warnings()).singleElement().asString().contains("kimi_k25").contains("not counted");
+    }
+
+    @Test
     void aDerivativeUnderAnUnknownModelTypeIsReadByItsClass() {
         ParsedConfig pc = HfConfigParser.parse(LLAMA_TINY.replace("\"model_type\":\"llama\"",
                 "\"model_type\":\"my_llama\",\"architectures\":[\"LlamaForCausalLM\"]"), "x", "x");
