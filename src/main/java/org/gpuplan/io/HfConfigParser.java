@@ -137,7 +137,7 @@ public final class HfConfigParser {
             case GPT_BIGCODE -> gptBigCode(c, name, arch);
             case GPT_NEOX -> gptNeox(c, name, arch);
             case BERT, ROBERTA -> encoder(c, name, arch, family);
-            case DEEPSEEK_V2, DEEPSEEK_V3 -> deepseek(c, name, arch, family);
+            case DEEPSEEK_V2, DEEPSEEK_V3, DEEPSEEK_V32 -> deepseek(c, name, arch, family);
             case GPT_OSS -> gptOss(c, name, arch);
             case GLM4_MOE -> glm4Moe(c, name, arch);
             case LLAMA4 -> llama4Text(c, name, arch);
@@ -479,7 +479,9 @@ public final class HfConfigParser {
         int heads = c.positive("num_attention_heads");
         Attention.Latent mla = new Attention.Latent(heads, c.nonNegativeOr(0, "q_lora_rank"),
                 c.positive("kv_lora_rank"), c.nonNegativeOr(128, "qk_nope_head_dim"),
-                c.nonNegativeOr(64, "qk_rope_head_dim"), c.positive("v_head_dim"));
+                c.nonNegativeOr(64, "qk_rope_head_dim"), c.positive("v_head_dim"),
+                family == Family.DEEPSEEK_V32 ? c.positiveOr(64, "index_n_heads") : 0,
+                family == Family.DEEPSEEK_V32 ? c.positiveOr(128, "index_head_dim") : 0);
         int experts = c.nonNegativeOr(0, "n_routed_experts", "num_experts");
         int firstDense = c.nonNegativeOr(0, "first_k_dense_replace");
         int freq = c.positiveOr(1, "moe_layer_freq");
@@ -487,7 +489,8 @@ public final class HfConfigParser {
         if (experts > 0) {
             int shared = c.nonNegativeOr(0, "n_shared_experts");
             int fe = c.positive("moe_intermediate_size");
-            boolean scoreBias = c.text("topk_method").map("noaux_tc"::equals).orElse(family == Family.DEEPSEEK_V3);
+            boolean scoreBias = c.text("topk_method").map("noaux_tc"::equals)
+                    .orElse(family == Family.DEEPSEEK_V3 || family == Family.DEEPSEEK_V32);
             moe = new Moe(experts, topK(c, 8, experts), fe, Math.multiplyExact(shared, fe), false, false, scoreBias,
                     false);
         }

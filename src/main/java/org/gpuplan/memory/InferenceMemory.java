@@ -160,7 +160,7 @@ public final class InferenceMemory {
         // a block holds a token slot in every layer (vLLM V1's hybrid allocator shares one pool between the full and
         // the sliding-window layer groups), so the pool's token count is per token of all layers; a sliding-window
         // layer's saving shows in how many sequences fit, not in the tokens reported
-        double perToken = (double) KvCache.elementsPerTokenPerLayer(m, w) * m.attentionLayerCount() * kvElem;
+        double perToken = KvCache.tokenBytesPerLayer(m, w, kvElem, 1) * m.attentionLayerCount();
         double perSequenceToken = KvCache.bytesPerToken(m, w, context, kvElem);
         Optional<HybridPages> hybrid = hybridPages(m, w, kvElem, 1, m.attentionLayerCount(), m.linearLayerCount());
         long blockBytes = hybrid.map(h -> h.groupSize() * h.pageBytes()).orElse(Bytes.ceil(perToken * BLOCK));

@@ -8,6 +8,7 @@ import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.KvDtype;
 import org.gpuplan.workload.KvLayout;
 import org.gpuplan.workload.Workload;
 
@@ -80,16 +81,36 @@ public final class KvCache {
      * layers keep a recurrent state instead, {@link #recurrentStateBytes}).
      */
     public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes) {
-        long perLayer = elementsPerTokenPerLayer(m, w);
+        double perLayer = tokenBytesPerLayer(m, w, elementBytes, 1);
         double total = 0;
         for (Layer layer : m.layers()) {
             if (layer.linearAttention()) {
                 continue;
             }
             long tokens = layer.slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
-            total += (double) perLayer * tokens * elementBytes;
+            total += perLayer * tokens;
         }
         return Bytes.ceil(total * sequences);
+    }
+
+    /**
+     * Bytes one token occupies in one attention layer's cache on one of {@code tp} ranks: the cached elements at the
+     * cache dtype — except DeepSeek-V3.2, whose engines store the latent as fp8_ds_mla by default (512 fp8 values,
+     * one fp32 scale per 128 and the 64 rope values in bf16: 656 B; bf16 when asked) and add the lightning
+     * indexer's fp8 key with an fp32 scale per 128 (132 B) (vLLM DeepseekV32IndexerCache, FlashMLA-sparse;
+     * SGLang allocates the same 788 B).
+     */
+    public static double tokenBytesPerLayer(ModelSpec m, Workload w, double elementBytes, int tp) {
+        double plain = ShardedInference.kvElementsPerRank(m, w, tp) * elementBytes;
+        if (!(m.attention() instanceof Attention.Latent l) || !l.hasIndexer()) {
+            return plain;
+        }
+        double indexer = l.indexHeadDim() + 4.0 * Math.max(1, l.indexHeadDim() / 128);
+        boolean engine = w.framework().poolsKvCache();
+        boolean fp8 = w.kvDtype() == KvDtype.AUTO || elementBytes == 1;
+        double latent = engine && fp8 ? l.kvLoraRank() + 4.0 * Math.max(1, l.kvLoraRank() / 128)
+                + 2.0 * l.qkRopeHeadDim() : plain;
+        return latent + indexer;
     }
 
     /**

@@ -34,6 +34,7 @@ public final class ShardedInference {
             return KvCache.effective(m, w.framework(), w.kvLayout()) == org.gpuplan.workload.KvLayout.PER_HEAD
                     ? all / tp : all;
         }
+        KvCache.elementsPerTokenPerLayer(m, w); // refuses an MLA kv_layout on standard attention
         Attention.Standard s = (Attention.Standard) m.attention();
         int heads = Math.max(1, s.numKvHeads() / tp);
         return 2L * heads * s.headDim();
@@ -98,7 +99,7 @@ public final class ShardedInference {
         long linearLayers = m.layers().subList(first, Math.min(m.numLayers(), first + (int) sp.layers())).stream()
                 .filter(org.gpuplan.model.Layer::linearAttention).count();
         long attentionLayers = (long) sp.layers() - linearLayers;
-        double perToken = perLayer * kvElem * attentionLayers;
+        double perToken = KvCache.tokenBytesPerLayer(m, w, kvElem, par.tp()) * attentionLayers;
         // sliding-window and chunked layers keep at most their window of each sequence
         double windowed = KvCache.windowedShare(m, context, first, first + (int) sp.layers());
         long kv = (long) (perToken * context * w.batchSize() * windowed);

@@ -53,9 +53,18 @@ public sealed interface Attention permits Attention.Standard, Attention.Latent {
      *
      * @param qLoraRank rank of the query down-projection, 0 when queries are projected directly
      */
-    record Latent(int numHeads, int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim)
-            implements Attention {
+    record Latent(int numHeads, int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim,
+                  int indexHeads, int indexHeadDim) implements Attention {
+
+        /** MLA without DeepSeek-V3.2's lightning indexer. */
+        public Latent(int numHeads, int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim,
+                      int vHeadDim) {
+            this(numHeads, qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim, 0, 0);
+        }
+
         public Latent {
+            Checks.range(indexHeads, 0, MAX_DIM, "index_n_heads");
+            Checks.range(indexHeadDim, 0, MAX_DIM, "index_head_dim");
             Checks.range(numHeads, 1, MAX_DIM, "num_attention_heads");
             Checks.range(qLoraRank, 0, MAX_DIM, "q_lora_rank");
             Checks.range(kvLoraRank, 1, MAX_DIM, "kv_lora_rank");
@@ -63,6 +72,15 @@ public sealed interface Attention permits Attention.Standard, Attention.Latent {
             Checks.range(qkRopeHeadDim, 0, MAX_DIM, "qk_rope_head_dim");
             Checks.range(vHeadDim, 1, MAX_DIM, "v_head_dim");
             Checks.positive(qkNopeHeadDim + qkRopeHeadDim, "qk_nope_head_dim + qk_rope_head_dim");
+        }
+
+        /**
+         * DeepSeek-V3.2's lightning indexer (sparse attention): per layer wq_b (q_lora_rank → heads · dim), wk
+         * (h → dim), a LayerNorm over dim with bias, weights_proj (h → heads); it caches one fp8 key of dim and an
+         * fp32 scale per token (inference/model.py, vLLM DeepseekV32IndexerCache).
+         */
+        public boolean hasIndexer() {
+            return indexHeads > 0 && indexHeadDim > 0;
         }
 
         public int qkHeadDim() {

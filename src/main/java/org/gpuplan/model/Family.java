@@ -29,6 +29,8 @@ public enum Family {
     ROBERTA("roberta", "RobertaForMaskedLM"),
     DEEPSEEK_V2("deepseek_v2", "DeepseekV2ForCausalLM"),
     DEEPSEEK_V3("deepseek_v3", "DeepseekV3ForCausalLM"),
+    /** DeepSeek-V3.2: DeepSeek-V3 with a lightning indexer for sparse attention in every layer. */
+    DEEPSEEK_V32("deepseek_v32", "DeepseekV32ForCausalLM"),
     GPT_OSS("gpt_oss", "GptOssForCausalLM"),
     GLM4_MOE("glm4_moe", "Glm4MoeForCausalLM"),
     /** Qwen3-Next: Gated DeltaNet linear attention in three of four layers, gated softmax attention in the rest. */

@@ -129,7 +129,7 @@ public final class ParameterCounter {
         long kv = mul(h, l.kvLoraRank() + l.qkRopeHeadDim()) + l.kvLoraRank()
                 + mul(l.kvLoraRank(), mul(a, l.qkNopeHeadDim() + l.vHeadDim()));
         long o = mul(mul(a, l.vHeadDim()), h);
-        return q + kv + o;
+        return q + kv + o + indexer(l, h);
     }
 
     /**
@@ -142,7 +142,14 @@ public final class ParameterCounter {
             return 0;
         }
         long q = l.qLoraRank() > 0 ? mul(h, l.qLoraRank()) + l.qLoraRank() : 0;
-        return q + mul(h, l.kvLoraRank() + l.qkRopeHeadDim()) + l.kvLoraRank();
+        return q + mul(h, l.kvLoraRank() + l.qkRopeHeadDim()) + l.kvLoraRank() + indexer(l, h);
+    }
+
+    // DeepSeek-V3.2's lightning indexer: wq_b qr·ni·di + wk h·di + LayerNorm 2·di + weights_proj h·ni (vLLM keeps
+    // all of it replicated: ReplicatedLinear)
+    private static long indexer(Attention.Latent l, long h) {
+        return l.hasIndexer() ? mul(Math.max(l.qLoraRank(), 1), mul(l.indexHeads(), l.indexHeadDim()))
+                + mul(h, l.indexHeadDim()) + 2L * l.indexHeadDim() + mul(h, l.indexHeads()) : 0;
     }
 
     private static String attentionFormula(Attention attention, long h) {
@@ -169,7 +176,8 @@ public final class ParameterCounter {
                     ? "h·qr + qr + qr·a·(dn+dr)" : "h·a·(dn+dr)")
                     + " + h·(kvr+dr) + kvr + kvr·a·(dn+dv) + a·dv·h with h=" + h + ", a=" + l.numHeads()
                     + ", qr=" + l.qLoraRank() + ", kvr=" + l.kvLoraRank() + ", dn=" + l.qkNopeHeadDim()
-                    + ", dr=" + l.qkRopeHeadDim() + ", dv=" + l.vHeadDim();
+                    + ", dr=" + l.qkRopeHeadDim() + ", dv=" + l.vHeadDim() + (l.hasIndexer() ? " + lightning indexer "
+                    + "qr·ni·di + h·di + 2·di + h·ni with ni=" + l.indexHeads() + ", di=" + l.indexHeadDim() : "");
     }
 
     // Dense layers × (3·h·f gated | 2·h·f plain) + biases (2f+h gated | f+h plain).

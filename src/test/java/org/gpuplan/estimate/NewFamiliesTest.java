@@ -176,4 +176,18 @@ class NewFamiliesTest {
                 "task", "train", "method", "lora")).isInstanceOf(InvalidInputException.class)
                 .hasMessageContaining("Gated DeltaNet").hasMessageContaining("--task infer");
     }
+
+    @Test
+    void deepSeekV32CachesFp8DsMlaAndTheIndexerKeyPerToken() {
+        // SGLang PR #11309 (8 × B200, TP 8): 'KV Cache is allocated. #tokens: 975424, KV size: 43.67 GB' = 61 layers ×
+        // 788 B: the fp8_ds_mla latent (512 fp8 + 4 fp32 scales + 64 bf16 rope = 656 B) and the indexer's fp8 key
+        // with its fp32 scale (132 B)
+        ModelSpec v32 = MemoryTermsTest.spec("deepseek-ai/DeepSeek-V3.2");
+        var w = MemoryTermsTest.workload("task", "infer", "framework", "sglang");
+        assertThat(org.gpuplan.memory.KvCache.tokenBytesPerLayer(v32, w, 2, 8)).isEqualTo(788);
+        assertThat(61 * 788.0 * 975_424 / (1L << 30)).isCloseTo(43.67, org.assertj.core.api.Assertions.within(0.005));
+        // asked for bf16, the latent is 576 × 2 B; transformers caches per-head K and V plus the indexer key
+        var bf16 = MemoryTermsTest.workload("task", "infer", "framework", "sglang", "kv_dtype", "bf16");
+        assertThat(org.gpuplan.memory.KvCache.tokenBytesPerLayer(v32, bf16, 2, 8)).isEqualTo(1152 + 132);
+    }
 }
