@@ -1,6 +1,5 @@
 package org.gpuplan.memory;
 
-import org.gpuplan.model.GatedDeltaNet;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.workload.Workload;
 
@@ -28,9 +27,7 @@ public record HybridPages(long blockSize, long pageBytes, long statePageBytes, l
     /** The page layout for {@code attentionLayers} and {@code linearLayers} on one rank of a TP group. */
     public static HybridPages of(ModelSpec m, Workload w, long attentionTokenBytes, int tp, long attentionLayers,
                                  long linearLayers) {
-        GatedDeltaNet g = m.linearAttention();
-        long state = (long) Math.ceil(g.convStateElements() / (double) tp * KvCache.convBytes(w)
-                + g.recurrentStateElements() / (double) tp * KvCache.stateBytes(m, w));
+        long state = (long) Math.ceil(KvCache.statePerLayer(m, w, tp));
         long unit = 16 * Math.max(1, attentionTokenBytes);
         long block = 16 * ((state + unit - 1) / unit);
         long group = Math.max(1, Math.min(attentionLayers, linearLayers));

@@ -77,7 +77,7 @@ public final class InferenceMemory {
         if (linearLayers == 0 || attentionLayers == 0 || w.framework() != Framework.VLLM) {
             return Optional.empty();
         }
-        long tokenBytes = Bytes.ceil(ShardedInference.kvElementsPerRank(m, w, tp) * kvElem);
+        long tokenBytes = Bytes.ceil(KvCache.tokenBytesPerLayer(m, w, kvElem, tp));
         return Optional.of(HybridPages.of(m, w, tokenBytes, tp, attentionLayers, linearLayers));
     }
 

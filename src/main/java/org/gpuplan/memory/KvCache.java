@@ -82,15 +82,24 @@ public final class KvCache {
      */
     public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes) {
         double perLayer = tokenBytesPerLayer(m, w, elementBytes, 1);
-        double total = 0;
-        for (Layer layer : m.layers()) {
-            if (layer.linearAttention()) {
-                continue;
+        return Bytes.ceil(perLayer * heldTokens(m, context, 0, m.numLayers()) * sequences);
+    }
+
+    /**
+     * Token slots one sequence of {@code context} tokens fills in the attention layers {@code from} (inclusive) to
+     * {@code to} (exclusive): a sliding-window (or chunked) layer holds at most its window, a linear-attention layer
+     * none.
+     */
+    private static long heldTokens(ModelSpec m, long context, int from, int to) {
+        List<Layer> layers = m.layers();
+        long held = 0;
+        for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
+            Layer layer = layers.get(i);
+            if (!layer.linearAttention()) {
+                held += layer.slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
             }
-            long tokens = layer.slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
-            total += perLayer * tokens;
         }
-        return Bytes.ceil(total * sequences);
+        return held;
     }
 
     /**
@@ -119,12 +128,16 @@ public final class KvCache {
      * (nv · dk · dv) in the state dtype ({@link #stateBytes}). 0 without such layers.
      */
     public static long recurrentStateBytes(ModelSpec m, Workload w, long sequences, int tp) {
-        GatedDeltaNet g = m.linearAttention();
-        if (g == null) {
+        if (m.linearAttention() == null) {
             return 0;
         }
-        double perLayer = g.convStateElements() * convBytes(w) + g.recurrentStateElements() * stateBytes(m, w);
-        return Bytes.ceil(perLayer / Math.max(1, tp) * m.linearLayerCount() * sequences);
+        return Bytes.ceil(statePerLayer(m, w, tp) * m.linearLayerCount() * sequences);
+    }
+
+    /** One linear-attention layer's state for one sequence on one of {@code tp} ranks, in bytes (unrounded). */
+    static double statePerLayer(ModelSpec m, Workload w, int tp) {
+        GatedDeltaNet g = m.linearAttention();
+        return (g.convStateElements() * convBytes(w) + g.recurrentStateElements() * stateBytes(m, w)) / Math.max(1, tp);
     }
 
     /** Bytes per element of the conv window: f32 in llama.cpp (R), the compute dtype elsewhere. */
@@ -156,17 +169,11 @@ public final class KvCache {
      * token. 1 for models without windows.
      */
     public static double windowedShare(ModelSpec m, long context, int from, int to) {
-        List<Layer> layers = m.layers();
-        long held = 0;
-        long full = 0;
-        for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
-            if (layers.get(i).linearAttention()) {
-                continue; // no KV cache
-            }
-            held += layers.get(i).slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
-            full += context;
-        }
-        return full == 0 ? 1 : held / (double) full;
+        int a = Math.max(0, Math.min(from, m.numLayers()));
+        int b = Math.max(a, Math.min(to, m.numLayers()));
+        long attention = m.layers().subList(a, b).stream().filter(l -> !l.linearAttention()).count();
+        long full = attention * context;
+        return full == 0 ? 1 : heldTokens(m, context, from, to) / (double) full;
     }
 
     /** Bytes per token at a given context, averaging sliding-window layers' capped share. */
