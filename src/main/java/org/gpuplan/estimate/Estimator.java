@@ -164,26 +164,10 @@ public final class Estimator {
         return out;
     }
 
-    /**
-     * Refuses training estimates for models with linear-attention (Gated DeltaNet) layers: what autograd keeps for
-     * them (chunked delta-rule states, conv inputs, gates) is not derived yet, and a number without that derivation
-     * would be a guess.
-     */
-    public static void requireTrainable(ModelSpec spec) {
-        if (spec.linearLayerCount() > 0) {
-            throw new InvalidInputException("task: training memory of linear-attention (Gated DeltaNet) layers is not "
-                    + "modelled yet for " + spec.family().modelType() + "; --task infer is (weights, KV cache of the "
-                    + spec.attentionLayerCount() + " attention layers, recurrent state, engine pools)");
-        }
-    }
-
     private static void checkSupported(ModelSpec spec, Workload w, Optional<Gpu> gpu, List<String> warnings) {
         if (w.training() && w.framework() != Framework.HF && w.parallelism().single()) {
             warnings.add("framework " + w.framework().key() + ": single-GPU training is estimated with "
                     + "transformers/PEFT semantics; framework-specific buffers come with the multi-GPU estimator");
-        }
-        if (w.training()) {
-            requireTrainable(spec);
         }
         if (spec.family().isEncoder() && !w.training() && w.framework() != Framework.HF) {
             throw new InvalidInputException("framework: " + w.framework().key() + " serves decoder models; "

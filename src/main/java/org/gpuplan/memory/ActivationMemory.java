@@ -67,20 +67,37 @@ public final class ActivationMemory {
      */
     static final class Layers extends java.util.AbstractList<Long> implements java.util.RandomAccess {
         private final ModelSpec m;
-        private final long dense;
-        private final long moe;
-        private final long moeLayers;
+        /** Saved bytes by layer kind: index 1 = MoE, 2 = linear-attention mixer, 3 = both. */
+        private final long[] bytes;
+        private final long[] counts = new long[4];
 
         Layers(ModelSpec m, long dense, long moe) {
+            this(m, dense, moe, 0);
+        }
+
+        /** @param linearDelta what a linear-attention layer saves beyond the softmax-attention layer it replaces */
+        Layers(ModelSpec m, long dense, long moe, long linearDelta) {
             this.m = m;
-            this.dense = dense;
-            this.moe = moe;
-            this.moeLayers = m.moeLayerCount();
+            this.bytes = new long[] {dense, moe, dense + linearDelta, moe + linearDelta};
+            if (m.linearAttention() == null) {
+                long moeLayers = m.moeLayerCount(); // no per-layer walk for the common case (planner hot path)
+                counts[0] = m.numLayers() - moeLayers;
+                counts[1] = moeLayers;
+            } else {
+                for (org.gpuplan.model.Layer layer : m.layers()) {
+                    counts[kind(layer)]++;
+                }
+            }
+        }
+
+        private int kind(org.gpuplan.model.Layer layer) {
+            return (layer.moe() && m.moe() != null ? 1 : 0)
+                    + (layer.linearAttention() && m.linearAttention() != null ? 2 : 0);
         }
 
         @Override
         public Long get(int i) {
-            return m.layers().get(i).moe() ? moe : dense;
+            return bytes[kind(m.layers().get(i))];
         }
 
         @Override
@@ -89,11 +106,21 @@ public final class ActivationMemory {
         }
 
         long sum() {
-            return (m.numLayers() - moeLayers) * dense + moeLayers * moe;
+            long total = 0;
+            for (int k = 0; k < 4; k++) {
+                total += counts[k] * bytes[k];
+            }
+            return total;
         }
 
         long max() {
-            return Math.max(moeLayers < m.numLayers() ? dense : Long.MIN_VALUE, moeLayers > 0 ? moe : Long.MIN_VALUE);
+            long max = Long.MIN_VALUE;
+            for (int k = 0; k < 4; k++) {
+                if (counts[k] > 0) {
+                    max = Math.max(max, bytes[k]);
+                }
+            }
+            return max;
         }
     }
 
@@ -181,6 +208,14 @@ public final class ActivationMemory {
             if (att instanceof Attention.Standard st && st.qkNorm()) {
                 qk = Bytes.ceil((4.0 * (a + g) * d + 4.0 * (a + g) + (full ? c * (a + g) * (double) d : 0)) * n);
             }
+            long gate = 0;
+            if (att instanceof Attention.Standard st && st.outputGate()) {
+                // output = attention · sigmoid(gate): sigmoid keeps its output (c·a·d); the product is o_proj's input
+                // when o_proj trains (eager: the contiguous attention output, otherwise not kept, is mul's input)
+                gate = Bytes.ceil((double) c * a * d * (full || w.attention() == AttentionImpl.EAGER ? 2 : 1) * n);
+            }
+            long linearDelta = linearMixerDelta(m, w, new BlockActivations.Shape(b, s, h, a, g, d, 0, e, fp32Stream,
+                    0, w.attention(), full), profile, c) - qk - gate;
             long latent = 0;
             if (att instanceof Attention.Latent l) {
                 latent = Bytes.ceil((c * (double) (l.qLoraRank() + l.kvLoraRank() + l.qkRopeHeadDim())
@@ -188,7 +223,7 @@ public final class ActivationMemory {
             }
             long moeBytes = m.moe() == null ? 0 : Bytes.ceil(moe(m.moe(), h, c, full) * n);
             long adaptersPerLayer = adapters / Math.max(1, m.numLayers());
-            long common = extraNorms + qk + latent + adaptersPerLayer + torchtuneAttentionDelta(m, w, c);
+            long common = extraNorms + qk + gate + latent + adaptersPerLayer + torchtuneAttentionDelta(m, w, c);
             long fusedNorms = 0;
             long fusedDense = 0;
             long fusedMoe = 0;
@@ -202,7 +237,7 @@ public final class ActivationMemory {
                         * m.moe().topK() * n);
             }
             perLayer = new Layers(m, denseBlock.total() + common - fusedNorms - fusedDense,
-                    moeBase.total() + moeBytes + common - fusedNorms - fusedMoe);
+                    moeBase.total() + moeBytes + common - fusedNorms - fusedMoe, linearDelta);
             long sandwich = extraNorms;
             formula = () -> String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
                             + "with fp32 input, %s, %s; derivation and byte-exact check in "
@@ -211,7 +246,11 @@ public final class ActivationMemory {
                     m.moe() != null ? String.format(Locale.ROOT, "; MoE layers %s (router fp32 4·E, per routed "
                             + "token gathered input, expert MLP and weighted output)", Bytes.mib(moeBase.total()
                             + moeBytes)) : "",
-                    sandwich > 0 ? "; sandwich norms " + Bytes.mib(sandwich) : "",
+                    (sandwich > 0 ? "; sandwich norms " + Bytes.mib(sandwich) : "") + (m.linearLayerCount() > 0
+                            ? String.format(Locale.ROOT, "; %d Gated DeltaNet layers %s %s each than a softmax-"
+                            + "attention layer (conv input, L2-normed q/k, v, gates, WY matrix A, gated-norm inputs: "
+                            + "flash-linear-attention fast path)", m.linearLayerCount(), Bytes.mib(Math.abs(
+                            linearDelta)), linearDelta >= 0 ? "more" : "less") : ""),
                     adapters > 0 ? "; LoRA adapter inputs (fp32 copies + r-wide outputs) " + Bytes.mib(adapters)
                             + " in total" : "");
             if (att instanceof Attention.Standard st) {
@@ -235,7 +274,7 @@ public final class ActivationMemory {
                     m.numLayers(), n, Bytes.gib(rebuilt), without.get());
         } else if (w.checkpointing() == Checkpointing.SELECTIVE) {
             double core = attentionCoreBytes(m, w, c, s) * n;
-            layersTotal = Math.max(0, layersTotal - Bytes.ceil(core * m.numLayers()));
+            layersTotal = Math.max(0, layersTotal - Bytes.ceil(core * m.attentionLayerCount()));
             recompute = Bytes.ceil(core);
             java.util.function.Supplier<String> kept = formula;
             formula = () -> kept.get() + "; selective checkpointing recomputes the attention core (its saved tensors "
@@ -266,6 +305,35 @@ public final class ActivationMemory {
         long working = Bytes.ceil(2 * largest);
         return new Saved(perLayer, layersTotal, outside + lossSaved, shared, recompute, lossForward, lossBackward,
                 working, formula, host);
+    }
+
+    /**
+     * Saved bytes by which one Gated DeltaNet layer differs from the softmax-attention layer {@link BlockActivations}
+     * counts: its mixer's tensors ({@link BlockActivations#gatedDeltaNetPerToken}) replace the attention's, and under
+     * autocast the fp32 norm output is cast once per input projection (four, or two fused in Qwen3-Next) instead of
+     * three (q, k, v). 0 for models without linear attention.
+     */
+    static long linearMixerDelta(ModelSpec m, Workload w, BlockActivations.Shape attention,
+                                 BlockActivations.Profile profile, int c) {
+        if (m.linearAttention() == null || m.linearLayerCount() == 0) {
+            return 0;
+        }
+        var gdn = m.linearAttention();
+        double perToken = BlockActivations.gatedDeltaNetPerToken(gdn, c, attention.trainable())
+                - BlockActivations.attentionPerToken(attention, profile);
+        if (attention.trainable() && attention.autocast()) {
+            perToken += ((gdn.fusedProjections() ? 2 : 4) - 3) * (double) c * m.hiddenSize();
+        }
+        // signed: a linear-attention layer can keep less than the attention layer it replaces (eager s² terms)
+        return (long) Math.ceil(perToken * attention.n()) - BlockActivations.attentionConstant(attention, profile);
+    }
+
+    /** What the linear-attention layers' saved tensors assume, for models that have them. */
+    static java.util.Optional<String> linearAttentionAssumption(ModelSpec m) {
+        return m.linearLayerCount() == 0 ? java.util.Optional.empty() : java.util.Optional.of("Gated DeltaNet layers "
+                + "take the fast path (flash-linear-attention ≥ 0.5 and causal-conv1d installed, as transformers "
+                + "recommends): derived from the kernels' saved tensors, not yet checked against a measurement; "
+                + "transformers' pure-PyTorch fallback keeps fp32 chunk tensors and needs several times more");
     }
 
     /**

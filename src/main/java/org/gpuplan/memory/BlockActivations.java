@@ -82,34 +82,83 @@ public final class BlockActivations {
             norm1 += r * h + (x.autocast() ? 3 * c * h : c * h); // autocast casts the input once per q/k/v Linear
             norm2 += r * h + (x.autocast() ? 2 * c * h : c * h); // ... and per gate/up Linear
         }
-        double attn;
-        double qd = (double) x.a() * x.d();
-        boolean repeat = x.attention() == AttentionImpl.SDPA && x.b() > 1;
-        // without a mask, HF asks SDPA for native GQA (enable_gqa); no fp32 fused kernel takes it, so fp32 runs
-        // PyTorch's math attention, which saves what the eager path saves
-        boolean mathFallback = x.attention() == AttentionImpl.SDPA && !repeat && !x.autocast() && x.e() == 4
-                && x.g() < x.a();
-        if (x.attention() == AttentionImpl.EAGER || mathFallback) {
-            boolean softmaxFp32 = true; // softmax(dtype=torch.float32) is explicit in eager_attention_forward
-            double probs = (softmaxFp32 ? 4 : c) + (c != 4 ? c : 0);
-            attn = 3 * c * qd + probs * x.a() * x.s() + (x.trainable() ? c * qd : 0);
-        } else {
-            // q, K and V (repeated to all heads when a 4-D mask is passed), the output (allocated [b, s, heads, d]:
-            // the o_proj input is a view of it) and the fp32 log-sum-exp
-            double kv = 2.0 * (repeat ? x.a() : x.g()) * x.d();
-            attn = c * (qd + kv) + c * qd + 4.0 * x.a();
-            if (repeat) {
-                // SDPA keeps the padded batch's mask [b, 1, s, s] for backward as its own additive copy in the query's
-                // dtype, one per layer (measured on CUDA for fp32, bf16 and autocast; the eager path keeps none)
-                attn += c * (double) x.s();
-            }
-        }
+        double attn = attentionPerToken(x, p);
         double mlp = (x.trainable() ? 4 : 3) * c * (double) x.f();
         double perToken = norm1 + norm2 + attn + mlp;
-        long constant = x.attention() == AttentionImpl.EAGER || mathFallback ? (p.eagerScaleTensor() ? 8 : 0)
-                : p.sdpaRngBytes();
+        long constant = attentionConstant(x, p);
         long input = fp32Residual ? Bytes.ceil(4 * h * x.n()) : 0;
         return new Saved(Bytes.ceil(perToken * x.n()) + constant, input);
+    }
+
+    /**
+     * Bytes per token one Gated DeltaNet mixer (Qwen3-Next / Qwen3.5 linear-attention layer) saves on the fast path
+     * transformers takes when flash-linear-attention (FLA, 0.5 or later: grouped value heads) and causal-conv1d are
+     * installed. K = key width, V = value width, C = 2K + V conv channels, Hk key heads, Hv value heads, c the compute
+     * dtype's bytes:
+     * <ul>
+     * <li>causal_conv1d_fn keeps its input, the in_proj_qkv output: c·C (the conv+SiLU output is copied into q, k, v
+     * and freed);</li>
+     * <li>the gate g = −exp(A_log)·softplus(a + dt_bias) runs in fp32: softplus keeps its input (4·Hv) and, when A_log
+     * trains, mul keeps softplus' output (4·Hv);</li>
+     * <li>ChunkGatedDeltaRuleFunction (fla/ops/gated_delta_rule/chunk.py) saves the L2-normalised q and k with their
+     * fp32 rstd (c·K + 4·Hk each), v (c·V), the fp32 chunk-cumulated gate (4·Hv), beta = sigmoid(b) (c·Hv, also what
+     * sigmoid keeps) and the WY matrix A [tokens, Hv, 64] in the input dtype (64·c·Hv); the chunk states h are
+     * recomputed in backward;</li>
+     * <li>FusedRMSNormGated (fla/modules/fused_norm_gate.py) saves the delta-rule output (c·V), the gate z (c·V) and
+     * the fp32 rstd per value head (4·Hv); out_proj keeps the normalised output (c·V) when it trains.</li>
+     * </ul>
+     * Total: c·(C + 2K + 3V + 65·Hv) + 8·Hk + 8·Hv, plus 4·Hv + c·V for full training. The pure-PyTorch fallback
+     * (no FLA) keeps fp32 chunk tensors and needs several times more.
+     */
+    public static double gatedDeltaNetPerToken(org.gpuplan.model.GatedDeltaNet g, int c, boolean trainable) {
+        double k = g.keyDim();
+        double v = g.valueDim();
+        double hk = g.numKeyHeads();
+        double hv = g.numValueHeads();
+        double perToken = c * (g.convDim() + 2 * k + 3 * v + 65 * hv) + 8 * hk + 8 * hv;
+        return perToken + (trainable ? 4 * hv + c * v : 0);
+    }
+
+    /**
+     * Bytes per token the softmax-attention part of {@link #llama} counts (everything between the first norm's
+     * output and o_proj), so that a layer with another token mixer can swap it out.
+     */
+    static double attentionPerToken(Shape x, Profile p) {
+        int c = x.autocast() ? 2 : x.e();
+        double qd = (double) x.a() * x.d();
+        boolean repeat = sdpaRepeats(x);
+        if (savesProbabilities(x)) {
+            // q, K and V repeated to all heads, the fp32 softmax (softmax(dtype=torch.float32) is explicit in
+            // eager_attention_forward) and its cast, the o_proj input when o_proj trains
+            double probs = 4 + (c != 4 ? c : 0);
+            return 3 * c * qd + probs * x.a() * x.s() + (x.trainable() ? c * qd : 0);
+        }
+        // q, K and V (repeated to all heads when a 4-D mask is passed), the output (allocated [b, s, heads, d]: the
+        // o_proj input is a view of it) and the fp32 log-sum-exp; with a padded batch SDPA keeps the mask [b, 1, s, s]
+        // for backward as its own additive copy in the query's dtype, one per layer (measured on CUDA for fp32, bf16
+        // and autocast; the eager path keeps none)
+        double kv = 2.0 * (repeat ? x.a() : x.g()) * x.d();
+        return c * (qd + kv) + c * qd + 4.0 * x.a() + (repeat ? c * (double) x.s() : 0);
+    }
+
+    /** Bytes the attention keeps beside its per-token tensors (the eager scale tensor, or SDPA's RNG state). */
+    static long attentionConstant(Shape x, Profile p) {
+        return savesProbabilities(x) ? (p.eagerScaleTensor() ? 8 : 0) : p.sdpaRngBytes();
+    }
+
+    /** A padded batch (4-D mask) makes transformers repeat K and V to all heads before SDPA. */
+    private static boolean sdpaRepeats(Shape x) {
+        return x.attention() == AttentionImpl.SDPA && x.b() > 1;
+    }
+
+    /**
+     * Whether the attention keeps its s² probabilities: eager, or SDPA in fp32 without a mask, where HF asks for
+     * native GQA (enable_gqa), no fp32 fused kernel takes it and PyTorch's math attention saves what eager saves.
+     */
+    private static boolean savesProbabilities(Shape x) {
+        boolean mathFallback = x.attention() == AttentionImpl.SDPA && !sdpaRepeats(x) && !x.autocast()
+                && x.e() == 4 && x.g() < x.a();
+        return x.attention() == AttentionImpl.EAGER || mathFallback;
     }
 
     /**

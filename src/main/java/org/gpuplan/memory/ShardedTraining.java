@@ -441,6 +441,7 @@ public final class ShardedTraining {
         int dpShard = b.dpShard;
         double optimizerPerParam = inv.optimizerPerParam();
         List<String> assumptions = new ArrayList<>();
+        ActivationMemory.linearAttentionAssumption(m).ifPresent(assumptions::add);
         boolean deepspeed = w.framework() == Framework.DEEPSPEED || par.zero() > 0 && w.framework() != Framework.MEGATRON;
         boolean megatron = w.framework() == Framework.MEGATRON;
         boolean fsdp = par.fsdp() != FsdpMode.NONE && par.fsdp() != FsdpMode.NO_SHARD;

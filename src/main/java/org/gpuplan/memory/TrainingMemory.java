@@ -149,6 +149,7 @@ public final class TrainingMemory {
                     + "all heads (no native GQA) and keeps the mask");
         }
         assumptions.add("all sequences are seq_len tokens long (padding to the longest of the batch)");
+        ActivationMemory.linearAttentionAssumption(m).ifPresent(assumptions::add);
         return new MemoryEstimate(terms, phases, peak, peakAllocated, peakReserved, deviceUsed, Optional.empty(),
                 explanations, assumptions, saved.host());
     }

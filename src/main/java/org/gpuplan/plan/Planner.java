@@ -55,9 +55,6 @@ public final class Planner {
                     + "'gpuplan gpus' lists the GPUs, --prices FILE adds offers");
         }
         boolean serve = "infer".equals(task(req));
-        if (!serve) {
-            org.gpuplan.estimate.Estimator.requireTrainable(req.spec());
-        }
         java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
         java.util.concurrent.atomic.AtomicInteger evaluated = new java.util.concurrent.atomic.AtomicInteger();
         // GPU types are independent searches: run them on all cores

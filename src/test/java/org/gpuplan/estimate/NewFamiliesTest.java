@@ -171,10 +171,37 @@ class NewFamiliesTest {
     }
 
     @Test
-    void trainingAHybridModelIsRefusedWithTheReason() {
-        assertThatThrownBy(() -> MemoryTermsTest.estimate("Qwen/Qwen3-Next-80B-A3B-Instruct", "H200-SXM-141GB",
-                "task", "train", "method", "lora")).isInstanceOf(InvalidInputException.class)
-                .hasMessageContaining("Gated DeltaNet").hasMessageContaining("--task infer");
+    void aGatedDeltaNetLayerSavesWhatTheFlaFastPathKeepsInPlaceOfTheAttention() {
+        // Qwen3-Next: K = 16 × 128, V = 32 × 128, C = 2K + V = 8192, Hk 16, Hv 32; bf16 LoRA, SDPA, one sequence.
+        // Delta-net mixer: 2·(C + 2K + 3V + 65·Hv) + 8·Hk + 8·Hv = 53,696 B per token (BlockActivations javadoc);
+        // the attention it replaces: q, K, V, output 2·(4096 + 1024) + 2·4096 + log-sum-exp 4·16 = 18,496, q/k norms
+        // 4·18·256 + 4·18 = 18,504, the output gate's sigmoid 2·4096 = 8,192, and SDPA's 16-byte RNG state per layer
+        ModelSpec next = MemoryTermsTest.spec("Qwen/Qwen3-Next-80B-A3B-Instruct");
+        var w = MemoryTermsTest.workload("task", "train", "method", "lora", "precision", "bf16", "attention", "sdpa",
+                "batch_size", "1", "seq_len", "4096");
+        var saved = org.gpuplan.memory.ActivationMemory.training(next, w);
+        int linear = -1;
+        int attention = -1;
+        for (int i = 0; i < next.numLayers(); i++) {
+            if (next.layers().get(i).linearAttention()) {
+                linear = i;
+            } else {
+                attention = i;
+            }
+        }
+        long n = 4096;
+        long perTokenDelta = 53_696 - 18_496 - 18_504 - 8_192;
+        assertThat(saved.perLayer().get(linear) - saved.perLayer().get(attention)).isEqualTo(perTokenDelta * n - 16);
+        long total = 0;
+        for (long layer : saved.perLayer()) {
+            total += layer;
+        }
+        assertThat(saved.layersTotal()).isEqualTo(total);
+        // an estimate runs end to end and names the layers it swapped
+        MemoryEstimate e = MemoryTermsTest.estimate("Qwen/Qwen3-Next-80B-A3B-Instruct", "H200-SXM-141GB", "task",
+                "train", "method", "qlora", "batch_size", "1", "seq_len", "4096").memory();
+        assertThat(e.peakAllocated()).isGreaterThan(e.bytes("weights_bytes"));
+        assertThat(e.assumptions()).anyMatch(a -> a.contains("flash-linear-attention"));
     }
 
     @Test
