@@ -111,7 +111,7 @@ public final class ModelsReport {
 
     public String toText() {
         StringBuilder out = new StringBuilder();
-        out.append(String.format(Locale.ROOT, "%-44s %-12s %10s %10s %6s %7s %-14s %9s%n", "model", "family",
+        out.append(String.format(Locale.ROOT, "%-44s %-16s %10s %10s %6s %7s %-14s %9s%n", "model", "family",
                 "params", "active", "layers", "hidden", "attention", "context"));
         for (Row r : rows) {
             ModelSpec s = r.spec();
@@ -121,7 +121,7 @@ public final class ModelsReport {
             } else {
                 attn += " " + s.attention().numHeads();
             }
-            out.append(String.format(Locale.ROOT, "%-44s %-12s %10s %10s %6d %7d %-14s %9s%n", r.entry().id(),
+            out.append(String.format(Locale.ROOT, "%-44s %-16s %10s %10s %6d %7d %-14s %9s%n", r.entry().id(),
                     s.family().modelType(), Units.shortCount(r.parameters().totalCount()),
                     Units.shortCount(r.parameters().activeCount()), s.numLayers(), s.hiddenSize(), attn,
                     s.maxContext() > 0 ? Units.count(s.maxContext()) : "-"));
