@@ -81,6 +81,13 @@ public final class InferenceMemory {
         return Optional.of(HybridPages.of(m, w, tokenBytes, tp, attentionLayers, linearLayers));
     }
 
+    /** SGLang's state pool as a memory term (JSON recurrent_state_pool_bytes). */
+    static Term statePoolTerm(SglangStatePool st) {
+        return new Term("recurrent_state_pool", "recurrent-state pool", st.bytes(), () -> st.describe()
+                + "; a slot is " + st.slotBytes() + " B: conv window in the compute dtype and recurrent state in fp32 "
+                + "(SGLang's mamba_ssm_dtype default) for every linear-attention layer on this GPU");
+    }
+
     /** The linear-attention layers' state for {@code sequences} sequences, split over {@code tp} ranks. */
     static Term recurrentState(ModelSpec m, Workload w, long sequences, int tp) {
         return new Term("recurrent_state", "recurrent state", KvCache.recurrentStateBytes(m, w, sequences, tp),
@@ -141,8 +148,9 @@ public final class InferenceMemory {
         String poolFormula;
         switch (w.framework()) {
             case SGLANG -> {
-                pool = (long) (total * util) - weights.value() - nonTorch;
-                poolFormula = "mem_fraction_static × total − weights − CUDA context (SGLang)";
+                pool = (long) ((total - nonTorch) * util) - weights.value();
+                poolFormula = "mem_fraction_static × (total − CUDA context) − weights (SGLang: the free memory before "
+                        + "loading × the fraction, less the weights)";
             }
             case TENSORRT_LLM -> {
                 pool = (long) (util * (total - weights.value() - activation - nonTorch));
@@ -157,6 +165,10 @@ public final class InferenceMemory {
         if (pool <= 0) {
             pool = 0;
         }
+        Optional<SglangStatePool> states = SglangStatePool.of(m, w, pool, 1, m.linearLayerCount());
+        if (states.isPresent()) {
+            pool = states.get().kvBudget();
+        }
         // a block holds a token slot in every layer (vLLM V1's hybrid allocator shares one pool between the full and
         // the sliding-window layer groups), so the pool's token count is per token of all layers; a sliding-window
         // layer's saving shows in how many sequences fit, not in the tokens reported
@@ -169,6 +181,9 @@ public final class InferenceMemory {
         long capacity = blocks * block;
         double concurrency = hybrid.isPresent() ? hybrid.get().concurrency(blocks, context)
                 : perSequenceToken == 0 ? 0 : blocks * blockBytes / (perSequenceToken * context);
+        if (states.isPresent()) {
+            concurrency = Math.min(concurrency, states.get().maxRunningRequests());
+        }
         MemoryEstimate.KvPool kvPool = new MemoryEstimate.KvPool(blocks * blockBytes, capacity, concurrency,
                 activation, nonTorch);
         List<Term> terms = new ArrayList<>();
@@ -177,8 +192,11 @@ public final class InferenceMemory {
         terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), () -> String.format(Locale.ROOT,
                 "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)%s",
                 poolFormula, util, Bytes.gib(total), Bytes.gib(weights.value()), Bytes.gib(activation),
-                Bytes.gib(nonTorch), blocks, block, capacity, concurrency, context,
-                hybrid.map(h -> "; " + h.describe()).orElse(""))));
+                Bytes.gib(nonTorch), blocks, block, capacity, kvPool.maxConcurrency(), context,
+                hybrid.map(h -> "; " + h.describe()).orElse("")
+                        + states.map(st -> "; after the " + st.describe()).orElse(""))));
+        long statePool = states.map(SglangStatePool::bytes).orElse(0L);
+        states.ifPresent(st -> terms.add(statePoolTerm(st)));
         if (m.linearLayerCount() > 0) {
             terms.add(recurrentState(m, w, w.batchSize(), 1));
         }
@@ -195,9 +213,11 @@ public final class InferenceMemory {
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), graphs + profiledNonTorch, graphs > 0
                 ? "CUDA graph pools (assumed, " + Bytes.mib(graphs) + ") and the profile run's non-torch growth ("
                 + Bytes.mib(profiledNonTorch) + ")" : "non-torch growth"));
-        long allocated = weights.value() + kvPool.poolBytes() + activation + Overheads.cublasWorkspace(gpu);
+        long allocated = weights.value() + kvPool.poolBytes() + statePool + activation
+                + Overheads.cublasWorkspace(gpu);
         List<Phase> phases = List.of(new Phase("serving (pool allocated)", weights.value() + kvPool.poolBytes()
-                + activation, List.of("weights", "kv_pool", "activations")));
+                + statePool + activation, statePool > 0 ? List.of("weights", "kv_pool", "recurrent_state_pool",
+                "activations") : List.of("weights", "kv_pool", "activations")));
         long reserved = allocated + Overheads.cublasReserved(gpu) - Overheads.cublasWorkspace(gpu);
         long outsideTorch = Overheads.context(w) + profiledNonTorch;
         long used = reserved + outsideTorch + graphs;

@@ -142,14 +142,19 @@ public final class ShardedInference {
         long pool = 0;
         long capacity = 0;
         double concurrency = 0;
+        Optional<SglangStatePool> states = Optional.empty();
         if (w.framework().poolsKvCache()) {
             double util = w.gpuMemoryUtilization();
             pool = switch (w.framework()) {
-                case SGLANG -> (long) (total * util) - weights - nonTorch;
+                case SGLANG -> (long) ((total - nonTorch) * util) - weights;
                 case TENSORRT_LLM -> (long) (util * (total - weights - activation - nonTorch));
                 default -> (long) (total * util) - weights - activation - nonTorch;
             };
             pool = Math.max(0, pool);
+            states = SglangStatePool.of(m, w, pool, par.tp(), linearLayers);
+            if (states.isPresent()) {
+                pool = states.get().kvBudget();
+            }
             Optional<HybridPages> hybrid = InferenceMemory.hybridPages(m, w, kvElem, par.tp(), attentionLayers,
                     linearLayers);
             long block = hybrid.map(h -> h.groupSize() * h.pageBytes())
@@ -161,11 +166,18 @@ public final class ShardedInference {
             // sequences fit
             concurrency = (hybrid.isPresent() ? hybrid.get().concurrency(blocks, context)
                     : capacity / (context * windowed)) * (dpAttention ? par.tp() : 1);
+            if (states.isPresent()) {
+                concurrency = Math.min(concurrency, states.get().maxRunningRequests());
+            }
             long tokens = capacity;
+            Optional<SglangStatePool> st = states;
             terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT,
                     "per GPU: utilization × total − "
-                    + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)));
+                    + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)
+                    + st.map(x -> "; after the " + x.describe()).orElse("")));
+            states.ifPresent(x -> terms.add(InferenceMemory.statePoolTerm(x)));
         }
+        long statePool = states.map(SglangStatePool::bytes).orElse(0L);
         terms.add(new Term("activations", "activations", activation, () -> vllm
                 ? String.format(Locale.ROOT, "max(forward of %,d tokens / TP %s, sampler over %,d rows × %,d "
                 + "vocabulary entries on every TP rank%s: %s)", batched, Bytes.gib(forward), sampled,
@@ -175,7 +187,7 @@ public final class ShardedInference {
         terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par)
                 + (vllm ? InferenceMemory.VLLM_PROFILE_NON_TORCH : 0), vllm ? "NCCL buffers and the profile run's "
                 + "non-torch growth" : "NCCL buffers"));
-        long allocated = weights + (w.framework().poolsKvCache() ? pool : kv + state) + activation
+        long allocated = weights + (w.framework().poolsKvCache() ? pool + statePool : kv + state) + activation
                 + Overheads.cublasWorkspace(Optional.of(g));
         long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));
         long used = reserved + nonTorch + (vllm ? Overheads.context(w) : 0);

@@ -57,6 +57,9 @@ public final class EstimateReport {
             mem.put("kv_cache_total_bytes", e.ranks().size() == 1 && e.ranks().get(0).gpus() == 1
                     ? m.bytes("kv_cache") : total);
         }
+        if (m.bytes("recurrent_state_pool") > 0) {
+            mem.put("recurrent_state_pool_bytes", m.bytes("recurrent_state_pool"));
+        }
         m.pool().ifPresent(p -> {
             mem.put("kv_pool_bytes", p.poolBytes());
             mem.put("kv_cache_capacity_tokens", p.capacityTokens());

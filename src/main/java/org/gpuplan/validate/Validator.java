@@ -153,6 +153,7 @@ public final class Validator {
             case "weights_bytes" -> m.bytes("weights");
             case "kv_cache_bytes" -> m.bytes("kv_cache");
             case "recurrent_state_bytes" -> m.bytes("recurrent_state");
+            case "recurrent_state_pool_bytes" -> m.bytes("recurrent_state_pool");
             case "activations_bytes", "compute_buffer_bytes" -> m.bytes("activations");
             case "kv_pool_bytes" -> m.pool().map(MemoryEstimate.KvPool::poolBytes).orElseThrow(
                     () -> new InvalidInputException("kv_pool_bytes needs a pooling engine"));
@@ -160,7 +161,7 @@ public final class Validator {
                     () -> new InvalidInputException("kv_cache_capacity_tokens needs a pooling engine"));
             default -> throw new InvalidInputException("metric '" + metric + "' is not predicted (accepted: "
                     + "peak_allocated_bytes, peak_reserved_bytes, device_used_bytes, weights_bytes, kv_cache_bytes, "
-                    + "recurrent_state_bytes, "
+                    + "recurrent_state_bytes, recurrent_state_pool_bytes, "
                     + "activations_bytes, compute_buffer_bytes, kv_pool_bytes, kv_cache_capacity_tokens)");
         };
     }

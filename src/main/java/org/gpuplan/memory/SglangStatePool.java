@@ -1,0 +1,66 @@
+package org.gpuplan.memory;
+
+import java.util.Locale;
+import java.util.Optional;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.Workload;
+
+/**
+ * SGLang's pool of linear-attention states (its MambaPool) for hybrid models such as Qwen3-Next and Qwen3.5. SGLang
+ * splits the budget left after the weights between this pool and the KV pool of the attention layers
+ * (model_runner_kv_cache_mixin.py handle_max_mamba_cache, with the radix cache on, its default): the states take
+ * budget · r / (1 + r) with r = --mamba-full-memory-ratio (0.9), in whole slots of one request's state in every linear
+ * layer of the rank; the KV pool gets the rest. A running request holds three slots (the radix cache keeps states of
+ * cached prefixes: MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO), so the running requests are capped at slots / 3.
+ * MambaPool allocates one slot more than it counts (a padding slot). Checked against SGLang's start-up log of
+ * Qwen3.5-9B on two RTX 4090s (validation set).
+ *
+ * @param slots     max_mamba_cache_size: the states the pool holds
+ * @param slotBytes one request's state on this rank: conv window and recurrent matrix of every linear layer
+ * @param budget    the budget the pool and the KV pool share
+ */
+public record SglangStatePool(long slots, long slotBytes, long budget) {
+
+    /** --mamba-full-memory-ratio: state memory over KV memory (server_args.py default). */
+    static final double FULL_MEMORY_RATIO = 0.9;
+
+    /** Slots a running request holds with the radix cache on (no_buffer strategy). */
+    static final int SLOTS_PER_REQUEST = 3;
+
+    /**
+     * The pool for a rank holding {@code linearLayers} linear-attention layers, or empty when the engine is not SGLang
+     * or the rank has none.
+     */
+    static Optional<SglangStatePool> of(ModelSpec m, Workload w, long budget, int tp, long linearLayers) {
+        if (w.framework() != Framework.SGLANG || linearLayers == 0 || m.linearAttention() == null) {
+            return Optional.empty();
+        }
+        long slotBytes = Bytes.ceil(KvCache.statePerLayer(m, w, tp) * linearLayers);
+        long share = (long) (Math.max(0, budget) * FULL_MEMORY_RATIO / (1 + FULL_MEMORY_RATIO));
+        long slots = slotBytes == 0 ? 0 : share / slotBytes;
+        return Optional.of(new SglangStatePool(slots, slotBytes, budget));
+    }
+
+    /** What the pool allocates: its slots and the padding slot. */
+    public long bytes() {
+        return slots == 0 ? 0 : (slots + 1) * slotBytes;
+    }
+
+    /** The budget left to the KV pool: SGLang subtracts the counted slots only. */
+    public long kvBudget() {
+        return Math.max(0, budget - slots * slotBytes);
+    }
+
+    /** How many requests can run at once with these states. */
+    public long maxRunningRequests() {
+        return slots / SLOTS_PER_REQUEST;
+    }
+
+    public String describe() {
+        return String.format(Locale.ROOT, "SGLang state pool: %s × %.1f/%.1f = %,d slots of %s (+1 padding slot), "
+                        + "%,d running requests at %d slots each; the KV pool gets the rest, %s",
+                Bytes.gib(budget), FULL_MEMORY_RATIO, 1 + FULL_MEMORY_RATIO, slots, Bytes.mib(slotBytes),
+                maxRunningRequests(), SLOTS_PER_REQUEST, Bytes.gib(kvBudget()));
+    }
+}
