@@ -64,6 +64,18 @@ public final class ModelCatalog {
      * meta-llama/Llama-2-7b-chat-hf → meta-llama/Llama-2-7b-hf); empty when none or more than one architecture does.
      */
     public Optional<CatalogEntry> sameArchitectureAs(String ref) {
+        String unquantized = QUANT_SUFFIX.matcher(ref.trim().toLowerCase(Locale.ROOT)).replaceAll("");
+        if (!unquantized.equals(ref.trim().toLowerCase(Locale.ROOT))) {
+            // a quantized checkpoint of a catalog model, often re-published under another org (unsloth, RedHatAI)
+            Optional<CatalogEntry> exact = find(unquantized)
+                    .or(() -> find(unquantized.substring(unquantized.indexOf('/') + 1)));
+            if (exact.isPresent()) {
+                return exact;
+            }
+            Optional<CatalogEntry> variant = sameArchitectureAs(unquantized);
+            return variant.isPresent() || !unquantized.contains("/") ? variant
+                    : sameArchitectureAs(unquantized.substring(unquantized.indexOf('/') + 1));
+        }
         String r = withoutVariantWords(ref);
         boolean withOrg = ref.contains("/");
         List<CatalogEntry> hits = entries.stream().filter(e -> {
@@ -76,13 +88,34 @@ public final class ModelCatalog {
     }
 
     private static String withoutVariantWords(String id) {
-        String s = id.trim().toLowerCase(Locale.ROOT);
+        String s = QUANT_SUFFIX.matcher(id.trim().toLowerCase(Locale.ROOT)).replaceAll("");
         String before;
         do {
             before = s;
             s = s.replaceAll("-(instruct|chat|it|base|pt)(?=-|$)", "");
         } while (!s.equals(before));
         return s;
+    }
+
+    /**
+     * Suffixes of quantized checkpoints published beside a model (Qwen/Qwen3-235B-A22B-FP8, -AWQ, -GPTQ-Int4,
+     * RedHatAI's -FP8-dynamic, unsloth's -bnb-4bit): the same architecture, stored in that format.
+     */
+    private static final java.util.regex.Pattern QUANT_SUFFIX = java.util.regex.Pattern.compile(
+            "-(fp8(-dynamic|-block)?|awq|gptq(-int4)?|int4|(unsloth-)?bnb-4bit)$");
+
+    /**
+     * The storage format a model id's quantized-checkpoint suffix names, in quantization_config's words (fp8, awq,
+     * gptq, bnb-nf4); empty when the id names none.
+     */
+    public static Optional<String> quantizationOfId(String id) {
+        java.util.regex.Matcher m = QUANT_SUFFIX.matcher(id.trim().toLowerCase(Locale.ROOT));
+        if (!m.find()) {
+            return Optional.empty();
+        }
+        String suffix = m.group(1);
+        return Optional.of(suffix.startsWith("fp8") ? "fp8" : suffix.equals("awq") ? "awq"
+                : suffix.endsWith("bnb-4bit") ? "bnb-nf4" : "gptq");
     }
 
     /** The config.json text of an entry. */

@@ -108,8 +108,15 @@ public final class ModelResolver {
             ParsedConfig parsed = HfConfigParser.parse(catalog.config(e), ref, e.id() + " (built-in catalog)");
             List<String> warnings = new java.util.ArrayList<>(parsed.warnings());
             warnings.add(ref + " is not in the built-in catalog: estimated with the architecture of " + e.id()
-                    + " (its base or instruction-tuned variant; such variants share config.json's architecture keys)"
-                    + (options.online() ? "" : "; add --online to read its own config.json"));
+                    + " (its base, instruction-tuned or quantized variant; such variants share config.json's "
+                    + "architecture keys)" + (options.online() ? "" : "; add --online to read its own config.json"));
+            Optional<String> stored = ModelCatalog.quantizationOfId(ref);
+            if (stored.isPresent() && parsed.quantization().isEmpty()) {
+                // the suffix says how the checkpoint stores its weights, as its quantization_config would
+                parsed = new ParsedConfig(parsed.spec(), parsed.checkpointDtype(), stored, parsed.warnings());
+                warnings.add("the id names a " + stored.get() + " checkpoint: inference takes that format unless "
+                        + "--quant says otherwise");
+            }
             return new LoadedModel(ref, "built-in catalog (" + e.id() + ")", Optional.of(e.source()),
                     Optional.of(parsed), Optional.empty(), Optional.empty(), warnings);
         }

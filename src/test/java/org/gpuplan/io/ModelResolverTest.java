@@ -235,4 +235,25 @@ class ModelResolverTest {
         assertThatThrownBy(() -> offline().resolve("someone/Llama-3.1-8B-Instruct"))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("not found");
     }
+    @Test
+    void aQuantizedCheckpointOfACatalogModelTakesItsArchitectureAndNamesItsStorageFormat() {
+        String[][] cases = {{"Qwen/Qwen3.5-35B-A3B-FP8", "Qwen/Qwen3.5-35B-A3B", "fp8"},
+                {"Qwen/Qwen2.5-7B-Instruct-AWQ", "Qwen/Qwen2.5-7B-Instruct", "awq"},
+                {"Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4", "Qwen/Qwen2.5-7B-Instruct", "gptq"},
+                // re-published under another organization: the suffix says it is the same model, quantized
+                {"RedHatAI/Llama-3.1-8B-Instruct-FP8-dynamic", "meta-llama/Llama-3.1-8B", "fp8"},
+                {"unsloth/Llama-3.1-8B-Instruct-bnb-4bit", "meta-llama/Llama-3.1-8B", "bnb-nf4"}};
+        for (String[] c : cases) {
+            LoadedModel m = offline().resolve(c[0]);
+            LoadedModel base = offline().resolve(c[1]);
+            assertThat(ParameterCounter.count(m.spec().orElseThrow()).totalCount())
+                    .isEqualTo(ParameterCounter.count(base.spec().orElseThrow()).totalCount());
+            assertThat(m.config().orElseThrow().quantization()).contains(c[2]);
+            assertThat(m.warnings()).anySatisfy(w -> assertThat(w).contains(c[2] + " checkpoint"));
+        }
+        assertThat(ModelCatalog.quantizationOfId("Qwen/Qwen3-8B")).isEmpty();
+        // a format gpuplan has no weights model for is not stripped: the id stays unknown
+        assertThatThrownBy(() -> offline().resolve("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("not found");
+    }
 }
