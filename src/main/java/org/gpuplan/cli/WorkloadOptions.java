@@ -70,6 +70,10 @@ final class WorkloadOptions {
     @Option(names = {"--max-num-batched-tokens", "--ubatch-size"}, description = "Tokens per engine step (vLLM, "
             + "SGLang); llama.cpp: n_ubatch (-ub)") String maxNumBatchedTokens;
     @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;
+    @Option(names = {"--mamba-ssm-dtype", "--mamba-ssm-cache-dtype"}, description = "Serving: dtype of linear-"
+            + "attention states: auto | float32 | bfloat16 | float16") String mambaSsmDtype;
+    @Option(names = "--max-mamba-cache-size", description = "SGLang: linear-attention state slots (default: its "
+            + "memory split)") String maxMambaCacheSize;
     @Option(names = "--sampler", description = "vLLM top-k/top-p sampler: flashinfer (V1 default) | torch "
             + "(VLLM_USE_FLASHINFER_SAMPLER=0, no FlashInfer, or the V0 engine)") String sampler;
     @Option(names = "--architecture", description = "Override the config's architectures class (e.g. "
@@ -146,6 +150,8 @@ final class WorkloadOptions {
         flags.put("gpu_memory_utilization", gpuMemoryUtilization);
         flags.put("max_num_batched_tokens", maxNumBatchedTokens);
         flags.put("max_num_seqs", maxNumSeqs);
+        flags.put("mamba_ssm_dtype", mambaSsmDtype);
+        flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("sampler", sampler);
         flags.put("architecture", architecture);
         flags.put("gpus", gpus);

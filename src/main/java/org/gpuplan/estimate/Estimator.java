@@ -165,6 +165,13 @@ public final class Estimator {
     }
 
     private static void checkSupported(ModelSpec spec, Workload w, Optional<Gpu> gpu, List<String> warnings) {
+        if (w.stateCache().slots() > 0 && (w.framework() != Framework.SGLANG || spec.linearLayerCount() == 0)) {
+            warnings.add("max_mamba_cache_size sizes SGLang's pool of linear-attention states; it does nothing for "
+                    + w.framework().key() + (spec.linearLayerCount() == 0 ? " with a model without such layers" : ""));
+        }
+        if (w.stateCache().dtype() != org.gpuplan.workload.StateDtype.AUTO && spec.linearLayerCount() == 0) {
+            warnings.add("mamba_ssm_dtype: " + spec.family().modelType() + " has no linear-attention layers; ignored");
+        }
         if (w.training() && w.framework() != Framework.HF && w.parallelism().single()) {
             warnings.add("framework " + w.framework().key() + ": single-GPU training is estimated with "
                     + "transformers/PEFT semantics; framework-specific buffers come with the multi-GPU estimator");

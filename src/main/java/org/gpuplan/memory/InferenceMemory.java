@@ -82,10 +82,11 @@ public final class InferenceMemory {
     }
 
     /** SGLang's state pool as a memory term (JSON recurrent_state_pool_bytes). */
-    static Term statePoolTerm(SglangStatePool st) {
+    static Term statePoolTerm(ModelSpec m, Workload w, SglangStatePool st) {
         return new Term("recurrent_state_pool", "recurrent-state pool", st.bytes(), () -> st.describe()
-                + "; a slot is " + st.slotBytes() + " B: conv window in the compute dtype and recurrent state in fp32 "
-                + "(SGLang's mamba_ssm_dtype default) for every linear-attention layer on this GPU");
+                + "; a slot is " + st.slotBytes() + " B: conv window in the compute dtype and recurrent state in "
+                + (int) KvCache.stateBytes(m, w) + "-byte elements (SGLang's mamba_ssm_dtype, fp32 by default) for "
+                + "every linear-attention layer on this GPU");
     }
 
     /** The linear-attention layers' state for {@code sequences} sequences, split over {@code tp} ranks. */
@@ -196,7 +197,7 @@ public final class InferenceMemory {
                 hybrid.map(h -> "; " + h.describe()).orElse("")
                         + states.map(st -> "; after the " + st.describe()).orElse(""))));
         long statePool = states.map(SglangStatePool::bytes).orElse(0L);
-        states.ifPresent(st -> terms.add(statePoolTerm(st)));
+        states.ifPresent(st -> terms.add(statePoolTerm(m, w, st)));
         if (m.linearLayerCount() > 0) {
             terms.add(recurrentState(m, w, w.batchSize(), 1));
         }

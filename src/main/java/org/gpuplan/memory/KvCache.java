@@ -148,9 +148,14 @@ public final class KvCache {
     /**
      * Bytes per element of the recurrent state: f32 in llama.cpp (S) and transformers (the delta rule runs in fp32);
      * vLLM and TensorRT-LLM keep the model dtype unless the config asks for fp32 (Qwen3.5 mamba_ssm_dtype); SGLang
-     * keeps fp32 by default (server_args mamba_ssm_dtype "float32").
+     * keeps fp32 by default (server_args mamba_ssm_dtype "float32"); the engines' flag sets it.
      */
     static double stateBytes(ModelSpec m, Workload w) {
+        boolean serving = w.framework() == Framework.VLLM || w.framework() == Framework.SGLANG
+                || w.framework() == Framework.TENSORRT_LLM;
+        if (serving && w.stateCache().dtype().bytes() > 0) {
+            return w.stateCache().dtype().bytes(); // --mamba-ssm-dtype / --mamba-ssm-cache-dtype
+        }
         boolean engine = w.framework() == Framework.VLLM || w.framework() == Framework.TENSORRT_LLM;
         return engine && !m.linearAttention().fp32State() ? w.precision().computeBytes() : 4;
     }

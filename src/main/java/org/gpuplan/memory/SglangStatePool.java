@@ -13,7 +13,8 @@ import org.gpuplan.workload.Workload;
  * budget · r / (1 + r) with r = --mamba-full-memory-ratio (0.9), in whole slots of one request's state in every linear
  * layer of the rank; the KV pool gets the rest. A running request holds three slots (the radix cache keeps states of
  * cached prefixes: MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO), so the running requests are capped at slots / 3.
- * MambaPool allocates one slot more than it counts (a padding slot). Checked against SGLang's start-up log of
+ * MambaPool allocates one slot more than it counts (a padding slot). --max-mamba-cache-size sets the slots instead
+ * of the split. Checked against SGLang's start-up log of
  * Qwen3.5-9B on two RTX 4090s (validation set).
  *
  * @param slots     max_mamba_cache_size: the states the pool holds
@@ -38,7 +39,10 @@ public record SglangStatePool(long slots, long slotBytes, long budget) {
         }
         long slotBytes = Bytes.ceil(KvCache.statePerLayer(m, w, tp) * linearLayers);
         long share = (long) (Math.max(0, budget) * FULL_MEMORY_RATIO / (1 + FULL_MEMORY_RATIO));
-        long slots = slotBytes == 0 ? 0 : share / slotBytes;
+        // an explicit --max-mamba-cache-size wins over the split (as far as the budget reaches)
+        long asked = w.stateCache().slots();
+        long slots = slotBytes == 0 ? 0 : asked > 0 ? Math.min(asked, Math.max(0, budget) / slotBytes)
+                : share / slotBytes;
         return Optional.of(new SglangStatePool(slots, slotBytes, budget));
     }
 
@@ -58,9 +62,10 @@ public record SglangStatePool(long slots, long slotBytes, long budget) {
     }
 
     public String describe() {
-        return String.format(Locale.ROOT, "SGLang state pool: %s × %.1f/%.1f = %,d slots of %s (+1 padding slot), "
-                        + "%,d running requests at %d slots each; the KV pool gets the rest, %s",
-                Bytes.gib(budget), FULL_MEMORY_RATIO, 1 + FULL_MEMORY_RATIO, slots, Bytes.mib(slotBytes),
-                maxRunningRequests(), SLOTS_PER_REQUEST, Bytes.gib(kvBudget()));
+        return String.format(Locale.ROOT, "SGLang state pool: %,d slots of %s (+1 padding slot; %s × %.1f/%.1f "
+                        + "unless --max-mamba-cache-size), %,d running requests at %d slots each; the KV pool gets "
+                        + "the rest of %s, %s", slots, Bytes.mib(slotBytes), Bytes.gib(budget), FULL_MEMORY_RATIO,
+                1 + FULL_MEMORY_RATIO, maxRunningRequests(), SLOTS_PER_REQUEST, Bytes.gib(budget),
+                Bytes.gib(kvBudget()));
     }
 }

@@ -175,7 +175,7 @@ public final class ShardedInference {
                     "per GPU: utilization × total − "
                     + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)
                     + st.map(x -> "; after the " + x.describe()).orElse("")));
-            states.ifPresent(x -> terms.add(InferenceMemory.statePoolTerm(x)));
+            states.ifPresent(x -> terms.add(InferenceMemory.statePoolTerm(m, w, x)));
         }
         long statePool = states.map(SglangStatePool::bytes).orElse(0L);
         terms.add(new Term("activations", "activations", activation, () -> vllm

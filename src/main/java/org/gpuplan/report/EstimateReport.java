@@ -172,6 +172,12 @@ public final class EstimateReport {
             if (w.framework() == org.gpuplan.workload.Framework.VLLM) {
                 o.put("sampler", w.sampler().key());
             }
+            if (w.stateCache().dtype() != org.gpuplan.workload.StateDtype.AUTO) {
+                o.put("mamba_ssm_dtype", w.stateCache().dtype().key());
+            }
+            if (w.stateCache().slots() > 0) {
+                o.put("max_mamba_cache_size", w.stateCache().slots());
+            }
         }
         o.put("quant", w.quant().key());
         return o;

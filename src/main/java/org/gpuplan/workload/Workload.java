@@ -26,6 +26,7 @@ import org.gpuplan.model.InvalidInputException;
  *                             during forward and come back just before their layer's backward
  * @param lossImpl             how the training loss is computed (eager, compiled, chunked, fused linear)
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
+ * @param stateCache           how a serving engine keeps linear-attention states (dtype, SGLang slots)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
@@ -36,7 +37,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
-                       PerfOptions perf) {
+                       PerfOptions perf, StateCache stateCache) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -100,7 +101,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -108,7 +109,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf);
+                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -116,7 +117,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -127,7 +128,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
                 loraAlpha, loraTargets, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens,
-                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf);
+                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache);
     }
 
     public boolean training() {

@@ -28,7 +28,8 @@ public final class WorkloadParser {
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
-            "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
+            "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
+            "mamba_ssm_dtype", "max_mamba_cache_size", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us");
 
@@ -58,7 +59,7 @@ public final class WorkloadParser {
             Map.entry("expert_model_parallel_size", "ep"), Map.entry("ep_size", "ep"),
             // vLLM / SGLang cache and scheduler knobs
             Map.entry("kv_cache_dtype", "kv_dtype"), Map.entry("quantization", "quant"),
-            Map.entry("max_running_requests", "max_num_seqs"),
+            Map.entry("max_running_requests", "max_num_seqs"), Map.entry("mamba_ssm_cache_dtype", "mamba_ssm_dtype"),
             // llama.cpp's physical batch (-ub)
             Map.entry("ubatch_size", "max_num_batched_tokens"), Map.entry("n_ubatch", "max_num_batched_tokens"),
             // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
@@ -269,7 +270,9 @@ public final class WorkloadParser {
                 positive(v, "max_num_seqs", 0, true), choice(v, "sampler", Sampler.class, Sampler.FLASHINFER),
                 Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
-                        : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch));
+                        : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
+                new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
+                        positive(v, "max_mamba_cache_size", 0, true)));
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

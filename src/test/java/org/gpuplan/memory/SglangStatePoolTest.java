@@ -60,4 +60,20 @@ class SglangStatePoolTest {
         assertThat(SglangStatePool.of(spec("Qwen/Qwen3.5-9B"), WorkloadParser.parse(kv), 1L << 33, 1, 24)).isEmpty();
         assertThat(SglangStatePool.of(spec("meta-llama/Llama-3.1-8B"), sglang(), 1L << 33, 1, 0)).isEmpty();
     }
+    @Test
+    void anExplicitSlotCountAndStateDtypeReplaceTheSplitAndTheFp32Default() {
+        ModelSpec m = spec("Qwen/Qwen3.5-9B");
+        Map<String, String> kv = new HashMap<>();
+        kv.put("model", "Qwen/Qwen3.5-9B");
+        kv.put("task", "infer");
+        kv.put("framework", "sglang");
+        kv.put("max_mamba_cache_size", "64");
+        kv.put("mamba_ssm_cache_dtype", "bf16"); // vLLM's name for the key works too
+        long budget = 8L << 30;
+        SglangStatePool pool = SglangStatePool.of(m, WorkloadParser.parse(kv), budget, 2, 24).orElseThrow();
+        assertThat(pool.slots()).isEqualTo(64);
+        assertThat(pool.slotBytes()).isEqualTo(24L * (24_576 + 524_288)); // bf16 state: 16·128·128 × 2 B per rank
+        assertThat(pool.kvBudget()).isEqualTo(budget - 64 * pool.slotBytes());
+        assertThat(pool.maxRunningRequests()).isEqualTo(21);
+    }
 }
