@@ -41,6 +41,8 @@ public class EstimateBenchmark {
     private ModelSpec llama70;
     private Optional<Gpu> rtx4090;
     private Optional<Gpu> h100;
+    private ModelSpec qwenNext;
+    private Workload sglangTp2;
 
     @Setup
     public void setUp() {
@@ -62,6 +64,22 @@ public class EstimateBenchmark {
                 "tp", "2", "prompt_len", "1000", "output_len", "1000", "batch_size", "max"));
         rtx4090 = Optional.of(GpuCatalog.builtIn().require("RTX-4090"));
         h100 = Optional.of(GpuCatalog.builtIn().require("H100-SXM-80GB"));
+        qwenNext = HfConfigParser.parse(c.config(c.find("Qwen/Qwen3-Next-80B-A3B-Instruct").orElseThrow()), "q", "q")
+                .spec();
+        sglangTp2 = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "sglang", "gpus", "2",
+                "tp", "2", "seq_len", "32768"));
+    }
+
+    /** A hybrid model (Gated DeltaNet and MoE layers): the four per-layer kinds of saved activations. */
+    @Benchmark
+    public long qloraQwen3NextOnH100() {
+        return Estimator.estimate("q", qwenNext, qlora, h100).memory().deviceUsed();
+    }
+
+    /** A hybrid model served by SGLang on two GPUs: its state pool beside the KV pool. */
+    @Benchmark
+    public long sglangQwen3NextTp2() {
+        return Estimator.estimate("q", qwenNext, sglangTp2, h100).memory().deviceUsed();
     }
 
     @Benchmark
