@@ -190,10 +190,17 @@ public final class InferenceMemory {
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
+        String arithmetic = switch (w.framework()) {
+            case SGLANG -> String.format(Locale.ROOT, "%.2f × (%s − %s) − %s", util, Bytes.gib(total),
+                    Bytes.gib(nonTorch), Bytes.gib(weights.value()));
+            case TENSORRT_LLM -> String.format(Locale.ROOT, "%.2f × (%s − %s − %s − %s)", util, Bytes.gib(total),
+                    Bytes.gib(weights.value()), Bytes.gib(activation), Bytes.gib(nonTorch));
+            default -> String.format(Locale.ROOT, "%.2f × %s − %s − %s − %s", util, Bytes.gib(total),
+                    Bytes.gib(weights.value()), Bytes.gib(activation), Bytes.gib(nonTorch));
+        };
         terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), () -> String.format(Locale.ROOT,
-                "%s = %.2f × %s − %s − %s − %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)%s",
-                poolFormula, util, Bytes.gib(total), Bytes.gib(weights.value()), Bytes.gib(activation),
-                Bytes.gib(nonTorch), blocks, block, capacity, kvPool.maxConcurrency(), context,
+                "%s = %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)%s",
+                poolFormula, arithmetic, blocks, block, capacity, kvPool.maxConcurrency(), context,
                 hybrid.map(h -> "; " + h.describe()).orElse("")
                         + states.map(st -> "; after the " + st.describe()).orElse(""))));
         long statePool = states.map(SglangStatePool::bytes).orElse(0L);

@@ -171,9 +171,14 @@ public final class ShardedInference {
             }
             long tokens = capacity;
             Optional<SglangStatePool> st = states;
+            String rule = switch (w.framework()) {
+                case SGLANG -> "mem_fraction_static × (total − context and NCCL) − weights";
+                case TENSORRT_LLM -> "free_gpu_memory_fraction × (total − weights − activation peak / TP − context and "
+                        + "NCCL)";
+                default -> "gpu_memory_utilization × total − weights − activation peak / TP − context and NCCL";
+            };
             terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT,
-                    "per GPU: utilization × total − "
-                    + "weights − activation peak / TP − context and NCCL = %,d tokens", tokens)
+                    "per GPU: %s = %,d tokens", rule, tokens)
                     + st.map(x -> "; after the " + x.describe()).orElse("")));
             states.ifPresent(x -> terms.add(InferenceMemory.statePoolTerm(m, w, x)));
         }
