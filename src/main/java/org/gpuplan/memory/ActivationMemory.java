@@ -248,9 +248,15 @@ public final class ActivationMemory {
                             + moeBytes)) : "",
                     (sandwich > 0 ? "; sandwich norms " + Bytes.mib(sandwich) : "") + (m.linearLayerCount() > 0
                             ? String.format(Locale.ROOT, "; %d Gated DeltaNet layers %s %s each than a softmax-"
-                            + "attention layer (conv input, L2-normed q/k, v, gates, WY matrix A, gated-norm inputs: "
-                            + "flash-linear-attention fast path)", m.linearLayerCount(), Bytes.mib(Math.abs(
-                            linearDelta)), linearDelta >= 0 ? "more" : "less") : ""),
+                            + "attention layer: their mixer keeps c·(C + 2K + 3V + 65·Hv) + 8·Hk + 8·Hv%s = %,.0f B "
+                            + "per token (C %d, K %d, V %d, Hk %d, Hv %d: conv input, L2-normed q/k, v, gates, WY "
+                            + "matrix A, gated-norm inputs; flash-linear-attention fast path) in place of the "
+                            + "attention's", m.linearLayerCount(), Bytes.mib(Math.abs(linearDelta)),
+                            linearDelta >= 0 ? "more" : "less", full ? " + 4·Hv + c·V" : "",
+                            BlockActivations.gatedDeltaNetPerToken(m.linearAttention(), c, full),
+                            m.linearAttention().convDim(), m.linearAttention().keyDim(),
+                            m.linearAttention().valueDim(), m.linearAttention().numKeyHeads(),
+                            m.linearAttention().numValueHeads()) : ""),
                     adapters > 0 ? "; LoRA adapter inputs (fp32 copies + r-wide outputs) " + Bytes.mib(adapters)
                             + " in total" : "");
             if (att instanceof Attention.Standard st) {
