@@ -169,6 +169,15 @@ public final class Estimator {
             warnings.add("max_mamba_cache_size sizes SGLang's pool of linear-attention states; it does nothing for "
                     + w.framework().key() + (spec.linearLayerCount() == 0 ? " with a model without such layers" : ""));
         }
+        long fusedExtra = org.gpuplan.memory.WeightMemory.fusedExpertsExtraBytes(spec, w);
+        if (fusedExtra > 0) {
+            warnings.add(String.format(Locale.ROOT, "the routed experts are counted as nn.Linear modules that "
+                    + "bitsandbytes quantizes (transformers 4.x); transformers 5 stores the routed experts of most MoE "
+                    + "models (Mixtral, Qwen3-MoE, DeepSeek-V3, ...) as fused 3D parameters, which bitsandbytes leaves "
+                    + "unquantized%s: %.1f GiB more weights in all with transformers 5",
+                    w.training() && w.method() == Method.QLORA ? " and k-bit preparation upcasts to fp32" : "",
+                    fusedExtra / (double) (1L << 30)));
+        }
         if (w.stateCache().dtype() != org.gpuplan.workload.StateDtype.AUTO && spec.linearLayerCount() == 0) {
             warnings.add("mamba_ssm_dtype: " + spec.family().modelType() + " has no linear-attention layers; ignored");
         }

@@ -108,6 +108,12 @@ public final class LinearModules {
                 out.add(new LinearModule("experts.gate_up_proj", h, 2 * fe, n, true, true));
                 out.add(new LinearModule("experts.down_proj", fe, h, n, true, true));
                 out.add(new LinearModule("router", h, moe.numExperts(), moeLayers, false));
+            } else if (f == Family.QWEN3_5_MOE) {
+                // transformers v5 Qwen3_5MoeExperts: gate_up_proj [E, 2f, h] and down_proj [E, h, f] parameters; the
+                // router (Qwen3_5MoeTopKRouter) holds a bare weight [E, h] it applies with F.linear
+                out.add(new LinearModule("experts.gate_up_proj", h, 2 * fe, n, true, true));
+                out.add(new LinearModule("experts.down_proj", fe, h, n, true, true));
+                out.add(new LinearModule("gate.weight", h, moe.numExperts(), moeLayers, false, true));
             } else {
                 out.add(new LinearModule(mixtral ? "w1" : "gate_proj", h, fe, n, true));
                 out.add(new LinearModule(mixtral ? "w3" : "up_proj", h, fe, n, true));

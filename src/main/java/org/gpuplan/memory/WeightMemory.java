@@ -89,6 +89,26 @@ public final class WeightMemory {
     }
 
     /**
+     * What bitsandbytes would leave unquantized under transformers 5, which stores the routed experts of MoE models
+     * (Mixtral, Qwen-MoE, DeepSeek, GLM, Qwen3-Next, ...) as fused 3D nn.Parameters instead of nn.Linear modules: the
+     * extra bytes of keeping those experts at the non-quantized parameters' width (fp32 after k-bit preparation)
+     * instead of quantized. 0 unless bitsandbytes quantizes experts that the model lists as Linear modules.
+     */
+    public static long fusedExpertsExtraBytes(ModelSpec m, Workload w) {
+        QuantFormat q = w.quant();
+        boolean bnb = q == QuantFormat.NF4 || q == QuantFormat.FP4 || q == QuantFormat.INT8;
+        if (!bnb || w.framework() == Framework.TORCHTUNE) {
+            return 0;
+        }
+        long experts = LinearModules.of(m).stream().filter(lm -> lm.expert() && !lm.fusedParameter())
+                .mapToLong(LinearModule::parameters).sum();
+        double perLinear = q == QuantFormat.INT8 ? 1.0 + 4.0 / Math.max(1, m.hiddenSize())
+                : w.doubleQuant() ? BNB4_DQ_BYTES : BNB4_BYTES;
+        int restBytes = kbitUpcast(w) ? 4 : Math.min(w.precision().weightBytes(), 2);
+        return Bytes.ceil(experts * (restBytes - perLinear));
+    }
+
+    /**
      * QLoRA with PEFT: prepare_model_for_kbit_training casts every non-quantized parameter (embeddings, norms, LM head)
      * to fp32, and with the embeddings the residual stream; torchtune keeps them in the model dtype.
      */

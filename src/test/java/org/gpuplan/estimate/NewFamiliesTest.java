@@ -217,4 +217,27 @@ class NewFamiliesTest {
         var bf16 = MemoryTermsTest.workload("task", "infer", "framework", "sglang", "kv_dtype", "bf16");
         assertThat(org.gpuplan.memory.KvCache.tokenBytesPerLayer(v32, bf16, 2, 8)).isEqualTo(1152 + 132);
     }
+    @Test
+    void qwen35MoeExpertsAreFusedParametersAndOtherMoeQloraWarnsAboutTransformers5() {
+        // transformers 5 Qwen3_5MoeExperts: gate_up_proj [E, 2f, h] and down_proj [E, h, f] are nn.Parameters and the
+        // router a bare weight; bitsandbytes quantizes nn.Linear only, PEFT's k-bit preparation upcasts the rest
+        ModelSpec q35 = MemoryTermsTest.spec("Qwen/Qwen3.5-35B-A3B");
+        long fused = LinearModules.of(q35).stream().filter(LinearModule::fusedParameter)
+                .mapToLong(LinearModule::parameters).sum();
+        // 40 layers × 256 experts × 3 × 2048 × 512 + 40 routers × 256 × 2048
+        assertThat(fused).isEqualTo(40L * 256 * 3 * 2048 * 512 + 40L * 256 * 2048);
+        assertThat(LinearModules.nnLinear(q35)).noneMatch(LinearModule::fusedParameter);
+        var qlora = MemoryTermsTest.estimate("Qwen/Qwen3.5-35B-A3B", "H100-SXM-80GB", "task", "train", "method",
+                "qlora");
+        assertThat(qlora.memory().terms().stream().filter(t -> t.key().equals("weights")).findFirst().orElseThrow()
+                .formula()).contains("bitsandbytes leaves them unquantized");
+        assertThat(qlora.warnings()).noneMatch(w -> w.contains("transformers 5"));
+        // Mixtral's experts are modelled as transformers 4.x Linear modules: the estimate says what 5 would add
+        var mixtral = MemoryTermsTest.estimate("mistralai/Mixtral-8x7B-v0.1", "H100-SXM-80GB", "task", "train",
+                "method", "qlora");
+        long experts = 32L * 8 * 3 * 4096 * 14336;
+        double extraGib = experts * (4 - (0.5 + 1.0 / 64 + 4.0 / (64 * 256))) / (double) (1L << 30);
+        assertThat(mixtral.warnings()).anyMatch(w -> w.contains("transformers 5")
+                && w.contains(String.format(java.util.Locale.ROOT, "%.1f GiB", extraGib)));
+    }
 }
