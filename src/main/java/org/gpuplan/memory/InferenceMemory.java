@@ -81,6 +81,32 @@ public final class InferenceMemory {
         return Optional.of(HybridPages.of(m, w, tokenBytes, tp, attentionLayers, linearLayers));
     }
 
+    /**
+     * The memory a pooling engine gives its caches on one GPU (0 when nothing is left): vLLM takes its utilization
+     * share of the whole GPU less weights, the profiled activation peak and non-torch memory; SGLang its
+     * mem_fraction_static share of the memory free before loading, less the weights; TensorRT-LLM its
+     * free_gpu_memory_fraction of what is left after weights, activations and the context.
+     */
+    static long poolBudget(Workload w, long total, long weights, long activation, long nonTorch) {
+        double util = w.gpuMemoryUtilization();
+        long pool = switch (w.framework()) {
+            case SGLANG -> (long) ((total - nonTorch) * util) - weights;
+            case TENSORRT_LLM -> (long) (util * (total - weights - activation - nonTorch));
+            default -> (long) (total * util) - weights - activation - nonTorch;
+        };
+        return Math.max(0, pool);
+    }
+
+    /** {@link #poolBudget}'s rule in words. */
+    static String poolRule(Workload w) {
+        return switch (w.framework()) {
+            case SGLANG -> "mem_fraction_static × (total − CUDA context and NCCL) − weights";
+            case TENSORRT_LLM -> "free_gpu_memory_fraction × (total − weights − activation peak − CUDA context and "
+                    + "NCCL)";
+            default -> "gpu_memory_utilization × total − weights − profile-run activation peak − non-torch memory";
+        };
+    }
+
     /** SGLang's state pool as a memory term (JSON recurrent_state_pool_bytes). */
     static Term statePoolTerm(ModelSpec m, Workload w, SglangStatePool st) {
         return new Term("recurrent_state_pool", "recurrent-state pool", st.bytes(), () -> st.describe()
@@ -145,27 +171,12 @@ public final class InferenceMemory {
         long activation = profilePeak(m, w, forward, sampled, 1, true);
         long nonTorch = budgetedNonTorch(w);
         double util = w.gpuMemoryUtilization();
-        long pool;
-        String poolFormula;
-        switch (w.framework()) {
-            case SGLANG -> {
-                pool = (long) ((total - nonTorch) * util) - weights.value();
-                poolFormula = "mem_fraction_static × (total − CUDA context) − weights (SGLang: the free memory before "
-                        + "loading × the fraction, less the weights)";
-            }
-            case TENSORRT_LLM -> {
-                pool = (long) (util * (total - weights.value() - activation - nonTorch));
-                poolFormula = "free_gpu_memory_fraction × (total − weights − activations − context) (TensorRT-LLM)";
-            }
-            default -> {
-                pool = (long) (total * util) - weights.value() - activation - nonTorch;
-                poolFormula = "gpu_memory_utilization × total − weights − profile-run activation peak − non-torch "
-                        + "memory (vLLM determine_available_memory)";
-            }
-        }
-        if (pool <= 0) {
-            pool = 0;
-        }
+        long pool = poolBudget(w, total, weights.value(), activation, nonTorch);
+        String poolFormula = poolRule(w) + switch (w.framework()) {
+            case SGLANG -> " (SGLang: the free memory before loading × the fraction, less the weights)";
+            case TENSORRT_LLM -> " (TensorRT-LLM)";
+            default -> " (vLLM determine_available_memory)";
+        };
         Optional<SglangStatePool> states = SglangStatePool.of(m, w, pool, 1, m.linearLayerCount());
         if (states.isPresent()) {
             pool = states.get().kvBudget();

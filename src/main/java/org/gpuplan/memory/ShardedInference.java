@@ -144,13 +144,7 @@ public final class ShardedInference {
         double concurrency = 0;
         Optional<SglangStatePool> states = Optional.empty();
         if (w.framework().poolsKvCache()) {
-            double util = w.gpuMemoryUtilization();
-            pool = switch (w.framework()) {
-                case SGLANG -> (long) ((total - nonTorch) * util) - weights;
-                case TENSORRT_LLM -> (long) (util * (total - weights - activation - nonTorch));
-                default -> (long) (total * util) - weights - activation - nonTorch;
-            };
-            pool = Math.max(0, pool);
+            pool = InferenceMemory.poolBudget(w, total, weights, activation, nonTorch);
             states = SglangStatePool.of(m, w, pool, par.tp(), linearLayers);
             if (states.isPresent()) {
                 pool = states.get().kvBudget();
@@ -171,12 +165,7 @@ public final class ShardedInference {
             }
             long tokens = capacity;
             Optional<SglangStatePool> st = states;
-            String rule = switch (w.framework()) {
-                case SGLANG -> "mem_fraction_static × (total − context and NCCL) − weights";
-                case TENSORRT_LLM -> "free_gpu_memory_fraction × (total − weights − activation peak / TP − context and "
-                        + "NCCL)";
-                default -> "gpu_memory_utilization × total − weights − activation peak / TP − context and NCCL";
-            };
+            String rule = InferenceMemory.poolRule(w);
             terms.add(new Term("kv_pool", "KV pool", pool, () -> String.format(Locale.ROOT,
                     "per GPU: %s = %,d tokens", rule, tokens)
                     + st.map(x -> "; after the " + x.describe()).orElse("")));
