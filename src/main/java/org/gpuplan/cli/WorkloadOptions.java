@@ -74,6 +74,8 @@ final class WorkloadOptions {
             + "attention states: auto | float32 | bfloat16 | float16") String mambaSsmDtype;
     @Option(names = "--max-mamba-cache-size", description = "SGLang: linear-attention state slots (default: its "
             + "memory split)") String maxMambaCacheSize;
+    @Option(names = "--disable-radix-cache", arity = "0..1", fallbackValue = "true", description = "SGLang: no "
+            + "prefix cache (one state slot per running request instead of three)") String disableRadixCache;
     @Option(names = "--sampler", description = "vLLM top-k/top-p sampler: flashinfer (V1 default) | torch "
             + "(VLLM_USE_FLASHINFER_SAMPLER=0, no FlashInfer, or the V0 engine)") String sampler;
     @Option(names = "--architecture", description = "Override the config's architectures class (e.g. "
@@ -152,6 +154,7 @@ final class WorkloadOptions {
         flags.put("max_num_seqs", maxNumSeqs);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
+        flags.put("disable_radix_cache", disableRadixCache);
         flags.put("sampler", sampler);
         flags.put("architecture", architecture);
         flags.put("gpus", gpus);

@@ -20,13 +20,14 @@ import org.gpuplan.workload.Workload;
  * @param slots     max_mamba_cache_size: the states the pool holds
  * @param slotBytes one request's state on this rank: conv window and recurrent matrix of every linear layer
  * @param budget    the budget the pool and the KV pool share
+ * @param slotsPerRequest slots a running request holds: three with the radix cache (SGLang's default), one without
  */
-public record SglangStatePool(long slots, long slotBytes, long budget) {
+public record SglangStatePool(long slots, long slotBytes, long budget, int slotsPerRequest) {
 
     /** --mamba-full-memory-ratio: state memory over KV memory (server_args.py default). */
     static final double FULL_MEMORY_RATIO = 0.9;
 
-    /** Slots a running request holds with the radix cache on (no_buffer strategy). */
+    /** Slots a running request holds with the radix cache on (no_buffer strategy); one without it. */
     static final int SLOTS_PER_REQUEST = 3;
 
     /**
@@ -39,11 +40,13 @@ public record SglangStatePool(long slots, long slotBytes, long budget) {
         }
         long slotBytes = Bytes.ceil(KvCache.statePerLayer(m, w, tp) * linearLayers);
         long share = (long) (Math.max(0, budget) * FULL_MEMORY_RATIO / (1 + FULL_MEMORY_RATIO));
-        // an explicit --max-mamba-cache-size wins over the split (as far as the budget reaches)
-        long asked = w.stateCache().slots();
+        // an explicit --max-mamba-cache-size wins over the split (as far as the budget reaches); without the radix
+        // cache, a --max-running-requests sets it (SGLang since 2026-02, PR #18786)
+        boolean radix = w.stateCache().radixCache();
+        long asked = w.stateCache().slots() > 0 ? w.stateCache().slots() : !radix ? w.maxNumSeqs() : 0;
         long slots = slotBytes == 0 ? 0 : asked > 0 ? Math.min(asked, Math.max(0, budget) / slotBytes)
                 : share / slotBytes;
-        return Optional.of(new SglangStatePool(slots, slotBytes, budget));
+        return Optional.of(new SglangStatePool(slots, slotBytes, budget, radix ? SLOTS_PER_REQUEST : 1));
     }
 
     /** What the pool allocates: its slots and the padding slot. */
@@ -58,14 +61,14 @@ public record SglangStatePool(long slots, long slotBytes, long budget) {
 
     /** How many requests can run at once with these states. */
     public long maxRunningRequests() {
-        return slots / SLOTS_PER_REQUEST;
+        return slots / slotsPerRequest;
     }
 
     public String describe() {
         return String.format(Locale.ROOT, "SGLang state pool: %,d slots of %s (+1 padding slot; %s × %.1f/%.1f "
-                        + "unless --max-mamba-cache-size), %,d running requests at %d slots each; the KV pool gets "
+                        + "unless --max-mamba-cache-size or, without the radix cache, --max-running-requests), %,d running requests at %d slot%s each; the KV pool gets "
                         + "the rest of %s, %s", slots, Bytes.mib(slotBytes), Bytes.gib(budget), FULL_MEMORY_RATIO,
-                1 + FULL_MEMORY_RATIO, maxRunningRequests(), SLOTS_PER_REQUEST, Bytes.gib(budget),
+                1 + FULL_MEMORY_RATIO, maxRunningRequests(), slotsPerRequest, slotsPerRequest == 1 ? "" : "s", Bytes.gib(budget),
                 Bytes.gib(kvBudget()));
     }
 }

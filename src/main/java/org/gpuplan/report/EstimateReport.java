@@ -178,6 +178,9 @@ public final class EstimateReport {
             if (w.stateCache().slots() > 0) {
                 o.put("max_mamba_cache_size", w.stateCache().slots());
             }
+            if (!w.stateCache().radixCache()) {
+                o.put("disable_radix_cache", true);
+            }
         }
         o.put("quant", w.quant().key());
         return o;

@@ -29,7 +29,7 @@ public final class WorkloadParser {
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
-            "mamba_ssm_dtype", "max_mamba_cache_size", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
+            "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us");
 
@@ -272,7 +272,7 @@ public final class WorkloadParser {
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
-                        positive(v, "max_mamba_cache_size", 0, true)));
+                        positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)));
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

@@ -46,7 +46,7 @@ class SglangStatePoolTest {
         double gib = 1L << 30;
         assertThat(187L * 24 * 24_576 / gib).isCloseTo(0.10, within(0.005));
         assertThat(187L * 24 * 1_048_576 / gib).isCloseTo(4.38, within(0.005));
-        assertThat(new SglangStatePool(186, pool.slotBytes(), rest).maxRunningRequests()).isEqualTo(62);
+        assertThat(new SglangStatePool(186, pool.slotBytes(), rest, 3).maxRunningRequests()).isEqualTo(62);
         // the KV pool gets what the counted slots leave
         assertThat(pool.kvBudget()).isEqualTo(rest - pool.slots() * pool.slotBytes());
     }
@@ -75,5 +75,21 @@ class SglangStatePoolTest {
         assertThat(pool.slotBytes()).isEqualTo(24L * (24_576 + 524_288)); // bf16 state: 16·128·128 × 2 B per rank
         assertThat(pool.kvBudget()).isEqualTo(budget - 64 * pool.slotBytes());
         assertThat(pool.maxRunningRequests()).isEqualTo(21);
+    }
+    @Test
+    void withoutTheRadixCacheARequestHoldsOneSlotAndMaxRunningRequestsSetsThePool() {
+        ModelSpec m = spec("Qwen/Qwen3.5-9B");
+        Map<String, String> kv = new HashMap<>();
+        kv.put("model", "Qwen/Qwen3.5-9B");
+        kv.put("task", "infer");
+        kv.put("framework", "sglang");
+        kv.put("disable_radix_cache", "true");
+        long budget = 8L << 30;
+        SglangStatePool split = SglangStatePool.of(m, WorkloadParser.parse(kv), budget, 2, 24).orElseThrow();
+        assertThat(split.maxRunningRequests()).isEqualTo(split.slots());
+        kv.put("max_running_requests", "48");
+        SglangStatePool asked = SglangStatePool.of(m, WorkloadParser.parse(kv), budget, 2, 24).orElseThrow();
+        assertThat(asked.slots()).isEqualTo(48);
+        assertThat(asked.maxRunningRequests()).isEqualTo(48);
     }
 }
