@@ -88,7 +88,7 @@ public final class ModelCatalog {
     }
 
     private static String withoutVariantWords(String id) {
-        String s = QUANT_SUFFIX.matcher(id.trim().toLowerCase(Locale.ROOT)).replaceAll("");
+        String s = id.trim().toLowerCase(Locale.ROOT);
         String before;
         do {
             before = s;

@@ -201,8 +201,10 @@ public final class ActivationMemory {
             boolean fp32Stream = mixed || WeightMemory.kbitUpcast(w);
             BlockActivations.Saved denseBlock = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d,
                     dense, e, fp32Stream, 0, w.attention(), full), profile);
-            BlockActivations.Saved moeBase = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d, 0,
-                    e, fp32Stream, 0, w.attention(), full), profile);
+            // the block without its MLP: the base of MoE layers and the attention a linear-attention layer replaces
+            BlockActivations.Shape withoutMlp = new BlockActivations.Shape(b, s, h, a, g, d, 0, e, fp32Stream, 0,
+                    w.attention(), full);
+            BlockActivations.Saved moeBase = BlockActivations.llama(withoutMlp, profile);
             long extraNorms = (m.norms().perLayer() - 2L) * Bytes.ceil((4.0 * h + 4 + (full ? r * h : 0)) * n);
             long qk = 0;
             if (att instanceof Attention.Standard st && st.qkNorm()) {
@@ -214,8 +216,7 @@ public final class ActivationMemory {
                 // when o_proj trains (eager: the contiguous attention output, otherwise not kept, is mul's input)
                 gate = Bytes.ceil((double) c * a * d * (full || w.attention() == AttentionImpl.EAGER ? 2 : 1) * n);
             }
-            long linearDelta = linearMixerDelta(m, w, new BlockActivations.Shape(b, s, h, a, g, d, 0, e, fp32Stream,
-                    0, w.attention(), full), profile, c) - qk - gate;
+            long linearDelta = linearMixerDelta(m, w, withoutMlp, profile, c) - qk - gate;
             long latent = 0;
             if (att instanceof Attention.Latent l) {
                 latent = Bytes.ceil((c * (double) (l.qLoraRank() + l.kvLoraRank() + l.qkRopeHeadDim())

@@ -103,17 +103,14 @@ public final class LinearModules {
             long fe = moe.expertIntermediateSize();
             long n = moeLayers * moe.numExperts();
             boolean mixtral = f == Family.MIXTRAL;
-            if (f == Family.LLAMA4) {
-                // Llama4TextExperts: gate_up_proj [E, h, 2f] and down_proj [E, f, h] parameters; router is a Linear
+            if (f == Family.LLAMA4 || f == Family.QWEN3_5_MOE) {
+                // fused expert parameters: Llama4TextExperts gate_up_proj [E, h, 2f] and down_proj [E, f, h];
+                // transformers 5 Qwen3_5MoeExperts the same transposed. Llama 4's router is a Linear; Qwen3.5's
+                // (Qwen3_5MoeTopKRouter) holds a bare weight [E, h] it applies with F.linear
                 out.add(new LinearModule("experts.gate_up_proj", h, 2 * fe, n, true, true));
                 out.add(new LinearModule("experts.down_proj", fe, h, n, true, true));
-                out.add(new LinearModule("router", h, moe.numExperts(), moeLayers, false));
-            } else if (f == Family.QWEN3_5_MOE) {
-                // transformers v5 Qwen3_5MoeExperts: gate_up_proj [E, 2f, h] and down_proj [E, h, f] parameters; the
-                // router (Qwen3_5MoeTopKRouter) holds a bare weight [E, h] it applies with F.linear
-                out.add(new LinearModule("experts.gate_up_proj", h, 2 * fe, n, true, true));
-                out.add(new LinearModule("experts.down_proj", fe, h, n, true, true));
-                out.add(new LinearModule("gate.weight", h, moe.numExperts(), moeLayers, false, true));
+                out.add(f == Family.LLAMA4 ? new LinearModule("router", h, moe.numExperts(), moeLayers, false)
+                        : new LinearModule("gate.weight", h, moe.numExperts(), moeLayers, false, true));
             } else {
                 out.add(new LinearModule(mixtral ? "w1" : "gate_proj", h, fe, n, true));
                 out.add(new LinearModule(mixtral ? "w3" : "up_proj", h, fe, n, true));

@@ -62,17 +62,10 @@ public final class WeightMemory {
         if (q.isGguf()) {
             return gguf(m, p, w);
         }
-        int restBytes = kbitUpcast(w) ? 4 : Math.min(store, 2);
-        double perLinear = switch (q) {
-            case NF4, FP4 -> w.doubleQuant() ? BNB4_DQ_BYTES : BNB4_BYTES;
-            case INT8 -> 1.0 + 4.0 / Math.max(1, m.hiddenSize()); // int8 + fp32 scale per output row
-            case GPTQ_4BIT, AWQ_4BIT -> GPTQ4_BYTES;
-            case FP8 -> 1.0;
-            default -> throw new IllegalStateException(q.name());
-        };
+        int restBytes = unquantizedBytes(w);
+        double perLinear = quantizedBytes(m, w);
         // bitsandbytes replaces nn.Linear modules only: fused expert tensors stay in 16-bit
-        boolean bnb = q == QuantFormat.NF4 || q == QuantFormat.FP4 || q == QuantFormat.INT8;
-        long quantized = bnb ? LinearModules.nnLinearParameters(m) : linear;
+        long quantized = bitsAndBytes(q) ? LinearModules.nnLinearParameters(m) : linear;
         long kept = total - quantized;
         long value = Bytes.ceil(quantized * perLinear) + Math.multiplyExact(kept, (long) restBytes);
         String fmt = String.format(java.util.Locale.ROOT, "%.4f", perLinear);
@@ -95,17 +88,34 @@ public final class WeightMemory {
      * instead of quantized. 0 unless bitsandbytes quantizes experts that the model lists as Linear modules.
      */
     public static long fusedExpertsExtraBytes(ModelSpec m, Workload w) {
-        QuantFormat q = w.quant();
-        boolean bnb = q == QuantFormat.NF4 || q == QuantFormat.FP4 || q == QuantFormat.INT8;
-        if (!bnb || w.framework() == Framework.TORCHTUNE) {
+        if (!bitsAndBytes(w.quant()) || w.framework() == Framework.TORCHTUNE) {
             return 0;
         }
         long experts = LinearModules.of(m).stream().filter(lm -> lm.expert() && !lm.fusedParameter())
                 .mapToLong(LinearModule::parameters).sum();
-        double perLinear = q == QuantFormat.INT8 ? 1.0 + 4.0 / Math.max(1, m.hiddenSize())
-                : w.doubleQuant() ? BNB4_DQ_BYTES : BNB4_BYTES;
-        int restBytes = kbitUpcast(w) ? 4 : Math.min(w.precision().weightBytes(), 2);
-        return Bytes.ceil(experts * (restBytes - perLinear));
+        return Bytes.ceil(experts * (unquantizedBytes(w) - quantizedBytes(m, w)));
+    }
+
+    /** bitsandbytes formats: they replace nn.Linear modules (and nothing else) when the model loads. */
+    private static boolean bitsAndBytes(QuantFormat q) {
+        return q == QuantFormat.NF4 || q == QuantFormat.FP4 || q == QuantFormat.INT8;
+    }
+
+    /** Bytes per parameter of a quantized Linear weight with its scales, zeros and absmax. */
+    private static double quantizedBytes(ModelSpec m, Workload w) {
+        QuantFormat q = w.quant();
+        return switch (q) {
+            case NF4, FP4 -> w.doubleQuant() ? BNB4_DQ_BYTES : BNB4_BYTES;
+            case INT8 -> 1.0 + 4.0 / Math.max(1, m.hiddenSize()); // int8 + fp32 scale per output row
+            case GPTQ_4BIT, AWQ_4BIT -> GPTQ4_BYTES;
+            case FP8 -> 1.0;
+            default -> throw new IllegalStateException(q.name());
+        };
+    }
+
+    /** Bytes per parameter the quantizer leaves alone: fp32 after k-bit preparation, else at most 16-bit. */
+    private static int unquantizedBytes(Workload w) {
+        return kbitUpcast(w) ? 4 : Math.min(w.precision().weightBytes(), 2);
     }
 
     /**
