@@ -77,7 +77,7 @@ public final class Estimator {
         }
         // paged optimizer states live in CUDA managed memory and page out to the host when the GPU is full
         // (bitsandbytes paged optimizers): nvidia-smi shows them, but they do not decide whether the job fits
-        long paged = w.training() && w.optimizer() == org.gpuplan.workload.OptimizerKind.PAGED_ADAMW_8BIT
+        long paged = w.training() && w.optimizer().paged()
                 ? memory.bytes("optimizer") : 0;
         Optional<Estimate.Fit> fit = gpu.map(g -> new Estimate.Fit(g.cudaTotalBytes(), memory.deviceUsed() - paged));
         if (paged > 0 && gpu.isPresent() && memory.deviceUsed() > gpu.get().cudaTotalBytes()

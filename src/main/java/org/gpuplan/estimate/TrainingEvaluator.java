@@ -8,7 +8,6 @@ import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.model.ParameterCounter;
 import org.gpuplan.perf.TrainingPerf;
-import org.gpuplan.workload.OptimizerKind;
 import org.gpuplan.workload.Parallelism;
 import org.gpuplan.workload.TrainingLayout;
 import org.gpuplan.workload.Workload;
@@ -108,7 +107,7 @@ public final class TrainingEvaluator {
                 worstOptimizer = (long) stage.optimizer;
             }
         }
-        long paged = w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT ? worstOptimizer : 0;
+        long paged = w.optimizer().paged() ? worstOptimizer : 0;
         out.valid = true;
         out.deviceUsedBytes = worstUsed;
         out.requiredBytes = worstUsed - paged;

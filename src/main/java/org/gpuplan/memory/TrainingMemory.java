@@ -54,7 +54,7 @@ public final class TrainingMemory {
         terms.add(grads);
         int stateBytes = w.method() == Method.FULL ? w.precision().weightBytes() : LoraAdapters.bytesPerParameter(w);
         Term optimizer = optimizer(m, w, trainable, stateBytes);
-        boolean paged = w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT;
+        boolean paged = w.optimizer().paged();
         terms.add(optimizer);
         ActivationMemory.Saved saved = ActivationMemory.training(m, w);
         terms.add(new Term("activations", "activations", saved.total(), () -> saved.formula() + String.format(Locale.ROOT,
@@ -160,10 +160,20 @@ public final class TrainingMemory {
                     Math.multiplyExact(trainable, 2L * stateBytes),
                     () -> "AdamW exp_avg + exp_avg_sq in the parameter dtype: 2 × " + stateBytes + " B × " + trainable);
             case ADAMW_8BIT, PAGED_ADAMW_8BIT -> new Term("optimizer", "optimizer states",
-                    Bytes.ceil(trainable * (2 + 8.0 / 256)), () -> "bitsandbytes 8-bit Adam: 2 uint8 states + 2 fp32 absmax "
-                    + "per 256-element block = 2.031 B × " + trainable
-                    + (w.optimizer() == OptimizerKind.PAGED_ADAMW_8BIT ? " (paged: managed memory, not counted by "
-                    + "torch.cuda allocator statistics)" : ""));
+                    Bytes.ceil(trainable * (2 + 8.0 / 256)), () -> "8-bit Adam (bitsandbytes; torchao's AdamW8bit has the "
+                    + "same layout): 2 uint8 states + 2 fp32 absmax per 256-element block = 2.031 B × " + trainable
+                    + pagedNote(w));
+            // bitsandbytes' 32-bit optimizers create fp32 states whatever the parameter dtype (Optimizer2State)
+            case PAGED_ADAMW -> new Term("optimizer", "optimizer states", Math.multiplyExact(trainable, 8L),
+                    () -> "bitsandbytes 32-bit AdamW: exp_avg + exp_avg_sq in fp32 = 2 × 4 B × " + trainable
+                    + pagedNote(w));
+            // torchao AdamW4bit: 4-bit codes packed two per byte, one fp32 scale per 128-element block, per state
+            case ADAMW_4BIT -> new Term("optimizer", "optimizer states", Bytes.ceil(trainable * 2 * (0.5 + 4.0 / 128)),
+                    () -> "torchao 4-bit AdamW: 2 states × (4-bit codes + an fp32 scale per 128-element block) = "
+                    + "1.0625 B × " + trainable);
+            case LION_8BIT -> new Term("optimizer", "optimizer states", Bytes.ceil(trainable * (1 + 4.0 / 256)),
+                    () -> "bitsandbytes 8-bit Lion: 1 uint8 momentum + an fp32 absmax per 256-element block = "
+                    + "1.016 B × " + trainable);
             case ADAFACTOR -> {
                 long factored = adafactorElements(m, w);
                 yield new Term("optimizer", "optimizer states", factored * 4, () -> "Adafactor (no first moment): factored "
@@ -174,6 +184,10 @@ public final class TrainingMemory {
                     Math.multiplyExact(trainable, (long) stateBytes), () -> "one momentum buffer in the parameter dtype: "
                     + stateBytes + " B × " + trainable);
         };
+    }
+
+    private static String pagedNote(Workload w) {
+        return w.optimizer().paged() ? " (paged: managed memory, not counted by torch.cuda allocator statistics)" : "";
     }
 
     private static long adafactorElements(ModelSpec m, Workload w) {

@@ -640,7 +640,8 @@ public final class TrainingPerf {
             double accesses = switch (w.optimizer()) {
                 case ADAMW, ADAMW_HF -> 20;
                 case ADAMW_FUSED -> 7;
-                case ADAMW_8BIT, PAGED_ADAMW_8BIT -> 0; // bitsandbytes: 8-bit states, below
+                // bitsandbytes and torchao: their own per-tensor kernels, below
+                case ADAMW_8BIT, PAGED_ADAMW_8BIT, PAGED_ADAMW, ADAMW_4BIT, LION_8BIT -> 0;
                 case ADAFACTOR -> 22;
                 case SGD -> 3;
                 case SGD_MOMENTUM, LION -> 8;
@@ -654,6 +655,8 @@ public final class TrainingPerf {
         double state = switch (w.optimizer()) {
             case ADAMW, ADAMW_FUSED, ADAMW_HF -> 16; // m and v, fp32, read + write
             case ADAMW_8BIT, PAGED_ADAMW_8BIT -> 4;
+            case PAGED_ADAMW -> 16;
+            case ADAMW_4BIT, LION_8BIT -> 2;
             case ADAFACTOR -> 2;
             case SGD -> 0;
             case SGD_MOMENTUM, LION -> 8;
@@ -692,7 +695,7 @@ public final class TrainingPerf {
             case SGD, SGD_MOMENTUM, LION -> 3 * 4;
             case ADAFACTOR -> 24.0 * tensors;
             case ADAMW_HF -> 12.0 * tensors;
-            case ADAMW_8BIT, PAGED_ADAMW_8BIT -> 2.0 * tensors;
+            case ADAMW_8BIT, PAGED_ADAMW_8BIT, PAGED_ADAMW, ADAMW_4BIT, LION_8BIT -> 2.0 * tensors;
         };
     }
 

@@ -62,7 +62,7 @@ public final class Changes {
                     "precision", "bf16"});
             }
             String opt = job.getOrDefault("optimizer", "adamw");
-            if (!opt.contains("8bit") && !opt.equals("sgd")) {
+            if (!opt.contains("8bit") && !opt.contains("4bit") && !opt.equals("sgd")) {
                 o.add(new String[] {"8-bit AdamW (bitsandbytes)", "optimizer", "adamw-8bit"});
                 o.add(new String[] {"paged 8-bit AdamW (bitsandbytes)", "optimizer", "paged-adamw-8bit"});
             }

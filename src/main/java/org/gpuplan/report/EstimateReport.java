@@ -197,19 +197,22 @@ public final class EstimateReport {
                 .append(e.gpu().map(g -> ", on " + g.name()).orElse("")).append('\n');
         out.append("\nMemory on the GPU\n");
         long max = m.terms().stream().mapToLong(Term::value).max().orElse(1);
+        int termWidth = Math.max(28, m.terms().stream().mapToInt(t -> t.label().length()).max().orElse(0));
         for (Term t : m.terms()) {
             if (t.value() == 0 && !explain) {
                 continue;
             }
-            out.append(String.format(Locale.ROOT, "  %-28s %12s  %s%n", t.label(), gib(t.value()),
+            out.append(String.format(Locale.ROOT, "  %-" + termWidth + "s %12s  %s%n", t.label(), gib(t.value()),
                     bar(t.value(), max)));
             if (explain) {
                 out.append("      = ").append(t.formula()).append('\n');
             }
         }
         out.append("\nPhases (bytes allocated)\n");
+        // long phase names ("backward through the last layer") widen the column rather than push the figure out
+        int width = Math.max(28, m.phases().stream().mapToInt(p -> p.name().length()).max().orElse(0));
         for (Phase p : m.phases()) {
-            out.append(String.format(Locale.ROOT, "  %-28s %12s%s%n", p.name(), gib(p.bytes()),
+            out.append(String.format(Locale.ROOT, "  %-" + width + "s %12s%s%n", p.name(), gib(p.bytes()),
                     p == m.peakPhase() ? "   ← peak" : ""));
             if (explain) {
                 String held = String.join(" + ", p.contents().stream().filter(c -> !c.isEmpty()).toList());
@@ -257,7 +260,7 @@ public final class EstimateReport {
                 fit.fits() ? "to spare" : "short")));
         e.perf().ifPresent(pe -> {
             out.append("\nTime (").append(pe.bound()).append(w.training() ? "" : "; " + w.batchSize()
-                    + " concurrent sequences" + (w.perf().maxBatch() ? ", the most the KV pool holds" : "")).append(")\n");
+                    + (w.batchSize() == 1 ? " sequence" : " concurrent sequences") + (w.perf().maxBatch() ? ", the most the KV pool holds" : "")).append(")\n");
             for (org.gpuplan.perf.Figure f : pe.figures()) {
                 out.append(String.format(Locale.ROOT, "  %-34s %s%n", f.label(), human(f.value(), f.unit())));
                 if (explain) {

@@ -42,7 +42,7 @@ public enum LossImpl implements Choice {
     @Override
     public java.util.List<String> aliases() {
         // the libraries users know these by
-        return this == FUSED_LINEAR ? java.util.List.of("liger", "cut-cross-entropy") : java.util.List.of();
+        return this == FUSED_LINEAR ? java.util.List.of("liger", "cut-cross-entropy", "cce") : java.util.List.of();
     }
 
     /** What this implementation keeps, in words (for explanations). */
