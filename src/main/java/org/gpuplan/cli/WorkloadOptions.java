@@ -21,6 +21,9 @@ final class WorkloadOptions {
             + ".safetensors or .gguf (or 'model' in the workload file).")
     String model;
 
+    @Option(names = "--model", paramLabel = "MODEL", description = "Same as MODEL (the workload key's flag).")
+    String modelFlag;
+
     @Option(names = "--workload", paramLabel = "FILE", description = "Workload file (JSON or YAML).")
     Path workloadFile;
 
@@ -51,7 +54,10 @@ final class WorkloadOptions {
             fallbackValue = "true", description = "torchtune: saved activations wait in pinned host memory")
     String activationOffloading;
     // shorter names other tools use; hidden so that the usage line shows ours
-    @Option(names = "--dtype", hidden = true) String dtype;
+    @Option(names = {"--dtype", "--torch-dtype"}, hidden = true) String dtype;
+    // transformers/axolotl: load_in_4bit (bitsandbytes NF4) and load_in_8bit (LLM.int8) choose the quant format
+    @Option(names = "--load-in-4bit", arity = "0..1", fallbackValue = "true", hidden = true) String loadIn4bit;
+    @Option(names = "--load-in-8bit", arity = "0..1", fallbackValue = "true", hidden = true) String loadIn8bit;
     @Option(names = "--optim", hidden = true) String optim;
     @Option(names = "--lora-r", hidden = true) String loraR;
     @Option(names = {"--attention", "--attn-implementation"}, description = "eager | sdpa | flash") String attention;
@@ -125,7 +131,11 @@ final class WorkloadOptions {
             raw.putAll(WorkloadParser.readFile(workloadFile));
         }
         Map<String, String> flags = new LinkedHashMap<>();
-        flags.put("model", model);
+        if (model != null && modelFlag != null && !model.equals(modelFlag)) {
+            throw new InvalidInputException("model: given twice ('" + model + "' and --model '" + modelFlag
+                    + "'); give one");
+        }
+        flags.put("model", model != null ? model : modelFlag);
         flags.put("task", task);
         flags.put("method", method);
         flags.put("framework", framework);
@@ -146,6 +156,8 @@ final class WorkloadOptions {
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
         flags.put("quant", quant);
+        flags.put("load_in_4bit", loadIn4bit);
+        flags.put("load_in_8bit", loadIn8bit);
         flags.put("double_quant", doubleQuant);
         flags.put("kv_dtype", kvDtype);
         flags.put("kv_layout", kvLayout);

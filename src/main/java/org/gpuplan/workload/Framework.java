@@ -25,13 +25,14 @@ public enum Framework implements Choice {
 
     @Override
     public java.util.List<String> aliases() {
-        // the libraries users name: torchtitan runs FSDP2 (with TP/PP/CP), NeMo runs Megatron-Core
+        // the libraries users name: transformers' Trainer under PEFT and TRL, torchtitan runs FSDP2 (with TP/PP/CP), NeMo runs Megatron-Core
         return switch (this) {
-            case HF -> java.util.List.of("transformers");
+            case HF -> java.util.List.of("transformers", "peft", "trl");
             case FSDP -> java.util.List.of("torchtitan", "fsdp2");
             case MEGATRON -> java.util.List.of("megatron-lm", "megatron-core", "nemo");
             case TENSORRT_LLM -> java.util.List.of("trtllm", "trt-llm");
-            case LLAMA_CPP -> java.util.List.of("llamacpp", "llama-cpp");
+            // ollama runs llama.cpp's runner (its logs print llama.cpp's buffers)
+            case LLAMA_CPP -> java.util.List.of("llamacpp", "llama-cpp", "ollama");
             default -> java.util.List.of();
         };
     }

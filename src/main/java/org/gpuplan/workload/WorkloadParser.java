@@ -79,9 +79,19 @@ public final class WorkloadParser {
     public static Map<String, String> canonicalKeys(Map<String, String> raw) {
         Map<String, String> out = new LinkedHashMap<>();
         Map<String, String> givenAs = new java.util.HashMap<>();
-        raw.forEach((k, val) -> {
+        for (Map.Entry<String, String> e : raw.entrySet()) {
+            String k = e.getKey();
+            String val = e.getValue();
             String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
             String canonical = KEY_ALIASES.getOrDefault(key, key);
+            String format = BITSANDBYTES_FLAGS.get(key);
+            if (format != null) { // transformers' load_in_4bit / load_in_8bit: a boolean that names a quant format
+                if (val == null || !flag(key, val)) {
+                    continue;
+                }
+                canonical = "quant";
+                val = format;
+            }
             String before = out.get(canonical);
             if (before != null && val != null && !before.equals(val)) {
                 throw new InvalidInputException(canonical + ": given twice with different values ('" + givenAs.get(
@@ -91,10 +101,21 @@ public final class WorkloadParser {
                 out.put(canonical, val);
                 givenAs.put(canonical, k);
             }
-        });
+        }
         return out;
     }
 
+    /** transformers' BitsAndBytesConfig switches and the quant format each one selects. */
+    private static final Map<String, String> BITSANDBYTES_FLAGS = Map.of("load_in_4bit", "nf4", "load_in_8bit", "int8");
+
+    private static boolean flag(String field, String value) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "true", "1", "yes" -> true;
+            case "false", "0", "no", "" -> false;
+            default -> throw new InvalidInputException(field + ": '" + value + "' is not accepted (accepted: true, "
+                    + "false)");
+        };
+    }
 
     /** Reads a workload file (JSON or YAML: a mapping of keys to values) into raw string values. */
     public static Map<String, String> readFile(Path file) {

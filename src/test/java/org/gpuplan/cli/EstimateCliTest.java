@@ -147,6 +147,28 @@ class EstimateCliTest {
     }
 
     @Test
+    void transformersAndOllamaHabitsNameTheSameWorkload() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        CliTest.Result ours = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--method",
+                "qlora", "--quant", "nf4", "--precision", "fp16", "--gpu", "T4", "--json");
+        CliTest.Result hf = CliTest.run("estimate", "--model", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--method", "qlora", "--load-in-4bit", "--torch-dtype", "float16", "--framework", "trl", "--gpu", "T4",
+                "--json");
+        assertThat(ours.code()).as(ours.err()).isZero();
+        assertThat(hf.code()).as(hf.err()).isZero();
+        assertThat(json.readTree(hf.out()).get("memory")).isEqualTo(json.readTree(ours.out()).get("memory"));
+        CliTest.Result eight = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--load-in-8bit", "--json");
+        assertThat(json.readTree(eight.out()).get("workload").get("quant").asText()).isEqualTo("int8");
+        CliTest.Result ollama = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                "--framework", "ollama", "--quant", "q4_k_m", "--json");
+        assertThat(json.readTree(ollama.out()).get("workload").get("framework").asText()).isEqualTo("llama.cpp");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--model", "Qwen/Qwen2.5-7B"),
+                "model: given twice");
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--load-in-4bit",
+                "--load-in-8bit"), "quant: given twice", "load_in_8bit");
+    }
+
+    @Test
     void planReadsHumanNumbersWithoutAnInternalError() {
         // plain, underscored, decimal-suffixed and fractional spellings of the same integers
         CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu", "H100-SXM-80GB",

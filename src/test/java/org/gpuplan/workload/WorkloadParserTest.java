@@ -161,6 +161,21 @@ class WorkloadParserTest {
                 .parallelism().zero()).isEqualTo(3);
         assertThat(WorkloadParser.parse(base("framework", "torchtitan", "gpus", "8")).framework())
                 .isEqualTo(Framework.FSDP);
+        // transformers' BitsAndBytesConfig switches name the format; false names none
+        assertThat(WorkloadParser.parse(base("method", "qlora", "load_in_4bit", "true", "load_in_8bit", "false"))
+                .quant()).isEqualTo(QuantFormat.NF4);
+        assertThat(WorkloadParser.parse(base("task", "infer", "load_in_8bit", "true")).quant())
+                .isEqualTo(QuantFormat.INT8);
+        assertThat(WorkloadParser.parse(base("task", "infer", "load_in_4bit", "false")).quant())
+                .isEqualTo(QuantFormat.NONE);
+        assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "load_in_4bit", "maybe")))
+                .isInstanceOf(InvalidInputException.class).hasMessage("load_in_4bit: 'maybe' is not accepted "
+                        + "(accepted: true, false)");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "quant", "awq", "load_in_4bit", "true")))
+                .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("quant: given twice");
+        assertThat(WorkloadParser.parse(base("framework", "ollama", "task", "infer", "quant", "q4_k_m")).framework())
+                .isEqualTo(Framework.LLAMA_CPP);
+        assertThat(WorkloadParser.parse(base("framework", "trl")).framework()).isEqualTo(Framework.HF);
     }
 
     @Test
