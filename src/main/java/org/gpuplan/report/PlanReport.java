@@ -249,7 +249,8 @@ public final class PlanReport {
     public static String fitText(FitSearch.Result r, Map<String, String> job) {
         Estimate e = r.estimate();
         if (r.value() == 0) {
-            return String.format(Locale.ROOT, "Nothing fits: even %s = 1 needs %.2f GiB of %.2f GiB on %s.%n",
+            return String.format(Locale.ROOT, "Nothing fits: even %s = 1 needs %.2f GiB of %.2f GiB on %s.%n"
+                    + "'gpuplan estimate' with the same flags lists the changes that would make it fit.%n",
                     r.key(), gib(e.memory().deviceUsed()), gib(e.gpu().get().cudaTotalBytes()), e.gpu().get().name());
         }
         return String.format(Locale.ROOT, "Largest %s that fits %s: %,d (device memory %.2f GiB of %.2f GiB, peak "

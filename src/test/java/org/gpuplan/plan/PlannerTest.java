@@ -337,6 +337,16 @@ public class PlannerTest {
         JsonNode f = new ObjectMapper().readTree(fit.out());
         assertThat(f.get("seq_len").asInt()).isPositive();
         assertThat(f.get("memory").get("device_used_bytes").asLong()).isPositive();
+        // without --max, fit looks for the micro-batch (for serving: the concurrent sequences)
+        CliTest.Result batch = CliTest.run("fit", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework", "vllm",
+                "--gpu", "L4", "--json");
+        assertThat(batch.code()).as(batch.err()).isZero();
+        JsonNode b = new ObjectMapper().readTree(batch.out());
+        int most = b.get("batch_size").asInt();
+        assertThat(most).isPositive();
+        CliTest.Result explicit = CliTest.run("fit", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework", "vllm",
+                "--gpu", "L4", "--max", "concurrency", "--json");
+        assertThat(new ObjectMapper().readTree(explicit.out()).get("batch_size").asInt()).isEqualTo(most);
     }
 
     @Test
