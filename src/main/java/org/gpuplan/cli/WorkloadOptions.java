@@ -9,6 +9,7 @@ import org.gpuplan.io.ModelCatalog;
 import org.gpuplan.io.ModelResolver;
 import org.gpuplan.io.ResolveOptions;
 import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.workload.DeepSpeedConfig;
 import org.gpuplan.workload.Workload;
 import org.gpuplan.workload.WorkloadParser;
 import picocli.CommandLine.Option;
@@ -26,6 +27,11 @@ final class WorkloadOptions {
 
     @Option(names = "--workload", paramLabel = "FILE", description = "Workload file (JSON or YAML).")
     Path workloadFile;
+
+    @Option(names = {"--deepspeed", "--deepspeed-config", "--deepspeed_config"}, paramLabel = "FILE",
+            description = "DeepSpeed config (ds_config.json): its ZeRO stage, offload, batch sizes, precision and "
+                    + "optimizer become workload keys (framework deepspeed); keys given both ways must agree.")
+    Path deepspeedFile;
 
 
     @Option(names = "--online", description = "Allow downloading config.json from the HuggingFace Hub.")
@@ -197,12 +203,14 @@ final class WorkloadOptions {
                 raw.put(k, v);
             }
         });
-        if (raw.get("model") == null) {
+        Map<String, String> keys = deepspeedFile == null ? raw
+                : DeepSpeedConfig.merge(DeepSpeedConfig.keys(DeepSpeedConfig.read(deepspeedFile)), raw);
+        if (keys.get("model") == null) {
             throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
                     + ".gguf, as MODEL or 'model' in the workload file)");
         }
         // plain numbers from here on (8k, 1_024, 20B, 8.0), so that searches read them back as they are parsed
-        return WorkloadParser.normalized(raw);
+        return WorkloadParser.normalized(keys);
     }
 
     /** Everything a command needs: the model, its architecture, the workload and the GPU catalog. */

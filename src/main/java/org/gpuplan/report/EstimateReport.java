@@ -183,6 +183,22 @@ public final class EstimateReport {
             }
         }
         o.put("quant", w.quant().key());
+        org.gpuplan.workload.Parallelism par = w.parallelism();
+        if (!par.equals(org.gpuplan.workload.Parallelism.SINGLE)) {
+            // the layout as keys, so that a workload read from other tools' files (a DeepSpeed config) shows here
+            o.put("gpus", par.gpus()).put("nodes", par.nodes()).put("zero", par.zero()).put("fsdp", par.fsdp().key())
+                    .put("tp", par.tp()).put("pp", par.pp()).put("virtual_pp", par.virtualPp())
+                    .put("pp_schedule", par.ppSchedule().key()).put("cp", par.cp()).put("ep", par.ep())
+                    .put("sequence_parallel", par.sequenceParallel())
+                    .put("offload_optimizer", par.offloadOptimizer().key())
+                    .put("offload_params", par.offloadParams().key());
+            if (par.globalBatchSize() > 0) {
+                o.put("global_batch_size", par.globalBatchSize());
+            }
+            if (par.attentionDp()) {
+                o.put("attention_dp", true);
+            }
+        }
         return o;
     }
 

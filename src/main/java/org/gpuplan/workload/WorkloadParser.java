@@ -141,8 +141,20 @@ public final class WorkloadParser {
             throw new InvalidInputException("workload: " + file.getFileName() + " must be a mapping of keys to values "
                     + "(accepted keys: " + String.join(", ", KEYS) + ")");
         }
-        return keysOf(root);
+        // transformers' `deepspeed` argument: a path to the config (relative to this file) or the config inline
+        com.fasterxml.jackson.databind.node.ObjectNode keys = (com.fasterxml.jackson.databind.node.ObjectNode) root;
+        for (String name : DEEPSPEED_KEYS) {
+            JsonNode ds = keys.get(name);
+            if (ds != null && ds.isTextual()) {
+                Path parent = file.toAbsolutePath().getParent();
+                keys.set(name, DeepSpeedConfig.read(parent == null ? Path.of(ds.asText()) : parent.resolve(ds.asText())));
+            }
+        }
+        return keysOf(keys);
     }
+
+    /** Names of the DeepSpeed config in a workload: transformers' argument and DeepSpeed's launcher flag. */
+    private static final List<String> DEEPSPEED_KEYS = List.of("deepspeed", "deepspeed_config");
 
     /** The entries of a JSON object as text (lists joined by commas), under their own names. */
     public static Map<String, String> textEntries(JsonNode root) {
@@ -168,12 +180,27 @@ public final class WorkloadParser {
      * aliases replaced by their keys.
      */
     public static Map<String, String> keysOf(JsonNode root) {
-        root.fields().forEachRemaining(e -> {
+        com.fasterxml.jackson.databind.node.ObjectNode keys = ((com.fasterxml.jackson.databind.node.ObjectNode) root)
+                .deepCopy();
+        Map<String, String> deepspeed = new LinkedHashMap<>();
+        for (String name : DEEPSPEED_KEYS) {
+            JsonNode ds = keys.remove(name);
+            if (ds == null) {
+                continue;
+            }
+            if (!ds.isObject()) {
+                throw new InvalidInputException(name + ": give the DeepSpeed config as an object (inline), or its "
+                        + "path in a workload file or with --deepspeed");
+            }
+            deepspeed = DeepSpeedConfig.merge(deepspeed, DeepSpeedConfig.keys(ds));
+        }
+        keys.fields().forEachRemaining(e -> {
             if (e.getValue().isObject()) {
                 throw new InvalidInputException("workload: '" + e.getKey() + "' must be a single value or a list");
             }
         });
-        return canonicalKeys(textEntries(root));
+        Map<String, String> own = canonicalKeys(textEntries(keys));
+        return deepspeed.isEmpty() ? own : DeepSpeedConfig.merge(deepspeed, own);
     }
 
     /** Integer keys, and whether 0 is accepted for each (the same rules {@link #parse} applies). */
