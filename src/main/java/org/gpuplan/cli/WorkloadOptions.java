@@ -9,6 +9,7 @@ import org.gpuplan.io.ModelCatalog;
 import org.gpuplan.io.ModelResolver;
 import org.gpuplan.io.ResolveOptions;
 import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.workload.AccelerateConfig;
 import org.gpuplan.workload.DeepSpeedConfig;
 import org.gpuplan.workload.Workload;
 import org.gpuplan.workload.WorkloadParser;
@@ -32,6 +33,11 @@ final class WorkloadOptions {
             description = "DeepSpeed config (ds_config.json): its ZeRO stage, offload, batch sizes, precision and "
                     + "optimizer become workload keys (framework deepspeed); keys given both ways must agree.")
     Path deepspeedFile;
+
+    @Option(names = {"--accelerate-config", "--accelerate_config"}, paramLabel = "FILE",
+            description = "accelerate config (accelerate launch --config_file): distributed type, processes, "
+                    + "machines, mixed precision and the FSDP/DeepSpeed plugin become workload keys.")
+    Path accelerateFile;
 
 
     @Option(names = "--online", description = "Allow downloading config.json from the HuggingFace Hub.")
@@ -203,8 +209,13 @@ final class WorkloadOptions {
                 raw.put(k, v);
             }
         });
-        Map<String, String> keys = deepspeedFile == null ? raw
-                : DeepSpeedConfig.merge(DeepSpeedConfig.keys(DeepSpeedConfig.read(deepspeedFile)), raw);
+        Map<String, String> keys = raw;
+        if (accelerateFile != null) {
+            keys = AccelerateConfig.merge(AccelerateConfig.keys(AccelerateConfig.read(accelerateFile)), keys);
+        }
+        if (deepspeedFile != null) {
+            keys = DeepSpeedConfig.merge(DeepSpeedConfig.keys(DeepSpeedConfig.read(deepspeedFile)), keys);
+        }
         if (keys.get("model") == null) {
             throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "
                     + ".gguf, as MODEL or 'model' in the workload file)");

@@ -143,18 +143,26 @@ public final class WorkloadParser {
         }
         // transformers' `deepspeed` argument: a path to the config (relative to this file) or the config inline
         com.fasterxml.jackson.databind.node.ObjectNode keys = (com.fasterxml.jackson.databind.node.ObjectNode) root;
+        Path parent = file.toAbsolutePath().getParent();
         for (String name : DEEPSPEED_KEYS) {
             JsonNode ds = keys.get(name);
             if (ds != null && ds.isTextual()) {
-                Path parent = file.toAbsolutePath().getParent();
                 keys.set(name, DeepSpeedConfig.read(parent == null ? Path.of(ds.asText()) : parent.resolve(ds.asText())));
             }
+        }
+        JsonNode accelerate = keys.get(ACCELERATE_KEY);
+        if (accelerate != null && accelerate.isTextual()) {
+            keys.set(ACCELERATE_KEY, AccelerateConfig.read(parent == null ? Path.of(accelerate.asText())
+                    : parent.resolve(accelerate.asText())));
         }
         return keysOf(keys);
     }
 
     /** Names of the DeepSpeed config in a workload: transformers' argument and DeepSpeed's launcher flag. */
     private static final List<String> DEEPSPEED_KEYS = List.of("deepspeed", "deepspeed_config");
+
+    /** Name of an accelerate config in a workload. */
+    private static final String ACCELERATE_KEY = "accelerate_config";
 
     /** The entries of a JSON object as text (lists joined by commas), under their own names. */
     public static Map<String, String> textEntries(JsonNode root) {
@@ -193,6 +201,14 @@ public final class WorkloadParser {
                         + "path in a workload file or with --deepspeed");
             }
             deepspeed = DeepSpeedConfig.merge(deepspeed, DeepSpeedConfig.keys(ds));
+        }
+        JsonNode accelerate = keys.remove(ACCELERATE_KEY);
+        if (accelerate != null) {
+            if (!accelerate.isObject()) {
+                throw new InvalidInputException(ACCELERATE_KEY + ": give the accelerate config as an object (inline), "
+                        + "or its path in a workload file or with --accelerate-config");
+            }
+            deepspeed = AccelerateConfig.merge(deepspeed, AccelerateConfig.keys(accelerate));
         }
         keys.fields().forEachRemaining(e -> {
             if (e.getValue().isObject()) {
