@@ -1,12 +1,9 @@
 package org.gpuplan.workload;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -21,30 +18,12 @@ import org.gpuplan.model.InvalidInputException;
  */
 public final class AccelerateConfig {
 
-    private static final long MAX_BYTES = 1_000_000;
-
     private AccelerateConfig() {
     }
 
     /** The config file as a tree; a {@code deepspeed_config_file} it names is read in place (relative to it). */
     public static JsonNode read(Path file) {
-        String text;
-        try {
-            if (Files.size(file) > MAX_BYTES) {
-                throw new InvalidInputException("accelerate_config: " + file.getFileName() + " is larger than 1 MB");
-            }
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new InvalidInputException("accelerate_config: cannot read " + file + ": " + e.getMessage());
-        }
-        JsonNode root;
-        try {
-            root = new ObjectMapper(new YAMLFactory()).readTree(text);
-        } catch (JsonProcessingException e) {
-            String msg = e.getOriginalMessage() == null ? "parse error" : e.getOriginalMessage().split("\n")[0];
-            throw new InvalidInputException("accelerate_config: " + file.getFileName() + " is not valid YAML (" + msg
-                    + ")");
-        }
+        JsonNode root = ToolConfig.readTree(file, "accelerate_config", new ObjectMapper(new YAMLFactory()), "YAML");
         if (root == null || !root.isObject()) {
             throw new InvalidInputException("accelerate_config: " + file.getFileName() + " must be a mapping (the "
                     + "YAML 'accelerate config' writes)");
@@ -52,9 +31,8 @@ public final class AccelerateConfig {
         JsonNode ds = root.path("deepspeed_config");
         JsonNode dsFile = ds.path("deepspeed_config_file");
         if (ds.isObject() && dsFile.isTextual() && !dsFile.asText().isBlank()) {
-            Path parent = file.toAbsolutePath().getParent();
-            Path path = parent == null ? Path.of(dsFile.asText()) : parent.resolve(dsFile.asText());
-            ((ObjectNode) ds).set("deepspeed_config_file", DeepSpeedConfig.read(path));
+            ((ObjectNode) ds).set("deepspeed_config_file", DeepSpeedConfig.read(ToolConfig.besides(file,
+                    dsFile.asText())));
         }
         return root;
     }

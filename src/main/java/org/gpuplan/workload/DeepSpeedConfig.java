@@ -1,11 +1,8 @@
 package org.gpuplan.workload;
 
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -22,31 +19,14 @@ import org.gpuplan.model.InvalidInputException;
  */
 public final class DeepSpeedConfig {
 
-    private static final long MAX_BYTES = 1_000_000;
-
     private DeepSpeedConfig() {
     }
 
     /** The config file as JSON (size-capped; comments allowed, as DeepSpeed's own loader tolerates them). */
     public static JsonNode read(Path file) {
-        String text;
-        try {
-            if (Files.size(file) > MAX_BYTES) {
-                throw new InvalidInputException("deepspeed: " + file.getFileName() + " is larger than 1 MB");
-            }
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new InvalidInputException("deepspeed: cannot read " + file + ": " + e.getMessage());
-        }
         ObjectMapper mapper = new ObjectMapper();
         mapper.configure(JsonParser.Feature.ALLOW_COMMENTS, true);
-        JsonNode root;
-        try {
-            root = mapper.readTree(text);
-        } catch (JsonProcessingException e) {
-            String msg = e.getOriginalMessage() == null ? "parse error" : e.getOriginalMessage().split("\n")[0];
-            throw new InvalidInputException("deepspeed: " + file.getFileName() + " is not valid JSON (" + msg + ")");
-        }
+        JsonNode root = ToolConfig.readTree(file, "deepspeed", mapper, "JSON");
         if (root == null || !root.isObject()) {
             throw new InvalidInputException("deepspeed: " + file.getFileName() + " must be a JSON object (a DeepSpeed "
                     + "config such as {\"zero_optimization\": {\"stage\": 3}})");

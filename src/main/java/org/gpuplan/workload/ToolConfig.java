@@ -1,5 +1,11 @@
 package org.gpuplan.workload;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -9,6 +15,35 @@ import org.gpuplan.model.InvalidInputException;
 final class ToolConfig {
 
     private ToolConfig() {
+    }
+
+    /**
+     * A size-capped JSON/YAML file as a tree; unreadable, oversized or malformed files are one-line errors naming
+     * {@code field} and the {@code format} expected. The tree may be null (an empty file) or not an object.
+     */
+    static JsonNode readTree(Path file, String field, ObjectMapper mapper, String format) {
+        String text;
+        try {
+            if (Files.size(file) > 1_000_000) {
+                throw new InvalidInputException(field + ": " + file.getFileName() + " is larger than 1 MB");
+            }
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new InvalidInputException(field + ": cannot read " + file + ": " + e.getMessage());
+        }
+        try {
+            return mapper.readTree(text);
+        } catch (JsonProcessingException e) {
+            String msg = e.getOriginalMessage() == null ? "parse error" : e.getOriginalMessage().split("\n")[0];
+            throw new InvalidInputException(field + ": " + file.getFileName() + " is not valid " + format + " (" + msg
+                    + ")");
+        }
+    }
+
+    /** {@code name} relative to the folder of {@code file} (the way tools resolve paths inside their configs). */
+    static Path besides(Path file, String name) {
+        Path parent = file.toAbsolutePath().getParent();
+        return parent == null ? Path.of(name) : parent.resolve(name);
     }
 
     /**

@@ -1,11 +1,8 @@
 package org.gpuplan.workload;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -119,41 +116,23 @@ public final class WorkloadParser {
 
     /** Reads a workload file (JSON or YAML: a mapping of keys to values) into raw string values. */
     public static Map<String, String> readFile(Path file) {
-        String text;
-        try {
-            if (Files.size(file) > 1_000_000) {
-                throw new InvalidInputException("workload: " + file + " is larger than 1 MB");
-            }
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new InvalidInputException("workload: cannot read " + file + ": " + e.getMessage());
-        }
-        ObjectMapper mapper = new ObjectMapper(new YAMLFactory()); // YAML is a superset of JSON
-        JsonNode root;
-        try {
-            root = mapper.readTree(text);
-        } catch (JsonProcessingException e) {
-            String msg = e.getOriginalMessage() == null ? "parse error" : e.getOriginalMessage().split("\n")[0];
-            throw new InvalidInputException("workload: " + file.getFileName() + " is not valid JSON or YAML (" + msg
-                    + ")");
-        }
+        // YAML is a superset of JSON
+        JsonNode root = ToolConfig.readTree(file, "workload", new ObjectMapper(new YAMLFactory()), "JSON or YAML");
         if (root == null || !root.isObject()) {
             throw new InvalidInputException("workload: " + file.getFileName() + " must be a mapping of keys to values "
                     + "(accepted keys: " + String.join(", ", KEYS) + ")");
         }
         // transformers' `deepspeed` argument: a path to the config (relative to this file) or the config inline
         com.fasterxml.jackson.databind.node.ObjectNode keys = (com.fasterxml.jackson.databind.node.ObjectNode) root;
-        Path parent = file.toAbsolutePath().getParent();
         for (String name : DEEPSPEED_KEYS) {
             JsonNode ds = keys.get(name);
             if (ds != null && ds.isTextual()) {
-                keys.set(name, DeepSpeedConfig.read(parent == null ? Path.of(ds.asText()) : parent.resolve(ds.asText())));
+                keys.set(name, DeepSpeedConfig.read(ToolConfig.besides(file, ds.asText())));
             }
         }
         JsonNode accelerate = keys.get(ACCELERATE_KEY);
         if (accelerate != null && accelerate.isTextual()) {
-            keys.set(ACCELERATE_KEY, AccelerateConfig.read(parent == null ? Path.of(accelerate.asText())
-                    : parent.resolve(accelerate.asText())));
+            keys.set(ACCELERATE_KEY, AccelerateConfig.read(ToolConfig.besides(file, accelerate.asText())));
         }
         return keysOf(keys);
     }
