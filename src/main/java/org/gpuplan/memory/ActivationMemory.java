@@ -480,6 +480,17 @@ public final class ActivationMemory {
         return m.vocabSize();
     }
 
+    /**
+     * Whether selective checkpointing is torchtitan's op-level kind (FSDP framework, a Llama-style block: every second
+     * matmul output kept, the rest re-run) rather than Megatron's (the attention core re-run; also what gpuplan
+     * assumes for the other frameworks, which have no selective mode of their own).
+     */
+    public static boolean opLevelSelective(ModelSpec m, org.gpuplan.workload.Framework framework,
+                                           Checkpointing checkpointing) {
+        return framework == org.gpuplan.workload.Framework.FSDP && checkpointing == Checkpointing.SELECTIVE
+                && m.attention() instanceof Attention.Standard && m.mlp() != null;
+    }
+
     private static double attentionCoreBytes(ModelSpec m, Workload w, int c, long s) {
         long a = m.attention().numHeads();
         if (w.attention() == AttentionImpl.EAGER) {

@@ -558,9 +558,7 @@ public final class ShardedTraining {
         boolean ckpt = saved.recompute() > 0 && par.checkpointing == org.gpuplan.workload.Checkpointing.FULL;
         double keptPerLayer = ckpt ? (double) r * h * n / (par.sequenceParallel ? par.tp : 1) / par.cp
                 : perLayer;
-        boolean opSac = w.framework() == Framework.FSDP
-                && par.checkpointing == org.gpuplan.workload.Checkpointing.SELECTIVE
-                && m.attention() instanceof Attention.Standard && m.mlp() != null;
+        boolean opSac = ActivationMemory.opLevelSelective(m, w.framework(), par.checkpointing);
         if (opSac) {
             // torchtitan's op-level selective checkpointing keeps each layer's input, every second matmul output
             // (q, v, gate, down in a Llama block) and the SDPA output with its log-sum-exp; the rest is recomputed

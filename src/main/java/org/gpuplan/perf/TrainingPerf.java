@@ -220,12 +220,13 @@ public final class TrainingPerf {
         double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + eltBwd
                 + ps.perPassExtra + ps.adaptersBwd + ps.eagerScores * 2 + ps.autocastBwd + ps.dropoutPass)
                 * stageShare + ps.lmHead * gemmBwdFactor + ps.lossBwd;
+        // the same kind of selective recomputation the memory model keeps activations for
+        boolean opSac = org.gpuplan.memory.ActivationMemory.opLevelSelective(m, w.framework(), layout.checkpointing);
         double recompute = switch (layout.checkpointing) {
             case FULL -> fwd;
             // torchtitan's op-level SAC (fsdp) saves attention and every other matmul; Megatron's selective
             // recomputation re-runs the attention core
-            case SELECTIVE -> (w.framework() == org.gpuplan.workload.Framework.MEGATRON
-                    ? fwdAll.attentionS() + fwdAll.elementwiseS()
+            case SELECTIVE -> (!opSac ? fwdAll.attentionS() + fwdAll.elementwiseS()
                     : fwdAll.gemmS() / 2 + fwdAll.elementwiseS() + ps.perPassExtra + ps.adaptersFwd) * stageShare;
             case NONE -> 0;
         };
@@ -336,7 +337,7 @@ public final class TrainingPerf {
         double modelFlopsStep = modelFlopsPerSeqBatch * micro * dp;
         double recomputeFlops = layout.checkpointing == Checkpointing.FULL ? fwdModelFlops
                 : layout.checkpointing != Checkpointing.SELECTIVE ? 0
-                : w.framework() == org.gpuplan.workload.Framework.MEGATRON ? fwdAll.attentionFlops() * tp * cp
+                : !opSac ? fwdAll.attentionFlops() * tp * cp
                 : fwdAll.gemmFlops() / 2 * tp * cp;
         double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops) * micro * dp;
         int gpus = layout.gpus;
@@ -416,8 +417,9 @@ public final class TrainingPerf {
         if (recompute > 0) {
             figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
                     () -> w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
-                            : w.framework() == org.gpuplan.workload.Framework.MEGATRON
-                            ? "selective (Megatron): the attention core and elementwise ops re-run"
+                            : !org.gpuplan.memory.ActivationMemory.opLevelSelective(m, w.framework(),
+                            w.checkpointing()) ? "selective (Megatron's kind): the attention core and elementwise ops "
+                            + "re-run"
                             : "selective (op-level, torchtitan): every other matmul and the elementwise ops re-run; "
                             + "attention outputs saved"));
         }

@@ -49,7 +49,13 @@ public final class Changes {
             }
             if (!"full".equals(job.get("checkpointing"))) {
                 o.add(new String[] {"full activation checkpointing", "checkpointing", "full"});
-                o.add(new String[] {"selective activation checkpointing", "checkpointing", "selective"});
+                // only Megatron-LM and torchtitan (fsdp) have a selective mode; transformers checkpoints whole layers
+                org.gpuplan.workload.Framework framework = org.gpuplan.workload.Choice.parse(
+                        org.gpuplan.workload.Framework.class, "framework", job.getOrDefault("framework", "hf"));
+                if (framework == org.gpuplan.workload.Framework.MEGATRON
+                        || framework == org.gpuplan.workload.Framework.FSDP) {
+                    o.add(new String[] {"selective activation checkpointing", "checkpointing", "selective"});
+                }
             }
             if ("torchtune".equals(job.get("framework")) && !"true".equals(job.get("activation_offloading"))) {
                 o.add(new String[] {"activation offloading to host memory (torchtune enable_activation_offloading)",

@@ -217,6 +217,26 @@ public class PlannerTest {
     }
 
     @Test
+    void selectiveCheckpointingIsOfferedOnlyWhereTheFrameworkHasIt() {
+        var gpu = GpuCatalog.builtIn().require("RTX-4090");
+        Map<String, String> hf = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
+                "batch_size", "1", "seq_len", "2048");
+        assertThat(Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), hf, gpu))
+                .noneMatch(c -> "selective".equals(c.keys().get("checkpointing")));
+        Map<String, String> titan = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "framework",
+                "torchtitan", "gpus", "2", "fsdp", "full_shard", "batch_size", "2", "seq_len", "8192");
+        assertThat(Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), titan, gpu))
+                .anyMatch(c -> "selective".equals(c.keys().get("checkpointing")));
+        // and the time a selective recomputation costs matches what the memory model keeps: the attention core
+        // outside torchtitan (no matmuls re-run), every other matmul under torchtitan's op-level kind
+        Workload w = WorkloadParser.parse(keys("model", "m", "task", "train", "method", "lora", "batch_size", "1",
+                "seq_len", "2048", "checkpointing", "selective"));
+        var e = Estimator.estimate("m", spec("meta-llama/Llama-3.1-8B"), w, Optional.of(gpu)).perf().orElseThrow();
+        double forward = e.figure("forward_s");
+        assertThat(e.figure("recompute_s")).isPositive().isLessThan(0.2 * forward);
+    }
+
+    @Test
     void fitFindsTheLargestValueThatFits() {
         Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "qlora",
                 "batch_size", "1");
