@@ -111,7 +111,15 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
 
         /** The pool holds the requested sequences' cache and at least one whole sequence of {@code context} tokens. */
         public boolean holds(long kvCacheBytes, long context) {
-            return !empty() && capacityTokens >= context && kvCacheBytes <= poolBytes;
+            return holdsOneSequence(context) && kvCacheBytes <= poolBytes;
+        }
+
+        /**
+         * The pool holds one whole sequence of {@code context} tokens: vLLM refuses to start otherwise (its max_model_len
+         * check against the KV cache's capacity).
+         */
+        public boolean holdsOneSequence(long context) {
+            return !empty() && capacityTokens >= context;
         }
     }
 }

@@ -230,7 +230,9 @@ public final class Changes {
             return List.of();
         }
         Estimate base = org.gpuplan.estimate.Estimator.estimate(j.loaded().name(), j.spec(), j.workload(), j.gpu());
-        return base.fit().map(Estimate.Fit::fits).orElse(true) ? List.of()
+        // a serving pool that cannot hold one sequence is a job that does not run, whatever the memory says
+        boolean starts = base.memory().pool().map(p -> p.holdsOneSequence(base.workload().seqLen())).orElse(true);
+        return base.fit().map(Estimate.Fit::fits).orElse(true) && starts ? List.of()
                 : toFit(j.loaded().name(), j.spec(), j.keys(), j.gpu().get());
     }
 

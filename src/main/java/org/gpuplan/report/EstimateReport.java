@@ -270,10 +270,13 @@ public final class EstimateReport {
         m.pool().ifPresent(p -> out.append(String.format(Locale.ROOT, "%nKV pool: %s → %,d tokens, max concurrency "
                 + "%.1f at %,d tokens per sequence%n", gib(p.poolBytes()), p.capacityTokens(), p.maxConcurrency(),
                 w.seqLen())));
-        e.fit().ifPresent(fit -> out.append(String.format(Locale.ROOT, "%n%s %s: needs %s of %s (%s %s)%n",
-                fit.fits() ? "FITS" : "DOES NOT FIT", e.gpu().get().name(), gib(fit.requiredBytes()),
-                gib(fit.availableBytes()), gib(Math.abs(fit.headroomBytes())),
-                fit.fits() ? "to spare" : "short")));
+        boolean short1 = m.pool().map(p -> !p.empty() && !p.holdsOneSequence(w.seqLen())).orElse(false);
+        e.fit().ifPresent(fit -> out.append(String.format(Locale.ROOT, "%n%s %s: needs %s of %s (%s %s)%s%n",
+                fit.fits() ? short1 ? "FITS in memory on" : "FITS" : "DOES NOT FIT", e.gpu().get().name(),
+                gib(fit.requiredBytes()), gib(fit.availableBytes()), gib(Math.abs(fit.headroomBytes())),
+                fit.fits() ? "to spare" : "short", fit.fits() && short1 ? String.format(Locale.ROOT, ", but its KV "
+                        + "pool holds %,d tokens, less than one %,d-token sequence", m.pool().get().capacityTokens(),
+                        w.seqLen()) : "")));
         e.perf().ifPresent(pe -> {
             out.append("\nTime (").append(pe.bound()).append(w.training() ? "" : "; " + w.batchSize()
                     + (w.batchSize() == 1 ? " sequence" : " concurrent sequences") + (w.perf().maxBatch() ? ", the most the KV pool holds" : "")).append(")\n");
