@@ -85,9 +85,13 @@ public final class EstimateReport {
                 rank.put("host_bytes", r.hostBytes());
             }
         }
-        e.fit().ifPresent(fit -> root.putObject("fit").put("fits", fit.fits())
-                .put("available_bytes", fit.availableBytes()).put("required_bytes", fit.requiredBytes())
-                .put("headroom_bytes", fit.headroomBytes()));
+        e.fit().ifPresent(fit -> {
+            ObjectNode fo = root.putObject("fit").put("fits", fit.fits())
+                    .put("available_bytes", fit.availableBytes()).put("required_bytes", fit.requiredBytes())
+                    .put("headroom_bytes", fit.headroomBytes());
+            // serving engines with a pool: whether it holds one whole sequence (vLLM refuses to start otherwise)
+            m.pool().ifPresent(p -> fo.put("kv_pool_holds_one_sequence", p.holdsOneSequence(e.workload().seqLen())));
+        });
         ArrayNode terms = root.putArray("terms");
         for (Term t : m.terms()) {
             terms.addObject().put("key", t.key()).put("label", t.label()).put("bytes", t.value())

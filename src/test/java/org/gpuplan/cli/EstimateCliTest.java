@@ -169,7 +169,7 @@ class EstimateCliTest {
     }
 
     @Test
-    void aServingPoolThatCannotHoldOneSequenceIsAJobThatDoesNotStart() {
+    void aServingPoolThatCannotHoldOneSequenceIsAJobThatDoesNotStart() throws Exception {
         // Llama-3.1-70B in FP8 on one H100 at 8k: the weights leave a pool of about 5,700 tokens; vLLM checks
         // max_model_len against the pool's capacity at start-up and refuses
         CliTest.Result r = CliTest.run("estimate", "meta-llama/Llama-3.1-70B", "--task", "infer", "--framework",
@@ -178,6 +178,11 @@ class EstimateCliTest {
         assertThat(r.out()).contains("FITS in memory on H100-SXM-80GB", "less than one 8,192-token sequence",
                 "What to change to fit", "tensor parallelism over 2 GPUs");
         assertThat(r.out()).contains("vLLM refuses to start").doesNotContain("queues or preempts");
+        CliTest.Result j = CliTest.run("estimate", "meta-llama/Llama-3.1-70B", "--task", "infer", "--framework",
+                "vllm", "--gpu", "H100", "--seq-len", "8192", "--quant", "fp8", "--json");
+        JsonNode fit = new ObjectMapper().readTree(j.out()).get("fit");
+        assertThat(fit.get("fits").asBoolean()).isTrue();
+        assertThat(fit.get("kv_pool_holds_one_sequence").asBoolean()).isFalse();
     }
 
     @Test
