@@ -26,8 +26,8 @@ final class FitCommand implements Callable<Integer> {
     @Mixin
     WorkloadOptions job;
 
-    @Option(names = "--max", defaultValue = "batch-size", description = "seq-len | batch-size | concurrency "
-            + "(default: batch-size, the concurrent sequences for inference)") String max;
+    @Option(names = "--max", defaultValue = "batch-size", description = "seq-len | batch-size | concurrency | "
+            + "gpu-layers (llama.cpp's -ngl) (default: batch-size, the concurrent sequences for inference)") String max;
 
     @Override
     public Integer call() throws Exception {

@@ -88,6 +88,9 @@ final class WorkloadOptions {
     @Option(names = {"--max-num-batched-tokens", "--ubatch-size"}, description = "Tokens per engine step (vLLM, "
             + "SGLang); llama.cpp: n_ubatch (-ub)") String maxNumBatchedTokens;
     @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;
+    @Option(names = {"--n-gpu-layers", "-ngl", "--gpu-layers"}, description = "llama.cpp: layers on the GPU (the last "
+            + "ones; one more than the layer count puts the output layer there too); the rest stay in host memory "
+            + "(default: all)") String nGpuLayers;
     @Option(names = {"--mamba-ssm-dtype", "--mamba-ssm-cache-dtype"}, description = "Serving: dtype of linear-"
             + "attention states: auto | float32 | bfloat16 | float16") String mambaSsmDtype;
     @Option(names = "--max-mamba-cache-size", description = "SGLang: linear-attention state slots (default: its "
@@ -176,6 +179,7 @@ final class WorkloadOptions {
         flags.put("gpu_memory_utilization", gpuMemoryUtilization);
         flags.put("max_num_batched_tokens", maxNumBatchedTokens);
         flags.put("max_num_seqs", maxNumSeqs);
+        flags.put("n_gpu_layers", nGpuLayers);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("disable_radix_cache", disableRadixCache);

@@ -101,8 +101,14 @@ public final class Estimator {
             }
         }
         final Workload fw = w;
-        Optional<org.gpuplan.perf.PerfEstimate> perf = withPerf ? gpu.map(g -> org.gpuplan.perf.PerfModel.estimate(
-                spec, p, fw, g, memory)) : Optional.empty();
+        // with layers in host memory the CPU runs them and sets the pace; gpuplan has no CPU model
+        boolean hostLayers = !w.training() && w.partialOffload(spec.numLayers());
+        if (hostLayers && withPerf && gpu.isPresent()) {
+            warnings.add("runtime not estimated: with " + (spec.numLayers() - w.nGpuLayers()) + " layers and the output "
+                    + "layer in host memory (-ngl " + w.nGpuLayers() + "), the CPU runs them and sets the pace");
+        }
+        Optional<org.gpuplan.perf.PerfEstimate> perf = withPerf && !hostLayers ? gpu.map(g ->
+                org.gpuplan.perf.PerfModel.estimate(spec, p, fw, g, memory)) : Optional.empty();
         return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode, perf);
     }
 

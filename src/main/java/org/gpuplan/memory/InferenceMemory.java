@@ -58,14 +58,28 @@ public final class InferenceMemory {
         }
         MemoryEstimate e;
         if (w.framework() == Framework.LLAMA_CPP) {
-            e = llamaCpp(m, w, gpu, weights, kvTerm);
+            e = llamaCpp(m, p, w, gpu, weights, kvTerm, kvElem);
         } else if (w.framework() != Framework.HF) {
             throw new InvalidInputException("framework: " + w.framework().key() + " does not serve models; for "
                     + "--task infer use hf, vllm, sglang, tensorrt-llm or llama.cpp");
         } else {
             e = hfGenerate(m, w, gpu, weights, kvTerm, c, kvElem);
         }
-        return m.linearLayerCount() == 0 ? e : e.plusResident(recurrentState(m, w, w.batchSize(), 1));
+        if (m.linearLayerCount() == 0) {
+            return e;
+        }
+        Term state = recurrentState(m, w, w.batchSize(), 1);
+        if (w.framework() == Framework.LLAMA_CPP && w.partialOffload(m.numLayers())) {
+            // llama.cpp keeps each layer's recurrent state on that layer's device
+            int from = m.numLayers() - w.nGpuLayers();
+            long onGpu = m.layers().subList(from, m.numLayers()).stream().filter(l -> l.linearAttention()).count();
+            long share = Math.round(state.value() * (onGpu / (double) m.linearLayerCount()));
+            Term all = state;
+            state = new Term(state.key(), state.label(), share, () -> all.formula() + "; the " + onGpu + " of "
+                    + m.linearLayerCount() + " linear-attention layers offloaded to the GPU (" + Bytes.mib(share)
+                    + "), the rest in host memory");
+        }
+        return e.plusResident(state);
     }
 
     /**
@@ -294,27 +308,61 @@ public final class InferenceMemory {
     // 2048 (GQA and FFN width do not enter). Flash attention keeps no KQ matrix, but the f32 mask is cast to f16
     // (llama-graph.cpp self_kq_mask_cnv): both are alive at the cast, beside the first layer's Q, K, V and the
     // residual stream (GLM-4.5-Air at n_ctx 131,072 and n_ubatch 4,096: 3,584.09 MiB logged).
-    private static MemoryEstimate llamaCpp(ModelSpec m, Workload w, Optional<Gpu> gpu, Term weights, Term kvTerm) {
+    private static MemoryEstimate llamaCpp(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu,
+                                           Term allWeights, Term allKv, double kvElem) {
         long ubatch = Math.min(nUbatch(w), Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen()));
         long nctx = (long) w.seqLen() * w.batchSize();
         long heads = m.attention().numHeads();
         long h = m.hiddenSize();
         boolean flash = w.attention().flashKernel();
-        long output = 4L * ubatch * (m.vocabSize() + h);
+        int n = m.numLayers();
+        boolean partial = w.partialOffload(n);
+        int from = partial ? n - w.nGpuLayers() : 0;
+        Term weights = allWeights;
+        Term kvTerm = allKv;
+        long host = 0;
+        long outputCopy = 0;
+        long layerCopy = 0;
+        if (partial) {
+            WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from);
+            weights = new Term("weights", "weights", split.gpu(), () -> String.format(Locale.ROOT, "-ngl %d: layers "
+                    + "%d-%d of %d on the GPU, each its share of the all-offloaded %s by its bits (%s); the output "
+                    + "layer and layers 0-%d (%s) stay in host memory", w.nGpuLayers(), from, n - 1, n,
+                    Bytes.mib(allWeights.value()), allWeights.formula(), from - 1, Bytes.mib(split.host())));
+            long kvGpu = KvCache.bytes(m, w, w.batchSize(), w.seqLen(), kvElem, from, n);
+            kvTerm = new Term("kv_cache", "KV cache", kvGpu, () -> String.format(Locale.ROOT, "the offloaded layers' "
+                    + "share (%s) of %s = %s; the other layers' KV buffers (%s) stay in host memory", n - from + " of "
+                    + n + " layers", Bytes.mib(allKv.value()), allKv.formula(), Bytes.mib(allKv.value() - kvGpu)));
+            host = split.host() + allKv.value() - kvGpu;
+            // ggml's scheduler runs batched matmuls (>= 32 tokens) of host-resident weights on the GPU (op offload,
+            // the default since mid-2025), copying the weight into the compute buffer: the output matrix beside the
+            // logits, a host layer's largest matrix beside its activations
+            if (ubatch >= 32) {
+                outputCopy = split.outputMatrix();
+                layerCopy = split.largestHostMatrix();
+            }
+        }
+        long logits = 4L * ubatch * (m.vocabSize() + h);
+        long output = logits + outputCopy;
         long qkv = qDim(m) + 2 * kvDim(m);
-        long attention = flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
+        // no offloaded layer, no attention on the GPU (its KV cache is in host memory)
+        long attention = from >= n ? 0 : flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
                 : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h;
-        long compute = Math.max(output, attention);
+        long hostLayer = layerCopy > 0 ? layerCopy + 4L * ubatch * (h + maxIntermediate(m)) : 0;
+        long compute = Math.max(output, Math.max(attention, hostLayer));
+        long copied = outputCopy;
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
         terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
-                "max(output: 4·n_ubatch·(V + h) = %s, attention: %s = %s) with n_ubatch %d, n_ctx %d",
-                Bytes.mib(output), flash ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash attention) + "
+                "max(output: 4·n_ubatch·(V + h) = %s%s, attention: %s = %s%s) with n_ubatch %d, n_ctx %d",
+                Bytes.mib(logits), copied > 0 ? " + the host output matrix copied for the GPU matmul " + Bytes.mib(copied)
+                        : "", flash ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash attention) + "
                         + "4·n_ubatch·(h + q + 2·kv) (residual stream, Q, K, V; q = " + qDim(m) + ", kv = " + kvDim(m)
                         + ")"
                         : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)", Bytes.mib(attention),
-                ubatch, nctx)));
+                hostLayer > 0 ? ", a host layer's matmul: its largest matrix copied + 4·n_ubatch·(h + f) = "
+                        + Bytes.mib(hostLayer) : "", ubatch, nctx)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
         terms.add(new Term("overhead", "CUDA context", Overheads.context(w), () -> "CUDA context and cuBLAS handles "
                 + Bytes.mib(Overheads.context(w))));
@@ -327,9 +375,17 @@ public final class InferenceMemory {
                 new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.context(w),
                         "buffers + CUDA context"));
+        String placement = partial ? "-ngl " + w.nGpuLayers() + ": the last " + w.nGpuLayers() + " of " + n
+                + " layers on the GPU, the output layer and the rest in host memory (" + Bytes.mib(host)
+                + " of weights and KV there)" : "all layers offloaded (-ngl 999)";
         return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.context(w),
-                Optional.empty(), explanations, List.of("all layers offloaded (-ngl 999); token embeddings stay in "
-                + "host memory; n_ubatch " + ubatch + "; KV cache " + w.kvDtype().key()));
+                Optional.empty(), explanations, List.of(placement + "; token embeddings stay in host memory; n_ubatch "
+                + ubatch + "; KV cache " + w.kvDtype().key()), host);
+    }
+
+    /** The widest MLP intermediate of any layer (dense or expert), the largest activation a matmul writes. */
+    private static long maxIntermediate(ModelSpec m) {
+        return LinearModules.of(m).stream().mapToLong(lm -> Math.max(lm.in(), lm.out())).max().orElse(m.hiddenSize());
     }
 
     /** llama.cpp's physical batch n_ubatch (-ub): 512 by default, max_num_batched_tokens when given. */

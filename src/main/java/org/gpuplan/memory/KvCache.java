@@ -85,6 +85,13 @@ public final class KvCache {
         return Bytes.ceil(perLayer * heldTokens(m, context, 0, m.numLayers()) * sequences);
     }
 
+    /** The same bytes for the layers {@code from} (inclusive) to {@code to} (exclusive) only (llama.cpp's -ngl). */
+    public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes, int from,
+                             int to) {
+        double perLayer = tokenBytesPerLayer(m, w, elementBytes, 1);
+        return Bytes.ceil(perLayer * heldTokens(m, context, from, to) * sequences);
+    }
+
     /**
      * Token slots one sequence of {@code context} tokens fills in the attention layers {@code from} (inclusive) to
      * {@code to} (exclusive): a sliding-window (or chunked) layer holds at most its window, a linear-attention layer

@@ -1,6 +1,7 @@
 package org.gpuplan.memory;
 
 import java.util.List;
+import java.util.Optional;
 import org.gpuplan.model.GgmlType;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
@@ -173,6 +174,59 @@ public final class WeightMemory {
                 + (tied ? ", tied token embeddings in " + out + (onGpuEmbedding ? "" : " (host) and their copy as "
                 + "the output matrix on the GPU") : onGpuEmbedding ? ", token embeddings in " + base
                 : ", token embeddings kept in host memory by llama.cpp") + " (llama.cpp llama_tensor_get_type)");
+    }
+
+    /**
+     * Where llama.cpp's weights live when only the last {@code n - from} repeating layers are offloaded (-ngl below the
+     * layer count + 1): the output layer (norm and matrix; a tied model's copy of the embeddings) stays in host memory
+     * with the first {@code from} layers. {@code total} is the all-offloaded GPU figure ({@link #weights}); each layer
+     * takes its share by its bits, so the "_M" mixes' Q6_K layers weigh more (llama.cpp use_more_bits).
+     *
+     * @param gpu           bytes on the GPU
+     * @param host          bytes in host memory (besides the token embeddings, always there)
+     * @param outputMatrix  the output matrix's bytes (copied to the GPU for batched matmuls when it stays on the host)
+     * @param largestHostMatrix the largest matrix of a host layer (copied likewise), 0 when every layer is offloaded
+     */
+    public record LlamaCppSplit(long gpu, long host, long outputMatrix, long largestHostMatrix) {
+    }
+
+    public static LlamaCppSplit llamaCppSplit(ModelSpec m, ParameterBreakdown p, Workload w, long total, int from) {
+        int n = m.numLayers();
+        QuantFormat q = w.quant();
+        Optional<GgmlType> gguf = q.ggufBaseType();
+        double baseBits = gguf.map(GgmlType::bitsPerWeight).orElse(8.0 * w.precision().weightBytes());
+        double outBits = gguf.isEmpty() ? baseBits : q == QuantFormat.Q8_0 ? GgmlType.Q8_0.bitsPerWeight()
+                : GgmlType.Q6_K.bitsPerWeight();
+        boolean mix = q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M;
+        double[] layerBits = new double[n];
+        double largestMatrix = 0;
+        for (LinearModule lm : LinearModules.of(m)) {
+            boolean moreBits = mix && (lm.name().equals("v_proj") || lm.name().equals("down_proj")
+                    || lm.name().equals("w2"));
+            double perLayer = lm.parameters() / (double) n;
+            for (int i = 0; i < n; i++) {
+                double bits = moreBits && useMoreBits(i, n) ? GgmlType.Q6_K.bitsPerWeight() : baseBits;
+                layerBits[i] += perLayer * bits;
+            }
+            if (from > 0) {
+                // llama.cpp stores a layer's experts as one 3-D tensor, copied whole
+                double tensors = lm.expert() ? Math.max(1, lm.count() / (double) n) : 1;
+                double matrix = tensors * lm.in() * lm.out() * (moreBits ? GgmlType.Q6_K.bitsPerWeight() : baseBits)
+                        / 8;
+                largestMatrix = Math.max(largestMatrix, matrix);
+            }
+        }
+        long outputMatrix = Bytes.ceil((m.embeddings().tied() ? p.count("embeddings") : p.count("lm_head"))
+                * outBits / 8);
+        long output = outputMatrix + 4L * m.hiddenSize(); // the output norm in F32
+        long layers = Math.max(0, total - output);
+        double all = java.util.Arrays.stream(layerBits).sum();
+        double onGpu = 0;
+        for (int i = Math.max(0, from); i < n; i++) {
+            onGpu += layerBits[i];
+        }
+        long gpu = all > 0 ? Math.round(layers * (onGpu / all)) : 0;
+        return new LlamaCppSplit(gpu, total - gpu, outputMatrix, Bytes.ceil(largestMatrix));
     }
 
     // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2

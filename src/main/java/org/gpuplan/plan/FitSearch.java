@@ -30,8 +30,9 @@ public final class FitSearch {
             case "seq-len", "seq", "context" -> "seq_len";
             case "batch-size", "batch", "micro-batch" -> "batch_size";
             case "concurrency", "sequences" -> "batch_size";
+            case "gpu-layers", "n-gpu-layers", "ngl" -> "n_gpu_layers";
             default -> throw new InvalidInputException("max: unknown '" + target
-                    + "' (accepted: seq-len, batch-size, concurrency)");
+                    + "' (accepted: seq-len, batch-size, concurrency, gpu-layers)");
         };
     }
 
@@ -45,7 +46,9 @@ public final class FitSearch {
         if ("batch_size".equals(key) && "max".equals(base.get("batch_size"))) {
             base.remove("batch_size");
         }
-        int hi = key.equals("seq_len") ? (int) Math.min(Math.max(spec.maxContext(), 1024), 1 << 22) : 1 << 16;
+        // llama.cpp's -ngl runs up to the layer count + 1 (the output layer)
+        int hi = key.equals("seq_len") ? (int) Math.min(Math.max(spec.maxContext(), 1024), 1 << 22)
+                : key.equals("n_gpu_layers") ? spec.numLayers() + 1 : 1 << 16;
         Optional<Estimate> first = at(c, base, gpu, key, 1);
         if (first.isEmpty()) {
             throw new InvalidInputException("fit: the workload is not valid for " + gpu.name());

@@ -268,7 +268,9 @@ public final class EstimateReport {
                         .append('\n');
             }
         } else if (e.hostMemoryBytesPerNode() > 0) {
-            out.append("\nHost memory for offloaded activations (pinned): ").append(gib(e.hostMemoryBytesPerNode()))
+            out.append(w.training() ? "\nHost memory for offloaded activations (pinned): "
+                    : "\nHost memory for the layers kept there (weights and KV cache): ")
+                    .append(gib(e.hostMemoryBytesPerNode()))
                     .append('\n');
         }
         m.pool().ifPresent(p -> out.append(String.format(Locale.ROOT, "%nKV pool: %s → %,d tokens, max concurrency "

@@ -37,7 +37,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
-                       PerfOptions perf, StateCache stateCache) {
+                       PerfOptions perf, StateCache stateCache, int nGpuLayers) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -80,10 +80,26 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
                     + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
         }
+        if (nGpuLayers != ALL_LAYERS && (framework != Framework.LLAMA_CPP || task != Task.INFER)) {
+            throw new InvalidInputException("n_gpu_layers: llama.cpp's -ngl (layers on the GPU, the rest in host "
+                    + "memory) applies to --framework llama.cpp --task infer; other frameworks keep every layer on the "
+                    + "GPU (see offload_params for DeepSpeed and FSDP training)");
+        }
+        if (nGpuLayers < 0 && nGpuLayers != ALL_LAYERS) {
+            throw new InvalidInputException("n_gpu_layers must be 0 or more (or 'all'), got " + nGpuLayers);
+        }
         if (method == Method.QLORA && !(quant.isBitsAndBytes4bit())) {
             throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
                     + "--method qlora: nf4, fp4), got " + quant.key());
         }
+    }
+
+    /** n_gpu_layers when every layer and the output are on the GPU (llama.cpp's -ngl 999, the default here). */
+    public static final int ALL_LAYERS = -1;
+
+    /** llama.cpp keeps some layers in host memory (-ngl below the layer count + 1). */
+    public boolean partialOffload(int layers) {
+        return nGpuLayers != ALL_LAYERS && nGpuLayers <= layers;
     }
 
     /** Prompt tokens per request: prompt_len, or half of seq_len when only the context is given. */
@@ -101,7 +117,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, nGpuLayers);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -109,7 +125,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache);
+                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, nGpuLayers);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -117,7 +133,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, nGpuLayers);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -128,7 +144,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
                 loraAlpha, loraTargets, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens,
-                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache);
+                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, nGpuLayers);
     }
 
     public boolean training() {

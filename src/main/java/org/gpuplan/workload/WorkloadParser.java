@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -59,6 +59,9 @@ public final class WorkloadParser {
             Map.entry("max_running_requests", "max_num_seqs"), Map.entry("mamba_ssm_cache_dtype", "mamba_ssm_dtype"),
             // llama.cpp's physical batch (-ub)
             Map.entry("ubatch_size", "max_num_batched_tokens"), Map.entry("n_ubatch", "max_num_batched_tokens"),
+            // llama.cpp's -ngl (ollama's num_gpu)
+            Map.entry("ngl", "n_gpu_layers"), Map.entry("gpu_layers", "n_gpu_layers"),
+            Map.entry("num_gpu", "n_gpu_layers"),
             // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
             Map.entry("per_device_train_batch_size", "batch_size"), Map.entry("micro_batch_size", "batch_size"),
             Map.entry("train_micro_batch_size_per_gpu", "batch_size"),
@@ -315,7 +318,18 @@ public final class WorkloadParser {
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
-                        positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)));
+                        positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
+                gpuLayers(v));
+    }
+
+    /** llama.cpp's -ngl: a count, or all ("all", -1 and counts above any model's layers mean every layer). */
+    private static int gpuLayers(Map<String, String> v) {
+        String t = v.get("n_gpu_layers");
+        if (t == null || t.isBlank() || t.trim().equalsIgnoreCase("all") || t.trim().equals("-1")) {
+            return Workload.ALL_LAYERS;
+        }
+        int n = positive(v, "n_gpu_layers", 0, true);
+        return n >= 100_000 ? Workload.ALL_LAYERS : n;
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

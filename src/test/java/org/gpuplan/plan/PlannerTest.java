@@ -367,6 +367,17 @@ public class PlannerTest {
         CliTest.Result explicit = CliTest.run("fit", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework", "vllm",
                 "--gpu", "L4", "--max", "concurrency", "--json");
         assertThat(new ObjectMapper().readTree(explicit.out()).get("batch_size").asInt()).isEqualTo(most);
+        // llama.cpp's -ngl: the most layers a 24 GB card holds of a 70B Q4_K_M at 8k, and one more does not fit
+        CliTest.Result layers = CliTest.run("fit", "meta-llama/Llama-3.1-70B", "--task", "infer", "--framework",
+                "llama.cpp", "--quant", "q4_k_m", "--gpu", "RTX-4090", "--seq-len", "8192", "--max", "gpu-layers",
+                "--json");
+        assertThat(layers.code()).as(layers.err()).isZero();
+        int ngl = new ObjectMapper().readTree(layers.out()).get("n_gpu_layers").asInt();
+        assertThat(ngl).isBetween(1, 80);
+        Workload more = WorkloadParser.parse(keys("model", "m", "task", "infer", "framework", "llama.cpp", "quant",
+                "q4_k_m", "seq_len", "8192", "n_gpu_layers", String.valueOf(ngl + 1)));
+        assertThat(Estimator.estimate("m", spec("meta-llama/Llama-3.1-70B"), more,
+                GpuCatalog.builtIn().find("RTX-4090")).fit().orElseThrow().fits()).isFalse();
     }
 
     @Test

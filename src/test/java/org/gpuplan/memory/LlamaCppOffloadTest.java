@@ -1,0 +1,112 @@
+package org.gpuplan.memory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.estimate.Estimator;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.model.ModelSpec;
+import org.gpuplan.plan.PlannerTest;
+import org.gpuplan.workload.Workload;
+import org.gpuplan.workload.WorkloadParser;
+import org.junit.jupiter.api.Test;
+
+/**
+ * llama.cpp's -ngl: the last N repeating layers (and with N = layers + 1 the output layer) on the GPU. The Mistral-7B
+ * Q4_K_M figures are those of a logged run at -ngl 20 (model 2,495.31 MiB, KV 60.00 MiB, compute 137.79 MiB; the
+ * validation set's llamacpp-mistral-7b-q4km-ngl20-* cases).
+ */
+class LlamaCppOffloadTest {
+
+    private static final ModelSpec MISTRAL = PlannerTest.spec("mistralai/Mistral-7B-v0.1");
+
+    private static Estimate estimate(ModelSpec m, String... kv) {
+        Map<String, String> keys = new HashMap<>(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
+                "quant", "q4_k_m", "seq_len", "768", "max_num_batched_tokens", "256", "attention", "flash"));
+        for (int i = 0; i < kv.length; i += 2) {
+            keys.put(kv[i], kv[i + 1]);
+        }
+        Workload w = WorkloadParser.parse(keys);
+        return Estimator.estimate("x", m, w, GpuCatalog.builtIn().find("RTX-4070"));
+    }
+
+    private static java.util.List<Long> values(Estimate e) {
+        return e.memory().terms().stream().map(org.gpuplan.model.Term::value).toList();
+    }
+
+    private static long term(Estimate e, String key) {
+        return e.memory().bytes(key);
+    }
+
+    @Test
+    void theLoggedRunAtNgl20() {
+        Estimate e = estimate(MISTRAL, "n_gpu_layers", "20");
+        assertThat(term(e, "weights") / 1048576.0).isCloseTo(2495.31, org.assertj.core.api.Assertions.within(0.01));
+        assertThat(term(e, "kv_cache")).isEqualTo(20L * 768 * 1024 * 2 * 2); // K and V, f16, 20 layers
+        // the logits of the 256-token ubatch (4·u·(V + h)) beside the host output matrix (Q6_K) copied for the matmul
+        long logits = 4L * 256 * (32_000 + 4096);
+        long outputMatrix = (long) Math.ceil(32_000L * 4096 * 6.5625 / 8);
+        assertThat(term(e, "activations")).isEqualTo(logits + outputMatrix);
+        assertThat(e.perf()).isEmpty();
+        assertThat(e.warnings()).anyMatch(s -> s.contains("runtime not estimated"));
+    }
+
+    @Test
+    void layersMoveBetweenHostAndGpuWithoutLosingBytes() {
+        Estimate all = estimate(MISTRAL);
+        assertThat(values(estimate(MISTRAL, "ngl", "33"))).isEqualTo(values(all));
+        assertThat(values(estimate(MISTRAL, "n_gpu_layers", "all"))).isEqualTo(values(all));
+        long total = term(all, "weights") + term(all, "kv_cache");
+        long previous = -1;
+        for (int ngl = 0; ngl <= 32; ngl++) {
+            Estimate e = estimate(MISTRAL, "n_gpu_layers", Integer.toString(ngl));
+            long gpu = term(e, "weights") + term(e, "kv_cache");
+            assertThat(gpu + e.memory().hostBytes()).as("ngl %d", ngl).isEqualTo(total);
+            assertThat(gpu).as("ngl %d", ngl).isGreaterThan(previous);
+            previous = gpu;
+        }
+        Estimate none = estimate(MISTRAL, "n_gpu_layers", "0");
+        assertThat(term(none, "weights")).isZero();
+        assertThat(term(none, "kv_cache")).isZero();
+        // under 32 tokens per batch the scheduler leaves host weights to the CPU: no copy in the compute buffer
+        Estimate small = estimate(MISTRAL, "n_gpu_layers", "20", "max_num_batched_tokens", "16");
+        assertThat(term(small, "activations")).isEqualTo(4L * 16 * (32_000 + 4096));
+    }
+
+    @Test
+    void q6kLayersOfTheMixWeighMore() {
+        // Q4_K_M keeps attn_v and ffn_down of layers 0-3, 28-31 and every third between in Q6_K (use_more_bits):
+        // the last layer weighs more than layer 10
+        long last = term(estimate(MISTRAL, "n_gpu_layers", "1"), "weights");
+        long lastTwentyTwo = term(estimate(MISTRAL, "n_gpu_layers", "22"), "weights");
+        long lastTwentyOne = term(estimate(MISTRAL, "n_gpu_layers", "21"), "weights");
+        assertThat(last).isGreaterThan(lastTwentyTwo - lastTwentyOne); // layer 31 (Q6_K mix) vs layer 10
+    }
+
+    @Test
+    void onlyLlamaCppServingPlacesLayers() {
+        assertThatThrownBy(() -> estimate(MISTRAL, "framework", "vllm", "quant", "none", "n_gpu_layers", "10"))
+                .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("n_gpu_layers: llama.cpp's -ngl");
+        assertThatThrownBy(() -> estimate(MISTRAL, "n_gpu_layers", "-3")).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("n_gpu_layers");
+        assertThatThrownBy(() -> estimate(MISTRAL, "n_gpu_layers", "many")).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("n_gpu_layers");
+    }
+
+    @Test
+    void hybridModelsKeepEachLayersStateWithIt() {
+        ModelSpec qwen = PlannerTest.spec("Qwen/Qwen3.5-9B");
+        Estimate all = estimate(qwen, "quant", "q4_k_m");
+        int n = qwen.numLayers();
+        Estimate half = estimate(qwen, "quant", "q4_k_m", "n_gpu_layers", Integer.toString(n / 2));
+        long linearOnGpu = qwen.layers().subList(n - n / 2, n).stream().filter(l -> l.linearAttention()).count();
+        assertThat(half.memory().bytes("recurrent_state")).isEqualTo(Math.round(all.memory().bytes("recurrent_state")
+                * (linearOnGpu / (double) qwen.linearLayerCount())));
+        assertThat(Optional.of(half.memory().hostBytes())).get().matches(b -> b > 0);
+    }
+}
