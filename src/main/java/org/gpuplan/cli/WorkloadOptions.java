@@ -91,6 +91,10 @@ final class WorkloadOptions {
     @Option(names = {"--n-gpu-layers", "-ngl", "--gpu-layers"}, description = "llama.cpp: layers on the GPU (the last "
             + "ones; one more than the layer count puts the output layer there too); the rest stay in host memory "
             + "(default: all)") String nGpuLayers;
+    @Option(names = "--op-offload", arity = "0..1", fallbackValue = "true", description = "llama.cpp: batched "
+            + "matmuls of host-resident weights run on the GPU, the weight copied over (default true; builds before "
+            + "mid-2025 and --no-op-offload: false)") String opOffload;
+    @Option(names = "--no-op-offload", hidden = true) boolean noOpOffload;
     @Option(names = {"--mamba-ssm-dtype", "--mamba-ssm-cache-dtype"}, description = "Serving: dtype of linear-"
             + "attention states: auto | float32 | bfloat16 | float16") String mambaSsmDtype;
     @Option(names = "--max-mamba-cache-size", description = "SGLang: linear-attention state slots (default: its "
@@ -180,6 +184,7 @@ final class WorkloadOptions {
         flags.put("max_num_batched_tokens", maxNumBatchedTokens);
         flags.put("max_num_seqs", maxNumSeqs);
         flags.put("n_gpu_layers", nGpuLayers);
+        flags.put("op_offload", noOpOffload ? "false" : opOffload);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("disable_radix_cache", disableRadixCache);

@@ -337,17 +337,20 @@ public final class InferenceMemory {
             // ggml's scheduler runs batched matmuls (>= 32 tokens) of host-resident weights on the GPU (op offload,
             // the default since mid-2025), copying the weight into the compute buffer: the output matrix beside the
             // logits, a host layer's largest matrix beside its activations
-            if (ubatch >= 32) {
+            if (ubatch >= 32 && w.gpuLayers().opOffload()) {
                 outputCopy = split.outputMatrix();
                 layerCopy = split.largestHostMatrix();
             }
         }
         long logits = 4L * ubatch * (m.vocabSize() + h);
-        long output = logits + outputCopy;
+        // the logits are a GPU node when the output layer is offloaded or op offload runs its matmul there
+        long output = partial && !w.gpuLayers().opOffload() ? 0 : logits + outputCopy;
+        // a GPU split that follows host layers receives their hidden state as an input copy of its own
+        long splitInput = partial && from > 0 && from < n ? 4L * ubatch * h : 0;
         long qkv = qDim(m) + 2 * kvDim(m);
         // no offloaded layer, no attention on the GPU (its KV cache is in host memory)
-        long attention = from >= n ? 0 : flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
-                : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h;
+        long attention = from >= n ? 0 : (flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
+                : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h) + splitInput;
         long hostLayer = layerCopy > 0 ? layerCopy + 4L * ubatch * (h + maxIntermediate(m)) : 0;
         long compute = Math.max(output, Math.max(attention, hostLayer));
         long copied = outputCopy;
@@ -360,7 +363,9 @@ public final class InferenceMemory {
                         : "", flash ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash attention) + "
                         + "4·n_ubatch·(h + q + 2·kv) (residual stream, Q, K, V; q = " + qDim(m) + ", kv = " + kvDim(m)
                         + ")"
-                        : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)", Bytes.mib(attention),
+                        + (splitInput > 0 ? " + the hidden state copied in from the host layers 4·n_ubatch·h" : "")
+                        : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)" + (splitInput > 0
+                        ? " + the hidden state copied in from the host layers 4·n_ubatch·h" : ""), Bytes.mib(attention),
                 hostLayer > 0 ? ", a host layer's matmul: its largest matrix copied + 4·n_ubatch·(h + f) = "
                         + Bytes.mib(hostLayer) : "", ubatch, nctx)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));

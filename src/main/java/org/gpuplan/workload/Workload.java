@@ -37,7 +37,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
-                       PerfOptions perf, StateCache stateCache, int nGpuLayers) {
+                       PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -80,13 +80,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
                     + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
         }
-        if (nGpuLayers != ALL_LAYERS && (framework != Framework.LLAMA_CPP || task != Task.INFER)) {
+        if (!gpuLayers.equals(GpuLayers.DEFAULT) && (framework != Framework.LLAMA_CPP || task != Task.INFER)) {
             throw new InvalidInputException("n_gpu_layers: llama.cpp's -ngl (layers on the GPU, the rest in host "
-                    + "memory) applies to --framework llama.cpp --task infer; other frameworks keep every layer on the "
-                    + "GPU (see offload_params for DeepSpeed and FSDP training)");
-        }
-        if (nGpuLayers < 0 && nGpuLayers != ALL_LAYERS) {
-            throw new InvalidInputException("n_gpu_layers must be 0 or more (or 'all'), got " + nGpuLayers);
+                    + "memory) and op_offload apply to --framework llama.cpp --task infer; other frameworks keep every "
+                    + "layer on the GPU (see offload_params for DeepSpeed and FSDP training)");
         }
         if (method == Method.QLORA && !(quant.isBitsAndBytes4bit())) {
             throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
@@ -94,12 +91,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
         }
     }
 
-    /** n_gpu_layers when every layer and the output are on the GPU (llama.cpp's -ngl 999, the default here). */
-    public static final int ALL_LAYERS = -1;
+    /** llama.cpp's -ngl: layers on the GPU, {@link GpuLayers#ALL} for all and the output layer. */
+    public int nGpuLayers() {
+        return gpuLayers.count();
+    }
 
     /** llama.cpp keeps some layers in host memory (-ngl below the layer count + 1). */
     public boolean partialOffload(int layers) {
-        return nGpuLayers != ALL_LAYERS && nGpuLayers <= layers;
+        return gpuLayers.partial(layers);
     }
 
     /** Prompt tokens per request: prompt_len, or half of seq_len when only the context is given. */
@@ -117,7 +116,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, nGpuLayers);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -125,7 +124,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, nGpuLayers);
+                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -133,7 +132,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, nGpuLayers);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -144,7 +143,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
                 loraAlpha, loraTargets, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens,
-                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, nGpuLayers);
+                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
     }
 
     public boolean training() {

@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -322,14 +322,17 @@ public final class WorkloadParser {
                 gpuLayers(v));
     }
 
-    /** llama.cpp's -ngl: a count, or all ("all", -1 and counts above any model's layers mean every layer). */
-    private static int gpuLayers(Map<String, String> v) {
+    /** llama.cpp's -ngl (a count, or all: "all", -1 and counts above any model's layers) and op offload. */
+    private static GpuLayers gpuLayers(Map<String, String> v) {
         String t = v.get("n_gpu_layers");
+        int count;
         if (t == null || t.isBlank() || t.trim().equalsIgnoreCase("all") || t.trim().equals("-1")) {
-            return Workload.ALL_LAYERS;
+            count = GpuLayers.ALL;
+        } else {
+            int n = positive(v, "n_gpu_layers", 0, true);
+            count = n >= 100_000 ? GpuLayers.ALL : n;
         }
-        int n = positive(v, "n_gpu_layers", 0, true);
-        return n >= 100_000 ? Workload.ALL_LAYERS : n;
+        return new GpuLayers(count, bool(v, "op_offload", true));
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

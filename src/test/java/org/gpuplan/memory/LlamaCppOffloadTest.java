@@ -57,6 +57,21 @@ class LlamaCppOffloadTest {
     }
 
     @Test
+    void buildsBeforeOpOffloadKeepTheLogitsOnTheHost() {
+        // a logged early-2024 build (GritLM-7B, the Mistral architecture, Q4_1, -ngl 25, n_ctx 512, eager attention):
+        // model 3,250.78 MiB, KV 50.00 MiB, compute 73.00 MiB
+        Estimate e = estimate(MISTRAL, "quant", "q4_1", "seq_len", "512", "max_num_batched_tokens", "512",
+                "attention", "eager", "n_gpu_layers", "25", "op_offload", "false");
+        assertThat(term(e, "weights") / 1048576.0).isCloseTo(3250.78, org.assertj.core.api.Assertions.within(0.01));
+        assertThat(term(e, "kv_cache")).isEqualTo(25L * 512 * 1024 * 2 * 2);
+        // a layer's f32 KQ (n_ctx·u·n_head) and mask, its hidden-sized tensors, and the hidden state copied in from the
+        // host layers; no logits on the GPU
+        long u = 512;
+        long attention = 4 * 512 * u * 32 + 4 * 512 * u + 16 * u * 4096 + 4 * u * 4096;
+        assertThat(term(e, "activations")).isEqualTo(attention).isEqualTo(73L << 20);
+    }
+
+    @Test
     void layersMoveBetweenHostAndGpuWithoutLosingBytes() {
         Estimate all = estimate(MISTRAL);
         assertThat(values(estimate(MISTRAL, "ngl", "33"))).isEqualTo(values(all));
@@ -92,6 +107,8 @@ class LlamaCppOffloadTest {
     void onlyLlamaCppServingPlacesLayers() {
         assertThatThrownBy(() -> estimate(MISTRAL, "framework", "vllm", "quant", "none", "n_gpu_layers", "10"))
                 .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("n_gpu_layers: llama.cpp's -ngl");
+        assertThatThrownBy(() -> estimate(MISTRAL, "framework", "hf", "quant", "none", "op_offload", "false"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("op_offload");
         assertThatThrownBy(() -> estimate(MISTRAL, "n_gpu_layers", "-3")).isInstanceOf(InvalidInputException.class)
                 .hasMessageContaining("n_gpu_layers");
         assertThatThrownBy(() -> estimate(MISTRAL, "n_gpu_layers", "many")).isInstanceOf(InvalidInputException.class)
