@@ -95,6 +95,9 @@ final class WorkloadOptions {
             + "matmuls of host-resident weights run on the GPU, the weight copied over (default true; builds before "
             + "mid-2025 and --no-op-offload: false)") String opOffload;
     @Option(names = "--no-op-offload", hidden = true) boolean noOpOffload;
+    @Option(names = {"--n-cpu-moe", "-ncmoe"}, description = "llama.cpp: keep the routed experts of the first N "
+            + "layers in host memory ('all' = --cpu-moe)") String nCpuMoe;
+    @Option(names = "--cpu-moe", hidden = true) boolean cpuMoe;
     @Option(names = {"--mamba-ssm-dtype", "--mamba-ssm-cache-dtype"}, description = "Serving: dtype of linear-"
             + "attention states: auto | float32 | bfloat16 | float16") String mambaSsmDtype;
     @Option(names = "--max-mamba-cache-size", description = "SGLang: linear-attention state slots (default: its "
@@ -185,6 +188,7 @@ final class WorkloadOptions {
         flags.put("max_num_seqs", maxNumSeqs);
         flags.put("n_gpu_layers", nGpuLayers);
         flags.put("op_offload", noOpOffload ? "false" : opOffload);
+        flags.put("n_cpu_moe", cpuMoe ? "all" : nCpuMoe);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("disable_radix_cache", disableRadixCache);

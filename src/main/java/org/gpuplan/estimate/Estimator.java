@@ -102,10 +102,10 @@ public final class Estimator {
         }
         final Workload fw = w;
         // with layers in host memory the CPU runs them and sets the pace; gpuplan has no CPU model
-        boolean hostLayers = !w.training() && w.partialOffload(spec.numLayers());
+        boolean hostLayers = !w.training() && InferenceMemory.llamaCppHostResident(spec, w);
         if (hostLayers && withPerf && gpu.isPresent()) {
-            warnings.add("runtime not estimated: with " + (spec.numLayers() - w.nGpuLayers()) + " layers and the output "
-                    + "layer in host memory (-ngl " + w.nGpuLayers() + "), the CPU runs them and sets the pace");
+            warnings.add("runtime not estimated: with layers or experts in host memory (-ngl, --n-cpu-moe) the CPU "
+                    + "runs them and sets the pace");
         }
         Optional<org.gpuplan.perf.PerfEstimate> perf = withPerf && !hostLayers ? gpu.map(g ->
                 org.gpuplan.perf.PerfModel.estimate(spec, p, fw, g, memory)) : Optional.empty();

@@ -318,18 +318,23 @@ public final class InferenceMemory {
         int n = m.numLayers();
         boolean partial = w.partialOffload(n);
         int from = partial ? n - w.nGpuLayers() : 0;
+        int cpuMoe = m.moe() == null ? 0 : w.gpuLayers().cpuMoeLayers(n);
         Term weights = allWeights;
         Term kvTerm = allKv;
         long host = 0;
         long outputCopy = 0;
         long layerCopy = 0;
-        if (partial) {
-            WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from);
-            weights = new Term("weights", "weights", split.gpu(), () -> String.format(Locale.ROOT, "-ngl %d: layers "
-                    + "%d-%d of %d on the GPU, each its share of the all-offloaded %s by its bits (%s); the output "
-                    + "layer and layers 0-%d (%s) stay in host memory", w.nGpuLayers(), from, n - 1, n,
-                    Bytes.mib(allWeights.value()), allWeights.formula(), from - 1, Bytes.mib(split.host())));
-            long kvGpu = KvCache.bytes(m, w, w.batchSize(), w.seqLen(), kvElem, from, n);
+        if (partial || cpuMoe > 0) {
+            WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from, cpuMoe,
+                    !partial);
+            String placed = (partial ? String.format(Locale.ROOT, "-ngl %d: layers %d-%d of %d on the GPU, the output "
+                    + "layer and layers 0-%d in host memory", w.nGpuLayers(), from, n - 1, n, from - 1) : "every layer "
+                    + "on the GPU") + (cpuMoe > 0 ? String.format(Locale.ROOT, "; the routed experts of layers 0-%d in "
+                    + "host memory (--n-cpu-moe %d)", cpuMoe - 1, cpuMoe) : "");
+            weights = new Term("weights", "weights", split.gpu(), () -> String.format(Locale.ROOT, "%s: each layer "
+                    + "its share of the all-offloaded %s by its bits (%s); %s stay in host memory", placed,
+                    Bytes.mib(allWeights.value()), allWeights.formula(), Bytes.mib(split.host())));
+            long kvGpu = from == 0 ? allKv.value() : KvCache.bytes(m, w, w.batchSize(), w.seqLen(), kvElem, from, n);
             kvTerm = new Term("kv_cache", "KV cache", kvGpu, () -> String.format(Locale.ROOT, "the offloaded layers' "
                     + "share (%s) of %s = %s; the other layers' KV buffers (%s) stay in host memory", n - from + " of "
                     + n + " layers", Bytes.mib(allKv.value()), allKv.formula(), Bytes.mib(allKv.value() - kvGpu)));
@@ -340,6 +345,11 @@ public final class InferenceMemory {
             if (ubatch >= 32 && w.gpuLayers().opOffload()) {
                 outputCopy = split.outputMatrix();
                 layerCopy = split.largestHostMatrix();
+            }
+            if (from == 0) {
+                Term every = allKv;
+                kvTerm = new Term("kv_cache", "KV cache", allKv.value(), () -> every.formula() + " (every layer's KV "
+                        + "buffer on the GPU)");
             }
         }
         long logits = 4L * ubatch * (m.vocabSize() + h);
@@ -380,12 +390,19 @@ public final class InferenceMemory {
                 new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.context(w),
                         "buffers + CUDA context"));
-        String placement = partial ? "-ngl " + w.nGpuLayers() + ": the last " + w.nGpuLayers() + " of " + n
-                + " layers on the GPU, the output layer and the rest in host memory (" + Bytes.mib(host)
-                + " of weights and KV there)" : "all layers offloaded (-ngl 999)";
+        String placement = (partial ? "-ngl " + w.nGpuLayers() + ": the last " + w.nGpuLayers() + " of " + n
+                + " layers on the GPU, the output layer and the rest in host memory" : "all layers offloaded (-ngl 999)")
+                + (cpuMoe > 0 ? "; routed experts of the first " + cpuMoe + " layers in host memory (--n-cpu-moe)" : "")
+                + (host > 0 ? " (" + Bytes.mib(host) + " of weights and KV there)" : "");
         return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.context(w),
                 Optional.empty(), explanations, List.of(placement + "; token embeddings stay in host memory; n_ubatch "
                 + ubatch + "; KV cache " + w.kvDtype().key()), host);
+    }
+
+    /** llama.cpp runs some of the model's layers or routed experts from host memory (-ngl, --n-cpu-moe). */
+    public static boolean llamaCppHostResident(ModelSpec m, Workload w) {
+        return w.framework() == Framework.LLAMA_CPP && (w.partialOffload(m.numLayers())
+                || m.moe() != null && w.gpuLayers().cpuMoeLayers(m.numLayers()) > 0);
     }
 
     /** The widest MLP intermediate of any layer (dense or expert), the largest activation a matmul writes. */

@@ -3,6 +3,7 @@ package org.gpuplan.memory;
 import java.util.List;
 import java.util.Optional;
 import org.gpuplan.model.GgmlType;
+import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.model.Term;
@@ -55,6 +56,20 @@ public final class WeightMemory {
             // 16-bit
             long experts = LinearModules.of(m).stream().filter(LinearModule::expert)
                     .mapToLong(LinearModule::parameters).sum();
+            if (w.framework() == Framework.LLAMA_CPP) {
+                // the gpt-oss GGUFs: expert matrices MXFP4, the other matrices (attention, output) F16, and every
+                // vector and the router F32 (the converter's rule for 1-D tensors and ffn_gate_inp); token embeddings
+                // on the host
+                long embed = m.embeddings().tied() ? 0 : p.count("embeddings");
+                long matrices = LinearModules.of(m).stream().filter(lm -> !lm.expert() && !router(lm))
+                        .mapToLong(LinearModule::parameters).sum() + p.count("lm_head");
+                long f32 = total - experts - matrices - embed;
+                long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8) + matrices * 2 + f32 * 4;
+                return new Term("weights", "weights", value, () -> "expert matrices × 4.25 bits (MXFP4) + attention "
+                        + "and output matrices × 2 B (F16) + router, biases, sinks and norms × 4 B (F32) = " + experts
+                        + " × 4.25/8 + " + matrices + " × 2 + " + f32 + " × 4; llama.cpp keeps the token-embedding "
+                        + "matrix in host memory");
+            }
             long others = total - experts;
             long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8) + others * 2;
             return new Term("weights", "weights", value, () -> "routed experts × 4.25 bits (MXFP4: 32 weights + an 8-bit "
@@ -147,9 +162,9 @@ public final class WeightMemory {
         }
         List<LinearModule> linears = LinearModules.of(m);
         for (LinearModule lm : linears) {
-            double b = base.bitsPerWeight();
-            if ((q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M)
-                    && (lm.name().equals("v_proj") || lm.name().equals("down_proj") || lm.name().equals("w2"))) {
+            // llama.cpp never quantizes the MoE router (ffn_gate_inp): F32
+            double b = router(lm) ? 32 : base.bitsPerWeight();
+            if ((q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M) && moreBitsTensor(lm)) {
                 double frac = moreBitsLayers / (double) layers;
                 b = frac * GgmlType.Q6_K.bitsPerWeight() + (1 - frac) * b;
             }
@@ -178,55 +193,104 @@ public final class WeightMemory {
 
     /**
      * Where llama.cpp's weights live when only the last {@code n - from} repeating layers are offloaded (-ngl below the
-     * layer count + 1): the output layer (norm and matrix; a tied model's copy of the embeddings) stays in host memory
-     * with the first {@code from} layers. {@code total} is the all-offloaded GPU figure ({@link #weights}); each layer
-     * takes its share by its bits, so the "_M" mixes' Q6_K layers weigh more (llama.cpp use_more_bits).
+     * layer count + 1) and the routed experts of the first {@code cpuMoe} layers are kept in host memory (--n-cpu-moe):
+     * the output layer (norm and matrix; a tied model's copy of the embeddings) stays in host memory with the first
+     * {@code from} layers. {@code total} is the all-offloaded GPU figure ({@link #weights}); each layer takes its share
+     * by its bits — the "_M" mixes' Q6_K layers weigh more (llama.cpp use_more_bits), routed experts count in the MoE
+     * layers only (other modules spread evenly over the layers).
      *
-     * @param gpu           bytes on the GPU
-     * @param host          bytes in host memory (besides the token embeddings, always there)
-     * @param outputMatrix  the output matrix's bytes (copied to the GPU for batched matmuls when it stays on the host)
-     * @param largestHostMatrix the largest matrix of a host layer (copied likewise), 0 when every layer is offloaded
+     * @param gpu               bytes on the GPU
+     * @param host              bytes in host memory (besides the token embeddings, always there)
+     * @param outputMatrix      the output matrix's bytes (copied to the GPU for batched matmuls when it stays on the
+     *                          host), 0 when the output layer is offloaded
+     * @param largestHostMatrix the largest host tensor of a layer (copied likewise; a layer's experts are one tensor)
      */
     public record LlamaCppSplit(long gpu, long host, long outputMatrix, long largestHostMatrix) {
     }
 
-    public static LlamaCppSplit llamaCppSplit(ModelSpec m, ParameterBreakdown p, Workload w, long total, int from) {
+    public static LlamaCppSplit llamaCppSplit(ModelSpec m, ParameterBreakdown p, Workload w, long total, int from,
+                                              int cpuMoe, boolean outputOnGpu) {
         int n = m.numLayers();
         QuantFormat q = w.quant();
         Optional<GgmlType> gguf = q.ggufBaseType();
-        double baseBits = gguf.map(GgmlType::bitsPerWeight).orElse(8.0 * w.precision().weightBytes());
+        double baseBits = gguf.map(GgmlType::bitsPerWeight).orElse(q == QuantFormat.MXFP4 ? 16.0
+                : 8.0 * w.precision().weightBytes());
         double outBits = gguf.isEmpty() ? baseBits : q == QuantFormat.Q8_0 ? GgmlType.Q8_0.bitsPerWeight()
                 : GgmlType.Q6_K.bitsPerWeight();
         boolean mix = q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M;
-        double[] layerBits = new double[n];
-        double largestMatrix = 0;
+        long moeLayers = m.layers().stream().filter(Layer::moe).count();
+        double[] denseBits = new double[n];
+        double[] expertBits = new double[n];
+        double largestLayerMatrix = 0;
+        double largestExperts = 0;
         for (LinearModule lm : LinearModules.of(m)) {
-            boolean moreBits = mix && (lm.name().equals("v_proj") || lm.name().equals("down_proj")
-                    || lm.name().equals("w2"));
-            double perLayer = lm.parameters() / (double) n;
+            boolean moreBits = mix && moreBitsTensor(lm);
+            boolean routed = lm.expert() && moeLayers > 0;
+            double perLayer = lm.parameters() / (double) (routed ? moeLayers : n);
             for (int i = 0; i < n; i++) {
-                double bits = moreBits && useMoreBits(i, n) ? GgmlType.Q6_K.bitsPerWeight() : baseBits;
-                layerBits[i] += perLayer * bits;
+                if (routed && !m.layers().get(i).moe()) {
+                    continue;
+                }
+                double bits = perLayer * (moreBits && useMoreBits(i, n) ? GgmlType.Q6_K.bitsPerWeight()
+                        : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight() : router(lm) && gguf
+                        .isPresent() || router(lm) && q == QuantFormat.MXFP4 ? 32 : baseBits);
+                if (routed) {
+                    expertBits[i] += bits;
+                } else {
+                    denseBits[i] += bits;
+                }
             }
-            if (from > 0) {
-                // llama.cpp stores a layer's experts as one 3-D tensor, copied whole
-                double tensors = lm.expert() ? Math.max(1, lm.count() / (double) n) : 1;
-                double matrix = tensors * lm.in() * lm.out() * (moreBits ? GgmlType.Q6_K.bitsPerWeight() : baseBits)
-                        / 8;
-                largestMatrix = Math.max(largestMatrix, matrix);
+            double width = moreBits ? GgmlType.Q6_K.bitsPerWeight()
+                    : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight() : baseBits;
+            if (routed) {
+                // llama.cpp keeps ffn_gate_exps and ffn_up_exps apart even where transformers fuses them
+                double tensor = perLayer * width / 8 / (lm.name().contains("gate_up") ? 2 : 1);
+                largestExperts = Math.max(largestExperts, tensor);
+            } else {
+                largestLayerMatrix = Math.max(largestLayerMatrix, (double) lm.in() * lm.out() * width / 8);
+            }
+        }
+        // expert biases (gpt-oss) are F32 tensors named like the experts, so they move with them
+        long expertLinear = LinearModules.of(m).stream().filter(LinearModule::expert)
+                .mapToLong(LinearModule::parameters).sum();
+        long expertBiases = moeLayers > 0 ? Math.max(0, p.count("experts") - expertLinear) : 0;
+        for (int i = 0; i < n; i++) {
+            if (moeLayers > 0 && m.layers().get(i).moe()) {
+                expertBits[i] += expertBiases * 32.0 / moeLayers;
             }
         }
         long outputMatrix = Bytes.ceil((m.embeddings().tied() ? p.count("embeddings") : p.count("lm_head"))
                 * outBits / 8);
         long output = outputMatrix + 4L * m.hiddenSize(); // the output norm in F32
         long layers = Math.max(0, total - output);
-        double all = java.util.Arrays.stream(layerBits).sum();
-        double onGpu = 0;
-        for (int i = Math.max(0, from); i < n; i++) {
-            onGpu += layerBits[i];
+        // what the matrices do not account for (norms, biases, sinks) is spread evenly over the layers
+        double matrices = 0;
+        for (int i = 0; i < n; i++) {
+            matrices += denseBits[i] + expertBits[i];
         }
-        long gpu = all > 0 ? Math.round(layers * (onGpu / all)) : 0;
-        return new LlamaCppSplit(gpu, total - gpu, outputMatrix, Bytes.ceil(largestMatrix));
+        double vectorsPerLayer = Math.max(0, layers * 8.0 - matrices) / n;
+        double all = 0;
+        double onGpu = 0;
+        for (int i = 0; i < n; i++) {
+            all += denseBits[i] + vectorsPerLayer + expertBits[i];
+            if (i >= from) {
+                onGpu += denseBits[i] + vectorsPerLayer + (i >= cpuMoe ? expertBits[i] : 0);
+            }
+        }
+        long gpu = (all > 0 ? Math.round(layers * (onGpu / all)) : 0) + (outputOnGpu ? output : 0);
+        double hostTensor = Math.max(from > 0 ? Math.max(largestLayerMatrix, largestExperts) : 0,
+                cpuMoe > 0 ? largestExperts : 0);
+        return new LlamaCppSplit(gpu, total - gpu, outputOnGpu ? 0 : outputMatrix, Bytes.ceil(hostTensor));
+    }
+
+    /** The MoE router (ffn_gate_inp), which GGUF converters keep in F32. */
+    private static boolean router(LinearModule lm) {
+        return lm.name().equals("router") || lm.name().equals("gate") || lm.name().equals("gate.weight");
+    }
+
+    /** attn_v and ffn_down, which the "_M" mixes store in Q6_K in the use_more_bits layers. */
+    private static boolean moreBitsTensor(LinearModule lm) {
+        return lm.name().equals("v_proj") || lm.name().equals("down_proj") || lm.name().equals("w2");
     }
 
     // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2

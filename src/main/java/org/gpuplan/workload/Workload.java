@@ -65,9 +65,11 @@ public record Workload(String model, Task task, Method method, Framework framewo
                     + "--method qlora (nf4, fp4) or lora on the quantized base, or quant none (FP8 training: "
                     + "--float8-linear)");
         }
-        if (framework == Framework.LLAMA_CPP && quant != QuantFormat.NONE && !quant.isGguf()) {
+        // MXFP4 is a GGML type too: gpt-oss GGUFs keep their experts in it
+        if (framework == Framework.LLAMA_CPP && quant != QuantFormat.NONE && !quant.isGguf()
+                && quant != QuantFormat.MXFP4) {
             throw new InvalidInputException("quant: llama.cpp runs GGUF types (q4_0, q4_k_m, q5_k_m, q6_k, q8_0, "
-                    + "...), not " + quant.key() + "; or quant none for f16");
+                    + "mxfp4, ...), not " + quant.key() + "; or quant none for f16");
         }
         if (framework == Framework.TENSORRT_LLM && (quant.isBitsAndBytes4bit() || quant == QuantFormat.INT8
                 || quant.isGguf())) {

@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -61,7 +61,7 @@ public final class WorkloadParser {
             Map.entry("ubatch_size", "max_num_batched_tokens"), Map.entry("n_ubatch", "max_num_batched_tokens"),
             // llama.cpp's -ngl (ollama's num_gpu)
             Map.entry("ngl", "n_gpu_layers"), Map.entry("gpu_layers", "n_gpu_layers"),
-            Map.entry("num_gpu", "n_gpu_layers"),
+            Map.entry("num_gpu", "n_gpu_layers"), Map.entry("ncmoe", "n_cpu_moe"),
             // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
             Map.entry("per_device_train_batch_size", "batch_size"), Map.entry("micro_batch_size", "batch_size"),
             Map.entry("train_micro_batch_size_per_gpu", "batch_size"),
@@ -332,7 +332,10 @@ public final class WorkloadParser {
             int n = positive(v, "n_gpu_layers", 0, true);
             count = n >= 100_000 ? GpuLayers.ALL : n;
         }
-        return new GpuLayers(count, bool(v, "op_offload", true));
+        String moe = v.get("n_cpu_moe");
+        int cpuMoe = moe == null || moe.isBlank() ? 0 : moe.trim().equalsIgnoreCase("all") ? GpuLayers.ALL
+                : positive(v, "n_cpu_moe", 0, true);
+        return new GpuLayers(count, bool(v, "op_offload", true), cpuMoe);
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

@@ -104,6 +104,46 @@ class LlamaCppOffloadTest {
     }
 
     @Test
+    void expertsOfTheFirstLayersStayOnTheHostWithNCpuMoe() {
+        ModelSpec air = PlannerTest.spec("zai-org/GLM-4.5-Air");
+        Estimate all = estimate(air, "seq_len", "32768");
+        long total = term(all, "weights");
+        long previous = Long.MAX_VALUE;
+        for (int layers : new int[] {0, 1, 10, 30, air.numLayers()}) {
+            Estimate e = estimate(air, "seq_len", "32768", "n_cpu_moe", Integer.toString(layers));
+            assertThat(term(e, "weights") + e.memory().hostBytes()).as("n_cpu_moe %d", layers).isEqualTo(total);
+            assertThat(term(e, "weights")).as("n_cpu_moe %d", layers).isLessThanOrEqualTo(previous);
+            assertThat(term(e, "kv_cache")).isEqualTo(term(all, "kv_cache")); // attention stays on the GPU
+            previous = term(e, "weights");
+        }
+        // layer 0 is dense: keeping its experts on the host moves nothing
+        assertThat(term(estimate(air, "seq_len", "32768", "n_cpu_moe", "1"), "weights")).isEqualTo(total);
+        assertThat(values(estimate(air, "seq_len", "32768", "n_cpu_moe", "all")))
+                .isEqualTo(values(estimate(air, "seq_len", "32768", "n_cpu_moe", Integer.toString(air.numLayers()))));
+        // batched prompt processing copies a host layer's expert tensor into the compute buffer (op offload)
+        assertThat(term(estimate(air, "seq_len", "32768", "n_cpu_moe", "all"), "activations"))
+                .isGreaterThan(term(all, "activations"));
+        // a dense model has no experts to keep back
+        assertThat(values(estimate(MISTRAL, "n_cpu_moe", "10"))).isEqualTo(values(estimate(MISTRAL)));
+    }
+
+    @Test
+    void gptOssRunsWithItsMxfp4ExpertsAndCpuMoeKeepsThemOnTheHost() {
+        ModelSpec oss = PlannerTest.spec("openai/gpt-oss-120b");
+        // the GGUF layout: expert matrices MXFP4 (4.25 bits), attention and output matrices F16, the router and
+        // every vector (norms, biases, sinks) F32; the token embeddings on the host
+        Estimate all = estimate(oss, "quant", "mxfp4", "seq_len", "16896");
+        long experts = 114_661_785_600L;
+        long matrices = 955_514_880L + 579_133_440L;
+        long f32 = 116_829_156_672L - experts - matrices - 579_133_440L;
+        assertThat(term(all, "weights")).isEqualTo((long) Math.ceil(experts * 4.25 / 8) + matrices * 2 + f32 * 4);
+        // --cpu-moe: the expert tensors and their biases (named like them) in host memory, the rest on the GPU
+        Estimate cpuMoe = estimate(oss, "quant", "mxfp4", "seq_len", "16896", "n_cpu_moe", "all");
+        long expertBiases = 39_813_120L;
+        assertThat(term(cpuMoe, "weights")).isEqualTo(matrices * 2 + (f32 - expertBiases) * 4);
+    }
+
+    @Test
     void onlyLlamaCppServingPlacesLayers() {
         assertThatThrownBy(() -> estimate(MISTRAL, "framework", "vllm", "quant", "none", "n_gpu_layers", "10"))
                 .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("n_gpu_layers: llama.cpp's -ngl");
