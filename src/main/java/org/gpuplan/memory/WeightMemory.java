@@ -163,10 +163,10 @@ public final class WeightMemory {
         List<LinearModule> linears = LinearModules.of(m);
         for (LinearModule lm : linears) {
             // llama.cpp never quantizes the MoE router (ffn_gate_inp): F32
-            double b = router(lm) ? 32 : base.bitsPerWeight();
+            double b = router(lm) ? 32 : stored(base, lm.in()).bitsPerWeight();
             if ((q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M) && moreBitsTensor(lm)) {
                 double frac = moreBitsLayers / (double) layers;
-                b = frac * GgmlType.Q6_K.bitsPerWeight() + (1 - frac) * b;
+                b = frac * stored(GgmlType.Q6_K, lm.in()).bitsPerWeight() + (1 - frac) * b;
             }
             bits += lm.parameters() * b;
         }
@@ -231,17 +231,19 @@ public final class WeightMemory {
                 if (routed && !m.layers().get(i).moe()) {
                     continue;
                 }
-                double bits = perLayer * (moreBits && useMoreBits(i, n) ? GgmlType.Q6_K.bitsPerWeight()
+                double bits = perLayer * (moreBits && useMoreBits(i, n) ? stored(GgmlType.Q6_K, lm.in()).bitsPerWeight()
                         : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight() : router(lm) && gguf
-                        .isPresent() || router(lm) && q == QuantFormat.MXFP4 ? 32 : baseBits);
+                        .isPresent() || router(lm) && q == QuantFormat.MXFP4 ? 32
+                        : gguf.map(t -> stored(t, lm.in()).bitsPerWeight()).orElse(baseBits));
                 if (routed) {
                     expertBits[i] += bits;
                 } else {
                     denseBits[i] += bits;
                 }
             }
-            double width = moreBits ? GgmlType.Q6_K.bitsPerWeight()
-                    : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight() : baseBits;
+            double width = moreBits ? stored(GgmlType.Q6_K, lm.in()).bitsPerWeight()
+                    : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight()
+                    : gguf.map(t -> stored(t, lm.in()).bitsPerWeight()).orElse(baseBits);
             if (routed) {
                 // llama.cpp keeps ffn_gate_exps and ffn_up_exps apart even where transformers fuses them
                 double tensor = perLayer * width / 8 / (lm.name().contains("gate_up") ? 2 : 1);
@@ -281,6 +283,27 @@ public final class WeightMemory {
         double hostTensor = Math.max(from > 0 ? Math.max(largestLayerMatrix, largestExperts) : 0,
                 cpuMoe > 0 ? largestExperts : 0);
         return new LlamaCppSplit(gpu, total - gpu, outputOnGpu ? 0 : outputMatrix, Bytes.ceil(hostTensor));
+    }
+
+    /**
+     * The type llama.cpp stores a matrix of {@code ncols} input columns in when it asks for {@code target}: a row must
+     * hold whole blocks, so a width the block does not divide falls back (llama-quant.cpp tensor_type_fallback: the
+     * 256-wide K-quants to a 32-wide legacy type, e.g. DeepSeek-V2-Lite's 1,408-wide expert down-projections), and to
+     * F16 when even that does not divide.
+     */
+    static GgmlType stored(GgmlType target, long ncols) {
+        if (ncols % target.blockSize() == 0) {
+            return target;
+        }
+        GgmlType fallback = switch (target) {
+            case IQ4_XS -> GgmlType.IQ4_NL;
+            case Q2_K, Q3_K -> GgmlType.Q4_0;
+            case Q4_K -> GgmlType.Q5_0;
+            case Q5_K -> GgmlType.Q5_1;
+            case Q6_K -> GgmlType.Q8_0;
+            default -> GgmlType.F16;
+        };
+        return ncols % fallback.blockSize() == 0 ? fallback : GgmlType.F16;
     }
 
     /** The MoE router (ffn_gate_inp), which GGUF converters keep in F32. */
