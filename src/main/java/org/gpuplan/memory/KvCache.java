@@ -81,15 +81,36 @@ public final class KvCache {
      * layers keep a recurrent state instead, {@link #recurrentStateBytes}).
      */
     public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes) {
-        double perLayer = tokenBytesPerLayer(m, w, elementBytes, 1);
-        return Bytes.ceil(perLayer * heldTokens(m, context, 0, m.numLayers()) * sequences);
+        return bytes(m, w, sequences, context, elementBytes, 0, m.numLayers());
     }
 
     /** The same bytes for the layers {@code from} (inclusive) to {@code to} (exclusive) only (llama.cpp's -ngl). */
     public static long bytes(ModelSpec m, Workload w, long sequences, long context, double elementBytes, int from,
                              int to) {
         double perLayer = tokenBytesPerLayer(m, w, elementBytes, 1);
+        if (w.framework() == Framework.LLAMA_CPP && m.slidingWindow() > 0) {
+            return Bytes.ceil(perLayer * llamaCppCells(m, w, sequences, context, from, to));
+        }
         return Bytes.ceil(perLayer * heldTokens(m, context, from, to) * sequences);
+    }
+
+    /**
+     * llama.cpp's cells over the layers {@code from} to {@code to}: a full-attention layer holds every sequence's
+     * context; a sliding-window layer's cache (llama-kv-cache-iswa) holds the window of each sequence plus one
+     * physical batch, n_swa·n_seq + n_ubatch cells, at most the full size (some builds pad it to 32 or 256).
+     */
+    private static long llamaCppCells(ModelSpec m, Workload w, long sequences, long context, int from, int to) {
+        long full = sequences * context;
+        long swa = Math.min(full, (long) m.slidingWindow() * sequences + InferenceMemory.nUbatch(w));
+        long cells = 0;
+        List<Layer> layers = m.layers();
+        for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
+            Layer layer = layers.get(i);
+            if (!layer.linearAttention()) {
+                cells += layer.slidingWindow() ? swa : full;
+            }
+        }
+        return cells;
     }
 
     /**

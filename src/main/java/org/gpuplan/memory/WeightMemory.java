@@ -57,18 +57,20 @@ public final class WeightMemory {
             long experts = LinearModules.of(m).stream().filter(LinearModule::expert)
                     .mapToLong(LinearModule::parameters).sum();
             if (w.framework() == Framework.LLAMA_CPP) {
-                // the gpt-oss GGUFs: expert matrices MXFP4, the other matrices (attention, output) F16, and every
-                // vector and the router F32 (the converter's rule for 1-D tensors and ffn_gate_inp); token embeddings
-                // on the host
+                // ggml-org's gpt-oss GGUFs (file type MXFP4 MoE: "f32 289, q8_0 98, mxfp4 72 tensors" for the 20B):
+                // expert matrices MXFP4, the other matrices (attention, output) Q8_0, and every vector and the router
+                // F32 (the converter's rule for 1-D tensors and ffn_gate_inp); token embeddings on the host
                 long embed = m.embeddings().tied() ? 0 : p.count("embeddings");
                 long matrices = LinearModules.of(m).stream().filter(lm -> !lm.expert() && !router(lm))
                         .mapToLong(LinearModule::parameters).sum() + p.count("lm_head");
                 long f32 = total - experts - matrices - embed;
-                long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8) + matrices * 2 + f32 * 4;
+                long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8)
+                        + Bytes.ceil(matrices * GgmlType.Q8_0.bitsPerWeight() / 8) + f32 * 4;
                 return new Term("weights", "weights", value, () -> "expert matrices × 4.25 bits (MXFP4) + attention "
-                        + "and output matrices × 2 B (F16) + router, biases, sinks and norms × 4 B (F32) = " + experts
-                        + " × 4.25/8 + " + matrices + " × 2 + " + f32 + " × 4; llama.cpp keeps the token-embedding "
-                        + "matrix in host memory");
+                        + "and output matrices × 8.5 bits (Q8_0) + router, biases, sinks and norms × 4 B (F32) = "
+                        + experts + " × 4.25/8 + " + matrices + " × 8.5/8 + " + f32 + " × 4 (ggml-org's MXFP4 GGUF; "
+                        + "a file keeping those matrices in F16 holds about 0.88 B more per parameter); llama.cpp "
+                        + "keeps the token-embedding matrix in host memory");
             }
             long others = total - experts;
             long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8) + others * 2;
@@ -213,8 +215,8 @@ public final class WeightMemory {
         int n = m.numLayers();
         QuantFormat q = w.quant();
         Optional<GgmlType> gguf = q.ggufBaseType();
-        double baseBits = gguf.map(GgmlType::bitsPerWeight).orElse(q == QuantFormat.MXFP4 ? 16.0
-                : 8.0 * w.precision().weightBytes());
+        double baseBits = gguf.map(GgmlType::bitsPerWeight).orElse(q == QuantFormat.MXFP4
+                ? GgmlType.Q8_0.bitsPerWeight() : 8.0 * w.precision().weightBytes());
         double outBits = gguf.isEmpty() ? baseBits : q == QuantFormat.Q8_0 ? GgmlType.Q8_0.bitsPerWeight()
                 : GgmlType.Q6_K.bitsPerWeight();
         boolean mix = q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M;

@@ -130,17 +130,31 @@ class LlamaCppOffloadTest {
     @Test
     void gptOssRunsWithItsMxfp4ExpertsAndCpuMoeKeepsThemOnTheHost() {
         ModelSpec oss = PlannerTest.spec("openai/gpt-oss-120b");
-        // the GGUF layout: expert matrices MXFP4 (4.25 bits), attention and output matrices F16, the router and
-        // every vector (norms, biases, sinks) F32; the token embeddings on the host
+        // ggml-org's GGUF layout: expert matrices MXFP4 (4.25 bits), attention and output matrices Q8_0 (8.5 bits),
+        // the router and every vector (norms, biases, sinks) F32; the token embeddings on the host
         Estimate all = estimate(oss, "quant", "mxfp4", "seq_len", "16896");
         long experts = 114_661_785_600L;
         long matrices = 955_514_880L + 579_133_440L;
+        long q8 = (long) Math.ceil(matrices * 8.5 / 8);
         long f32 = 116_829_156_672L - experts - matrices - 579_133_440L;
-        assertThat(term(all, "weights")).isEqualTo((long) Math.ceil(experts * 4.25 / 8) + matrices * 2 + f32 * 4);
+        assertThat(term(all, "weights")).isEqualTo((long) Math.ceil(experts * 4.25 / 8) + q8 + f32 * 4);
         // --cpu-moe: the expert tensors and their biases (named like them) in host memory, the rest on the GPU
         Estimate cpuMoe = estimate(oss, "quant", "mxfp4", "seq_len", "16896", "n_cpu_moe", "all");
         long expertBiases = 39_813_120L;
-        assertThat(term(cpuMoe, "weights")).isEqualTo(matrices * 2 + (f32 - expertBiases) * 4);
+        assertThat(term(cpuMoe, "weights")).isEqualTo(q8 + (f32 - expertBiases) * 4);
+    }
+
+    @Test
+    void theLoggedGptOss20bRunWithNCpuMoe14() {
+        // llama.cpp build 6182, -ngl 24 --n-cpu-moe 14, n_ctx 4096, n_ubatch 512, no flash attention: model 4,699.90 MiB,
+        // KV 96.00 + 15.00 MiB (the sliding-window layers hold 128 + 512 cells), compute 985.20 MiB
+        ModelSpec oss = PlannerTest.spec("openai/gpt-oss-20b");
+        Estimate e = estimate(oss, "quant", "mxfp4", "seq_len", "4096", "max_num_batched_tokens", "512", "attention",
+                "eager", "n_gpu_layers", "24", "n_cpu_moe", "14");
+        assertThat(term(e, "weights") / 1048576.0).isCloseTo(4699.90, org.assertj.core.api.Assertions.within(0.01));
+        assertThat(term(e, "kv_cache")).isEqualTo(12L * 4096 * 1024 * 2 + 12L * (128 + 512) * 1024 * 2);
+        assertThat(term(e, "activations") / 1048576.0).isCloseTo(985.20,
+                org.assertj.core.api.Assertions.within(0.01));
     }
 
     @Test
