@@ -152,26 +152,9 @@ public final class WeightMemory {
     static Term gguf(ModelSpec m, ParameterBreakdown p, Workload w) {
         QuantFormat q = w.quant();
         GgmlType base = q.ggufBaseType().orElseThrow();
-        GgmlType out = q == QuantFormat.Q8_0 ? GgmlType.Q8_0 : GgmlType.Q6_K;
-        long h = m.hiddenSize();
-        long layers = m.numLayers();
-        double bits = 0;
-        long moreBitsLayers = 0;
-        for (int i = 0; i < layers; i++) {
-            if (useMoreBits(i, (int) layers)) {
-                moreBitsLayers++;
-            }
-        }
-        List<LinearModule> linears = LinearModules.of(m);
-        for (LinearModule lm : linears) {
-            // llama.cpp never quantizes the MoE router (ffn_gate_inp): F32
-            double b = router(lm) ? 32 : stored(base, lm.in()).bitsPerWeight();
-            if ((q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M) && moreBitsTensor(lm)) {
-                double frac = moreBitsLayers / (double) layers;
-                b = frac * stored(GgmlType.Q6_K, lm.in()).bitsPerWeight() + (1 - frac) * b;
-            }
-            bits += lm.parameters() * b;
-        }
+        LayerBits lb = layerBits(m, w);
+        GgmlType out = outputType(m, q);
+        double bits = lb.total();
         long embed = p.count("embeddings");
         long head = p.count("lm_head");
         long norms = p.count("norms");
@@ -184,13 +167,96 @@ public final class WeightMemory {
             bits += embed * (tied ? out : base).bitsPerWeight();
         }
         long value = Bytes.ceil(bits / 8);
-        long q6Layers = moreBitsLayers;
-        return new Term("weights", "weights", value, () -> "GGUF " + q.key() + ": Linear weights in " + base + " ("
-                + base.bitsPerWeight() + " bits)" + (q.key().endsWith("_m") ? ", attn_v/ffn_down of " + q6Layers
-                + " of " + layers + " layers in Q6_K" : "") + ", output matrix in " + out + ", norms F32"
+        String mix = lb.mix();
+        return new Term("weights", "weights", value, () -> "GGUF " + q.key() + ": matrices in " + base + " ("
+                + base.bitsPerWeight() + " bits)" + mix + ", output matrix in " + out + ", norms F32"
                 + (tied ? ", tied token embeddings in " + out + (onGpuEmbedding ? "" : " (host) and their copy as "
                 + "the output matrix on the GPU") : onGpuEmbedding ? ", token embeddings in " + base
                 : ", token embeddings kept in host memory by llama.cpp") + " (llama.cpp llama_tensor_get_type)");
+    }
+
+    /** The output matrix's type: Q6_K (Q8_0 for Q8_0 and MXFP4 files, or when its width is not 256-divisible). */
+    private static GgmlType outputType(ModelSpec m, QuantFormat q) {
+        if (q == QuantFormat.Q8_0 || q == QuantFormat.MXFP4 || m.hiddenSize() % GgmlType.Q6_K.blockSize() != 0) {
+            return GgmlType.Q8_0;
+        }
+        return GgmlType.Q6_K;
+    }
+
+    /**
+     * The bits of each layer's matrices as llama.cpp stores them: {@code dense[i]} for everything but the routed
+     * experts, {@code experts[i]} for those (with their biases, named like them); {@code mix} says which tensors the
+     * file type's mix stores apart.
+     */
+    record LayerBits(double[] dense, double[] experts, String mix) {
+        double total() {
+            double t = 0;
+            for (int i = 0; i < dense.length; i++) {
+                t += dense[i] + experts[i];
+            }
+            return t;
+        }
+    }
+
+    static LayerBits layerBits(ModelSpec m, Workload w) {
+        int n = m.numLayers();
+        QuantFormat q = w.quant();
+        Optional<GgmlType> gguf = q.ggufBaseType();
+        List<Layer> ls = m.layers();
+        int moeLayers = (int) ls.stream().filter(Layer::moe).count();
+        int attentionLayers = (int) ls.stream().filter(l -> !l.linearAttention()).count();
+        int linearLayers = n - attentionLayers;
+        int[] attentionIndex = new int[n];
+        for (int i = 0, a = 0; i < n; i++) {
+            attentionIndex[i] = a;
+            if (!ls.get(i).linearAttention()) {
+                a++;
+            }
+        }
+        GgufTypes.Context c = GgufTypes.Context.of(m);
+        double[] dense = new double[n];
+        double[] experts = new double[n];
+        java.util.Map<String, Long> raised = new java.util.TreeMap<>();
+        for (LinearModule lm : LinearModules.of(m)) {
+            boolean routed = lm.expert() && moeLayers > 0;
+            // the layers that hold this module, told apart by how many instances the model has
+            java.util.function.IntPredicate holds = routed ? i -> ls.get(i).moe()
+                    : lm.count() == n ? i -> true
+                    : lm.count() == attentionLayers && linearLayers > 0 ? i -> !ls.get(i).linearAttention()
+                    : lm.count() == linearLayers && linearLayers > 0 ? i -> ls.get(i).linearAttention()
+                    : lm.count() == moeLayers && moeLayers > 0 ? i -> ls.get(i).moe()
+                    : lm.count() == n - moeLayers && moeLayers > 0 ? i -> !ls.get(i).moe()
+                    : i -> true;
+            int holders = (int) java.util.stream.IntStream.range(0, n).filter(holds).count();
+            double perLayer = lm.parameters() / (double) Math.max(1, holders);
+            for (int i = 0; i < n; i++) {
+                if (!holds.test(i)) {
+                    continue;
+                }
+                GgmlType t;
+                if (gguf.isPresent()) {
+                    t = GgufTypes.type(q, gguf.get(), lm, i, attentionIndex[i], c);
+                    if (t != gguf.get() && GgufTypes.category(lm) != GgufTypes.Category.ROUTER) {
+                        raised.merge(lm.name() + " " + t, 1L, Long::sum);
+                    }
+                } else if (q == QuantFormat.MXFP4) {
+                    // ggml-org's MXFP4 MoE files: experts MXFP4, the router F32, other matrices Q8_0
+                    t = routed ? GgmlType.MXFP4 : GgufTypes.category(lm) == GgufTypes.Category.ROUTER ? GgmlType.F32
+                            : GgmlType.Q8_0;
+                } else {
+                    t = w.precision().weightBytes() == 4 ? GgmlType.F32 : GgmlType.F16;
+                }
+                if (routed) {
+                    experts[i] += perLayer * t.bitsPerWeight();
+                } else {
+                    dense[i] += perLayer * t.bitsPerWeight();
+                }
+            }
+        }
+        StringBuilder mix = new StringBuilder();
+        raised.forEach((k, v) -> mix.append(mix.length() == 0 ? "; " : ", ").append(k.replace(" ", " in ")).append(" in ")
+                .append(v).append(" layers"));
+        return new LayerBits(dense, experts, mix.toString());
     }
 
     /**
@@ -213,48 +279,11 @@ public final class WeightMemory {
     public static LlamaCppSplit llamaCppSplit(ModelSpec m, ParameterBreakdown p, Workload w, long total, int from,
                                               int cpuMoe, boolean outputOnGpu) {
         int n = m.numLayers();
-        QuantFormat q = w.quant();
-        Optional<GgmlType> gguf = q.ggufBaseType();
-        double baseBits = gguf.map(GgmlType::bitsPerWeight).orElse(q == QuantFormat.MXFP4
-                ? GgmlType.Q8_0.bitsPerWeight() : 8.0 * w.precision().weightBytes());
-        double outBits = gguf.isEmpty() ? baseBits : q == QuantFormat.Q8_0 ? GgmlType.Q8_0.bitsPerWeight()
-                : GgmlType.Q6_K.bitsPerWeight();
-        boolean mix = q == QuantFormat.Q4_K_M || q == QuantFormat.Q5_K_M || q == QuantFormat.Q3_K_M;
-        long moeLayers = m.layers().stream().filter(Layer::moe).count();
-        double[] denseBits = new double[n];
-        double[] expertBits = new double[n];
-        double largestLayerMatrix = 0;
-        double largestExperts = 0;
-        for (LinearModule lm : LinearModules.of(m)) {
-            boolean moreBits = mix && moreBitsTensor(lm);
-            boolean routed = lm.expert() && moeLayers > 0;
-            double perLayer = lm.parameters() / (double) (routed ? moeLayers : n);
-            for (int i = 0; i < n; i++) {
-                if (routed && !m.layers().get(i).moe()) {
-                    continue;
-                }
-                double bits = perLayer * (moreBits && useMoreBits(i, n) ? stored(GgmlType.Q6_K, lm.in()).bitsPerWeight()
-                        : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight() : router(lm) && gguf
-                        .isPresent() || router(lm) && q == QuantFormat.MXFP4 ? 32
-                        : gguf.map(t -> stored(t, lm.in()).bitsPerWeight()).orElse(baseBits));
-                if (routed) {
-                    expertBits[i] += bits;
-                } else {
-                    denseBits[i] += bits;
-                }
-            }
-            double width = moreBits ? stored(GgmlType.Q6_K, lm.in()).bitsPerWeight()
-                    : routed && q == QuantFormat.MXFP4 ? GgmlType.MXFP4.bitsPerWeight()
-                    : gguf.map(t -> stored(t, lm.in()).bitsPerWeight()).orElse(baseBits);
-            if (routed) {
-                // llama.cpp keeps ffn_gate_exps and ffn_up_exps apart even where transformers fuses them
-                double tensor = perLayer * width / 8 / (lm.name().contains("gate_up") ? 2 : 1);
-                largestExperts = Math.max(largestExperts, tensor);
-            } else {
-                largestLayerMatrix = Math.max(largestLayerMatrix, (double) lm.in() * lm.out() * width / 8);
-            }
-        }
+        LayerBits lb = layerBits(m, w);
+        double[] dense = lb.dense();
+        double[] expertBits = lb.experts().clone();
         // expert biases (gpt-oss) are F32 tensors named like the experts, so they move with them
+        long moeLayers = m.layers().stream().filter(Layer::moe).count();
         long expertLinear = LinearModules.of(m).stream().filter(LinearModule::expert)
                 .mapToLong(LinearModule::parameters).sum();
         long expertBiases = moeLayers > 0 ? Math.max(0, p.count("experts") - expertLinear) : 0;
@@ -263,22 +292,45 @@ public final class WeightMemory {
                 expertBits[i] += expertBiases * 32.0 / moeLayers;
             }
         }
+        // the largest host tensor a batched matmul copies: a layer's matrix at the layer's widest average type, or
+        // one of a layer's three expert tensors (gate, up and down, stored apart)
+        double largestExperts = 0;
+        for (int i = 0; i < n; i++) {
+            largestExperts = Math.max(largestExperts, lb.experts()[i] / 8 / 3);
+        }
+        double largestLayerMatrix = 0;
+        if (from > 0) {
+            long perLayerParams = LinearModules.of(m).stream().filter(lm -> !lm.expert())
+                    .mapToLong(LinearModule::parameters).sum() / Math.max(1, n);
+            double widest = 0;
+            for (double d : dense) {
+                widest = Math.max(widest, perLayerParams == 0 ? 0 : d / perLayerParams);
+            }
+            for (LinearModule lm : LinearModules.of(m)) {
+                if (!lm.expert()) {
+                    largestLayerMatrix = Math.max(largestLayerMatrix, (double) lm.in() * lm.out() * widest / 8);
+                }
+            }
+        }
+        QuantFormat q = w.quant();
+        GgmlType out = q.ggufBaseType().isPresent() || q == QuantFormat.MXFP4 ? outputType(m, q)
+                : w.precision().weightBytes() == 4 ? GgmlType.F32 : GgmlType.F16;
         long outputMatrix = Bytes.ceil((m.embeddings().tied() ? p.count("embeddings") : p.count("lm_head"))
-                * outBits / 8);
+                * out.bitsPerWeight() / 8);
         long output = outputMatrix + 4L * m.hiddenSize(); // the output norm in F32
         long layers = Math.max(0, total - output);
         // what the matrices do not account for (norms, biases, sinks) is spread evenly over the layers
         double matrices = 0;
         for (int i = 0; i < n; i++) {
-            matrices += denseBits[i] + expertBits[i];
+            matrices += dense[i] + expertBits[i];
         }
         double vectorsPerLayer = Math.max(0, layers * 8.0 - matrices) / n;
         double all = 0;
         double onGpu = 0;
         for (int i = 0; i < n; i++) {
-            all += denseBits[i] + vectorsPerLayer + expertBits[i];
+            all += dense[i] + vectorsPerLayer + expertBits[i];
             if (i >= from) {
-                onGpu += denseBits[i] + vectorsPerLayer + (i >= cpuMoe ? expertBits[i] : 0);
+                onGpu += dense[i] + vectorsPerLayer + (i >= cpuMoe ? expertBits[i] : 0);
             }
         }
         long gpu = (all > 0 ? Math.round(layers * (onGpu / all)) : 0) + (outputOnGpu ? output : 0);
@@ -313,10 +365,6 @@ public final class WeightMemory {
         return lm.name().equals("router") || lm.name().equals("gate") || lm.name().equals("gate.weight");
     }
 
-    /** attn_v and ffn_down, which the "_M" mixes store in Q6_K in the use_more_bits layers. */
-    private static boolean moreBitsTensor(LinearModule lm) {
-        return lm.name().equals("v_proj") || lm.name().equals("down_proj") || lm.name().equals("w2");
-    }
 
     // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2
     static boolean useMoreBits(int i, int n) {
