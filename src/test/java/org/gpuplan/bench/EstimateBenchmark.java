@@ -43,6 +43,7 @@ public class EstimateBenchmark {
     private Optional<Gpu> h100;
     private ModelSpec qwenNext;
     private Workload sglangTp2;
+    private Workload llamaCppOffload;
 
     @Setup
     public void setUp() {
@@ -68,6 +69,14 @@ public class EstimateBenchmark {
                 .spec();
         sglangTp2 = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "sglang", "gpus", "2",
                 "tp", "2", "seq_len", "32768"));
+        llamaCppOffload = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
+                "quant", "q4_k_m", "seq_len", "8192", "n_gpu_layers", "40", "n_cpu_moe", "0"));
+    }
+
+    /** llama.cpp with layers in host memory: the per-layer GGUF types and the -ngl split. */
+    @Benchmark
+    public long llamaCpp70bPartialOffloadOnRtx4090() {
+        return Estimator.estimate("m", llama70, llamaCppOffload, rtx4090).memory().deviceUsed();
     }
 
     /** A hybrid model (Gated DeltaNet and MoE layers): the four per-layer kinds of saved activations. */
