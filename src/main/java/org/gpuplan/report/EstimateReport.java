@@ -185,6 +185,21 @@ public final class EstimateReport {
             if (!w.stateCache().radixCache()) {
                 o.put("disable_radix_cache", true);
             }
+            if (!w.gpuLayers().equals(org.gpuplan.workload.GpuLayers.DEFAULT)) {
+                // a count, or "all" as llama.cpp's users write it
+                org.gpuplan.workload.GpuLayers g = w.gpuLayers();
+                if (g.count() == org.gpuplan.workload.GpuLayers.ALL) {
+                    o.put("n_gpu_layers", "all");
+                } else {
+                    o.put("n_gpu_layers", g.count());
+                }
+                if (g.cpuMoe() == org.gpuplan.workload.GpuLayers.ALL) {
+                    o.put("n_cpu_moe", "all");
+                } else {
+                    o.put("n_cpu_moe", g.cpuMoe());
+                }
+                o.put("op_offload", g.opOffload());
+            }
         }
         o.put("quant", w.quant().key());
         org.gpuplan.workload.Parallelism par = w.parallelism();

@@ -326,7 +326,8 @@ public final class WorkloadParser {
     private static GpuLayers gpuLayers(Map<String, String> v) {
         String t = v.get("n_gpu_layers");
         int count;
-        if (t == null || t.isBlank() || t.trim().equalsIgnoreCase("all") || t.trim().equals("-1")) {
+        if (t == null || t.isBlank() || t.trim().equalsIgnoreCase("all") || t.trim().equals("-1")
+                || t.trim().matches("[0-9]{6,}")) { // llama.cpp takes any count above the layers as all
             count = GpuLayers.ALL;
         } else {
             int n = positive(v, "n_gpu_layers", 0, true);
