@@ -318,40 +318,12 @@ public final class InferenceMemory {
         int n = m.numLayers();
         boolean partial = w.partialOffload(n);
         int from = partial ? n - w.nGpuLayers() : 0;
-        int cpuMoe = m.moe() == null ? 0 : w.gpuLayers().cpuMoeLayers(n);
-        Term weights = allWeights;
-        Term kvTerm = allKv;
-        long host = 0;
-        long outputCopy = 0;
-        long layerCopy = 0;
-        if (partial || cpuMoe > 0) {
-            WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from, cpuMoe,
-                    !partial);
-            String placed = (partial ? String.format(Locale.ROOT, "-ngl %d: layers %d-%d of %d on the GPU, the output "
-                    + "layer and layers 0-%d in host memory", w.nGpuLayers(), from, n - 1, n, from - 1) : "every layer "
-                    + "on the GPU") + (cpuMoe > 0 ? String.format(Locale.ROOT, "; the routed experts of layers 0-%d in "
-                    + "host memory (--n-cpu-moe %d)", cpuMoe - 1, cpuMoe) : "");
-            weights = new Term("weights", "weights", split.gpu(), () -> String.format(Locale.ROOT, "%s: each layer "
-                    + "its share of the all-offloaded %s by its bits (%s); %s stay in host memory", placed,
-                    Bytes.mib(allWeights.value()), allWeights.formula(), Bytes.mib(split.host())));
-            long kvGpu = from == 0 ? allKv.value() : KvCache.bytes(m, w, w.batchSize(), w.seqLen(), kvElem, from, n);
-            kvTerm = new Term("kv_cache", "KV cache", kvGpu, () -> String.format(Locale.ROOT, "the offloaded layers' "
-                    + "share (%s) of %s = %s; the other layers' KV buffers (%s) stay in host memory", n - from + " of "
-                    + n + " layers", Bytes.mib(allKv.value()), allKv.formula(), Bytes.mib(allKv.value() - kvGpu)));
-            host = split.host() + allKv.value() - kvGpu;
-            // ggml's scheduler runs batched matmuls (>= 32 tokens) of host-resident weights on the GPU (op offload,
-            // the default since mid-2025), copying the weight into the compute buffer: the output matrix beside the
-            // logits, a host layer's largest matrix beside its activations
-            if (ubatch >= 32 && w.gpuLayers().opOffload()) {
-                outputCopy = split.outputMatrix();
-                layerCopy = split.largestHostMatrix();
-            }
-            if (from == 0) {
-                Term every = allKv;
-                kvTerm = new Term("kv_cache", "KV cache", allKv.value(), () -> every.formula() + " (every layer's KV "
-                        + "buffer on the GPU)");
-            }
-        }
+        Placement place = placement(m, p, w, allWeights, allKv, kvElem, ubatch);
+        Term weights = place.weights();
+        Term kvTerm = place.kv();
+        long host = place.host();
+        long outputCopy = place.outputCopy();
+        long layerCopy = place.layerCopy();
         long logits = 4L * ubatch * (m.vocabSize() + h);
         // the logits are a GPU node when the output layer is offloaded or op offload runs its matmul there
         long output = partial && !w.gpuLayers().opOffload() ? 0 : logits + outputCopy;
@@ -361,6 +333,7 @@ public final class InferenceMemory {
         // no offloaded layer, no attention on the GPU (its KV cache is in host memory)
         long attention = from >= n ? 0 : (flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
                 : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h) + splitInput;
+        String splitText = splitInput > 0 ? " + the hidden state copied in from the host layers 4·n_ubatch·h" : "";
         long hostLayer = layerCopy > 0 ? layerCopy + 4L * ubatch * (h + maxIntermediate(m)) : 0;
         long compute = Math.max(output, Math.max(attention, hostLayer));
         long copied = outputCopy;
@@ -372,10 +345,9 @@ public final class InferenceMemory {
                 Bytes.mib(logits), copied > 0 ? " + the host output matrix copied for the GPU matmul " + Bytes.mib(copied)
                         : "", flash ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash attention) + "
                         + "4·n_ubatch·(h + q + 2·kv) (residual stream, Q, K, V; q = " + qDim(m) + ", kv = " + kvDim(m)
-                        + ")"
-                        + (splitInput > 0 ? " + the hidden state copied in from the host layers 4·n_ubatch·h" : "")
-                        : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)" + (splitInput > 0
-                        ? " + the hidden state copied in from the host layers 4·n_ubatch·h" : ""), Bytes.mib(attention),
+                        + ")" + splitText
+                        : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)" + splitText,
+                Bytes.mib(attention),
                 hostLayer > 0 ? ", a host layer's matmul: its largest matrix copied + 4·n_ubatch·(h + f) = "
                         + Bytes.mib(hostLayer) : "", ubatch, nctx)));
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
@@ -390,6 +362,7 @@ public final class InferenceMemory {
                 new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.context(w),
                         "buffers + CUDA context"));
+        int cpuMoe = m.moe() == null ? 0 : w.gpuLayers().cpuMoeLayers(n);
         String placement = (partial ? "-ngl " + w.nGpuLayers() + ": the last " + w.nGpuLayers() + " of " + n
                 + " layers on the GPU, the output layer and the rest in host memory" : "all layers offloaded (-ngl 999)")
                 + (cpuMoe > 0 ? "; routed experts of the first " + cpuMoe + " layers in host memory (--n-cpu-moe)" : "")
@@ -397,6 +370,49 @@ public final class InferenceMemory {
         return new MemoryEstimate(terms, phases, phases.get(0), bytes, bytes, bytes + Overheads.context(w),
                 Optional.empty(), explanations, List.of(placement + "; token embeddings stay in host memory; n_ubatch "
                 + ubatch + "; KV cache " + w.kvDtype().key()), host);
+    }
+
+    /**
+     * Where llama.cpp's weights and KV cache live (-ngl, --n-cpu-moe) and what op offload copies into the compute
+     * buffer for batched matmuls of host-resident weights.
+     *
+     * @param host       weights and KV cache left in host memory
+     * @param outputCopy the host output matrix copied beside the logits
+     * @param layerCopy  a host layer's largest tensor copied beside its activations
+     */
+    private record Placement(Term weights, Term kv, long host, long outputCopy, long layerCopy) {
+    }
+
+    private static Placement placement(ModelSpec m, ParameterBreakdown p, Workload w, Term allWeights, Term allKv,
+                                       double kvElem, long ubatch) {
+        int n = m.numLayers();
+        boolean partial = w.partialOffload(n);
+        int from = partial ? n - w.nGpuLayers() : 0;
+        int cpuMoe = m.moe() == null ? 0 : w.gpuLayers().cpuMoeLayers(n);
+        if (!partial && cpuMoe == 0) {
+            return new Placement(allWeights, allKv, 0, 0, 0);
+        }
+        WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from, cpuMoe,
+                !partial);
+        String placed = (partial ? String.format(Locale.ROOT, "-ngl %d: layers %d-%d of %d on the GPU, the output "
+                + "layer and layers 0-%d in host memory", w.nGpuLayers(), from, n - 1, n, from - 1) : "every layer "
+                + "on the GPU") + (cpuMoe > 0 ? String.format(Locale.ROOT, "; the routed experts of layers 0-%d in "
+                + "host memory (--n-cpu-moe %d)", cpuMoe - 1, cpuMoe) : "");
+        Term weights = new Term("weights", "weights", split.gpu(), () -> String.format(Locale.ROOT, "%s: each layer "
+                + "its share of the all-offloaded %s by its bits (%s); %s stay in host memory", placed,
+                Bytes.mib(allWeights.value()), allWeights.formula(), Bytes.mib(split.host())));
+        Term kv = allKv;
+        if (from > 0) {
+            long kvGpu = KvCache.bytes(m, w, w.batchSize(), w.seqLen(), kvElem, from, n);
+            kv = new Term("kv_cache", "KV cache", kvGpu, () -> String.format(Locale.ROOT, "the offloaded layers' "
+                    + "share (%d of %d layers) of %s = %s; the other layers' KV buffers (%s) stay in host memory",
+                    n - from, n, Bytes.mib(allKv.value()), allKv.formula(), Bytes.mib(allKv.value() - kvGpu)));
+        }
+        // ggml's scheduler runs batched matmuls (>= 32 tokens) of host-resident weights on the GPU (op offload, the
+        // default since mid-2025), copying the weight into the compute buffer
+        boolean copies = ubatch >= 32 && w.gpuLayers().opOffload();
+        return new Placement(weights, kv, split.host() + allKv.value() - kv.value(),
+                copies ? split.outputMatrix() : 0, copies ? split.largestHostMatrix() : 0);
     }
 
     /** llama.cpp runs some of the model's layers or routed experts from host memory (-ngl, --n-cpu-moe). */
