@@ -50,8 +50,10 @@ public final class InferenceMemory {
                 "batch × context × attention layers × %d elements × %.4g B = %d × %d × %d × %d × %.4g%s",
                 KvCache.elementsPerTokenPerLayer(m, w), kvElem, w.batchSize(), context, m.attentionLayerCount(),
                 KvCache.elementsPerTokenPerLayer(m, w), kvElem,
-                (m.slidingWindow() > 0 ? " (sliding-window layers hold at most " + m.slidingWindow() + " tokens)"
-                        : "") + (m.attention() instanceof org.gpuplan.model.Attention.Latent ? "; "
+                (m.slidingWindow() == 0 ? "" : w.framework() == Framework.LLAMA_CPP ? " (sliding-window layers "
+                        + "hold the window plus one n_ubatch per sequence, " + m.slidingWindow() + " + " + nUbatch(w)
+                        + " cells, llama-kv-cache-iswa)" : " (sliding-window layers hold at most " + m.slidingWindow()
+                        + " tokens)") + (m.attention() instanceof org.gpuplan.model.Attention.Latent ? "; "
                         + KvCache.layoutDescription(m, w.framework(), w.kvLayout()) : "")));
         if (w.framework().poolsKvCache()) {
             return pooled(m, w, gpu, weights, kvTerm, c, kvElem, context);
@@ -395,8 +397,8 @@ public final class InferenceMemory {
         WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from, cpuMoe,
                 !partial);
         String placed = (partial ? String.format(Locale.ROOT, "-ngl %d: layers %d-%d of %d on the GPU, the output "
-                + "layer and layers 0-%d in host memory", w.nGpuLayers(), from, n - 1, n, from - 1) : "every layer "
-                + "on the GPU") + (cpuMoe > 0 ? String.format(Locale.ROOT, "; the routed experts of layers 0-%d in "
+                + "layer%s in host memory", w.nGpuLayers(), from, n - 1, n, from > 0 ? " and layers 0-" + (from - 1)
+                : "") : "every layer on the GPU") + (cpuMoe > 0 ? String.format(Locale.ROOT, "; the routed experts of layers 0-%d in "
                 + "host memory (--n-cpu-moe %d)", cpuMoe - 1, cpuMoe) : "");
         Term weights = new Term("weights", "weights", split.gpu(), () -> String.format(Locale.ROOT, "%s: each layer "
                 + "its share of the all-offloaded %s by its bits (%s); %s stay in host memory", placed,
