@@ -55,7 +55,7 @@ final class WorkloadOptions {
     @Option(names = "--optimizer-in-backward", arity = "0..1", fallbackValue = "true") String optimizerInBackward;
     @Option(names = {"--batch-size", "--per-device-train-batch-size", "--micro-batch-size"}, description = "Per-GPU micro-batch (inference: concurrent sequences)")
     String batchSize;
-    @Option(names = {"--seq-len", "--max-model-len", "--max-seq-length", "--context-length", "--ctx-size"}, description = "Tokens per sequence (inference: context)") String seqLen;
+    @Option(names = {"--seq-len", "--max-model-len", "--max-seq-length", "--context-length", "--ctx-size", "-c"}, description = "Tokens per sequence (inference: context; with llama.cpp's --parallel the total its slots share)") String seqLen;
     @Option(names = "--prompt-len") String promptLen;
     @Option(names = "--output-len") String outputLen;
     @Option(names = {"--grad-accum", "--gradient-accumulation-steps"}) String gradAccum;
@@ -98,6 +98,8 @@ final class WorkloadOptions {
     @Option(names = {"--n-cpu-moe", "-ncmoe"}, description = "llama.cpp: keep the routed experts of the first N "
             + "layers in host memory ('all' = --cpu-moe)") String nCpuMoe;
     @Option(names = "--cpu-moe", hidden = true) boolean cpuMoe;
+    @Option(names = {"--parallel", "-np"}, description = "llama.cpp: slots sharing the context (--ctx-size is then "
+            + "the total, each slot holds ctx-size / parallel tokens)") String nParallel;
     @Option(names = {"--mamba-ssm-dtype", "--mamba-ssm-cache-dtype"}, description = "Serving: dtype of linear-"
             + "attention states: auto | float32 | bfloat16 | float16") String mambaSsmDtype;
     @Option(names = "--max-mamba-cache-size", description = "SGLang: linear-attention state slots (default: its "
@@ -189,6 +191,7 @@ final class WorkloadOptions {
         flags.put("n_gpu_layers", nGpuLayers);
         flags.put("op_offload", noOpOffload ? "false" : opOffload);
         flags.put("n_cpu_moe", cpuMoe ? "all" : nCpuMoe);
+        flags.put("n_parallel", nParallel);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("disable_radix_cache", disableRadixCache);

@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -62,6 +62,7 @@ public final class WorkloadParser {
             // llama.cpp's -ngl (ollama's num_gpu)
             Map.entry("ngl", "n_gpu_layers"), Map.entry("gpu_layers", "n_gpu_layers"),
             Map.entry("num_gpu", "n_gpu_layers"), Map.entry("ncmoe", "n_cpu_moe"),
+            Map.entry("np", "n_parallel"), Map.entry("parallel", "n_parallel"), Map.entry("num_parallel", "n_parallel"),
             // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
             Map.entry("per_device_train_batch_size", "batch_size"), Map.entry("micro_batch_size", "batch_size"),
             Map.entry("train_micro_batch_size_per_gpu", "batch_size"),
@@ -284,6 +285,23 @@ public final class WorkloadParser {
         int defaultSeq = task == Task.INFER && promptLen + outputLen > 0 ? promptLen + outputLen
                 : task == Task.INFER ? 4096 : 2048;
         int seqLen = positive(v, "seq_len", defaultSeq, false);
+        // llama.cpp's -np: its slots share the context -c, each holding c / np tokens
+        int slots = positive(v, "n_parallel", 0, true);
+        if (slots > 0) {
+            if (framework != Framework.LLAMA_CPP) {
+                throw new InvalidInputException("n_parallel: llama.cpp's -np (slots sharing the context); for other "
+                        + "engines give batch_size (concurrent sequences) and max_num_seqs");
+            }
+            if (v.containsKey("batch_size") && !String.valueOf(slots).equals(v.get("batch_size").trim())) {
+                throw new InvalidInputException("n_parallel: " + slots + " slots but batch_size " + v.get("batch_size")
+                        + "; give one (llama.cpp serves n_parallel sequences at once)");
+            }
+            if (seqLen / slots < 1) {
+                throw new InvalidInputException("n_parallel: " + slots + " slots leave less than one token of the "
+                        + seqLen + "-token context each");
+            }
+            seqLen = seqLen / slots;
+        }
         if (task == Task.INFER && promptLen + outputLen > 0 && v.containsKey("seq_len")
                 && seqLen < promptLen + outputLen) {
             throw new InvalidInputException("seq_len (" + seqLen + ") is shorter than prompt_len + output_len ("
@@ -301,7 +319,7 @@ public final class WorkloadParser {
         return new Workload(model, task, method, framework, Optional.ofNullable(v.get("gpu")), precision,
                 choice(v, "optimizer", OptimizerKind.class, OptimizerKind.ADAMW),
                 bool(v, "optimizer_in_backward", false),
-                maxBatch ? 1 : positive(v, "batch_size", 1, false), seqLen, promptLen, outputLen,
+                maxBatch ? 1 : slots > 0 ? slots : positive(v, "batch_size", 1, false), seqLen, promptLen, outputLen,
                 positive(v, "grad_accum", 1, false),
                 choice(v, "checkpointing", Checkpointing.class, method == Method.QLORA ? Checkpointing.FULL
                         : Checkpointing.NONE),

@@ -176,6 +176,15 @@ class WorkloadParserTest {
         assertThat(WorkloadParser.parse(base("framework", "ollama", "task", "infer", "quant", "q4_k_m")).framework())
                 .isEqualTo(Framework.LLAMA_CPP);
         assertThat(WorkloadParser.parse(base("framework", "trl")).framework()).isEqualTo(Framework.HF);
+        // llama.cpp's -c is the context its -np slots share
+        Workload slots = WorkloadParser.parse(base("task", "infer", "framework", "llama.cpp", "ctx_size", "135168",
+                "np", "4"));
+        assertThat(slots.batchSize()).isEqualTo(4);
+        assertThat(slots.seqLen()).isEqualTo(33_792);
+        assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "framework", "vllm", "n_parallel", "4")))
+                .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("n_parallel: llama.cpp's -np");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "framework", "llama.cpp", "seq_len", "2",
+                "n_parallel", "4"))).isInstanceOf(InvalidInputException.class).hasMessageContaining("less than one");
     }
 
     @Test
