@@ -98,6 +98,9 @@ final class WorkloadOptions {
     @Option(names = {"--n-cpu-moe", "-ncmoe"}, description = "llama.cpp: keep the routed experts of the first N "
             + "layers in host memory ('all' = --cpu-moe)") String nCpuMoe;
     @Option(names = "--cpu-moe", hidden = true) boolean cpuMoe;
+    @Option(names = {"--enforce-eager", "--disable-cuda-graph"}, arity = "0..1", fallbackValue = "true",
+            description = "Serving without CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph)")
+    String enforceEager;
     @Option(names = {"--parallel", "-np"}, description = "llama.cpp: slots sharing the context (--ctx-size is then "
             + "the total, each slot holds ctx-size / parallel tokens)") String nParallel;
     @Option(names = {"--mamba-ssm-dtype", "--mamba-ssm-cache-dtype"}, description = "Serving: dtype of linear-"
@@ -192,6 +195,7 @@ final class WorkloadOptions {
         flags.put("op_offload", noOpOffload ? "false" : opOffload);
         flags.put("n_cpu_moe", cpuMoe ? "all" : nCpuMoe);
         flags.put("n_parallel", nParallel);
+        flags.put("enforce_eager", enforceEager);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("disable_radix_cache", disableRadixCache);

@@ -242,7 +242,7 @@ public final class InferenceMemory {
                 w.sampler().description())
                 : String.format(Locale.ROOT, "profile run of %,d tokens (max_num_batched_tokens) + fp32 logits for %,d "
                 + "sequences (max_num_seqs)", batchedTokens, sampled)));
-        long graphs = w.framework() == Framework.VLLM ? VLLM_CUDA_GRAPHS : 0;
+        long graphs = w.framework() == Framework.VLLM && !w.perf().enforceEager() ? VLLM_CUDA_GRAPHS : 0;
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
         long profiledNonTorch = w.framework() == Framework.VLLM ? VLLM_PROFILE_NON_TORCH : 0;
         terms.add(Overheads.overheadTerm(gpu, Overheads.context(w), graphs + profiledNonTorch, graphs > 0

@@ -178,13 +178,16 @@ public final class ShardedInference {
                 m.vocabSize(), last ? "" : ", not on this pipeline stage", w.sampler().description())
                 : "profile-run activations of " + batched + " tokens / TP"));
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
+        // vLLM captures its CUDA graphs on every rank after the pool is allocated, outside the budget (as on one GPU)
+        long graphs = vllm && !w.perf().enforceEager() ? InferenceMemory.VLLM_CUDA_GRAPHS : 0;
         terms.add(Overheads.overheadTerm(Optional.of(g), Overheads.context(w), ShardedTraining.nccl(par)
-                + (vllm ? InferenceMemory.VLLM_PROFILE_NON_TORCH : 0), vllm ? "NCCL buffers and the profile run's "
-                + "non-torch growth" : "NCCL buffers"));
+                + (vllm ? InferenceMemory.VLLM_PROFILE_NON_TORCH : 0) + graphs, vllm ? "NCCL buffers, the profile "
+                + "run's non-torch growth" + (graphs > 0 ? " and CUDA graph pools (assumed, " + Bytes.mib(graphs) + ")"
+                : "") : "NCCL buffers"));
         long allocated = weights + (w.framework().poolsKvCache() ? pool + statePool : kv + state) + activation
                 + Overheads.cublasWorkspace(Optional.of(g));
         long reserved = allocated + Overheads.cublasReserved(Optional.of(g)) - Overheads.cublasWorkspace(Optional.of(g));
-        long used = reserved + nonTorch + (vllm ? Overheads.context(w) : 0);
+        long used = reserved + nonTorch + (vllm ? Overheads.context(w) + graphs : 0);
         List<Phase> phases = List.of(new Phase("serving", allocated, List.of("weights", "kv", "activations")));
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", allocated, "weights + KV (pool) + activations"),

@@ -41,7 +41,7 @@ final class InferencePerf {
         List<Figure> figs = new ArrayList<>();
         int tp = w.parallelism().tp() * w.parallelism().pp(); // pipeline stages serve one token in sequence
         int ep = w.parallelism().ep();
-        boolean graphs = w.framework() != Framework.HF || w.perf().compile();
+        boolean graphs = (w.framework() != Framework.HF || w.perf().compile()) && !w.perf().enforceEager();
         boolean fp8Tensor = w.quant() == QuantFormat.FP8 && g.supports(TensorDtype.FP8);
         TensorDtype dtype = fp8Tensor ? TensorDtype.FP8 : Roofline.dtypeOf(w.precision());
         // serving engines ship Hopper-native attention (FA3, FlashInfer, TRT-LLM)

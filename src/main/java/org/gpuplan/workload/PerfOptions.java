@@ -16,13 +16,15 @@ import org.gpuplan.model.InvalidInputException;
  * @param commEfficiency   user override of the achievable fraction of link bandwidth in collectives
  * @param hostOverheadUs   user override of the host time to issue one kernel, in microseconds (eager PyTorch
  *                         dispatch and launch; 0 ignores the host)
+ * @param enforceEager     serving engines without CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph):
+ *                         every decode kernel issued from the host, and no graph memory
  */
 public record PerfOptions(double trainTokens, boolean maxBatch, boolean compile, boolean float8Linear,
                           boolean tpCommOverlap, OptionalDouble matmulEfficiency, OptionalDouble memoryEfficiency,
-                          OptionalDouble commEfficiency, OptionalDouble hostOverheadUs) {
+                          OptionalDouble commEfficiency, OptionalDouble hostOverheadUs, boolean enforceEager) {
 
     public static final PerfOptions DEFAULT = new PerfOptions(0, false, false, false, false, OptionalDouble.empty(),
-            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty());
+            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(), false);
 
     public PerfOptions {
         if (!(trainTokens >= 0) || trainTokens > 1e18) {

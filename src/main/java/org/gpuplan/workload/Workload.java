@@ -82,6 +82,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
                     + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
         }
+        if (perf.enforceEager() && task != Task.INFER) {
+            throw new InvalidInputException("enforce_eager: serving engines' switch off CUDA graphs (vLLM "
+                    + "--enforce-eager, SGLang --disable-cuda-graph); it applies to --task infer");
+        }
         if (!gpuLayers.equals(GpuLayers.DEFAULT) && (framework != Framework.LLAMA_CPP || task != Task.INFER)) {
             throw new InvalidInputException("n_gpu_layers: llama.cpp's -ngl (layers on the GPU, the rest in host "
                     + "memory) and op_offload apply to --framework llama.cpp --task infer; other frameworks keep every "

@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -62,7 +62,7 @@ public final class WorkloadParser {
             // llama.cpp's -ngl (ollama's num_gpu)
             Map.entry("ngl", "n_gpu_layers"), Map.entry("gpu_layers", "n_gpu_layers"),
             Map.entry("num_gpu", "n_gpu_layers"), Map.entry("ncmoe", "n_cpu_moe"),
-            Map.entry("np", "n_parallel"), Map.entry("parallel", "n_parallel"), Map.entry("num_parallel", "n_parallel"),
+            Map.entry("disable_cuda_graph", "enforce_eager"), Map.entry("np", "n_parallel"), Map.entry("parallel", "n_parallel"), Map.entry("num_parallel", "n_parallel"),
             // transformers TrainingArguments / PEFT LoraConfig / DeepSpeed config names
             Map.entry("per_device_train_batch_size", "batch_size"), Map.entry("micro_batch_size", "batch_size"),
             Map.entry("train_micro_batch_size_per_gpu", "batch_size"),
@@ -408,7 +408,8 @@ public final class WorkloadParser {
         }
         return new PerfOptions(tokens, maxBatch, bool(v, "compile", false), bool(v, "float8_linear", false),
                 bool(v, "tp_comm_overlap", false), optionalNumber(v, "matmul_efficiency"),
-                optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"), hostOverhead(v));
+                optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"), hostOverhead(v),
+                bool(v, "enforce_eager", false));
     }
 
     /** Host microseconds per kernel: a number from 0 to 10000. */

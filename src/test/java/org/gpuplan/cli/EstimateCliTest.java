@@ -186,6 +186,27 @@ class EstimateCliTest {
     }
 
     @Test
+    void enforceEagerDropsTheGraphPoolsAndIssuesDecodeKernelsFromTheHost() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        for (String tp : new String[] {"1", "2"}) {
+            CliTest.Result graphs = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
+                    "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--json");
+            CliTest.Result eager = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
+                    "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--enforce-eager", "--json");
+            assertThat(eager.code()).as(eager.err()).isZero();
+            JsonNode g = json.readTree(graphs.out());
+            JsonNode e = json.readTree(eager.out());
+            // the assumed 512 MiB of CUDA graph pools, outside vLLM's budget, are gone; the pool is the same
+            assertThat(g.get("memory").get("device_used_bytes").asLong() - e.get("memory").get("device_used_bytes")
+                    .asLong()).as("tp %s", tp).isEqualTo(512L << 20);
+            assertThat(e.get("memory").get("kv_pool_bytes")).isEqualTo(g.get("memory").get("kv_pool_bytes"));
+            assertThat(e.get("perf").get("tpot_s").asDouble()).isGreaterThan(g.get("perf").get("tpot_s").asDouble());
+        }
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
+                "--enforce-eager"), "enforce_eager", "--task infer");
+    }
+
+    @Test
     void planReadsHumanNumbersWithoutAnInternalError() {
         // plain, underscored, decimal-suffixed and fractional spellings of the same integers
         CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu", "H100-SXM-80GB",
