@@ -84,7 +84,9 @@ final class WorkloadOptions {
     @Option(names = {"--kv-dtype", "--kv-cache-dtype"}, description = "auto, fp16, bf16, fp8, int8, q8_0, q4_0") String kvDtype;
     @Option(names = "--kv-layout", description = "MLA models' KV cache: auto | latent | latent+v (llama.cpp "
             + "2025) | per-head (no MLA support: old vLLM, GGUFs converted before MLA)") String kvLayout;
-    @Option(names = "--gpu-memory-utilization") String gpuMemoryUtilization;
+    @Option(names = {"--gpu-memory-utilization", "--mem-fraction-static", "--free-gpu-memory-fraction"},
+            description = "Serving engines' memory fraction (vLLM, SGLang --mem-fraction-static, TensorRT-LLM "
+                    + "free_gpu_memory_fraction)") String gpuMemoryUtilization;
     @Option(names = {"--max-num-batched-tokens", "--ubatch-size"}, description = "Tokens per engine step (vLLM, "
             + "SGLang); llama.cpp: n_ubatch (-ub)") String maxNumBatchedTokens;
     @Option(names = {"--max-num-seqs", "--max-running-requests"}) String maxNumSeqs;

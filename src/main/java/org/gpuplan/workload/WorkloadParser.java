@@ -56,6 +56,9 @@ public final class WorkloadParser {
             Map.entry("expert_model_parallel_size", "ep"), Map.entry("ep_size", "ep"),
             // vLLM / SGLang cache and scheduler knobs
             Map.entry("kv_cache_dtype", "kv_dtype"), Map.entry("quantization", "quant"),
+            // each engine's name for the fraction its pool budget starts from (SGLang, TensorRT-LLM's KvCacheConfig)
+            Map.entry("mem_fraction_static", "gpu_memory_utilization"),
+            Map.entry("free_gpu_memory_fraction", "gpu_memory_utilization"),
             Map.entry("max_running_requests", "max_num_seqs"), Map.entry("mamba_ssm_cache_dtype", "mamba_ssm_dtype"),
             // llama.cpp's physical batch (-ub)
             Map.entry("ubatch_size", "max_num_batched_tokens"), Map.entry("n_ubatch", "max_num_batched_tokens"),

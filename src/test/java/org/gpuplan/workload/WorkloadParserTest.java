@@ -176,6 +176,11 @@ class WorkloadParserTest {
         assertThat(WorkloadParser.parse(base("framework", "ollama", "task", "infer", "quant", "q4_k_m")).framework())
                 .isEqualTo(Framework.LLAMA_CPP);
         assertThat(WorkloadParser.parse(base("framework", "trl")).framework()).isEqualTo(Framework.HF);
+        // each serving engine's name for its memory fraction
+        assertThat(WorkloadParser.parse(base("task", "infer", "framework", "sglang", "mem_fraction_static", "0.85"))
+                .gpuMemoryUtilization()).isEqualTo(0.85);
+        assertThat(WorkloadParser.parse(base("task", "infer", "framework", "tensorrt-llm", "free_gpu_memory_fraction",
+                "0.8")).gpuMemoryUtilization()).isEqualTo(0.8);
         // llama.cpp's -c is the context its -np slots share
         Workload slots = WorkloadParser.parse(base("task", "infer", "framework", "llama.cpp", "ctx_size", "135168",
                 "np", "4"));
