@@ -90,14 +90,24 @@ public final class Estimator {
             if (pool.empty()) {
                 warnings.add("no memory is left for the KV cache: the engine refuses to start (lower the model size, "
                         + "quantize, or use a larger GPU)");
-            } else if (!pool.holdsOneSequence(w.seqLen())) {
-                warnings.add("the pool holds fewer tokens (" + pool.capacityTokens() + ") than one sequence's "
-                        + "context (" + w.seqLen() + "): " + (w.framework() == org.gpuplan.workload.Framework.VLLM
-                        ? "vLLM refuses to start; " : "") + "lower the context (max_model_len), quantize, or add GPUs");
-            } else if (memory.bytes("kv_cache") > pool.poolBytes()) {
-                warnings.add(String.format(Locale.ROOT, "the %d requested sequences need more KV cache than the pool "
-                        + "holds (max concurrency %.1f at this context): the engine queues or preempts the rest",
-                        w.batchSize(), pool.maxConcurrency()));
+            } else {
+                if (w.framework() == org.gpuplan.workload.Framework.VLLM && pool.capacityTokens() < spec.maxContext()
+                        && w.seqLen() < spec.maxContext()) {
+                    // vLLM's max_model_len defaults to the model's context and is checked against the pool at start
+                    warnings.add(String.format(Locale.ROOT, "vLLM's max_model_len defaults to the model's context "
+                            + "(%,d tokens) and this pool holds %,d: without --max-model-len (here %,d) vLLM refuses "
+                            + "to start", spec.maxContext(), pool.capacityTokens(), w.seqLen()));
+                }
+                if (!pool.holdsOneSequence(w.seqLen())) {
+                    warnings.add("the pool holds fewer tokens (" + pool.capacityTokens() + ") than one sequence's "
+                            + "context (" + w.seqLen() + "): " + (w.framework() == org.gpuplan.workload.Framework.VLLM
+                            ? "vLLM refuses to start; " : "") + "lower the context (max_model_len), quantize, or add "
+                            + "GPUs");
+                } else if (memory.bytes("kv_cache") > pool.poolBytes()) {
+                    warnings.add(String.format(Locale.ROOT, "the %d requested sequences need more KV cache than the "
+                            + "pool holds (max concurrency %.1f at this context): the engine queues or preempts the "
+                            + "rest", w.batchSize(), pool.maxConcurrency()));
+                }
             }
         }
         final Workload fw = w;

@@ -178,6 +178,11 @@ class EstimateCliTest {
         assertThat(r.out()).contains("FITS in memory on H100-SXM-80GB", "less than one 8,192-token sequence",
                 "What to change to fit", "tensor parallelism over 2 GPUs");
         assertThat(r.out()).contains("vLLM refuses to start").doesNotContain("queues or preempts");
+        // at 4k the job runs, but only with --max-model-len: vLLM's default is the model's 131,072-token context
+        CliTest.Result small = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
+                "vllm", "--gpu", "L4", "--seq-len", "4096");
+        assertThat(small.out()).contains("max_model_len defaults to the model's context (131,072 tokens)",
+                "without --max-model-len (here 4,096) vLLM refuses to start").doesNotContain("FITS in memory");
         CliTest.Result j = CliTest.run("estimate", "meta-llama/Llama-3.1-70B", "--task", "infer", "--framework",
                 "vllm", "--gpu", "H100", "--seq-len", "8192", "--quant", "fp8", "--json");
         JsonNode fit = new ObjectMapper().readTree(j.out()).get("fit");
