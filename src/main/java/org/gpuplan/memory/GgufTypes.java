@@ -67,7 +67,7 @@ final class GgufTypes {
                     case Q2_K -> c.gqa() >= 4 ? GgmlType.Q4_K : GgmlType.Q3_K;
                     case Q3_K_M -> attentionIndex < 2 ? GgmlType.Q5_K : GgmlType.Q4_K;
                     case IQ4_XS -> c.gqa() >= 4 ? GgmlType.Q5_K : base;
-                    case Q4_K_M, Q5_K_M -> WeightMemory.useMoreBits(attentionIndex, c.attentionLayers())
+                    case Q4_K_M, Q5_K_M -> useMoreBits(attentionIndex, c.attentionLayers())
                             ? GgmlType.Q6_K : base;
                     case Q4_K_S -> attentionIndex < 4 ? GgmlType.Q5_K : base;
                     default -> base;
@@ -102,7 +102,7 @@ final class GgufTypes {
                 t = switch (q) {
                     case Q2_K -> GgmlType.Q3_K;
                     case Q3_K_M -> i < n / 16 ? GgmlType.Q5_K : GgmlType.Q4_K;
-                    case Q4_K_M, Q5_K_M -> WeightMemory.useMoreBits(i, n) ? GgmlType.Q6_K : base;
+                    case Q4_K_M, Q5_K_M -> useMoreBits(i, n) ? GgmlType.Q6_K : base;
                     case Q4_K_S -> i < n / 8 ? GgmlType.Q5_K : base;
                     case IQ4_XS -> i < n / 8 ? GgmlType.Q5_K : base;
                     default -> base;
@@ -110,6 +110,32 @@ final class GgufTypes {
             }
             default -> t = base;
         }
-        return WeightMemory.stored(t, lm.in());
+        return stored(t, lm.in());
+    }
+
+    /**
+     * The type llama.cpp stores a matrix of {@code ncols} input columns in when it asks for {@code target}: a row must
+     * hold whole blocks, so a width the block does not divide falls back (llama-quant.cpp tensor_type_fallback: the
+     * 256-wide K-quants to a 32-wide legacy type, e.g. DeepSeek-V2-Lite's 1,408-wide expert down-projections), and to
+     * F16 when even that does not divide.
+     */
+    static GgmlType stored(GgmlType target, long ncols) {
+        if (ncols % target.blockSize() == 0) {
+            return target;
+        }
+        GgmlType fallback = switch (target) {
+            case IQ4_XS -> GgmlType.IQ4_NL;
+            case Q2_K, Q3_K -> GgmlType.Q4_0;
+            case Q4_K -> GgmlType.Q5_0;
+            case Q5_K -> GgmlType.Q5_1;
+            case Q6_K -> GgmlType.Q8_0;
+            default -> GgmlType.F16;
+        };
+        return ncols % fallback.blockSize() == 0 ? fallback : GgmlType.F16;
+    }
+
+    // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2
+    static boolean useMoreBits(int i, int n) {
+        return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
     }
 }

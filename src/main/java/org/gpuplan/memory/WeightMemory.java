@@ -61,7 +61,8 @@ public final class WeightMemory {
                 // expert matrices MXFP4, the other matrices (attention, output) Q8_0, and every vector and the router
                 // F32 (the converter's rule for 1-D tensors and ffn_gate_inp); token embeddings on the host
                 long embed = m.embeddings().tied() ? 0 : p.count("embeddings");
-                long matrices = LinearModules.of(m).stream().filter(lm -> !lm.expert() && !router(lm))
+                long matrices = LinearModules.of(m).stream().filter(lm -> !lm.expert()
+                        && GgufTypes.category(lm) != GgufTypes.Category.ROUTER)
                         .mapToLong(LinearModule::parameters).sum() + p.count("lm_head");
                 long f32 = total - experts - matrices - embed;
                 long value = Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8)
@@ -339,35 +340,4 @@ public final class WeightMemory {
         return new LlamaCppSplit(gpu, total - gpu, outputOnGpu ? 0 : outputMatrix, Bytes.ceil(hostTensor));
     }
 
-    /**
-     * The type llama.cpp stores a matrix of {@code ncols} input columns in when it asks for {@code target}: a row must
-     * hold whole blocks, so a width the block does not divide falls back (llama-quant.cpp tensor_type_fallback: the
-     * 256-wide K-quants to a 32-wide legacy type, e.g. DeepSeek-V2-Lite's 1,408-wide expert down-projections), and to
-     * F16 when even that does not divide.
-     */
-    static GgmlType stored(GgmlType target, long ncols) {
-        if (ncols % target.blockSize() == 0) {
-            return target;
-        }
-        GgmlType fallback = switch (target) {
-            case IQ4_XS -> GgmlType.IQ4_NL;
-            case Q2_K, Q3_K -> GgmlType.Q4_0;
-            case Q4_K -> GgmlType.Q5_0;
-            case Q5_K -> GgmlType.Q5_1;
-            case Q6_K -> GgmlType.Q8_0;
-            default -> GgmlType.F16;
-        };
-        return ncols % fallback.blockSize() == 0 ? fallback : GgmlType.F16;
-    }
-
-    /** The MoE router (ffn_gate_inp), which GGUF converters keep in F32. */
-    private static boolean router(LinearModule lm) {
-        return lm.name().equals("router") || lm.name().equals("gate") || lm.name().equals("gate.weight");
-    }
-
-
-    // llama.cpp use_more_bits(i, n): i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2
-    static boolean useMoreBits(int i, int n) {
-        return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
-    }
 }
