@@ -100,6 +100,8 @@ final class WorkloadOptions {
     @Option(names = {"--n-cpu-moe", "-ncmoe"}, description = "llama.cpp: keep the routed experts of the first N "
             + "layers in host memory ('all' = --cpu-moe)") String nCpuMoe;
     @Option(names = "--cpu-moe", hidden = true) boolean cpuMoe;
+    @Option(names = "--cpu-offload-gb", description = "vLLM/SGLang: GiB of each GPU's weights kept in host memory "
+            + "and read over the host link in every forward") String cpuOffloadGb;
     @Option(names = {"--enforce-eager", "--disable-cuda-graph"}, arity = "0..1", fallbackValue = "true",
             description = "Serving without CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph)")
     String enforceEager;
@@ -198,6 +200,7 @@ final class WorkloadOptions {
         flags.put("n_cpu_moe", cpuMoe ? "all" : nCpuMoe);
         flags.put("n_parallel", nParallel);
         flags.put("enforce_eager", enforceEager);
+        flags.put("cpu_offload_gb", cpuOffloadGb);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);
         flags.put("disable_radix_cache", disableRadixCache);

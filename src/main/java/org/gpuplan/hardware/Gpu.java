@@ -32,6 +32,27 @@ public record Gpu(String name, List<String> aliases, String vendor, String archi
                   Map<TensorDtype, Double> denseTflops, double tdpWatts, Interconnect interconnect,
                   double matmulEfficiency, double memoryEfficiency, double clockFactor, String source) {
 
+    /**
+     * Bandwidth to host memory, one direction, in GB/s: the PCIe link of a PCIe card as the catalog gives it; for
+     * socketed parts NVLink-C2C on Grace superchips (450 GB/s) and otherwise the PCIe generation their baseboards use
+     * (x16 Gen5 64 GB/s on Hopper and Blackwell, Gen4 32 GB/s on Ampere and Ada, Gen3 16 GB/s before) — assumed.
+     */
+    public double hostLinkGBs() {
+        String link = interconnect.link().toUpperCase(java.util.Locale.ROOT);
+        if (link.startsWith("PCIE")) {
+            return interconnect.linkGBs();
+        }
+        String n = name.toUpperCase(java.util.Locale.ROOT);
+        if (n.startsWith("GH200") || n.startsWith("GB200") || n.startsWith("GB300")) {
+            return 450;
+        }
+        return switch (architecture.toLowerCase(java.util.Locale.ROOT)) {
+            case "hopper", "blackwell" -> 64;
+            case "ampere", "ada" -> 32;
+            default -> 16;
+        };
+    }
+
     /** Used when the catalog has no measured matmul ceiling for a GPU (median of the measured NVIDIA parts). */
     public static final double DEFAULT_MATMUL_EFFICIENCY = 0.78;
     /** aiconfigurator's {@code mem_bw_empirical_scaling_factor} for every NVIDIA system. */

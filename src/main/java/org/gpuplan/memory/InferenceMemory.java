@@ -56,7 +56,9 @@ public final class InferenceMemory {
                         + " tokens)") + (m.attention() instanceof org.gpuplan.model.Attention.Latent ? "; "
                         + KvCache.layoutDescription(m, w.framework(), w.kvLayout()) : "")));
         if (w.framework().poolsKvCache()) {
-            return pooled(m, w, gpu, weights, kvTerm, c, kvElem, context);
+            Term onGpu = hostOffloaded(weights, w);
+            MemoryEstimate e = pooled(m, w, gpu, onGpu, kvTerm, c, kvElem, context);
+            return onGpu == weights ? e : e.withHostBytes(weights.value() - onGpu.value());
         }
         MemoryEstimate e;
         if (w.framework() == Framework.LLAMA_CPP) {
@@ -415,6 +417,20 @@ public final class InferenceMemory {
         boolean copies = ubatch >= 32 && w.gpuLayers().opOffload();
         return new Placement(weights, kv, split.host() + allKv.value() - kv.value(),
                 copies ? split.outputMatrix() : 0, copies ? split.largestHostMatrix() : 0);
+    }
+
+    /**
+     * The weights a GPU holds when vLLM or SGLang keep {@code cpu_offload_gb} GiB of them in pinned host memory
+     * (--cpu-offload-gb, per GPU): the rest, which the engine sizes its pool around.
+     */
+    static Term hostOffloaded(Term weights, Workload w) {
+        long off = Math.min(weights.value(), w.gpuLayers().cpuOffloadBytes());
+        if (off <= 0) {
+            return weights;
+        }
+        return new Term("weights", "weights", weights.value() - off, () -> weights.formula() + "; less "
+                + Bytes.gib(off) + " kept in pinned host memory (--cpu-offload-gb " + w.gpuLayers().cpuOffloadGib()
+                + "), read over the host link in every forward");
     }
 
     /** llama.cpp runs some of the model's layers or routed experts from host memory (-ngl, --n-cpu-moe). */

@@ -75,6 +75,12 @@ public record MemoryEstimate(List<Term> terms, List<Phase> phases, Phase peakPha
                 explained, assumptions, hostBytes);
     }
 
+    /** The same estimate with {@code bytes} kept in host memory. */
+    public MemoryEstimate withHostBytes(long bytes) {
+        return new MemoryEstimate(terms, phases, peakPhase, peakAllocated, peakReserved, deviceUsed, pool,
+                explanations, assumptions, bytes);
+    }
+
     /** Whether a figure is one a memory estimate accepts: from 0 to 64 PiB. */
     public static boolean sane(long bytes) {
         return bytes >= 0 && bytes <= LIMIT;

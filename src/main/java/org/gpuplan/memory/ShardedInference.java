@@ -90,7 +90,10 @@ public final class ShardedInference {
                     * sp.layers();
             heldParams += attention - attention / par.tp();
         }
-        long weights = (long) (allWeights.value() * (heldParams / p.totalCount()));
+        long held = (long) (allWeights.value() * (heldParams / p.totalCount()));
+        // --cpu-offload-gb: that much of each rank's weights in pinned host memory
+        long offloaded = Math.min(held, w.gpuLayers().cpuOffloadBytes());
+        long weights = held - offloaded;
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);
         long perLayer = kvElementsPerRank(m, w, par.tp());
@@ -197,7 +200,8 @@ public final class ShardedInference {
                 ? Optional.of(new MemoryEstimate.KvPool(pool, capacity, concurrency, activation, nonTorch))
                 : Optional.empty();
         return new MemoryEstimate(terms, phases, phases.get(0), allocated, reserved, used, kvPool, explanations,
-                List.of(String.format(Locale.ROOT, "tp %d × pp %d per replica, %d replicas", par.tp(), par.pp(),
-                        par.dp())));
+                List.of(String.format(Locale.ROOT, "tp %d × pp %d per replica, %d replicas%s", par.tp(), par.pp(),
+                        par.dp(), offloaded > 0 ? "; " + Bytes.gib(offloaded) + " of each rank's weights in pinned "
+                        + "host memory (--cpu-offload-gb)" : "")), offloaded);
     }
 }

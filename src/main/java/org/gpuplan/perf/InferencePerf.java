@@ -59,6 +59,10 @@ final class InferencePerf {
         int conc = w.batchSize();
         double kvElem = w.kvDtype().bytes(w.precision().computeBytes());
         boolean tpSpans = tp > g.interconnect().domainGpus(w.parallelism().gpusPerNode());
+        // --cpu-offload-gb: every forward reads that much of the rank's weights from pinned host memory over the host
+        // link (UVA), at the link's rate instead of HBM's
+        double hostWeights = Math.min(weightBytesTotal / (double) tp, w.gpuLayers().cpuOffloadBytes());
+        double hostRead = hostWeights / (g.hostLinkGBs() * 1e9 * r.memoryEfficiency());
 
         // prefill of n prompts
         java.util.function.DoubleFunction<double[]> prefill = n -> {
@@ -67,8 +71,8 @@ final class InferencePerf {
                     LayerShapes.windowKeys(m, prompt), 0, tp, ep, bpw, act, elt, dequant);
             double head = PassCost.lmHead(m, r, n, tp, bpw, act); // logits of each prompt's last token only
             double comm = 2 * m.numLayers() * c.allReduce(tokens * m.hiddenSize() * act, tp, tpSpans);
-            return new double[] {f.timeS() + head + comm, f.flops() + PassCost.lmHeadFlops(m, n) / tp, f.bytes(),
-                    comm, f.kernels() + 4};
+            return new double[] {f.timeS() + head + comm + hostRead, f.flops() + PassCost.lmHeadFlops(m, n) / tp,
+                    f.bytes(), comm, f.kernels() + 4};
         };
         // one decode step of b sequences at context ctx
         boolean dynamicCache = w.framework() == Framework.HF && !w.perf().compile();
@@ -84,7 +88,7 @@ final class InferencePerf {
             // write), twice the cache's bytes (profiled on an H200: Llama-3.1-8B at batch 32 spent 4.7 ms per step
             // in elementwise kernels); paged engines and static caches write only the new token
             double cacheCopy = dynamicCache ? 2 * kvPerLayer * m.attentionLayerCount() / tp : 0;
-            return new double[] {f.timeS() + head + comm + r.memory(cacheCopy), f.flops()
+            return new double[] {f.timeS() + head + comm + r.memory(cacheCopy) + hostRead, f.flops()
                     + PassCost.lmHeadFlops(m, b) / tp, f.bytes() + cacheCopy
                     + (double) m.hiddenSize() * m.vocabSize() / tp * bpw, comm, f.kernels() + 4 + 2 * m.numLayers()};
         };
@@ -119,7 +123,9 @@ final class InferencePerf {
                         + "ceiling %.3f; %.3f TB/s × %.2f; "
                         + "%.3g bytes per weight%s; tp %d; %s", dtype, g.peakTflops(dtype), r.matmulCeiling(),
                 g.memoryBandwidthTbs(), r.memoryEfficiency(), bpw, dequant > 0 ? " (weight-only, dequantized)" : "",
-                tp, graphs ? "CUDA graphs" : "eager kernels");
+                tp, graphs ? "CUDA graphs" : "eager kernels") + (hostWeights > 0 ? String.format(Locale.ROOT,
+                "; %.2f GiB of weights read from host memory in every forward over a %.0f GB/s link (--cpu-offload-gb)",
+                hostWeights / (1L << 30), g.hostLinkGBs()) : "");
         figs.add(new Figure("ttft_s", "time to first token", ttft, "s", () -> staticBatch ? String.format(Locale.ROOT,
                 "static batch (HF generate): prefill of all %d prompts × %d tokens together (a single prompt alone: "
                         + "%.4g s); %s", conc, prompt, one[0], setup.get()) : String.format(Locale.ROOT,

@@ -185,7 +185,10 @@ public final class EstimateReport {
             if (!w.stateCache().radixCache()) {
                 o.put("disable_radix_cache", true);
             }
-            if (!w.gpuLayers().equals(org.gpuplan.workload.GpuLayers.DEFAULT)) {
+            if (w.gpuLayers().cpuOffloadGib() > 0) {
+                o.put("cpu_offload_gb", w.gpuLayers().cpuOffloadGib());
+            }
+            if (w.gpuLayers().llamaCppPlacement()) {
                 // a count, or "all" as llama.cpp's users write it
                 org.gpuplan.workload.GpuLayers g = w.gpuLayers();
                 if (g.count() == org.gpuplan.workload.GpuLayers.ALL) {
@@ -284,7 +287,7 @@ public final class EstimateReport {
             }
         } else if (e.hostMemoryBytesPerNode() > 0) {
             out.append(w.training() ? "\nHost memory for offloaded activations (pinned): "
-                    : "\nHost memory for the layers kept there (weights and KV cache): ")
+                    : "\nHost memory for the weights (and KV cache) kept there: ")
                     .append(gib(e.hostMemoryBytesPerNode()))
                     .append('\n');
         }

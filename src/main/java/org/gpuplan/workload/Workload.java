@@ -86,7 +86,13 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("enforce_eager: serving engines' switch off CUDA graphs (vLLM "
                     + "--enforce-eager, SGLang --disable-cuda-graph); it applies to --task infer");
         }
-        if (!gpuLayers.equals(GpuLayers.DEFAULT) && (framework != Framework.LLAMA_CPP || task != Task.INFER)) {
+        if (gpuLayers.cpuOffloadGib() > 0 && (task != Task.INFER || (framework != Framework.VLLM
+                && framework != Framework.SGLANG))) {
+            throw new InvalidInputException("cpu_offload_gb: vLLM's and SGLang's --cpu-offload-gb (weights read from "
+                    + "host memory in every forward) applies to --task infer with --framework vllm or sglang; "
+                    + "llama.cpp: n_gpu_layers; training: offload_params");
+        }
+        if (gpuLayers.llamaCppPlacement() && (framework != Framework.LLAMA_CPP || task != Task.INFER)) {
             throw new InvalidInputException("n_gpu_layers: llama.cpp's -ngl (layers on the GPU, the rest in host "
                     + "memory) and op_offload apply to --framework llama.cpp --task infer; other frameworks keep every "
                     + "layer on the GPU (see offload_params for DeepSpeed and FSDP training)");

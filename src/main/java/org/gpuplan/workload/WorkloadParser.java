@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -357,7 +357,7 @@ public final class WorkloadParser {
         String moe = v.get("n_cpu_moe");
         int cpuMoe = moe == null || moe.isBlank() ? 0 : moe.trim().equalsIgnoreCase("all") ? GpuLayers.ALL
                 : positive(v, "n_cpu_moe", 0, true);
-        return new GpuLayers(count, bool(v, "op_offload", true), cpuMoe);
+        return new GpuLayers(count, bool(v, "op_offload", true), cpuMoe, number(v, "cpu_offload_gb", 0));
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

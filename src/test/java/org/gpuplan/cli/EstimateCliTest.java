@@ -212,6 +212,27 @@ class EstimateCliTest {
     }
 
     @Test
+    void cpuOffloadGbMovesWeightsToTheHostAndReadsThemOverTheHostLink() throws Exception {
+        // vLLM's own example: a 13B model in bf16 (about 26 GB) on a 24 GB card with --cpu-offload-gb 10
+        ObjectMapper json = new ObjectMapper();
+        JsonNode plain = json.readTree(CliTest.run("estimate", "meta-llama/Llama-2-13b-hf", "--task", "infer",
+                "--framework", "vllm", "--gpu", "RTX-4090", "--json").out());
+        CliTest.Result r = CliTest.run("estimate", "meta-llama/Llama-2-13b-hf", "--task", "infer", "--framework",
+                "vllm", "--gpu", "RTX-4090", "--cpu-offload-gb", "10", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode off = json.readTree(r.out());
+        assertThat(plain.get("fit").get("fits").asBoolean()).isFalse();
+        assertThat(off.get("fit").get("fits").asBoolean()).isTrue();
+        assertThat(plain.get("memory").get("weights_bytes").asLong() - off.get("memory").get("weights_bytes").asLong())
+                .isEqualTo(10L << 30);
+        assertThat(off.get("host_memory_bytes").asLong()).isEqualTo(10L << 30);
+        // every decode step reads the 10 GiB over PCIe 4.0 x16 (32 GB/s at 80 %): at least 0.4 s per token
+        assertThat(off.get("perf").get("tpot_s").asDouble()).isGreaterThan(10.0 * (1L << 30) / (32e9 * 0.8));
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-2-13b-hf", "--task", "infer",
+                "--framework", "llama.cpp", "--cpu-offload-gb", "10"), "cpu_offload_gb", "n_gpu_layers");
+    }
+
+    @Test
     void planReadsHumanNumbersWithoutAnInternalError() {
         // plain, underscored, decimal-suffixed and fractional spellings of the same integers
         CliTest.Result r = CliTest.run("plan", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu", "H100-SXM-80GB",
