@@ -88,13 +88,13 @@ public final class WorkloadParser {
             String val = e.getValue();
             String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
             String canonical = KEY_ALIASES.getOrDefault(key, key);
-            String format = BITSANDBYTES_FLAGS.get(key);
-            if (format != null) { // transformers' load_in_4bit / load_in_8bit: a boolean that names a quant format
+            String[] setting = SWITCHES.get(key);
+            if (setting != null) { // a boolean that stands for a key's value (load_in_4bit: quant nf4)
                 if (val == null || !flag(key, val)) {
                     continue;
                 }
-                canonical = "quant";
-                val = format;
+                canonical = setting[0];
+                val = setting[1];
             }
             String before = out.get(canonical);
             if (before != null && val != null && !before.equals(val)) {
@@ -109,8 +109,12 @@ public final class WorkloadParser {
         return out;
     }
 
-    /** transformers' BitsAndBytesConfig switches and the quant format each one selects. */
-    private static final Map<String, String> BITSANDBYTES_FLAGS = Map.of("load_in_4bit", "nf4", "load_in_8bit", "int8");
+    /**
+     * Other tools' on/off switches and the key value each stands for: transformers' BitsAndBytesConfig (the quant
+     * format) and llama.cpp's cpu_moe (every layer's experts in host memory).
+     */
+    private static final Map<String, String[]> SWITCHES = Map.of("load_in_4bit", new String[] {"quant", "nf4"},
+            "load_in_8bit", new String[] {"quant", "int8"}, "cpu_moe", new String[] {"n_cpu_moe", "all"});
 
     private static boolean flag(String field, String value) {
         return switch (value.trim().toLowerCase(Locale.ROOT)) {

@@ -176,6 +176,9 @@ class WorkloadParserTest {
         assertThat(WorkloadParser.parse(base("framework", "ollama", "task", "infer", "quant", "q4_k_m")).framework())
                 .isEqualTo(Framework.LLAMA_CPP);
         assertThat(WorkloadParser.parse(base("framework", "trl")).framework()).isEqualTo(Framework.HF);
+        // llama.cpp's cpu_moe switch: every layer's experts in host memory
+        assertThat(WorkloadParser.parse(base("task", "infer", "framework", "llama.cpp", "cpu_moe", "true"))
+                .gpuLayers().cpuMoe()).isEqualTo(GpuLayers.ALL);
         // each serving engine's name for its memory fraction
         assertThat(WorkloadParser.parse(base("task", "infer", "framework", "sglang", "mem_fraction_static", "0.85"))
                 .gpuMemoryUtilization()).isEqualTo(0.85);
