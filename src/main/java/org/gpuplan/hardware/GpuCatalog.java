@@ -195,10 +195,36 @@ public final class GpuCatalog {
     }
 
     public Optional<Gpu> find(String name) {
-        String n = normalize(name);
+        Optional<Gpu> named = lookup(normalize(name));
+        return named.isPresent() ? named : lookup(normalize(deviceName(name)));
+    }
+
+    private Optional<Gpu> lookup(String n) {
         return gpus.stream().filter(g -> normalize(g.name()).equals(n)
                 || g.aliases().stream().anyMatch(a -> normalize(a).equals(n))).findFirst();
     }
+
+    /**
+     * A device name as nvidia-smi, torch.cuda.get_device_name() or rocm-smi print it ("NVIDIA GeForce RTX 4090",
+     * "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "Tesla T4", "AMD Instinct MI300X") in the catalog's terms.
+     */
+    static String deviceName(String name) {
+        String n = name.trim().toLowerCase(Locale.ROOT).replaceAll("\\s+", " ");
+        n = n.replaceAll("^(nvidia |amd |tesla |geforce |quadro |instinct |radeon )+", "");
+        for (String[] r : DEVICE_NAMES) {
+            n = n.replaceAll(r[0], r[1]);
+        }
+        return n;
+    }
+
+    /** How the drivers' device names differ from the catalog's, as regex rewrites applied in order. */
+    private static final String[][] DEVICE_NAMES = {
+        {"^h100 80gb hbm3$", "h100-sxm-80gb"}, {"^h100 pcie$", "h100-pcie-80gb"}, {"^h100 nvl$", "h100-nvl-94gb"},
+        {"^a100-sxm4-(40|80)gb$", "a100-sxm-$1gb"}, {"^a100 (40|80)gb pcie$", "a100-pcie-$1gb"},
+        {"^a100-pcie-(40|80)gb$", "a100-pcie-$1gb"}, {"^gh200 480gb$", "gh200-96gb"},
+        {"^gh200 144g hbm3e$", "gh200-141gb"}, {"^rtx (\\d000) ada generation$", "rtx-$1-ada"},
+        {"^rtx pro 6000 blackwell.*$", "rtx-pro-6000"}
+    };
 
     /** The GPU of that name, or a clear error listing the catalog. */
     public Gpu require(String name) {

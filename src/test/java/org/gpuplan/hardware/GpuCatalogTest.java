@@ -52,6 +52,25 @@ class GpuCatalogTest {
     }
 
     @Test
+    void deviceNamesAsTheDriversPrintThemFindTheirGpu() {
+        GpuCatalog c = GpuCatalog.builtIn();
+        java.util.Map<String, String> names = java.util.Map.ofEntries(
+                java.util.Map.entry("NVIDIA GeForce RTX 4090", "RTX-4090"),
+                java.util.Map.entry("NVIDIA H100 80GB HBM3", "H100-SXM-80GB"),
+                java.util.Map.entry("NVIDIA H100 PCIe", "H100-PCIe-80GB"),
+                java.util.Map.entry("NVIDIA A100-SXM4-40GB", "A100-SXM-40GB"),
+                java.util.Map.entry("NVIDIA A100 80GB PCIe", "A100-PCIe-80GB"),
+                java.util.Map.entry("Tesla T4", "T4"),
+                java.util.Map.entry("Tesla V100-SXM2-16GB", "V100-SXM2-16GB"),
+                java.util.Map.entry("NVIDIA RTX A6000", "RTX-A6000"),
+                java.util.Map.entry("NVIDIA RTX 6000 Ada Generation", "RTX-6000-Ada"),
+                java.util.Map.entry("NVIDIA GH200 480GB", "GH200-96GB"),
+                java.util.Map.entry("AMD Instinct MI300X", "MI300X"));
+        names.forEach((device, gpu) -> assertThat(c.find(device).map(Gpu::name)).as(device).contains(gpu));
+        assertThat(c.find("NVIDIA GeForce GTX 1060 6GB")).isEmpty();
+    }
+
+    @Test
     void everyGpuHasPeakBandwidthLinkAndSource() {
         for (Gpu g : CATALOG.gpus()) {
             assertThat(g.bf16DenseTflops()).as(g.name()).isPositive();
