@@ -46,12 +46,14 @@ final class WorkloadOptions {
     @Option(names = "--task", description = "train | infer (serve = infer)") String task;
     @Option(names = "--method", description = "full | lora | qlora") String method;
     @Option(names = "--framework", description = "hf, torchtune, fsdp, deepspeed, megatron, vllm, sglang, "
-            + "tensorrt-llm, llama.cpp") String framework;
+            + "tensorrt-llm, llama.cpp (also transformers, peft, trl, torchtitan, megatron-lm, nemo, trtllm, ollama)")
+    String framework;
     @Option(names = "--gpu", description = "GPU from the catalog, e.g. H100-SXM-80GB, A100-SXM-80GB, L40S, RTX-4090")
     String gpu;
     @Option(names = "--precision", description = "fp32 | fp16-mixed | bf16-mixed | bf16 | fp16") String precision;
-    @Option(names = "--optimizer", description = "adamw, adamw-8bit, paged-adamw-8bit, adafactor, sgd, "
-            + "sgd-momentum, lion") String optimizer;
+    @Option(names = "--optimizer", description = "adamw, adamw-fused, adamw-hf, adamw-8bit, paged-adamw-8bit, "
+            + "paged-adamw, adamw-4bit, adafactor, sgd, sgd-momentum, lion, lion-8bit (and Trainer's optim names)")
+    String optimizer;
     @Option(names = "--optimizer-in-backward", arity = "0..1", fallbackValue = "true") String optimizerInBackward;
     @Option(names = {"--batch-size", "--per-device-train-batch-size", "--micro-batch-size"}, description = "Per-GPU micro-batch (inference: concurrent sequences)")
     String batchSize;
