@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.gpuplan.estimate.Estimate;
@@ -155,6 +156,41 @@ class LlamaCppOffloadTest {
         assertThat(term(e, "kv_cache")).isEqualTo(12L * 4096 * 1024 * 2 + 12L * (128 + 512) * 1024 * 2);
         assertThat(term(e, "activations") / 1048576.0).isCloseTo(985.20,
                 org.assertj.core.api.Assertions.within(0.01));
+    }
+
+    @Test
+    void everyCatalogModelSplitsWithoutLosingBytes() {
+        // every built-in architecture (dense, MoE, MLA, sliding-window, hybrid linear attention) at random -ngl and
+        // --n-cpu-moe: what the GPU holds plus what stays on the host is the all-offloaded figure, and fewer GPU
+        // layers never mean more GPU memory
+        java.util.Random r = new java.util.Random(7L);
+        var catalog = org.gpuplan.io.ModelCatalog.builtIn();
+        for (var entry : catalog.entries()) {
+            ModelSpec m;
+            try {
+                m = PlannerTest.spec(entry.id());
+            } catch (RuntimeException e) {
+                continue; // an encoder or a model llama.cpp does not run
+            }
+            if (m.numLayers() < 2 || m.family() == org.gpuplan.model.Family.BERT) {
+                continue;
+            }
+            String quant = m.family() == org.gpuplan.model.Family.GPT_OSS ? "mxfp4" : "q4_k_m";
+            Estimate all = estimate(m, "quant", quant, "seq_len", "4096");
+            long total = term(all, "weights") + term(all, "kv_cache");
+            int a = r.nextInt(m.numLayers() + 1);
+            int b = r.nextInt(m.numLayers() + 1);
+            String moe = String.valueOf(r.nextInt(m.numLayers() + 1));
+            Estimate fewer = estimate(m, "quant", quant, "seq_len", "4096", "n_gpu_layers",
+                    String.valueOf(Math.min(a, b)), "n_cpu_moe", moe);
+            Estimate more = estimate(m, "quant", quant, "seq_len", "4096", "n_gpu_layers",
+                    String.valueOf(Math.max(a, b)), "n_cpu_moe", moe);
+            for (Estimate e : List.of(fewer, more)) {
+                assertThat(term(e, "weights") + term(e, "kv_cache") + e.memory().hostBytes()).as(entry.id())
+                        .isEqualTo(total);
+            }
+            assertThat(term(fewer, "weights")).as(entry.id()).isLessThanOrEqualTo(term(more, "weights"));
+        }
     }
 
     @Test
