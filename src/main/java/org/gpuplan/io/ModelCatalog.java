@@ -64,7 +64,8 @@ public final class ModelCatalog {
      * meta-llama/Llama-2-7b-chat-hf → meta-llama/Llama-2-7b-hf); empty when none or more than one architecture does.
      */
     public Optional<CatalogEntry> sameArchitectureAs(String ref) {
-        String unquantized = QUANT_SUFFIX.matcher(ref.trim().toLowerCase(Locale.ROOT)).replaceAll("");
+        String unquantized = REPUBLISHED_SUFFIX.matcher(QUANT_SUFFIX.matcher(ref.trim().toLowerCase(Locale.ROOT))
+                .replaceAll("")).replaceAll("");
         if (!unquantized.equals(ref.trim().toLowerCase(Locale.ROOT))) {
             // a quantized checkpoint of a catalog model, often re-published under another org (unsloth, RedHatAI)
             Optional<CatalogEntry> exact = find(unquantized)
@@ -83,9 +84,17 @@ public final class ModelCatalog {
             return withoutVariantWords(id).equals(r);
         }).toList();
         // several hits are fine when they are one architecture (the same config file)
-        return hits.stream().map(CatalogEntry::file).distinct().count() == 1 ? Optional.of(hits.get(0))
+        if (hits.stream().map(CatalogEntry::file).distinct().count() == 1) {
+            return Optional.of(hits.get(0));
+        }
+        // Llama 3.1's repositories were first named Meta-Llama-3.1-…, as GGUF re-publishers still name them
+        String name = r.substring(r.indexOf('/') + 1);
+        return hits.isEmpty() && name.startsWith("meta-llama-3.") ? sameArchitectureAs(name.substring(5))
                 : Optional.empty();
     }
+
+    /** Repositories that re-publish a model's weights in another container (GGUF files for llama.cpp). */
+    private static final java.util.regex.Pattern REPUBLISHED_SUFFIX = java.util.regex.Pattern.compile("-gguf$");
 
     private static String withoutVariantWords(String id) {
         String s = id.trim().toLowerCase(Locale.ROOT);

@@ -256,4 +256,22 @@ class ModelResolverTest {
         assertThatThrownBy(() -> offline().resolve("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8"))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("not found");
     }
+
+    @Test
+    void aGgufRepositoryOfACatalogModelTakesItsArchitectureWithoutNamingAFormat() {
+        // GGUF repositories hold many quantization types; the workload's quant names the file's
+        String[][] cases = {{"bartowski/Meta-Llama-3.1-8B-Instruct-GGUF", "meta-llama/Llama-3.1-8B"},
+                {"unsloth/Qwen3-30B-A3B-GGUF", "Qwen/Qwen3-30B-A3B"},
+                {"ggml-org/gpt-oss-20b-GGUF", "openai/gpt-oss-20b"},
+                // Llama 3.1's first repository names
+                {"meta-llama/Meta-Llama-3.1-70B-Instruct", "meta-llama/Llama-3.1-70B"}};
+        for (String[] c : cases) {
+            LoadedModel m = offline().resolve(c[0]);
+            LoadedModel base = offline().resolve(c[1]);
+            assertThat(ParameterCounter.count(m.spec().orElseThrow()).totalCount()).as(c[0])
+                    .isEqualTo(ParameterCounter.count(base.spec().orElseThrow()).totalCount());
+            assertThat(m.warnings()).as(c[0]).anySatisfy(w -> assertThat(w).contains("architecture of"));
+        }
+        assertThat(ModelCatalog.quantizationOfId("unsloth/Qwen3-30B-A3B-GGUF")).isEmpty();
+    }
 }
