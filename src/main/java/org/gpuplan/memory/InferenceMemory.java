@@ -321,8 +321,8 @@ public final class InferenceMemory {
         boolean flash = w.attention().flashKernel();
         int n = m.numLayers();
         boolean partial = w.partialOffload(n);
-        int from = partial ? n - w.nGpuLayers() : 0;
         Placement place = placement(m, p, w, allWeights, allKv, kvElem, ubatch);
+        int from = place.from();
         Term weights = place.weights();
         Term kvTerm = place.kv();
         long host = place.host();
@@ -366,7 +366,7 @@ public final class InferenceMemory {
                 new Term("peak_reserved_bytes", "buffers", bytes, "same: llama.cpp does not use a caching allocator"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", bytes + Overheads.context(w),
                         "buffers + CUDA context"));
-        int cpuMoe = m.moe() == null ? 0 : w.gpuLayers().cpuMoeLayers(n);
+        int cpuMoe = place.cpuMoe();
         String placement = (partial ? "-ngl " + w.nGpuLayers() + ": the last " + w.nGpuLayers() + " of " + n
                 + " layers on the GPU, the output layer and the rest in host memory" : "all layers offloaded (-ngl 999)")
                 + (cpuMoe > 0 ? "; routed experts of the first " + cpuMoe + " layers in host memory (--n-cpu-moe)" : "")
@@ -383,8 +383,11 @@ public final class InferenceMemory {
      * @param host       weights and KV cache left in host memory
      * @param outputCopy the host output matrix copied beside the logits
      * @param layerCopy  a host layer's largest tensor copied beside its activations
+     * @param from       the first layer on the GPU (-ngl counts from the last)
+     * @param cpuMoe     the layers, from the first, whose routed experts stay in host memory
      */
-    private record Placement(Term weights, Term kv, long host, long outputCopy, long layerCopy) {
+    private record Placement(Term weights, Term kv, long host, long outputCopy, long layerCopy, int from,
+                             int cpuMoe) {
     }
 
     private static Placement placement(ModelSpec m, ParameterBreakdown p, Workload w, Term allWeights, Term allKv,
@@ -394,7 +397,7 @@ public final class InferenceMemory {
         int from = partial ? n - w.nGpuLayers() : 0;
         int cpuMoe = m.moe() == null ? 0 : w.gpuLayers().cpuMoeLayers(n);
         if (!partial && cpuMoe == 0) {
-            return new Placement(allWeights, allKv, 0, 0, 0);
+            return new Placement(allWeights, allKv, 0, 0, 0, from, cpuMoe);
         }
         WeightMemory.LlamaCppSplit split = WeightMemory.llamaCppSplit(m, p, w, allWeights.value(), from, cpuMoe,
                 !partial);
@@ -416,7 +419,7 @@ public final class InferenceMemory {
         // default since mid-2025), copying the weight into the compute buffer
         boolean copies = ubatch >= 32 && w.gpuLayers().opOffload();
         return new Placement(weights, kv, split.host() + allKv.value() - kv.value(),
-                copies ? split.outputMatrix() : 0, copies ? split.largestHostMatrix() : 0);
+                copies ? split.outputMatrix() : 0, copies ? split.largestHostMatrix() : 0, from, cpuMoe);
     }
 
     /**
@@ -424,13 +427,18 @@ public final class InferenceMemory {
      * (--cpu-offload-gb, per GPU): the rest, which the engine sizes its pool around.
      */
     static Term hostOffloaded(Term weights, Workload w) {
-        long off = Math.min(weights.value(), w.gpuLayers().cpuOffloadBytes());
+        long off = offloadedBytes(weights.value(), w);
         if (off <= 0) {
             return weights;
         }
         return new Term("weights", "weights", weights.value() - off, () -> weights.formula() + "; less "
                 + Bytes.gib(off) + " kept in pinned host memory (--cpu-offload-gb " + w.gpuLayers().cpuOffloadGib()
                 + "), read over the host link in every forward");
+    }
+
+    /** Of {@code weights} bytes on a GPU, what --cpu-offload-gb keeps in pinned host memory. */
+    public static long offloadedBytes(long weights, Workload w) {
+        return Math.min(weights, w.gpuLayers().cpuOffloadBytes());
     }
 
     /** llama.cpp runs some of the model's layers or routed experts from host memory (-ngl, --n-cpu-moe). */

@@ -101,35 +101,33 @@ public final class KvCache {
      */
     private static long llamaCppCells(ModelSpec m, Workload w, long sequences, long context, int from, int to) {
         long full = sequences * context;
-        long swa = Math.min(full, (long) m.slidingWindow() * sequences + InferenceMemory.nUbatch(w));
-        long cells = 0;
-        List<Layer> layers = m.layers();
-        for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
-            Layer layer = layers.get(i);
-            if (!layer.linearAttention()) {
-                cells += layer.slidingWindow() ? swa : full;
-            }
-        }
-        return cells;
+        return cells(m, from, to, full, Math.min(full, (long) m.slidingWindow() * sequences
+                + InferenceMemory.nUbatch(w)));
     }
-
     /**
      * Token slots one sequence of {@code context} tokens fills in the attention layers {@code from} (inclusive) to
      * {@code to} (exclusive): a sliding-window (or chunked) layer holds at most its window, a linear-attention layer
      * none.
      */
     private static long heldTokens(ModelSpec m, long context, int from, int to) {
+        return cells(m, from, to, context, Math.min(context, m.slidingWindow()));
+    }
+
+    /**
+     * Token slots over the layers {@code from} (inclusive) to {@code to} (exclusive): {@code full} in a
+     * full-attention layer, {@code sliding} in a sliding-window (or chunked) one, none in a linear-attention layer.
+     */
+    private static long cells(ModelSpec m, int from, int to, long full, long sliding) {
         List<Layer> layers = m.layers();
         long held = 0;
         for (int i = Math.max(0, from); i < Math.min(to, layers.size()); i++) {
             Layer layer = layers.get(i);
             if (!layer.linearAttention()) {
-                held += layer.slidingWindow() ? Math.min(context, m.slidingWindow()) : context;
+                held += layer.slidingWindow() ? sliding : full;
             }
         }
         return held;
     }
-
     /**
      * Bytes one token occupies in one attention layer's cache on one of {@code tp} ranks: the cached elements at the
      * cache dtype — except DeepSeek-V3.2, whose engines store the latent as fp8_ds_mla by default (512 fp8 values,

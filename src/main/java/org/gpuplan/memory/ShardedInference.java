@@ -92,7 +92,7 @@ public final class ShardedInference {
         }
         long held = (long) (allWeights.value() * (heldParams / p.totalCount()));
         // --cpu-offload-gb: that much of each rank's weights in pinned host memory
-        long offloaded = Math.min(held, w.gpuLayers().cpuOffloadBytes());
+        long offloaded = InferenceMemory.offloadedBytes(held, w);
         long weights = held - offloaded;
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);

@@ -61,7 +61,7 @@ final class InferencePerf {
         boolean tpSpans = tp > g.interconnect().domainGpus(w.parallelism().gpusPerNode());
         // --cpu-offload-gb: every forward reads that much of the rank's weights from pinned host memory over the host
         // link (UVA), at the link's rate instead of HBM's
-        double hostWeights = Math.min(weightBytesTotal / (double) tp, w.gpuLayers().cpuOffloadBytes());
+        double hostWeights = org.gpuplan.memory.InferenceMemory.offloadedBytes(weightBytesTotal / tp, w);
         double hostRead = hostWeights / (g.hostLinkGBs() * 1e9 * r.memoryEfficiency());
 
         // prefill of n prompts

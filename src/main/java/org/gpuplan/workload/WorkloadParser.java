@@ -355,8 +355,7 @@ public final class WorkloadParser {
                 || t.trim().matches("[0-9]{6,}")) { // llama.cpp takes any count above the layers as all
             count = GpuLayers.ALL;
         } else {
-            int n = positive(v, "n_gpu_layers", 0, true);
-            count = n >= 100_000 ? GpuLayers.ALL : n;
+            count = positive(v, "n_gpu_layers", 0, true);
         }
         String moe = v.get("n_cpu_moe");
         int cpuMoe = moe == null || moe.isBlank() ? 0 : moe.trim().equalsIgnoreCase("all") ? GpuLayers.ALL
