@@ -28,6 +28,8 @@ final class ToolConfig {
                 throw new InvalidInputException(field + ": " + file.getFileName() + " is larger than 1 MB");
             }
             text = Files.readString(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new InvalidInputException(field + ": cannot read " + file + ": no such file");
         } catch (IOException e) {
             throw new InvalidInputException(field + ": cannot read " + file + ": " + e.getMessage());
         }

@@ -293,7 +293,7 @@ public final class WorkloadParser {
                 : task == Task.INFER ? 4096 : 2048;
         int seqLen = positive(v, "seq_len", defaultSeq, false);
         // llama.cpp's -np: its slots share the context -c, each holding c / np tokens
-        int slots = positive(v, "n_parallel", 0, true);
+        int slots = positive(v, "n_parallel", 0, false); // absent: 0; given: at least one slot
         if (slots > 0) {
             if (framework != Framework.LLAMA_CPP) {
                 throw new InvalidInputException("n_parallel: llama.cpp's -np (slots sharing the context); for other "

@@ -189,6 +189,8 @@ class WorkloadParserTest {
                 "np", "4"));
         assertThat(slots.batchSize()).isEqualTo(4);
         assertThat(slots.seqLen()).isEqualTo(33_792);
+        assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "framework", "llama.cpp", "n_parallel",
+                "0"))).isInstanceOf(InvalidInputException.class).hasMessageStartingWith("n_parallel");
         assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "framework", "vllm", "n_parallel", "4")))
                 .isInstanceOf(InvalidInputException.class).hasMessageStartingWith("n_parallel: llama.cpp's -np");
         assertThatThrownBy(() -> WorkloadParser.parse(base("task", "infer", "framework", "llama.cpp", "seq_len", "2",
