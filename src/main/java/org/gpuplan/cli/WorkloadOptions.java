@@ -44,7 +44,7 @@ final class WorkloadOptions {
     boolean online;
 
     @Option(names = "--task", description = "train | infer (serve = infer)") String task;
-    @Option(names = "--method", description = "full | lora | qlora") String method;
+    @Option(names = "--method", description = "full | lora | qlora | dora | qdora") String method;
     @Option(names = "--framework", description = "hf, torchtune, fsdp, deepspeed, megatron, vllm, sglang, "
             + "tensorrt-llm, llama.cpp (also transformers, peft, trl, torchtitan, megatron-lm, nemo, trtllm, ollama)")
     String framework;
@@ -80,6 +80,10 @@ final class WorkloadOptions {
     @Option(names = "--lora-rank") String loraRank;
     @Option(names = "--lora-alpha") String loraAlpha;
     @Option(names = {"--lora-targets", "--target-modules"}, description = "Comma-separated module names, or all-linear") String loraTargets;
+    @Option(names = "--use-dora", arity = "0..1", fallbackValue = "true", description = "DoRA (PEFT use_dora): a "
+            + "magnitude vector per adapted Linear; also --method dora / qdora") String useDora;
+    @Option(names = "--lora-dropout", description = "Dropout on the adapters' input (PEFT lora_dropout, default 0)")
+    String loraDropout;
     @Option(names = {"--quant", "--quantization"}, description = "none, int8, nf4, fp4, gptq-4bit, awq-4bit, fp8, q4_0, q4_k_m, q8_0, …")
     String quant;
     @Option(names = "--double-quant", arity = "0..1", fallbackValue = "true") String doubleQuant;
@@ -188,6 +192,8 @@ final class WorkloadOptions {
         flags.put("lora_rank", loraRank != null ? loraRank : loraR);
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
+        flags.put("use_dora", useDora);
+        flags.put("lora_dropout", loraDropout);
         flags.put("quant", quant);
         flags.put("load_in_4bit", loadIn4bit);
         flags.put("load_in_8bit", loadIn8bit);

@@ -189,7 +189,8 @@ public final class ActivationMemory {
             formula = () -> String.format(Locale.ROOT, "%d blocks × %s (%s block: LayerNorms, q/k/v, %s, dropout "
                     + "masks, MLP; derivation in validation/activations/README.md)%s", m.numLayers(),
                     Bytes.mib(layerBytes), m.family().modelType(), attentionLabel(w), adapters > 0
-                            ? " incl. LoRA adapter inputs" : "");
+                            ? " incl. LoRA adapter inputs" + (w.useDora() ? " and DoRA's base and adapter outputs" : "")
+                            : "");
             outside = Bytes.ceil(n * ((dropout > 0 ? 1 : 0) * h + r * h + 8 + c * h));
         } else {
             Attention att = m.attention();
@@ -258,8 +259,8 @@ public final class ActivationMemory {
                             m.linearAttention().convDim(), m.linearAttention().keyDim(),
                             m.linearAttention().valueDim(), m.linearAttention().numKeyHeads(),
                             m.linearAttention().numValueHeads()) : ""),
-                    adapters > 0 ? "; LoRA adapter inputs (fp32 copies + r-wide outputs) " + Bytes.mib(adapters)
-                            + " in total" : "");
+                    adapters > 0 ? "; LoRA adapter inputs (fp32 copies + r-wide outputs" + (w.useDora()
+                            ? "; DoRA's base and adapter outputs" : "") + ") " + Bytes.mib(adapters) + " in total" : "");
             if (att instanceof Attention.Standard st) {
                 shared += Bytes.ceil(2.0 * c * st.headDim() * s); // RoPE cos and sin [1, s, d], shared by layers
             }
@@ -345,7 +346,10 @@ public final class ActivationMemory {
 
     /**
      * LoRA keeps, per adapted Linear and token, an fp32 copy of the input (PEFT casts x to the adapter dtype) saved by
-     * lora_A and the r-wide fp32 lora_A output saved by lora_B: 4·in + 4·r bytes.
+     * lora_A and the r-wide fp32 lora_A output saved by lora_B: 4·in + 4·r bytes. lora_dropout adds its 1-byte mask
+     * (and, where the input is not cast, the dropped copy). DoRA's output, (m/‖W+sBA‖ − 1)·base + m/‖W+sBA‖·s·lora,
+     * keeps both products' inputs for the magnitude's gradient: the base output (c bytes; recomputed in the adapter
+     * dtype from the dropped input when lora_dropout > 0) and the adapter output (adapter dtype) per output feature.
      */
     static double adapterInputs(ModelSpec m, Workload w) {
         long r = w.loraRank();
@@ -359,7 +363,11 @@ public final class ActivationMemory {
         double perToken = 0;
         for (LinearModule lm : LoraAdapters.targets(m, w)) {
             double share = lm.expert() && m.moe() != null ? m.moe().topK() / (double) m.moe().numExperts() : 1;
-            perToken += ((sixteenBit ? 0 : 4.0 * lm.in()) + (sixteenBit ? 2.0 : 4.0) * r) * lm.count() * share;
+            double ab = sixteenBit ? 2.0 : 4.0;
+            double dropout = w.loraDropout() > 0 ? (sixteenBit ? w.precision().computeBytes() + 1.0 : 1.0) * lm.in() : 0;
+            double dora = w.useDora() ? (ab + (w.loraDropout() > 0 ? ab : w.precision().computeBytes())) * lm.out()
+                    : 0;
+            perToken += ((sixteenBit ? 0 : 4.0 * lm.in()) + ab * r + dropout + dora) * lm.count() * share;
         }
         return perToken;
     }

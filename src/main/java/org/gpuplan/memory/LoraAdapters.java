@@ -49,10 +49,29 @@ public final class LoraAdapters {
         return out;
     }
 
-    /** Σ r·(in + out) over adapted module instances. */
+    /** Σ r·(in + out) over adapted module instances, plus DoRA's magnitude vector (out per module). */
     public static long parameters(ModelSpec m, Workload w) {
         long r = w.loraRank();
-        return targets(m, w).stream().mapToLong(lm -> r * (lm.in() + lm.out()) * lm.count()).sum();
+        long magnitude = w.useDora() ? 1 : 0;
+        return targets(m, w).stream().mapToLong(lm -> (r * (lm.in() + lm.out()) + magnitude * lm.out()) * lm.count())
+                .sum();
+    }
+
+    /**
+     * DoRA's column norm ‖W + s·B·A‖ in each adapted Linear's forward (peft tuners/lora/dora.py): the identity
+     * (in²), its r-wide projection kept by B's graph (in·r), B·A (in·out), the scaled product and the sum (2·in·out),
+     * plus the base weight cast (or dequantized) to the adapter dtype (in·out) when they differ, all in the adapter
+     * dtype. Freed when the module returns: the largest adapted module's set is the transient. 0 without DoRA.
+     */
+    public static long doraNormBytes(ModelSpec m, Workload w) {
+        if (!w.useDora()) {
+            return 0;
+        }
+        long ab = bytesPerParameter(w);
+        long r = w.loraRank();
+        long copies = w.method() == org.gpuplan.workload.Method.QLORA || ab != w.precision().weightBytes() ? 4 : 3;
+        return targets(m, w).stream().mapToLong(lm -> ab * (lm.in() * lm.in() + lm.in() * r
+                + copies * lm.in() * lm.out())).max().orElse(0);
     }
 
     /**
@@ -69,8 +88,8 @@ public final class LoraAdapters {
         int bytes = bytesPerParameter(w);
         String names = String.join(", ", targets(m, w).stream().map(LinearModule::name).distinct().toList());
         return new Term("adapter_weights", "LoRA adapter weights", params * bytes,
-                () -> String.format(Locale.ROOT, "r·(in+out) summed over targeted modules (%s) = %,d params × %d B "
-                        + "(%s)", names, params, bytes, w.framework() == Framework.TORCHTUNE
+                () -> String.format(Locale.ROOT, "r·(in+out)%s summed over targeted modules (%s) = %,d params × %d B "
+                        + "(%s)", w.useDora() ? " + out (DoRA magnitude)" : "", names, params, bytes, w.framework() == Framework.TORCHTUNE
                         ? "torchtune builds adapters in the model dtype"
                         : "peft upcasts adapters to fp32: autocast_adapter_dtype=True"));
     }

@@ -71,12 +71,17 @@ public final class TrainingMemory {
                 ? LinearModules.nnLinear(m).stream().mapToLong(lm -> lm.in() * lm.out()).max().orElse(0)
                 * w.precision().computeBytes() : 0;
         long lossTemp = Math.max(saved.lossForward(), saved.lossBackward());
-        long temporary = Math.max(autocastCopies + lossTemp + dequant + saved.recompute(), foreachTemp);
+        long doraNorm = LoraAdapters.doraNormBytes(m, w);
+        long temporary = Math.max(autocastCopies + Math.max(lossTemp, doraNorm) + dequant + saved.recompute(),
+                foreachTemp);
         terms.add(new Term("temporary", "temporaries", temporary, () -> String.format(Locale.ROOT,
                 "largest of: forward/backward transients (autocast bf16 weight copies %s + loss logits %s + "
-                        + "dequantized weight %s + recomputed layer %s) and the optimizer step's foreach buffer %s "
+                        + "dequantized weight %s + recomputed layer %s%s) and the optimizer step's foreach buffer %s "
                         + "(torch.optim.AdamW foreach: one state-sized tensor list)", Bytes.gib(autocastCopies),
-                Bytes.gib(lossTemp), Bytes.mib(dequant), Bytes.gib(saved.recompute()), Bytes.gib(foreachTemp))));
+                Bytes.gib(lossTemp), Bytes.mib(dequant), Bytes.gib(saved.recompute()), doraNorm > 0
+                        ? String.format(Locale.ROOT, "; or DoRA's weight norm of the largest adapted Linear %s: "
+                        + "identity in², B·A, the base weight in the adapter dtype, the scaled sum", Bytes.mib(doraNorm))
+                        : "", Bytes.gib(foreachTemp))));
         long nonTorch = paged ? optimizer.value() : 0;
         Term overhead = Overheads.overheadTerm(gpu, Overheads.context(w), nonTorch, "paged optimizer states (cudaMallocManaged)");
         terms.add(overhead);
@@ -112,8 +117,14 @@ public final class TrainingMemory {
         phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad
                 + act + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
                 "activations", "temporary (gradients of the layer's largest activations)", headGrad)));
+        if (doraNorm > 0) {
+            // the last layer's forward: every layer's saved tensors but not yet the loss's
+            phases.add(new Phase("forward (DoRA weight norm, last layer)", w0 + o + gAcc + act - saved.outside()
+                    + autocastCopies + dequant + doraNorm, List.of("weights", "optimizer", "activations",
+                    "temporary (DoRA weight norm)")));
+        }
         if (saved.recompute() > 0) {
-            phases.add(new Phase("backward (recomputed layer)", w0 + o + saved.recompute() + dequant
+            phases.add(new Phase("backward (recomputed layer)", w0 + o + saved.recompute() + dequant + doraNorm
                     + Math.max(saved.layersTotal() + saved.shared() + gAcc + lmHeadGrad + tiedHeadGrad, g),
                     List.of("weights", "optimizer", "checkpointed inputs or gradients", "recomputed layer")));
         }

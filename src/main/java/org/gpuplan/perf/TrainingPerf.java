@@ -584,7 +584,10 @@ public final class TrainingPerf {
      * + out·(24 + 2c) bytes. Backward: the casts, the add and the scaling in reverse (out·(24 + 2c)), dgrad and wgrad
      * of A over the fp32 input (in·12), the cast back (in·(4 + c)) and the sum into the base layer's input gradient
      * (in·3c). The 2·r·(in + out) FLOPs per GEMM run in fp32 on CUDA cores (2 GEMMs forward, 4 backward); 6 kernels
-     * forward, 10 backward, each with its launch floor.
+     * forward, 10 backward, each with its launch floor. DoRA (use_dora) adds, per adapted Linear, its weight norm in
+     * forward: B·(A·I) over an in×in identity (2·r·in·(in + out) FLOPs), the base weight cast, scaled sum and column
+     * norm (about ab·(2·in² + 8·in·out) + c·in·out bytes, ab the adapter bytes) and 10 kernels; and per token the
+     * magnitude products: out·(c + 7·ab) bytes forward, out·(2c + 7·ab) backward (6 kernels).
      */
     static double adapterPass(ModelSpec m, Workload w, Roofline r, double tokens, int tp, double c,
                               boolean backward) {
@@ -597,6 +600,15 @@ public final class TrainingPerf {
                     : in * (c + 8) + out * (24 + 2 * c));
             flops += lm.count() * tokens * 2.0 * w.loraRank() * (in + out) * (backward ? 2 : 1);
             kernels += (backward ? 10 : 6) * lm.count();
+            if (w.useDora()) {
+                double ab = LoraAdapters.bytesPerParameter(w);
+                bytes += lm.count() * tokens * out * (backward ? 2 * c + 7 * ab : c + 7 * ab);
+                if (!backward) {
+                    bytes += lm.count() * (ab * (2 * in * in + 8 * in * out) + c * in * out);
+                    flops += lm.count() * 2.0 * w.loraRank() * in * (in + out);
+                }
+                kernels += (backward ? 6 : 10) * lm.count();
+            }
         }
         return r.memory(bytes / tp) + r.instructions(flops / 2 / tp) + kernels * r.kernelGapS();
     }

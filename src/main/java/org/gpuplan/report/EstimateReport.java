@@ -169,6 +169,12 @@ public final class EstimateReport {
             }
             if (w.method().key().contains("lora")) {
                 o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
+                if (w.useDora()) {
+                    o.put("use_dora", true);
+                }
+                if (w.loraDropout() > 0) {
+                    o.put("lora_dropout", w.loraDropout());
+                }
             }
         } else {
             o.put("prompt_len", w.promptLen()).put("output_len", w.outputLen()).put("kv_dtype", w.kvDtype().key())
@@ -229,7 +235,7 @@ public final class EstimateReport {
         Workload w = e.workload();
         MemoryEstimate m = e.memory();
         out.append(e.modelName()).append(": ").append(w.task().key()).append(w.training() ? " (" + w.method().key()
-                + ", " + w.optimizer().key() + ")" : "").append(", ").append(w.framework().key()).append(", ")
+                + (w.useDora() ? " + DoRA" : "") + ", " + w.optimizer().key() + ")" : "").append(", ").append(w.framework().key()).append(", ")
                 .append(w.precision().key()).append(w.quant().key().equals("none") ? "" : ", " + w.quant().key())
                 .append(", batch ").append(w.batchSize()).append(" × ").append(w.seqLen()).append(" tokens")
                 .append(e.gpu().map(g -> ", on " + g.name()).orElse("")).append('\n');

@@ -11,6 +11,9 @@ import org.gpuplan.model.InvalidInputException;
  * @param batchSize            per-GPU micro-batch; for inference the concurrent sequences
  * @param seqLen               training sequence length; for inference the context per sequence (prompt + output)
  * @param loraTargets          module names adapted by LoRA (e.g. q_proj, v_proj), or "all-linear"
+ * @param useDora              PEFT's use_dora: DoRA adds a trainable magnitude per output feature and keeps two more
+ *                             output-wide tensors per adapted Linear for backward
+ * @param loraDropout          dropout on the adapters' input (PEFT lora_dropout, default 0): a mask and the dropped copy
  * @param gpuMemoryUtilization serving engines' memory budget as a fraction of the GPU's memory
  * @param maxNumBatchedTokens  engine token budget per step (0 = the engine's default)
  * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
@@ -33,7 +36,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
                        boolean activationOffloading,
                        AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
-                       QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
+                       boolean useDora, double loraDropout, QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
@@ -97,6 +100,16 @@ public record Workload(String model, Task task, Method method, Framework framewo
                     + "memory) and op_offload apply to --framework llama.cpp --task infer; other frameworks keep every "
                     + "layer on the GPU (see offload_params for DeepSpeed and FSDP training)");
         }
+        if (useDora && method == Method.FULL) {
+            throw new InvalidInputException("use_dora: DoRA is a LoRA variant (PEFT LoraConfig(use_dora=True)); give "
+                    + "--method lora or qlora (or --method dora / qdora)");
+        }
+        if (!(loraDropout >= 0 && loraDropout < 1)) {
+            throw new InvalidInputException("lora_dropout: expected a probability in [0, 1), got " + loraDropout);
+        }
+        if (loraDropout > 0 && method == Method.FULL) {
+            throw new InvalidInputException("lora_dropout: applies to the adapters of --method lora or qlora");
+        }
         if (method == Method.QLORA && !(quant.isBitsAndBytes4bit())) {
             throw new InvalidInputException("quant: qlora trains on a bitsandbytes 4-bit base (accepted with "
                     + "--method qlora: nf4, fp4), got " + quant.key());
@@ -126,7 +139,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
@@ -135,14 +148,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withMethod(Method m) {
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
-                m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
+                useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
@@ -154,7 +167,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 parallelism.attentionDp());
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
-                loraAlpha, loraTargets, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens,
+                loraAlpha, loraTargets, useDora, loraDropout, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
+                maxNumBatchedTokens,
                 maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
     }
 

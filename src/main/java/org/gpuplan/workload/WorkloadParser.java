@@ -24,7 +24,7 @@ public final class WorkloadParser {
     /** Keys of the single-GPU estimator. */
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
-            "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "quant", "double_quant",
+            "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "quant", "double_quant",
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
@@ -279,6 +279,20 @@ public final class WorkloadParser {
             v.put("task", "infer"); // serving is inference under load
         }
         Task task = choice(v, "task", Task.class, Task.TRAIN);
+        boolean dora = bool(v, "use_dora", false);
+        String methodName = v.getOrDefault("method", "").trim().toLowerCase(Locale.ROOT);
+        if (methodName.equals("dora") || methodName.equals("qdora")) { // DoRA is LoRA with use_dora (PEFT)
+            if (v.containsKey("use_dora") && !dora) {
+                throw new InvalidInputException("use_dora: false contradicts method " + methodName + "; give one");
+            }
+            v.put("method", methodName.equals("dora") ? "lora" : "qlora");
+            dora = true;
+        }
+        if (!methodName.isEmpty() && !List.of("full", "lora", "qlora").contains(v.get("method").trim()
+                .toLowerCase(Locale.ROOT))) {
+            throw new InvalidInputException("method: '" + v.get("method") + "' is not accepted (accepted: full, lora, "
+                    + "qlora, dora (lora with use_dora), qdora (qlora with use_dora))");
+        }
         Method method = choice(v, "method", Method.class, Method.FULL);
         Framework framework = choice(v, "framework", Framework.class, task == Task.TRAIN ? Framework.HF
                 : Framework.HF);
@@ -335,7 +349,7 @@ public final class WorkloadParser {
                 // torch.compile compiles the loss with the model (HF forward) or on its own (torchtitan, 2025)
                 choice(v, "loss_impl", LossImpl.class, bool(v, "compile", false) ? LossImpl.COMPILED : LossImpl.EAGER),
                 rank,
-                number(v, "lora_alpha", 2.0 * rank), targets, quant,
+                number(v, "lora_alpha", 2.0 * rank), targets, dora, probability(v, "lora_dropout"), quant,
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
                 choice(v, "kv_layout", KvLayout.class, KvLayout.AUTO), number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
                 positive(v, "max_num_seqs", 0, true), choice(v, "sampler", Sampler.class, Sampler.FLASHINFER),
@@ -516,6 +530,23 @@ public final class WorkloadParser {
         } catch (NumberFormatException e) {
             throw new InvalidInputException(key + ": expected a positive number, got '" + s + "'");
         }
+    }
+
+    /** A dropout probability in [0, 1) (0 when absent). */
+    private static double probability(Map<String, String> v, String key) {
+        String s = v.get(key);
+        if (s == null) {
+            return 0;
+        }
+        try {
+            double d = Double.parseDouble(s);
+            if (d >= 0 && d < 1) {
+                return d;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new InvalidInputException(key + ": expected a probability in [0, 1) such as 0.05, got '" + s + "'");
     }
 
     private static boolean bool(Map<String, String> v, String key, boolean fallback) {

@@ -52,6 +52,46 @@ class MemoryTermsTest {
     }
 
     @Test
+    void doraAddsOneMagnitudePerOutputFeatureAndKeepsTwoOutputWideTensors() {
+        // PEFT MetaMathQA lora--llama-3.2-3B-rank32-dora.json: use_dora on q_proj,v_proj, r 32, trains 9,289,728
+        // parameters = LoRA's 9,175,040 + 28 layers × (3,072 + 1,024) magnitudes
+        ModelSpec m = spec("meta-llama/Llama-3.2-3B");
+        Workload dora = workload("task", "train", "method", "dora", "lora_rank", "32", "lora_targets", "q_proj,v_proj");
+        assertThat(dora.useDora()).isTrue();
+        assertThat(dora.method()).isEqualTo(org.gpuplan.workload.Method.LORA);
+        assertThat(LoraAdapters.parameters(m, dora)).isEqualTo(9_289_728L);
+        assertThat(workload("task", "train", "method", "qdora").method()).isEqualTo(org.gpuplan.workload.Method.QLORA);
+        // saved for backward beyond LoRA, per token and adapted Linear: the bf16 base output (2·out) and the fp32
+        // adapter output (4·out): 6 × (3,072 + 1,024) × 28 layers × 4 × 768 tokens
+        String[] common = {"task", "train", "lora_rank", "32", "lora_targets", "q_proj,v_proj", "precision", "bf16",
+                "batch_size", "4", "seq_len", "768"};
+        long lora = estimate("meta-llama/Llama-3.2-3B", "L40S", concat(common, "method", "lora")).memory()
+                .bytes("activations");
+        long withDora = estimate("meta-llama/Llama-3.2-3B", "L40S", concat(common, "method", "lora", "use_dora",
+                "true")).memory().bytes("activations");
+        assertThat(withDora - lora).isEqualTo(6L * (3072 + 1024) * 28 * 4 * 768);
+        // lora_dropout keeps a 1-byte mask per input feature (the dropped fp32 copy replaces the cast one), and makes
+        // DoRA recompute the base output in fp32 from the dropped input
+        long dropout = estimate("meta-llama/Llama-3.2-3B", "L40S", concat(common, "method", "lora", "lora_dropout",
+                "0.05")).memory().bytes("activations");
+        assertThat(dropout - lora).isEqualTo(1L * (3072 + 3072) * 28 * 4 * 768);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "method", "full",
+                "use_dora", "true")).hasMessageStartingWith("use_dora: DoRA is a LoRA variant");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "method", "dora",
+                "use_dora", "false")).hasMessageStartingWith("use_dora: false contradicts method dora");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "method", "lora",
+                "lora_dropout", "1.5")).hasMessageStartingWith("lora_dropout: expected a probability in [0, 1)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "method", "bogus"))
+                .hasMessageContaining("accepted: full, lora, qlora, dora");
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void theLmHeadIsAdaptedOnlyWhenNamed() {
         // lora_A (h×r) + lora_B (r×V) on the output layer: 8 × (4,096 + 32,000) for Llama-2-7B; torchtune calls it
         // output (apply_lora_to_output); all-linear leaves it out as PEFT does
