@@ -80,6 +80,9 @@ final class WorkloadOptions {
     @Option(names = "--lora-rank") String loraRank;
     @Option(names = "--lora-alpha") String loraAlpha;
     @Option(names = {"--lora-targets", "--target-modules"}, description = "Comma-separated module names, or all-linear") String loraTargets;
+    @Option(names = {"--use-liger-kernel", "--liger"}, arity = "0..1", fallbackValue = "true", description = "Liger "
+            + "kernels (transformers/TRL use_liger_kernel): fused RMSNorm, SwiGLU, RoPE and linear cross-entropy")
+    String useLigerKernel;
     @Option(names = "--use-dora", arity = "0..1", fallbackValue = "true", description = "DoRA (PEFT use_dora): a "
             + "magnitude vector per adapted Linear; also --method dora / qdora") String useDora;
     @Option(names = "--lora-dropout", description = "Dropout on the adapters' input (PEFT lora_dropout, default 0)")
@@ -193,6 +196,7 @@ final class WorkloadOptions {
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
         flags.put("use_dora", useDora);
+        flags.put("use_liger_kernel", useLigerKernel);
         flags.put("lora_dropout", loraDropout);
         flags.put("quant", quant);
         flags.put("load_in_4bit", loadIn4bit);

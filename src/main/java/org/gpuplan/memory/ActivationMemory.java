@@ -133,9 +133,9 @@ public final class ActivationMemory {
     private ActivationMemory() {
     }
 
-    /** torch.compile fuses the RMSNorms and the gated MLP of Llama-style blocks (see {@link #training}). */
+    /** torch.compile or Liger fuse the RMSNorms and the gated MLP of Llama-style blocks (see {@link #training}). */
     static boolean compileFusesNorms(ModelSpec m, Workload w) {
-        return w.perf().compile() && m.mlp() != null;
+        return w.perf().fusedKernels() && m.mlp() != null;
     }
 
     public static Saved training(ModelSpec m, Workload w) {
@@ -230,9 +230,9 @@ public final class ActivationMemory {
             long fusedDense = 0;
             long fusedMoe = 0;
             if (compileFusesNorms(m, w)) {
-                // torch.compile (Inductor) fuses each RMSNorm into one kernel that keeps its input and rstd: the fp32
-                // upcast and the normalised copy eager autograd keeps (4·h) are never materialised; the fused SwiGLU
-                // keeps gate and up and recomputes SiLU(gate) in backward (c·f)
+                // torch.compile (Inductor) and Liger fuse each RMSNorm into one kernel that keeps its input and rstd:
+                // the fp32 upcast and the normalised copy eager autograd keeps (4·h) are never materialised; the fused
+                // SwiGLU keeps gate and up and recomputes SiLU(gate) in backward (c·f)
                 fusedNorms = Bytes.ceil(4.0 * h * m.norms().perLayer() * n);
                 fusedDense = Bytes.ceil((double) c * dense * n);
                 fusedMoe = m.moe() == null ? 0 : Bytes.ceil((double) c * m.moe().expertIntermediateSize()

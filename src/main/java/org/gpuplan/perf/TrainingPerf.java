@@ -108,7 +108,7 @@ public final class TrainingPerf {
             double keys = LayerShapes.causalKeys(w.seqLen(), 0);
             double windowKeys = LayerShapes.windowKeys(m, w.seqLen());
             // Megatron runs Transformer Engine's fused kernels; PyTorch-native stacks run eager ops unless compiled
-            boolean fused = w.perf().compile() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
+            boolean fused = w.perf().fusedKernels() || w.framework() == org.gpuplan.workload.Framework.MEGATRON;
             int chunks = w.perf().tpCommOverlap() && tp > 1 ? tp : 1;
             fwdAll = PassCost.forward(m, r, tokensRank, keys, windowKeys, 0, tp, ep, weightBytes, act, fused, 0,
                     chunks);

@@ -167,6 +167,9 @@ public final class EstimateReport {
             if (w.activationOffloading()) {
                 o.put("activation_offloading", true);
             }
+            if (w.perf().liger()) {
+                o.put("use_liger_kernel", true);
+            }
             if (w.method().key().contains("lora")) {
                 o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
                 if (w.useDora()) {

@@ -18,13 +18,16 @@ import org.gpuplan.model.InvalidInputException;
  *                         dispatch and launch; 0 ignores the host)
  * @param enforceEager     serving engines without CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph):
  *                         every decode kernel issued from the host, and no graph memory
+ * @param liger            Liger kernels (transformers/TRL use_liger_kernel): Triton RMSNorm, SwiGLU and RoPE that keep
+ *                         only their inputs, and the fused linear cross-entropy
  */
 public record PerfOptions(double trainTokens, boolean maxBatch, boolean compile, boolean float8Linear,
                           boolean tpCommOverlap, OptionalDouble matmulEfficiency, OptionalDouble memoryEfficiency,
-                          OptionalDouble commEfficiency, OptionalDouble hostOverheadUs, boolean enforceEager) {
+                          OptionalDouble commEfficiency, OptionalDouble hostOverheadUs, boolean enforceEager,
+                          boolean liger) {
 
     public static final PerfOptions DEFAULT = new PerfOptions(0, false, false, false, false, OptionalDouble.empty(),
-            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(), false);
+            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(), false, false);
 
     public PerfOptions {
         if (!(trainTokens >= 0) || trainTokens > 1e18) {
@@ -38,6 +41,11 @@ public record PerfOptions(double trainTokens, boolean maxBatch, boolean compile,
             throw new InvalidInputException("host_overhead_us: expected microseconds per kernel from 0 to 10000, got "
                     + hostOverheadUs.getAsDouble());
         }
+    }
+
+    /** Fused norm and gated-MLP kernels: torch.compile's (Inductor) or Liger's keep the same tensors for backward. */
+    public boolean fusedKernels() {
+        return compile || liger;
     }
 
     private static void fraction(OptionalDouble v, String key) {

@@ -85,6 +85,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
                     + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
         }
+        if (perf.liger() && task != Task.TRAIN) {
+            throw new InvalidInputException("use_liger_kernel: Liger's kernels patch training (transformers/TRL "
+                    + "use_liger_kernel); it applies to --task train");
+        }
         if (perf.enforceEager() && task != Task.INFER) {
             throw new InvalidInputException("enforce_eager: serving engines' switch off CUDA graphs (vLLM "
                     + "--enforce-eager, SGLang --disable-cuda-graph); it applies to --task infer");

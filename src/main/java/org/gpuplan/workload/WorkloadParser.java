@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -74,7 +74,7 @@ public final class WorkloadParser {
             Map.entry("attn_implementation", "attention"), Map.entry("optim", "optimizer"),
             Map.entry("lora_r", "lora_rank"), Map.entry("target_modules", "lora_targets"),
             Map.entry("torch_dtype", "precision"), Map.entry("dtype", "precision"),
-            Map.entry("zero_stage", "zero"));
+            Map.entry("zero_stage", "zero"), Map.entry("liger_kernel", "use_liger_kernel"), Map.entry("liger", "use_liger_kernel"));
 
     /**
      * The same keys with every alias ({@link #KEY_ALIASES}) replaced by its key, spelled in snake_case. A key given
@@ -347,7 +347,9 @@ public final class WorkloadParser {
                 bool(v, "activation_offloading", false),
                 choice(v, "attention", AttentionImpl.class, AttentionImpl.SDPA),
                 // torch.compile compiles the loss with the model (HF forward) or on its own (torchtitan, 2025)
-                choice(v, "loss_impl", LossImpl.class, bool(v, "compile", false) ? LossImpl.COMPILED : LossImpl.EAGER),
+                // Liger's patch replaces the loss with its fused linear cross-entropy
+                choice(v, "loss_impl", LossImpl.class, bool(v, "use_liger_kernel", false) ? LossImpl.FUSED_LINEAR
+                        : bool(v, "compile", false) ? LossImpl.COMPILED : LossImpl.EAGER),
                 rank,
                 number(v, "lora_alpha", 2.0 * rank), targets, dora, probability(v, "lora_dropout"), quant,
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
@@ -429,7 +431,7 @@ public final class WorkloadParser {
         return new PerfOptions(tokens, maxBatch, bool(v, "compile", false), bool(v, "float8_linear", false),
                 bool(v, "tp_comm_overlap", false), optionalNumber(v, "matmul_efficiency"),
                 optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"), hostOverhead(v),
-                bool(v, "enforce_eager", false));
+                bool(v, "enforce_eager", false), bool(v, "use_liger_kernel", false));
     }
 
     /** Host microseconds per kernel: a number from 0 to 10000. */

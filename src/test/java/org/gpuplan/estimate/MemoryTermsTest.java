@@ -85,6 +85,26 @@ class MemoryTermsTest {
                 .hasMessageContaining("accepted: full, lora, qlora, dora");
     }
 
+    @Test
+    void ligerKernelsFuseTheNormsAndTheGatedMlpAndTheLoss() {
+        // transformers' use_liger_kernel patches RMSNorm (keeps its input and rstd), SwiGLU (keeps gate and up) and the
+        // loss (fused linear cross-entropy): what torch.compile's fused kernels and the fused-linear loss keep
+        String[] common = {"task", "train", "method", "lora", "precision", "bf16", "batch_size", "2", "seq_len", "2048"};
+        Estimate liger = estimate("meta-llama/Llama-3.1-8B", "A100-SXM-80GB", concat(common, "use_liger_kernel",
+                "true"));
+        assertThat(liger.workload().lossImpl()).isEqualTo(org.gpuplan.workload.LossImpl.FUSED_LINEAR);
+        Estimate compiledFused = estimate("meta-llama/Llama-3.1-8B", "A100-SXM-80GB", concat(common, "compile", "true",
+                "loss_impl", "fused-linear"));
+        assertThat(liger.memory().bytes("activations")).isEqualTo(compiledFused.memory().bytes("activations"));
+        assertThat(liger.memory().bytes("activations")).isLessThan(estimate("meta-llama/Llama-3.1-8B",
+                "A100-SXM-80GB", common).memory().bytes("activations"));
+        // an explicit loss_impl wins over Liger's default; inference has nothing to patch
+        assertThat(workload(concat(common, "liger_kernel", "true", "loss_impl", "eager")).lossImpl())
+                .isEqualTo(org.gpuplan.workload.LossImpl.EAGER);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "infer", "use_liger_kernel",
+                "true")).hasMessageStartingWith("use_liger_kernel: Liger's kernels patch training");
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
