@@ -85,6 +85,8 @@ final class WorkloadOptions {
     String useLigerKernel;
     @Option(names = "--use-dora", arity = "0..1", fallbackValue = "true", description = "DoRA (PEFT use_dora): a "
             + "magnitude vector per adapted Linear; also --method dora / qdora") String useDora;
+    @Option(names = {"--modules-to-save", "--lora-modules-to-save"}, description = "PEFT modules_to_save: "
+            + "embed_tokens and/or lm_head trained as full copies beside the adapters") String modulesToSave;
     @Option(names = "--lora-dropout", description = "Dropout on the adapters' input (PEFT lora_dropout, default 0)")
     String loraDropout;
     @Option(names = {"--quant", "--quantization"}, description = "none, int8, nf4, fp4, gptq-4bit, awq-4bit, fp8, q4_0, q4_k_m, q8_0, …")
@@ -198,6 +200,7 @@ final class WorkloadOptions {
         flags.put("use_dora", useDora);
         flags.put("use_liger_kernel", useLigerKernel);
         flags.put("lora_dropout", loraDropout);
+        flags.put("modules_to_save", modulesToSave);
         flags.put("quant", quant);
         flags.put("load_in_4bit", loadIn4bit);
         flags.put("load_in_8bit", loadIn8bit);

@@ -267,7 +267,10 @@ public final class ActivationMemory {
             if (b > 1 && !w.attention().flashKernel() && w.framework() != org.gpuplan.workload.Framework.TORCHTUNE) {
                 shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
             }
-            outside = Bytes.ceil(n * (4.0 * h + 4 + (full ? r * h + c * h : 0)));
+            // a trainable LM head (full fine-tuning, or PEFT modules_to_save) keeps its input for its weight gradient
+            double headInput = full ? r * h + c * h : LoraAdapters.headSaved(m, w)
+                    ? (WeightMemory.kbitUpcast(w) ? 4.0 : c) * h : 0;
+            outside = Bytes.ceil(n * (4.0 * h + 4 + headInput));
         }
         long layersTotal = perLayer.sum();
         long maxLayer = perLayer.max();

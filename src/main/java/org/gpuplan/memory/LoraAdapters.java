@@ -74,6 +74,51 @@ public final class LoraAdapters {
                 + copies * lm.in() * lm.out())).max().orElse(0);
     }
 
+    /** Names modules_to_save accepts for the token embedding and for the LM head (HF and other families' names). */
+    private static final List<String> EMBEDDING_NAMES = List.of("embed_tokens", "wte", "word_embeddings",
+            "tok_embeddings", "embed_in");
+    private static final List<String> HEAD_NAMES = List.of("lm_head", "embed_out", "output");
+
+    /** Whether modules_to_save names the LM head, whose weight gradient then appears at the start of backward. */
+    public static boolean headSaved(ModelSpec m, Workload w) {
+        return savedModules(m, w)[1];
+    }
+
+    /**
+     * PEFT modules_to_save (ModulesToSaveWrapper): each named module is deep-copied and the copy trains in the
+     * module's own dtype beside the frozen original; the token embedding and the LM head are vocab × hidden each (a
+     * tied LM head is copied apart from the embedding, as PEFT's deepcopy does). 0 when none is named.
+     */
+    public static long savedModuleParameters(ModelSpec m, Workload w) {
+        boolean[] saved = savedModules(m, w);
+        long matrix = (long) m.vocabSize() * m.hiddenSize();
+        return (saved[0] ? matrix : 0) + (saved[1] ? matrix : 0);
+    }
+
+    /** Bytes per parameter of the saved copies: the base's unquantized dtype (fp32 after k-bit training's upcast). */
+    public static int savedModuleBytes(Workload w) {
+        return WeightMemory.kbitUpcast(w) ? 4 : w.precision().weightBytes();
+    }
+
+    private static boolean[] savedModules(ModelSpec m, Workload w) {
+        boolean embed = false;
+        boolean head = false;
+        for (String n : w.modulesToSave()) {
+            if (EMBEDDING_NAMES.contains(n)) {
+                embed = true;
+            } else if (HEAD_NAMES.contains(n) && LinearModules.lmHead(m).isPresent()) {
+                head = true;
+            } else {
+                throw new InvalidInputException("modules_to_save: '" + n + "' is not modelled for this "
+                        + m.family().modelType() + " model (accepted: embed_tokens" + (LinearModules.lmHead(m)
+                        .isPresent() ? ", lm_head" : "") + ", or their names in other families: "
+                        + String.join(", ", EMBEDDING_NAMES.subList(1, EMBEDDING_NAMES.size())) + ", "
+                        + String.join(", ", HEAD_NAMES.subList(1, HEAD_NAMES.size())) + ")");
+            }
+        }
+        return new boolean[] {embed, head};
+    }
+
     /**
      * Bytes per adapter parameter, which its gradient and its AdamW states share: PEFT upcasts adapters to fp32
      * (autocast_adapter_dtype=True); torchtune builds them in the model dtype (training.set_default_dtype), so pure

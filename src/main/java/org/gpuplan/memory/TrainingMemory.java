@@ -28,15 +28,21 @@ public final class TrainingMemory {
         long weightBytes = weights.value();
         long trainable;
         int gradBytes;
+        // PEFT modules_to_save: trainable full copies of the embedding / LM head in the base's unquantized dtype
+        long savedParams = w.method() == Method.FULL ? 0 : LoraAdapters.savedModuleParameters(m, w);
+        int savedBytes = LoraAdapters.savedModuleBytes(w);
+        long savedModules = Math.multiplyExact(savedParams, (long) savedBytes);
         if (w.method() == Method.FULL) {
             trainable = p.totalCount();
             gradBytes = w.precision().weightBytes();
         } else {
             Term adapters = LoraAdapters.term(m, w);
-            weightBytes += adapters.value();
+            weightBytes += adapters.value() + savedModules;
             Term base = weights;
             weights = new Term("weights", "weights", weightBytes, () -> base.formula() + "; plus " + adapters.label()
-                    + ": " + adapters.formula());
+                    + ": " + adapters.formula() + (savedParams > 0 ? String.format(Locale.ROOT, "; plus the "
+                    + "modules_to_save copies (%s): %,d params × %d B", String.join(", ", w.modulesToSave()),
+                    savedParams, savedBytes) : ""));
             trainable = LoraAdapters.parameters(m, w);
             gradBytes = LoraAdapters.bytesPerParameter(w);
         }
@@ -48,12 +54,12 @@ public final class TrainingMemory {
                 () -> "optimizer in backward: each gradient is applied and freed as soon as it is produced; at most the "
                         + "largest parameter's gradient (" + Math.min(trainable, largestParam) + " × " + gradBytes
                         + " B) is alive")
-                : new Term("gradients", "gradients", Math.multiplyExact(trainable, (long) gradBytes),
+                : new Term("gradients", "gradients", Math.multiplyExact(trainable, (long) gradBytes) + savedModules,
                 () -> "trainable params × " + gradBytes + " B (gradients take the parameter dtype) = " + trainable + " × "
-                        + gradBytes);
+                        + gradBytes + (savedParams > 0 ? " + modules_to_save " + savedParams + " × " + savedBytes : ""));
         terms.add(grads);
         int stateBytes = w.method() == Method.FULL ? w.precision().weightBytes() : LoraAdapters.bytesPerParameter(w);
-        Term optimizer = optimizer(m, w, trainable, stateBytes);
+        Term optimizer = withSavedModules(optimizer(m, w, trainable, stateBytes), m, w, savedParams, savedBytes);
         boolean paged = w.optimizer().paged();
         terms.add(optimizer);
         ActivationMemory.Saved saved = ActivationMemory.training(m, w);
@@ -65,7 +71,7 @@ public final class TrainingMemory {
         long autocastCopies = w.precision().mixed() && w.method() == Method.FULL
                 ? 2L * LinearModules.linearParameters(m) : 0;
         boolean foreach = (w.optimizer() == OptimizerKind.ADAMW) && !w.optimizerInBackward();
-        long foreachTemp = foreach ? Math.multiplyExact(trainable, (long) stateBytes)
+        long foreachTemp = foreach ? Math.multiplyExact(trainable, (long) stateBytes) + savedModules
                 : w.optimizer() == OptimizerKind.ADAMW_HF ? Math.min(trainable, largestParam) * stateBytes : 0;
         long dequant = w.quant().isBitsAndBytes4bit() || w.quant().name().equals("INT8")
                 ? LinearModules.nnLinear(m).stream().mapToLong(lm -> lm.in() * lm.out()).max().orElse(0)
@@ -95,7 +101,10 @@ public final class TrainingMemory {
         boolean headGradInBackward = w.method() == Method.FULL
                 && w.lossImpl() != org.gpuplan.workload.LossImpl.FUSED_LINEAR;
         // an untied LM head's gradient is the first one produced (an optimizer in backward applies and frees it)
-        long lmHeadGrad = headGradInBackward && !w.optimizerInBackward() ? p.count("lm_head") * gradBytes : 0;
+        long lmHeadGrad = headGradInBackward && !w.optimizerInBackward() ? p.count("lm_head") * gradBytes
+                : LoraAdapters.headSaved(m, w) && !w.optimizerInBackward()
+                && w.lossImpl() != org.gpuplan.workload.LossImpl.FUSED_LINEAR
+                ? (long) m.vocabSize() * m.hiddenSize() * savedBytes : 0;
         // a tied embedding's LM-head gradient waits in its AccumulateGrad input buffer until the embedding's own
         // backward, at the very end, adds its share: it is alive during the whole backward
         long tiedHeadGrad = headGradInBackward && m.embeddings().tied() ? p.count("embeddings") * gradBytes : 0;
@@ -195,6 +204,22 @@ public final class TrainingMemory {
                     Math.multiplyExact(trainable, (long) stateBytes), () -> "one momentum buffer in the parameter dtype: "
                     + stateBytes + " B × " + trainable);
         };
+    }
+
+    /**
+     * The optimizer states of the modules_to_save copies added to the adapters': the same optimizer over vocab ×
+     * hidden matrices in their own dtype (Adafactor: a row and a column factor per matrix).
+     */
+    static Term withSavedModules(Term adapters, ModelSpec m, Workload w, long savedParams, int savedBytes) {
+        if (savedParams == 0) {
+            return adapters;
+        }
+        long matrices = savedParams / ((long) m.vocabSize() * m.hiddenSize());
+        long saved = w.optimizer() == OptimizerKind.ADAFACTOR ? matrices * (m.vocabSize() + m.hiddenSize()) * 4L
+                : optimizer(m, w, savedParams, savedBytes).value();
+        return new Term("optimizer", "optimizer states", adapters.value() + saved, () -> adapters.formula()
+                + String.format(Locale.ROOT, "; plus the modules_to_save copies' states (%,d params in %d-byte "
+                + "parameters): %s", savedParams, savedBytes, Bytes.mib(saved)));
     }
 
     private static String pagedNote(Workload w) {

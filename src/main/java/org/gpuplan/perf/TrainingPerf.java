@@ -136,7 +136,8 @@ public final class TrainingPerf {
             forwardKernels = forwardKernels(m, w, fwdAll, autocast, dropout);
             optimizerKernels = optimizerKernels(w, m);
             optimizerBytes = optimizerBytes(w);
-            trainable = lora ? LoraAdapters.parameters(m, w) : p.totalCount();
+            trainable = lora ? LoraAdapters.parameters(m, w) + LoraAdapters.savedModuleParameters(m, w)
+                    : p.totalCount();
             totalParams = p.totalCount();
             lmHeadFlops = PassCost.lmHeadFlops(m, tokensRank);
         }
@@ -219,7 +220,7 @@ public final class TrainingPerf {
                 + fwdAll.elementwiseLaunchS() * BACKWARD_KERNELS_PER_FORWARD;
         double bwd = (fwdAll.gemmS() * gemmBwdFactor + fwdAll.attentionS() * 2.5 + eltBwd
                 + ps.perPassExtra + ps.adaptersBwd + ps.eagerScores * 2 + ps.autocastBwd + ps.dropoutPass)
-                * stageShare + ps.lmHead * gemmBwdFactor + ps.lossBwd;
+                * stageShare + ps.lmHead * (LoraAdapters.headSaved(m, w) ? 2.0 : gemmBwdFactor) + ps.lossBwd;
         // the same kind of selective recomputation the memory model keeps activations for
         boolean opSac = org.gpuplan.memory.ActivationMemory.opLevelSelective(m, w.framework(), layout.checkpointing);
         double recompute = switch (layout.checkpointing) {

@@ -178,6 +178,9 @@ public final class EstimateReport {
                 if (w.loraDropout() > 0) {
                     o.put("lora_dropout", w.loraDropout());
                 }
+                if (!w.modulesToSave().isEmpty()) {
+                    w.modulesToSave().forEach(o.putArray("modules_to_save")::add);
+                }
             }
         } else {
             o.put("prompt_len", w.promptLen()).put("output_len", w.outputLen()).put("kv_dtype", w.kvDtype().key())

@@ -14,6 +14,7 @@ import org.gpuplan.model.InvalidInputException;
  * @param useDora              PEFT's use_dora: DoRA adds a trainable magnitude per output feature and keeps two more
  *                             output-wide tensors per adapted Linear for backward
  * @param loraDropout          dropout on the adapters' input (PEFT lora_dropout, default 0): a mask and the dropped copy
+ * @param modulesToSave        PEFT modules_to_save: embedding and/or LM head trained as full copies beside the adapters
  * @param gpuMemoryUtilization serving engines' memory budget as a fraction of the GPU's memory
  * @param maxNumBatchedTokens  engine token budget per step (0 = the engine's default)
  * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
@@ -36,7 +37,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
                        boolean activationOffloading,
                        AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
-                       boolean useDora, double loraDropout, QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
+                       boolean useDora, double loraDropout, List<String> modulesToSave, QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
@@ -44,6 +45,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
+        modulesToSave = List.copyOf(modulesToSave);
         if (batchSize < 1 || seqLen < 1 || gradAccum < 1) {
             throw new InvalidInputException("batch_size, seq_len and grad_accum must be positive");
         }
@@ -111,6 +113,18 @@ public record Workload(String model, Task task, Method method, Framework framewo
         if (!(loraDropout >= 0 && loraDropout < 1)) {
             throw new InvalidInputException("lora_dropout: expected a probability in [0, 1), got " + loraDropout);
         }
+        if (!modulesToSave.isEmpty() && method == Method.FULL) {
+            throw new InvalidInputException("modules_to_save: PEFT trains these modules beside the adapters of --method "
+                    + "lora or qlora; full fine-tuning trains them anyway");
+        }
+        if (!modulesToSave.isEmpty() && (framework == Framework.TORCHTUNE || framework == Framework.MEGATRON)) {
+            throw new InvalidInputException("modules_to_save: a PEFT setting (hf, fsdp and deepspeed frameworks); "
+                    + "torchtune adapts the output layer with lora_targets output instead");
+        }
+        if (!modulesToSave.isEmpty() && parallelism.gpus() > 1) {
+            throw new InvalidInputException("modules_to_save: modelled on one GPU (gpus 1); across GPUs the copies "
+                    + "are sharded with the adapters, which is not modelled yet");
+        }
         if (loraDropout > 0 && method == Method.FULL) {
             throw new InvalidInputException("lora_dropout: applies to the adapters of --method lora or qlora");
         }
@@ -143,7 +157,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
@@ -152,14 +166,15 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withMethod(Method m) {
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
-                useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
+                useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
+                m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
@@ -171,7 +186,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 parallelism.attentionDp());
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
-                loraAlpha, loraTargets, useDora, loraDropout, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
+                loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
                 maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
     }

@@ -24,7 +24,7 @@ public final class WorkloadParser {
     /** Keys of the single-GPU estimator. */
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
-            "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "quant", "double_quant",
+            "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "modules_to_save", "quant", "double_quant",
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
@@ -73,6 +73,7 @@ public final class WorkloadParser {
             Map.entry("gradient_checkpointing", "checkpointing"), Map.entry("recompute_granularity", "checkpointing"),
             Map.entry("attn_implementation", "attention"), Map.entry("optim", "optimizer"),
             Map.entry("lora_r", "lora_rank"), Map.entry("target_modules", "lora_targets"),
+            Map.entry("lora_modules_to_save", "modules_to_save"),
             Map.entry("torch_dtype", "precision"), Map.entry("dtype", "precision"),
             Map.entry("zero_stage", "zero"), Map.entry("liger_kernel", "use_liger_kernel"), Map.entry("liger", "use_liger_kernel"));
 
@@ -351,7 +352,9 @@ public final class WorkloadParser {
                 choice(v, "loss_impl", LossImpl.class, bool(v, "use_liger_kernel", false) ? LossImpl.FUSED_LINEAR
                         : bool(v, "compile", false) ? LossImpl.COMPILED : LossImpl.EAGER),
                 rank,
-                number(v, "lora_alpha", 2.0 * rank), targets, dora, probability(v, "lora_dropout"), quant,
+                number(v, "lora_alpha", 2.0 * rank), targets, dora, probability(v, "lora_dropout"),
+                v.containsKey("modules_to_save") ? Arrays.stream(v.get("modules_to_save").split(",")).map(String::trim)
+                        .filter(x -> !x.isEmpty()).toList() : List.of(), quant,
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
                 choice(v, "kv_layout", KvLayout.class, KvLayout.AUTO), number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
                 positive(v, "max_num_seqs", 0, true), choice(v, "sampler", Sampler.class, Sampler.FLASHINFER),

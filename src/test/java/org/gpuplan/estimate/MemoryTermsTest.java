@@ -105,6 +105,35 @@ class MemoryTermsTest {
                 "true")).hasMessageStartingWith("use_liger_kernel: Liger's kernels patch training");
     }
 
+    @Test
+    void modulesToSaveTrainFullCopiesInTheModelDtype() {
+        // gemma-2-2b's embedding is 256,000 × 2,304 = 589,824,000 parameters; as a bf16 modules_to_save copy it adds
+        // the copy, its gradient and two bf16 AdamW states: 8 B each = 4.39 GiB (PEFT's trainable-tokens docs report
+        // "~4 GiB" saved against fully fine-tuning that matrix)
+        String[] common = {"task", "train", "method", "lora", "precision", "bf16", "batch_size", "1", "seq_len", "512"};
+        Estimate lora = estimate("google/gemma-2-2b", "A100-SXM-80GB", common);
+        Estimate saved = estimate("google/gemma-2-2b", "A100-SXM-80GB", concat(common, "modules_to_save",
+                "embed_tokens"));
+        long matrix = 256_000L * 2304;
+        for (String term : new String[] {"weights", "gradients"}) {
+            assertThat(saved.memory().bytes(term) - lora.memory().bytes(term)).isEqualTo(2 * matrix);
+        }
+        assertThat(saved.memory().bytes("optimizer") - lora.memory().bytes("optimizer")).isEqualTo(4 * matrix);
+        // a trainable LM head (Llama-3.1-8B, untied) keeps its bf16 input for its weight gradient, which appears at the
+        // start of backward
+        String[] llama = {"task", "train", "method", "lora", "precision", "bf16", "batch_size", "2", "seq_len",
+            "1024"};
+        long base = estimate("meta-llama/Llama-3.1-8B", null, llama).memory().bytes("activations");
+        long head = estimate("meta-llama/Llama-3.1-8B", null, concat(llama, "lora_modules_to_save", "lm_head"))
+                .memory().bytes("activations");
+        assertThat(head - base).isEqualTo(2L * 4096 * 2 * 1024);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> estimate("google-bert/bert-base-uncased", null,
+                "task", "train", "method", "lora", "modules_to_save", "lm_head"))
+                .hasMessageStartingWith("modules_to_save: 'lm_head' is not modelled for this bert model");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "method", "full",
+                "modules_to_save", "embed_tokens")).hasMessageStartingWith("modules_to_save: PEFT trains");
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
