@@ -10,6 +10,7 @@ import org.gpuplan.io.ModelResolver;
 import org.gpuplan.io.ResolveOptions;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.workload.AccelerateConfig;
+import org.gpuplan.workload.PeftConfig;
 import org.gpuplan.workload.DeepSpeedConfig;
 import org.gpuplan.workload.Workload;
 import org.gpuplan.workload.WorkloadParser;
@@ -38,6 +39,11 @@ final class WorkloadOptions {
             description = "accelerate config (accelerate launch --config_file): distributed type, processes, "
                     + "machines, mixed precision and the FSDP/DeepSpeed plugin become workload keys.")
     Path accelerateFile;
+
+    @Option(names = {"--peft-config", "--adapter-config"}, paramLabel = "FILE",
+            description = "PEFT LoRA config (adapter_config.json): r, lora_alpha, target_modules, lora_dropout, "
+                    + "use_dora, modules_to_save and the base model become workload keys (method lora unless given).")
+    Path peftFile;
 
 
     @Option(names = "--online", description = "Allow downloading config.json from the HuggingFace Hub.")
@@ -255,6 +261,9 @@ final class WorkloadOptions {
         }
         if (deepspeedFile != null) {
             keys = DeepSpeedConfig.merge(DeepSpeedConfig.keys(DeepSpeedConfig.read(deepspeedFile)), keys);
+        }
+        if (peftFile != null) {
+            keys = PeftConfig.merge(PeftConfig.keys(PeftConfig.read(peftFile)), keys);
         }
         if (keys.get("model") == null) {
             throw new InvalidInputException("model: missing (a HuggingFace id, config.json, folder, .safetensors or "

@@ -54,6 +54,12 @@ final class ToolConfig {
      * config's, since DeepSpeed and FSDP's mixed precision keep fp32 master weights either way.
      */
     static Map<String, String> merge(String source, Map<String, String> config, Map<String, String> workload) {
+        return merge(source, config, workload, " (\"auto\" in the config defers to the workload)");
+    }
+
+    /** {@link #merge(String, Map, Map)} for configs without "auto" placeholders: {@code hint} ends the error. */
+    static Map<String, String> merge(String source, Map<String, String> config, Map<String, String> workload,
+                                     String hint) {
         Map<String, String> out = new LinkedHashMap<>(config);
         workload.forEach((k, v) -> {
             String c = config.get(k);
@@ -63,7 +69,7 @@ final class ToolConfig {
             }
             if (c != null && !agree(k, c, v)) {
                 throw new InvalidInputException(k + ": " + source + " gives '" + c + "' and the workload '" + v
-                        + "'; give one (\"auto\" in the config defers to the workload)");
+                        + "'; give one" + hint);
             }
             out.put(k, v);
         });

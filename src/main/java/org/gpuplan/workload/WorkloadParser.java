@@ -146,6 +146,10 @@ public final class WorkloadParser {
         if (accelerate != null && accelerate.isTextual()) {
             keys.set(ACCELERATE_KEY, AccelerateConfig.read(ToolConfig.besides(file, accelerate.asText())));
         }
+        JsonNode peft = keys.get(PEFT_KEY);
+        if (peft != null && peft.isTextual()) {
+            keys.set(PEFT_KEY, PeftConfig.read(ToolConfig.besides(file, peft.asText())));
+        }
         return keysOf(keys);
     }
 
@@ -154,6 +158,9 @@ public final class WorkloadParser {
 
     /** Name of an accelerate config in a workload. */
     private static final String ACCELERATE_KEY = "accelerate_config";
+
+    /** Name of a PEFT LoRA config (adapter_config.json) in a workload. */
+    private static final String PEFT_KEY = "peft_config";
 
     /** The entries of a JSON object as text (lists joined by commas), under their own names. */
     public static Map<String, String> textEntries(JsonNode root) {
@@ -201,13 +208,19 @@ public final class WorkloadParser {
             }
             deepspeed = AccelerateConfig.merge(deepspeed, AccelerateConfig.keys(accelerate));
         }
+        JsonNode peft = keys.remove(PEFT_KEY);
+        if (peft != null && !peft.isObject()) {
+            throw new InvalidInputException(PEFT_KEY + ": give the PEFT config (adapter_config.json) as an object "
+                    + "(inline), or its path in a workload file or with --peft-config");
+        }
         keys.fields().forEachRemaining(e -> {
             if (e.getValue().isObject()) {
                 throw new InvalidInputException("workload: '" + e.getKey() + "' must be a single value or a list");
             }
         });
         Map<String, String> own = canonicalKeys(textEntries(keys));
-        return deepspeed.isEmpty() ? own : DeepSpeedConfig.merge(deepspeed, own);
+        Map<String, String> merged = deepspeed.isEmpty() ? own : DeepSpeedConfig.merge(deepspeed, own);
+        return peft == null ? merged : PeftConfig.merge(PeftConfig.keys(peft), merged);
     }
 
     /** Integer keys, and whether 0 is accepted for each (the same rules {@link #parse} applies). */
