@@ -123,7 +123,7 @@ public final class HfConfigParser {
 
     private static ModelSpec byFamily(Family family, ConfigFields c, String name, List<String> arch) {
         return switch (family) {
-            case LLAMA, MISTRAL -> llama(c, name, arch, family);
+            case LLAMA, MISTRAL, GRANITE -> llama(c, name, arch, family);
             case MIXTRAL -> mixtral(c, name, arch);
             case QWEN2 -> qwen2(c, name, arch);
             case QWEN2_MOE -> qwen2Moe(c, name, arch);
@@ -256,6 +256,7 @@ public final class HfConfigParser {
     // ---- one method per family -----------------------------------------------------------------------------------
 
     // LlamaConfig / MistralConfig: attention_bias, mlp_bias default false; Mistral's sliding_window defaults to 4096.
+    // GraniteConfig has the same modules; its multipliers scale activations without adding parameters.
     private static ModelSpec llama(ConfigFields c, String name, List<String> arch, Family family) {
         Core k = core(c, null);
         boolean attnBias = c.bool(false, "attention_bias");

@@ -13,6 +13,8 @@ import java.util.Optional;
 public enum Family {
     LLAMA("llama", "LlamaForCausalLM"),
     MISTRAL("mistral", "MistralForCausalLM"),
+    /** IBM Granite 3.x: the Llama layout with scalar multipliers (embedding, attention, residual, logits). */
+    GRANITE("granite", "GraniteForCausalLM"),
     MIXTRAL("mixtral", "MixtralForCausalLM"),
     QWEN2("qwen2", "Qwen2ForCausalLM"),
     QWEN2_MOE("qwen2_moe", "Qwen2MoeForCausalLM"),
