@@ -80,12 +80,31 @@ public final class Changes {
             boolean fusedLoss = job.containsKey("loss_impl") && org.gpuplan.workload.Choice.parse(
                     org.gpuplan.workload.LossImpl.class, "loss_impl", job.get("loss_impl"))
                     == org.gpuplan.workload.LossImpl.FUSED_LINEAR;
-            if (!fusedLoss && !"megatron".equals(job.get("framework"))) {
+            String framework = job.getOrDefault("framework", "hf");
+            boolean liger = "true".equalsIgnoreCase(job.getOrDefault("use_liger_kernel", "false"));
+            if (!fusedLoss && !"megatron".equals(framework)) {
                 // the logits and their fp32 copies are the largest tensors of a step for 128k–256k vocabularies
                 o.add(new String[] {"fused linear cross-entropy (Liger kernel: HF use_liger_kernel=True; torchtune "
                     + "LinearCrossEntropyLoss)", "loss_impl", "fused-linear"});
             }
+            if (!liger && spec.mlp() != null && List.of("hf", "transformers", "peft", "trl").contains(framework)
+                    && !job.containsKey("loss_impl")) {
+                // Liger also fuses the RMSNorms and the gated MLP of Llama-style blocks
+                o.add(new String[] {"Liger kernels (use_liger_kernel: fused RMSNorm, SwiGLU and linear "
+                    + "cross-entropy)", "use_liger_kernel", "true"});
+            }
             String method = job.getOrDefault("method", "full");
+            boolean dora = "true".equalsIgnoreCase(job.getOrDefault("use_dora", "false")) || method.equals("dora")
+                    || method.equals("qdora");
+            if (dora) {
+                // DoRA keeps two output-wide tensors per adapted Linear and a weight-norm transient
+                o.add(new String[] {"plain LoRA instead of DoRA (use_dora false)", "use_dora", "false", "method",
+                    method.equals("qdora") || method.equals("qlora") ? "qlora" : "lora"});
+            }
+            if (job.containsKey("modules_to_save") && !job.get("modules_to_save").isBlank()) {
+                o.add(new String[] {"adapters only (no modules_to_save copies of the embedding / LM head)",
+                    "modules_to_save", ""});
+            }
             if (method.equals("full")) {
                 o.add(new String[] {"LoRA instead of full fine-tuning", "method", "lora"});
             }

@@ -217,6 +217,30 @@ public class PlannerTest {
     }
 
     @Test
+    void doraLigerAndSavedModulesAreOfferedAsChanges() {
+        // a DoRA job with a trainable LM head: plain LoRA drops DoRA's two output-wide tensors per adapted Linear,
+        // "adapters only" the head's copy, gradient and states, Liger the norms' fp32 copies and the logits
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "dora",
+                "modules_to_save", "lm_head", "batch_size", "4", "seq_len", "4096");
+        var gpu = GpuCatalog.builtIn().require("RTX-4090");
+        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, gpu);
+        long base = Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true).estimate(job, gpu)
+                .orElseThrow());
+        Changes.Change lora = changes.stream().filter(c -> "false".equals(c.keys().get("use_dora"))
+                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        assertThat(lora.keys()).containsEntry("method", "lora");
+        // q_proj and v_proj (PEFT's default targets): 6 B × (4,096 + 1,024) per token and layer, 16,384 tokens
+        assertThat(base - Changes.required(lora.estimate())).isGreaterThanOrEqualTo(6L * (4096 + 1024) * 32 * 16_384);
+        Changes.Change adaptersOnly = changes.stream().filter(c -> "".equals(c.keys().get("modules_to_save")))
+                .findFirst().orElseThrow();
+        assertThat(base - Changes.required(adaptersOnly.estimate())).isPositive();
+        Changes.Change liger = changes.stream().filter(c -> "true".equals(c.keys().get("use_liger_kernel"))
+                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        assertThat(Changes.required(liger.estimate())).isLessThan(base);
+        assertThat(liger.slowdown()).isLessThan(1.0); // fused kernels move fewer bytes
+    }
+
+    @Test
     void selectiveCheckpointingIsOfferedOnlyWhereTheFrameworkHasIt() {
         var gpu = GpuCatalog.builtIn().require("RTX-4090");
         Map<String, String> hf = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
