@@ -89,6 +89,9 @@ final class WorkloadOptions {
     @Option(names = {"--use-liger-kernel", "--liger"}, arity = "0..1", fallbackValue = "true", description = "Liger "
             + "kernels (transformers/TRL use_liger_kernel): fused RMSNorm, SwiGLU, RoPE and linear cross-entropy")
     String useLigerKernel;
+    @Option(names = "--mxfp4-backend", description = "vLLM's MXFP4 MoE kernel (gpt-oss): auto (Marlin before "
+            + "Hopper, triton on Hopper, FlashInfer on Blackwell), marlin (VLLM_MXFP4_USE_MARLIN=1), triton, flashinfer")
+    String mxfp4Backend;
     @Option(names = "--use-dora", arity = "0..1", fallbackValue = "true", description = "DoRA (PEFT use_dora): a "
             + "magnitude vector per adapted Linear; also --method dora / qdora") String useDora;
     @Option(names = {"--modules-to-save", "--lora-modules-to-save"}, description = "PEFT modules_to_save: "
@@ -204,6 +207,7 @@ final class WorkloadOptions {
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
         flags.put("use_dora", useDora);
+        flags.put("mxfp4_backend", mxfp4Backend);
         flags.put("use_liger_kernel", useLigerKernel);
         flags.put("lora_dropout", loraDropout);
         flags.put("modules_to_save", modulesToSave);

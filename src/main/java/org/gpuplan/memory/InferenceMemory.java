@@ -34,6 +34,22 @@ public final class InferenceMemory {
     private InferenceMemory() {
     }
 
+    /**
+     * The weights with vLLM's padding of MXFP4 experts ({@link WeightMemory#vllmMxfp4ExpertPadding}) on the
+     * share {@code expertShare} of the routed experts this rank holds.
+     */
+    static Term withMarlinPadding(Term weights, ModelSpec m, Workload w, Optional<Gpu> gpu, double expertShare) {
+        double factor = WeightMemory.vllmMxfp4ExpertPadding(m, w, gpu);
+        if (factor <= 1) {
+            return weights;
+        }
+        long extra = (long) Math.ceil(WeightMemory.mxfp4ExpertBytes(m) * expertShare * (factor - 1));
+        return new Term(weights.key(), weights.label(), weights.value() + extra, () -> weights.formula()
+                + String.format(Locale.ROOT, "; + %s: vLLM's %s MXFP4 MoE kernel pads each expert's intermediate "
+                + "size per partition and hidden size to its alignment (× %.4f on the expert bytes)", Bytes.mib(extra),
+                w.mxfp4Backend().resolve(gpu.orElseThrow().computeMajor()).key(), factor));
+    }
+
     /** The engine's max_num_seqs: as given, else vLLM's usage-context default (1024 on ≥70 GiB non-A100, else 256). */
     public static int maxNumSeqs(Workload w, Gpu g) {
         boolean big = g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
@@ -41,7 +57,7 @@ public final class InferenceMemory {
     }
 
     public static MemoryEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
-        Term weights = WeightMemory.weights(m, p, w);
+        Term weights = withMarlinPadding(WeightMemory.weights(m, p, w), m, w, gpu, 1.0);
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);
         long context = w.seqLen();

@@ -91,6 +91,10 @@ public final class ShardedInference {
             heldParams += attention - attention / par.tp();
         }
         long held = (long) (allWeights.value() * (heldParams / p.totalCount()));
+        // vLLM's Marlin padding of this rank's MXFP4 experts (pre-Hopper GPUs)
+        Term padded = InferenceMemory.withMarlinPadding(new Term("weights", "weights", held, ""), m, w,
+                Optional.of(g), heldParams / p.totalCount());
+        held = padded.value();
         // --cpu-offload-gb: that much of each rank's weights in pinned host memory
         long offloaded = InferenceMemory.offloadedBytes(held, w);
         long weights = held - offloaded;
@@ -118,8 +122,8 @@ public final class ShardedInference {
         long nonTorch = InferenceMemory.budgetedNonTorch(w) + ShardedTraining.nccl(par);
         List<Term> terms = new ArrayList<>();
         terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
-                + "%.2f %% (TP %d, PP stage %d: %d layers)", allWeights.formula(), 100 * sp.params() / p.totalCount(),
-                par.tp(), stage, (int) sp.layers())));
+                + "%.2f %% (TP %d, PP stage %d: %d layers)%s", allWeights.formula(), 100 * sp.params() / p.totalCount(),
+                par.tp(), stage, (int) sp.layers(), padded.formula())));
         terms.add(new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
                 "batch %d × context %d × %d attention layers "
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,

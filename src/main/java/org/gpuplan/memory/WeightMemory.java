@@ -2,6 +2,7 @@ package org.gpuplan.memory;
 
 import java.util.List;
 import java.util.Optional;
+import org.gpuplan.hardware.Gpu;
 import org.gpuplan.model.GgmlType;
 import org.gpuplan.model.Layer;
 import org.gpuplan.model.ModelSpec;
@@ -26,6 +27,39 @@ public final class WeightMemory {
     static final double GPTQ4_BYTES = 0.5 + 2.0 / 128 + 0.5 / 128;
 
     private WeightMemory() {
+    }
+
+    /**
+     * vLLM pads MXFP4 expert matrices to the alignment of the MoE kernel it runs them with (vllm
+     * model_executor/layers/quantization/mxfp4.py, create_weights): Marlin, the weight-only path of GPUs without native
+     * FP4 (before Hopper, or VLLM_MXFP4_USE_MARLIN), pads the intermediate size per partition to 128 and the hidden
+     * size to 256 (gpt-oss: 2,880 × 2,880 → 2,944 × 3,072, 9 % more expert bytes); FlashInfer (Blackwell) both to
+     * 256; triton_kernels (Hopper) the intermediate size to 64. The factor by which routed-expert bytes grow.
+     */
+    public static double vllmMxfp4ExpertPadding(ModelSpec m, Workload w, Optional<Gpu> gpu) {
+        if (w.framework() != Framework.VLLM || w.quant() != QuantFormat.MXFP4 || m.moe() == null || gpu.isEmpty()
+                || !"NVIDIA".equalsIgnoreCase(gpu.get().vendor())) {
+            return 1;
+        }
+        org.gpuplan.workload.Mxfp4Backend backend = w.mxfp4Backend().resolve(gpu.get().computeMajor());
+        org.gpuplan.workload.Parallelism par = w.parallelism();
+        // expert parallelism keeps whole experts on a rank; tensor parallelism splits each expert's intermediate size
+        long inter = m.moe().expertIntermediateSize();
+        long perPartition = par.ep() > 1 ? inter : (inter + par.tp() - 1) / par.tp();
+        long h = m.hiddenSize();
+        return (double) roundUp(perPartition, backend.intermediateMultiple()) * roundUp(h, backend.hiddenMultiple())
+                / ((double) perPartition * h);
+    }
+
+    private static long roundUp(long x, long multiple) {
+        return (x + multiple - 1) / multiple * multiple;
+    }
+
+    /** Bytes of the routed experts in MXFP4 (4.25 bits per weight), 0 for other formats. */
+    public static long mxfp4ExpertBytes(ModelSpec m) {
+        long experts = LinearModules.of(m).stream().filter(LinearModule::expert).mapToLong(LinearModule::parameters)
+                .sum();
+        return Bytes.ceil(experts * GgmlType.MXFP4.bitsPerWeight() / 8);
     }
 
     /** The weights term: quantized Linear part plus everything left in its storage dtype. */

@@ -187,6 +187,9 @@ public final class EstimateReport {
                     .put("kv_layout", w.kvLayout().key());
             if (w.framework() == org.gpuplan.workload.Framework.VLLM) {
                 o.put("sampler", w.sampler().key());
+                if (w.mxfp4Backend() != org.gpuplan.workload.Mxfp4Backend.AUTO) {
+                    o.put("mxfp4_backend", w.mxfp4Backend().key());
+                }
             }
             if (w.stateCache().dtype() != org.gpuplan.workload.StateDtype.AUTO) {
                 o.put("mamba_ssm_dtype", w.stateCache().dtype().key());

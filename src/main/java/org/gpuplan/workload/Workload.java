@@ -20,6 +20,7 @@ import org.gpuplan.model.InvalidInputException;
  * @param maxNumSeqs           engine concurrent-sequence cap (0 = the engine's default)
  * @param kvLayout             the KV cache layout of an MLA model (latent, or per-head K and V without MLA support)
  * @param sampler              vLLM's top-k/top-p sampler (its profile run's largest tensor)
+ * @param mxfp4Backend         vLLM's MXFP4 MoE kernel, which decides how the experts are padded
  * @param architecture         overrides the config's {@code architectures} class (e.g. an encoder's task head:
  *                             BertForSequenceClassification)
  * @param cudaContextBytes     overrides the CUDA context estimate (older CUDA without lazy module loading takes
@@ -39,7 +40,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
                        boolean useDora, double loraDropout, List<String> modulesToSave, QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
                        double gpuMemoryUtilization,
-                       int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Optional<String> architecture,
+                       int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Mxfp4Backend mxfp4Backend,
+                       Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
                        PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers) {
 
@@ -86,6 +88,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 && optimizer != OptimizerKind.SGD_MOMENTUM) {
             throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
                     + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
+        }
+        if (mxfp4Backend != Mxfp4Backend.AUTO && (framework != Framework.VLLM || task != Task.INFER)) {
+            throw new InvalidInputException("mxfp4_backend: vLLM's MXFP4 MoE kernel choice applies to --framework vllm "
+                    + "--task infer");
         }
         if (perf.liger() && task != Task.TRAIN) {
             throw new InvalidInputException("use_liger_kernel: Liger's kernels patch training (transformers/TRL "
@@ -158,7 +164,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
-                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
+                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
@@ -168,14 +174,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
+                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
-                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, architecture,
+                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
@@ -188,7 +194,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
-                maxNumSeqs, sampler, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
+                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
     }
 
     public boolean training() {

@@ -25,7 +25,7 @@ public final class WorkloadParser {
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "modules_to_save", "quant", "double_quant",
-            "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler",
+            "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel");
@@ -371,6 +371,7 @@ public final class WorkloadParser {
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
                 choice(v, "kv_layout", KvLayout.class, KvLayout.AUTO), number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
                 positive(v, "max_num_seqs", 0, true), choice(v, "sampler", Sampler.class, Sampler.FLASHINFER),
+                choice(v, "mxfp4_backend", Mxfp4Backend.class, Mxfp4Backend.AUTO),
                 Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),

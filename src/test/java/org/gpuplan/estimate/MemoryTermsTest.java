@@ -134,6 +134,26 @@ class MemoryTermsTest {
                 "modules_to_save", "embed_tokens")).hasMessageStartingWith("modules_to_save: PEFT trains");
     }
 
+    @Test
+    void vllmPadsMxfp4ExpertsToItsMoeKernelsAlignment() {
+        // gpt-oss-20b: 24 layers × 32 experts × 3 × 2,880 × 2,880 weights in MXFP4 (4.25 bits). Marlin (A100, no native
+        // FP4) pads the intermediate size to 2,944 (128) and the hidden size to 3,072 (256); FlashInfer (B200) both to
+        // 3,072; triton_kernels (H100) keeps 2,880 (a multiple of 64)
+        long experts = (long) Math.ceil(24L * 32 * 3 * 2880 * 2880 * 4.25 / 8);
+        String[] common = {"task", "infer", "framework", "vllm", "seq_len", "4096", "quant", "mxfp4"};
+        long plain = estimate("openai/gpt-oss-20b", "H100-SXM-80GB", common).memory().bytes("weights");
+        long marlin = estimate("openai/gpt-oss-20b", "A100-SXM-80GB", common).memory().bytes("weights");
+        assertThat((double) (marlin - plain)).isCloseTo(experts * (2944.0 * 3072 / (2880.0 * 2880) - 1), within(2.0));
+        long flashinfer = estimate("openai/gpt-oss-20b", "B200-SXM-180GB", common).memory().bytes("weights");
+        assertThat((double) (flashinfer - plain)).isCloseTo(experts * (3072.0 * 3072 / (2880.0 * 2880) - 1),
+                within(2.0));
+        // the backend can be named (VLLM_MXFP4_USE_MARLIN=1 on an H100, as vLLM 0.10.1 logged it)
+        assertThat(estimate("openai/gpt-oss-20b", "H100-SXM-80GB", concat(common, "mxfp4_backend", "marlin"))
+                .memory().bytes("weights")).isEqualTo(marlin);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "mxfp4_backend",
+                "marlin")).hasMessageStartingWith("mxfp4_backend: vLLM's MXFP4 MoE kernel choice applies");
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
