@@ -124,6 +124,7 @@ public final class HfConfigParser {
     private static ModelSpec byFamily(Family family, ConfigFields c, String name, List<String> arch) {
         return switch (family) {
             case LLAMA, MISTRAL, GRANITE -> llama(c, name, arch, family);
+            case OLMO2 -> olmo2(c, name, arch);
             case MIXTRAL -> mixtral(c, name, arch);
             case QWEN2 -> qwen2(c, name, arch);
             case QWEN2_MOE -> qwen2Moe(c, name, arch);
@@ -264,6 +265,19 @@ public final class HfConfigParser {
         Pattern p = pattern(c, k.layers(), window, i -> true, i -> false);
         return decoder(name, family, arch, k, standard(k, attnBias, attnBias, false, false, false),
                 gated(c, act(c, "silu"), c.bool(false, "mlp_bias")), null, preNorm(2), p,
+                c.bool(false, "tie_word_embeddings"));
+    }
+
+    // Olmo2Config: the Llama modules with post_attention_layernorm and post_feedforward_layernorm applied to each
+    // block's output (two h-wide norms per layer, as Llama's two pre-norms) and q_norm / k_norm RMSNorms over the whole
+    // q (a·d) and k (kv·d) projections; attention_bias default false.
+    private static ModelSpec olmo2(ConfigFields c, String name, List<String> arch) {
+        Core k = core(c, null);
+        boolean bias = c.bool(false, "attention_bias");
+        Pattern p = pattern(c, k.layers(), 0, i -> true, i -> false);
+        Attention.Standard attention = new Attention.Standard(k.heads(), k.kvHeads(), k.headDim(), bias, bias, true,
+                false, false, false, true);
+        return decoder(name, Family.OLMO2, arch, k, attention, gated(c, act(c, "silu"), false), null, preNorm(2), p,
                 c.bool(false, "tie_word_embeddings"));
     }
 

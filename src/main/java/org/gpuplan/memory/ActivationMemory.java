@@ -209,7 +209,10 @@ public final class ActivationMemory {
             long extraNorms = (m.norms().perLayer() - 2L) * Bytes.ceil((4.0 * h + 4 + (full ? r * h : 0)) * n);
             long qk = 0;
             if (att instanceof Attention.Standard st && st.qkNorm()) {
-                qk = Bytes.ceil((4.0 * (a + g) * d + 4.0 * (a + g) + (full ? c * (a + g) * (double) d : 0)) * n);
+                // fp32 upcasts of q and k plus one rstd per normalized row: per head, or per token when the norm
+                // spans the whole projection (OLMo 2)
+                double rstd = st.qkNormFull() ? 8.0 : 4.0 * (a + g);
+                qk = Bytes.ceil((4.0 * (a + g) * d + rstd + (full ? c * (a + g) * (double) d : 0)) * n);
             }
             long gate = 0;
             if (att instanceof Attention.Standard st && st.outputGate()) {

@@ -20,13 +20,19 @@ public sealed interface Attention permits Attention.Standard, Attention.Latent {
      * @param sinks      one learned attention-sink logit per head (gpt-oss)
      * @param outputGate the query projection also produces a sigmoid gate on the attention output, doubling it
      *                   (Qwen3-Next, Qwen3.5 attn_output_gate)
+     * @param qkNormFull the q/k norms span the whole projections (a·d and kv·d weights, OLMo 2) instead of one head
      */
     record Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias, boolean qkNorm,
-                    boolean fusedQkv, boolean sinks, boolean outputGate) implements Attention {
+                    boolean fusedQkv, boolean sinks, boolean outputGate, boolean qkNormFull) implements Attention {
+
+        public Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias,
+                        boolean qkNorm, boolean fusedQkv, boolean sinks, boolean outputGate) {
+            this(numHeads, numKvHeads, headDim, qkvBias, outputBias, qkNorm, fusedQkv, sinks, outputGate, false);
+        }
 
         public Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias,
                         boolean qkNorm, boolean fusedQkv, boolean sinks) {
-            this(numHeads, numKvHeads, headDim, qkvBias, outputBias, qkNorm, fusedQkv, sinks, false);
+            this(numHeads, numKvHeads, headDim, qkvBias, outputBias, qkNorm, fusedQkv, sinks, false, false);
         }
 
         public Standard {
@@ -37,6 +43,11 @@ public sealed interface Attention permits Attention.Standard, Attention.Latent {
                 throw new InvalidInputException("num_attention_heads (" + numHeads
                         + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
             }
+        }
+
+        /** Weights of the q and k norms: one head_dim vector each, or the full projection widths (OLMo 2). */
+        public long qkNormParameters() {
+            return !qkNorm ? 0 : qkNormFull ? (long) (numHeads + numKvHeads) * headDim : 2L * headDim;
         }
 
         @Override

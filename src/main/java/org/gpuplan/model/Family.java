@@ -15,6 +15,8 @@ public enum Family {
     MISTRAL("mistral", "MistralForCausalLM"),
     /** IBM Granite 3.x: the Llama layout with scalar multipliers (embedding, attention, residual, logits). */
     GRANITE("granite", "GraniteForCausalLM"),
+    /** AI2's OLMo 2: Llama modules, norms after attention and MLP (not before), q/k norms over whole projections. */
+    OLMO2("olmo2", "Olmo2ForCausalLM"),
     MIXTRAL("mixtral", "MixtralForCausalLM"),
     QWEN2("qwen2", "Qwen2ForCausalLM"),
     QWEN2_MOE("qwen2_moe", "Qwen2MoeForCausalLM"),

@@ -111,9 +111,7 @@ public final class ParameterCounter {
         if (s.outputBias()) {
             value += h;
         }
-        if (s.qkNorm()) {
-            value += 2L * s.headDim();
-        }
+        value += s.qkNormParameters();
         if (s.sinks()) {
             value += s.numHeads();
         }
@@ -164,7 +162,7 @@ public final class ParameterCounter {
                     f += " + output bias h";
                 }
                 if (s.qkNorm()) {
-                    f += " + q/k RMSNorm 2·d";
+                    f += s.qkNormFull() ? " + q/k RMSNorm over the whole projections (a + kv)·d" : " + q/k RMSNorm 2·d";
                 }
                 if (s.sinks()) {
                     f += " + attention sinks a";

@@ -135,6 +135,9 @@ public final class InspectReport {
             at.put("head_dim", st.headDim());
             at.put("qkv_bias", st.qkvBias());
             at.put("qk_norm", st.qkNorm());
+            if (st.qkNormFull()) {
+                at.put("qk_norm_full_width", true);
+            }
             at.put("output_gate", st.outputGate());
         } else if (s.attention() instanceof Attention.Latent l) {
             at.put("q_lora_rank", l.qLoraRank());
@@ -292,7 +295,8 @@ public final class InspectReport {
         if (s.attention() instanceof Attention.Standard st) {
             kv(out, "attention", st.variant() + ": " + st.numHeads() + " query heads, " + st.numKvHeads()
                     + " KV heads, head_dim " + st.headDim() + (st.qkvBias() ? ", q/k/v bias" : "")
-                    + (st.qkNorm() ? ", q/k norm" : "") + (st.sinks() ? ", attention sinks" : "")
+                    + (st.qkNorm() ? st.qkNormFull() ? ", q/k norm over the whole projections" : ", q/k norm" : "")
+                    + (st.sinks() ? ", attention sinks" : "")
                     + (st.outputGate() ? ", gated output" : "")
                     + (s.linearLayerCount() > 0 ? " in " + s.attentionLayerCount() + " layers" : ""));
             if (s.linearAttention() != null) {
