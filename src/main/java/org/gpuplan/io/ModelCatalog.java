@@ -61,7 +61,9 @@ public final class ModelCatalog {
      * The catalog model that differs from {@code ref} only by the words that name a variant trained from the same
      * architecture (Instruct, Chat, it, Base, pt: meta-llama/Llama-3.1-8B-Instruct → meta-llama/Llama-3.1-8B,
      * mistralai/Mistral-7B-Instruct-v0.3 → mistralai/Mistral-7B-v0.3, google/gemma-2-9b-it → google/gemma-2-9b,
-     * meta-llama/Llama-2-7b-chat-hf → meta-llama/Llama-2-7b-hf); empty when none or more than one architecture does.
+     * meta-llama/Llama-2-7b-chat-hf → meta-llama/Llama-2-7b-hf), a release date (Qwen3-30B-A3B-Instruct-2507 →
+     * Qwen3-30B-A3B) or the org of a re-upload (unsloth/Llama-3.2-3B-Instruct → meta-llama/Llama-3.2-3B); empty when
+     * none or more than one architecture does.
      */
     public Optional<CatalogEntry> sameArchitectureAs(String ref) {
         String unquantized = REPUBLISHED_SUFFIX.matcher(QUANT_SUFFIX.matcher(ref.trim().toLowerCase(Locale.ROOT))
@@ -87,11 +89,25 @@ public final class ModelCatalog {
         if (hits.stream().map(CatalogEntry::file).distinct().count() == 1) {
             return Optional.of(hits.get(0));
         }
+        if (hits.isEmpty() && withOrg && MIRRORS.contains(r.substring(0, r.indexOf('/')))) {
+            // the same weights re-uploaded by an org that mirrors models (unsloth/Llama-3.2-3B-Instruct); another
+            // org's model of the same name may be a different one, and is not assumed to be the same
+            String name = ref.trim().substring(ref.trim().indexOf('/') + 1);
+            Optional<CatalogEntry> byName = find(name).or(() -> sameArchitectureAs(name));
+            if (byName.isPresent()) {
+                return byName;
+            }
+        }
         // Llama 3.1's repositories were first named Meta-Llama-3.1-…, as GGUF re-publishers still name them
         String name = r.substring(r.indexOf('/') + 1);
         return hits.isEmpty() && name.startsWith("meta-llama-3.") ? sameArchitectureAs(name.substring(5))
                 : Optional.empty();
     }
+
+    /** Orgs that re-upload other orgs' models unchanged (ungated mirrors, quantized and GGUF re-publishers). */
+    private static final java.util.Set<String> MIRRORS = java.util.Set.of("unsloth", "nousresearch", "redhatai",
+            "neuralmagic", "thebloke", "bartowski", "lmstudio-community", "hugging-quants", "mlx-community",
+            "quantfactory", "maziyarpanahi", "second-state", "modelcloud", "casperhansen", "ggml-org");
 
     /** Repositories that re-publish a model's weights in another container (GGUF files for llama.cpp). */
     private static final java.util.regex.Pattern REPUBLISHED_SUFFIX = java.util.regex.Pattern.compile("-gguf$");
@@ -101,7 +117,8 @@ public final class ModelCatalog {
         String before;
         do {
             before = s;
-            s = s.replaceAll("-(instruct|chat|it|base|pt)(?=-|$)", "");
+            // release dates name updates of the same architecture (Qwen3-30B-A3B-Instruct-2507, DeepSeek-V3-0324)
+            s = s.replaceAll("-(instruct|chat|it|base|pt|\\d{4})(?=-|$)", "");
         } while (!s.equals(before));
         return s;
     }

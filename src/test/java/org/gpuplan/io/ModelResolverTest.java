@@ -231,8 +231,19 @@ class ModelResolverTest {
             assertThat(m.warnings()).anySatisfy(w -> assertThat(w).contains("not in the built-in catalog")
                     .contains(pair[1]));
         }
-        // another organization's model of the same name is not assumed to be the same
+        // another organization's model of the same name is not assumed to be the same, unless the org mirrors models
         assertThatThrownBy(() -> offline().resolve("someone/Llama-3.1-8B-Instruct"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("not found");
+        String[][] mirrors = {{"unsloth/Llama-3.2-3B-Instruct", "meta-llama/Llama-3.2-3B"},
+                {"unsloth/Qwen2.5-7B", "Qwen/Qwen2.5-7B"},
+                // release-dated updates of the same architecture
+                {"Qwen/Qwen3-30B-A3B-Instruct-2507", "Qwen/Qwen3-30B-A3B"},
+                {"deepseek-ai/DeepSeek-V3-0324", "deepseek-ai/DeepSeek-V3"}};
+        for (String[] pair : mirrors) {
+            assertThat(offline().resolve(pair[0]).warnings()).anySatisfy(w -> assertThat(w).contains(pair[1]));
+        }
+        // a dated release of another architecture stays unknown (Mistral Small 3.1 is multimodal, 3 was not)
+        assertThatThrownBy(() -> offline().resolve("mistralai/Mistral-Small-3.1-24B-Instruct-2503"))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("not found");
     }
     @Test
