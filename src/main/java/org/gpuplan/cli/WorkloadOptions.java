@@ -79,6 +79,9 @@ final class WorkloadOptions {
     @Option(names = "--load-in-4bit", arity = "0..1", fallbackValue = "true", hidden = true) String loadIn4bit;
     @Option(names = "--load-in-8bit", arity = "0..1", fallbackValue = "true", hidden = true) String loadIn8bit;
     @Option(names = "--optim", hidden = true) String optim;
+    // transformers' TrainingArguments --bf16 / --fp16: the 16-bit type of mixed precision
+    @Option(names = "--bf16", arity = "0..1", fallbackValue = "true", hidden = true) String bf16;
+    @Option(names = "--fp16", arity = "0..1", fallbackValue = "true", hidden = true) String fp16;
     @Option(names = "--lora-r", hidden = true) String loraR;
     @Option(names = {"--attention", "--attn-implementation"}, description = "eager | sdpa | flash") String attention;
     @Option(names = "--loss-impl", description = "Training loss: eager | compiled (default with --compile) | chunked "
@@ -214,6 +217,8 @@ final class WorkloadOptions {
         flags.put("quant", quant);
         flags.put("load_in_4bit", loadIn4bit);
         flags.put("load_in_8bit", loadIn8bit);
+        flags.put("bf16", bf16);
+        flags.put("fp16", fp16);
         flags.put("double_quant", doubleQuant);
         flags.put("kv_dtype", kvDtype);
         flags.put("kv_layout", kvLayout);

@@ -73,6 +73,8 @@ public final class WorkloadParser {
             Map.entry("gradient_checkpointing", "checkpointing"), Map.entry("recompute_granularity", "checkpointing"),
             Map.entry("attn_implementation", "attention"), Map.entry("optim", "optimizer"),
             Map.entry("lora_r", "lora_rank"), Map.entry("target_modules", "lora_targets"),
+            // TRL's SFTConfig (max_length since TRL 0.20) and generate's total length
+            Map.entry("max_length", "seq_len"),
             Map.entry("lora_modules_to_save", "modules_to_save"),
             Map.entry("torch_dtype", "precision"), Map.entry("dtype", "precision"),
             Map.entry("zero_stage", "zero"), Map.entry("liger_kernel", "use_liger_kernel"), Map.entry("liger", "use_liger_kernel"));
@@ -84,10 +86,20 @@ public final class WorkloadParser {
     public static Map<String, String> canonicalKeys(Map<String, String> raw) {
         Map<String, String> out = new LinkedHashMap<>();
         Map<String, String> givenAs = new java.util.HashMap<>();
+        String autocast = null; // transformers' bf16 / fp16 flags: mixed precision unless the weights' dtype is given
         for (Map.Entry<String, String> e : raw.entrySet()) {
             String k = e.getKey();
             String val = e.getValue();
             String key = k.trim().toLowerCase(Locale.ROOT).replace('-', '_');
+            if (key.equals("bf16") || key.equals("fp16")) {
+                if (val != null && flag(key, val)) {
+                    if (autocast != null && !autocast.equals(key)) {
+                        throw new InvalidInputException("bf16, fp16: both true; transformers accepts one");
+                    }
+                    autocast = key;
+                }
+                continue;
+            }
             String canonical = KEY_ALIASES.getOrDefault(key, key);
             String[] setting = SWITCHES.get(key);
             if (setting != null) { // a boolean that stands for a key's value (load_in_4bit: quant nf4)
@@ -105,6 +117,22 @@ public final class WorkloadParser {
             if (before == null || val != null) {
                 out.put(canonical, val);
                 givenAs.put(canonical, k);
+            }
+        }
+        if (autocast != null) {
+            // TrainingArguments(bf16=True) picks the 16-bit type; whether the weights are 16-bit too (torch_dtype) or
+            // fp32 masters keeps gpuplan's default for the method (full: mixed; LoRA/QLoRA: 16-bit base) unless given
+            String p = out.get("precision");
+            String base = p == null ? null : p.trim().toLowerCase(Locale.ROOT).replace("bfloat16", "bf16")
+                    .replace("float16", "fp16").replace("-mixed", "");
+            String method = out.getOrDefault("method", "full");
+            boolean full = method == null || method.trim().equalsIgnoreCase("full");
+            if (p == null) {
+                out.put("precision", full ? autocast + "-mixed" : autocast);
+            } else if (base.equals("fp32") || base.equals("float32")) {
+                out.put("precision", autocast + "-mixed");
+            } else if (!base.equals(autocast)) {
+                throw new InvalidInputException(autocast + ": true, but the precision given is " + p + "; give one");
             }
         }
         return out;

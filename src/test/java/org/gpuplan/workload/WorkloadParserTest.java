@@ -26,6 +26,25 @@ class WorkloadParserTest {
     }
 
     @Test
+    void trainingArgumentsBf16AndFp16FlagsPickTheHalfPrecisionType() {
+        // TrainingArguments(bf16=True / fp16=True): the 16-bit type; fp32 masters for full fine-tuning as by default,
+        // a 16-bit base for LoRA; a torch_dtype given beside it decides the weights
+        assertThat(WorkloadParser.parse(base("fp16", "true")).precision()).isEqualTo(Precision.FP16_MIXED);
+        assertThat(WorkloadParser.parse(base("bf16", "true", "method", "lora")).precision()).isEqualTo(Precision.BF16);
+        assertThat(WorkloadParser.parse(base("bf16", "true", "torch_dtype", "float32")).precision())
+                .isEqualTo(Precision.BF16_MIXED);
+        assertThat(WorkloadParser.parse(base("fp16", "true", "torch_dtype", "float16")).precision())
+                .isEqualTo(Precision.FP16);
+        assertThat(WorkloadParser.parse(base("bf16", "false")).precision()).isEqualTo(Precision.BF16_MIXED);
+        assertThatThrownBy(() -> WorkloadParser.parse(base("bf16", "true", "fp16", "true")))
+                .hasMessage("bf16, fp16: both true; transformers accepts one");
+        assertThatThrownBy(() -> WorkloadParser.parse(base("fp16", "true", "precision", "bf16")))
+                .hasMessageStartingWith("fp16: true, but the precision given is bf16");
+        // TRL's max_length is the sequence length
+        assertThat(WorkloadParser.parse(base("max_length", "1024")).seqLen()).isEqualTo(1024);
+    }
+
+    @Test
     void defaultsAreWhatEachMethodTypicallyUses() {
         Workload full = WorkloadParser.parse(base());
         assertThat(full.task()).isEqualTo(Task.TRAIN);
