@@ -95,6 +95,11 @@ final class WorkloadOptions {
     @Option(names = "--mxfp4-backend", description = "vLLM's MXFP4 MoE kernel (gpt-oss): auto (Marlin before "
             + "Hopper, triton on Hopper, FlashInfer on Blackwell), marlin (VLLM_MXFP4_USE_MARLIN=1), triton, flashinfer")
     String mxfp4Backend;
+    @Option(names = "--trainer", description = "sft (default) | dpo | orpo | cpo (TRL trainers: the preference "
+            + "ones run chosen + rejected sequences; dpo also a reference model)") String trainer;
+    @Option(names = "--precompute-ref-log-probs", arity = "0..1", fallbackValue = "true", description = "TRL "
+            + "DPOConfig: reference log-probabilities computed before training (no reference model in the step)")
+    String precomputeRefLogProbs;
     @Option(names = "--use-dora", arity = "0..1", fallbackValue = "true", description = "DoRA (PEFT use_dora): a "
             + "magnitude vector per adapted Linear; also --method dora / qdora") String useDora;
     @Option(names = {"--modules-to-save", "--lora-modules-to-save"}, description = "PEFT modules_to_save: "
@@ -210,6 +215,8 @@ final class WorkloadOptions {
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
         flags.put("use_dora", useDora);
+        flags.put("trainer", trainer);
+        flags.put("precompute_ref_log_probs", precomputeRefLogProbs);
         flags.put("mxfp4_backend", mxfp4Backend);
         flags.put("use_liger_kernel", useLigerKernel);
         flags.put("lora_dropout", loraDropout);

@@ -413,6 +413,7 @@ public final class ActivationMemory {
                     ? new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits / LOSS_CHUNKS))
                     : new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / LOSS_CHUNKS),
                     Bytes.ceil((8 + c) * logits / LOSS_CHUNKS));
+            case ROWWISE -> new Loss(Bytes.ceil(c * logits), Bytes.ceil(c * logits), Bytes.ceil(2.0 * c * logits));
             case FUSED_LINEAR -> {
                 long h = m.hiddenSize();
                 long chunk = Math.min(n, nextPowerOfTwo(ceilDiv(n, ceilDiv(v, h))));

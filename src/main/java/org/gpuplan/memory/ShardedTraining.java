@@ -112,7 +112,8 @@ public final class ShardedTraining {
         // storage dtype (bnb_4bit_quant_storage) instead of prepare_model_for_kbit_training's fp32 upcast: the
         // residual stream stays 16-bit, as with LoRA
         boolean qloraFsdp = w.method() == Method.QLORA && fsdp0;
-        Workload activationWorkload = qloraFsdp ? compute.withMethod(Method.LORA) : compute;
+        // (a preference objective's chosen and rejected sequences run as one batch of twice the micro-batch)
+        Workload activationWorkload = (qloraFsdp ? compute.withMethod(Method.LORA) : compute).sequences();
         return new Invariants(compute, baseWeights, optimizerPerParam, ActivationMemory.training(m,
                 activationWorkload), activationWorkload, full ? 0 : LoraAdapters.parameters(m, w),
                 Overheads.context(w), Overheads.cublasWorkspace(gpu), Overheads.cublasReserved(gpu));

@@ -26,6 +26,19 @@ public final class TrainingMemory {
         List<String> assumptions = new ArrayList<>();
         Term weights = WeightMemory.weights(m, p, w);
         long weightBytes = weights.value();
+        // a preference objective (TRL DPO/ORPO/CPO) runs each example's chosen and rejected sequences as one batch
+        Workload seqs = w.sequences();
+        boolean referenceForward = w.trainer().reference() && !w.precomputeRefLogProbs();
+        // DPO's reference model: a frozen copy for full fine-tuning (TRL create_reference_model deep-copies the policy
+        // in its dtype); LoRA/QLoRA use the base with the adapters disabled, so no copy
+        long referenceWeights = referenceForward && w.method() == Method.FULL ? weights.value() : 0;
+        if (referenceWeights > 0) {
+            Term policy = weights;
+            weightBytes += referenceWeights;
+            weights = new Term("weights", "weights", weightBytes, () -> policy.formula() + "; plus the DPO reference "
+                    + "model, a frozen copy in the same dtype (TRL create_reference_model): " + Bytes.gib(
+                    referenceWeights));
+        }
         long trainable;
         int gradBytes;
         // PEFT modules_to_save: trainable full copies of the embedding / LM head in the base's unquantized dtype
@@ -62,7 +75,7 @@ public final class TrainingMemory {
         Term optimizer = withSavedModules(optimizer(m, w, trainable, stateBytes), m, w, savedParams, savedBytes);
         boolean paged = w.optimizer().paged();
         terms.add(optimizer);
-        ActivationMemory.Saved saved = ActivationMemory.training(m, w);
+        ActivationMemory.Saved saved = ActivationMemory.training(m, seqs);
         terms.add(new Term("activations", "activations", saved.total(), () -> saved.formula() + String.format(Locale.ROOT,
                 "; + embeddings, final norm, LM-head input and the loss (%s): %s; "
                         + "shared RoPE tables and masks %s", ActivationMemory.lossDescription(w), Bytes.gib(saved.outside()),
@@ -117,7 +130,7 @@ public final class TrainingMemory {
         // the LM head's weight gradient appears once the loss's own transients are freed: the head's backward holds
         // only the c-byte logits gradient beside it (one chunk's with torchtune's chunked loss)
         long logitsGrad = Bytes.ceil((double) w.precision().computeBytes() * ActivationMemory.lossWidth(m)
-                * w.batchSize() * w.seqLen() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED
+                * seqs.batchSize() * w.seqLen() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED
                 ? ActivationMemory.LOSS_CHUNKS : 1));
         long headGradBytes = Math.max(0, lmHeadGrad - gAcc) + tiedHeadGrad;
         phases.add(new Phase("start of backward", w0 + o + gAcc + act + autocastCopies + dequant
@@ -126,6 +139,15 @@ public final class TrainingMemory {
         phases.add(new Phase("backward through the last layer", w0 + o + Math.max(gAcc, lmHeadGrad) + tiedHeadGrad
                 + act + autocastCopies + saved.backwardWorkingSet() + dequant, List.of("weights", "optimizer",
                 "activations", "temporary (gradients of the layer's largest activations)", headGrad)));
+        if (referenceForward) {
+            // TRL computes the reference log-probabilities after the policy's forward, whose saved tensors are still
+            // alive: the reference's c-byte logits over the chosen and rejected sequences are its largest tensor
+            long refLogits = Bytes.ceil((double) w.precision().computeBytes() * ActivationMemory.lossWidth(m)
+                    * seqs.batchSize() * w.seqLen());
+            phases.add(new Phase("reference forward (no grad)", w0 + o + gAcc + act + autocastCopies + dequant
+                    + refLogits, List.of("weights", "optimizer", "activations", "temporary (reference logits: "
+                    + Bytes.gib(refLogits) + ")")));
+        }
         if (doraNorm > 0) {
             // the last layer's forward: every layer's saved tensors but not yet the loss's
             phases.add(new Phase("forward (DoRA weight norm, last layer)", w0 + o + gAcc + act - saved.outside()
@@ -164,7 +186,15 @@ public final class TrainingMemory {
             assumptions.add("torch.optim.AdamW default (foreach) implementation: one state-sized temporary at the "
                     + "step; with adamw_torch_fused there is none");
         }
-        if (w.batchSize() > 1 && !w.attention().flashKernel()) {
+        if (w.trainer().paired()) {
+            assumptions.add("TRL " + w.trainer().key().toUpperCase(java.util.Locale.ROOT) + ": each of the "
+                    + w.batchSize() + " examples is a chosen and a rejected sequence of seq_len tokens, run as one batch "
+                    + "of " + seqs.batchSize() + (referenceForward ? "; the reference log-probabilities come from "
+                    + (w.method() == Method.FULL ? "a frozen copy of the model" : "the base with the adapters disabled")
+                    + " after the policy's forward" : w.trainer().reference() ? "; reference log-probabilities "
+                    + "precomputed" : ""));
+        }
+        if (seqs.batchSize() > 1 && !w.attention().flashKernel()) {
             assumptions.add("batch_size > 1 pads sequences: a 4-D attention mask is passed, so SDPA repeats K/V to "
                     + "all heads (no native GQA) and keeps the mask");
         }

@@ -256,6 +256,9 @@ public final class TrainingPerf {
             boolean epSpans = tp * ep > domain;
             epExposed = 4 * c.allToAll(a2a, ep, epSpans) * m.moeLayerCount() * stageShare;
         }
+        // DPO's reference model runs one more forward over the same sequences, without backward
+        double reference = w.trainer().reference() && !w.precomputeRefLogProbs() ? fwd : 0;
+        recompute += reference;
         double perMicro = fwd + bwd + recompute + tpExposed + cpExposed + epExposed;
         // pipeline: (pp−1)/v bubbles of a micro-batch's forward+backward; activations sent between stages
         double bubble = 0;
@@ -320,8 +323,9 @@ public final class TrainingPerf {
         double gpuStep = micro * perMicro + bubble + dpExposed + optimizer;
         // the host issues every kernel of the step; when kernels are small it, not the GPU, sets the pace
         double passKernels = ps.forwardKernels * stageShare;
-        double recomputeKernels = layout.checkpointing == Checkpointing.FULL ? passKernels
-                : layout.checkpointing == Checkpointing.SELECTIVE ? passKernels / 2 : 0;
+        double recomputeKernels = (layout.checkpointing == Checkpointing.FULL ? passKernels
+                : layout.checkpointing == Checkpointing.SELECTIVE ? passKernels / 2 : 0)
+                + (reference > 0 ? passKernels : 0);
         double stepKernels = micro * (passKernels * (1 + BACKWARD_KERNELS_PER_FORWARD) + recomputeKernels)
                 + ps.optimizerKernels;
         double hostPerKernel = w.perf().hostOverheadUs().isPresent() ? w.perf().hostOverheadUs().getAsDouble() * 1e-6
@@ -340,7 +344,9 @@ public final class TrainingPerf {
                 : layout.checkpointing != Checkpointing.SELECTIVE ? 0
                 : !opSac ? fwdAll.attentionFlops() * tp * cp
                 : fwdAll.gemmFlops() / 2 * tp * cp;
-        double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops) * micro * dp;
+        // (the reference model's forward is hardware work beside the policy's model FLOPs)
+        double hardwareFlopsStep = (modelFlopsPerSeqBatch + recomputeFlops + (reference > 0 ? fwdModelFlops : 0))
+                * micro * dp;
         int gpus = layout.gpus;
         double peak = g.peakTflops(mfuDtype(w)) * 1e12;
         double bytesStep = (fwdAll.bytes() * (1 + gemmBwdFactor + (recompute > 0 ? 1 : 0)) * stageShare) * micro
@@ -385,9 +391,10 @@ public final class TrainingPerf {
 
     static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g) {
         Parallelism par = w.parallelism();
-        Passes ps = passes(m, p, w, g, w.batchSize(), par.tp(), par.cp(), par.ep());
+        // a preference objective runs chosen and rejected sequences: twice the micro-batch's sequences
+        Passes ps = passes(m, p, w, g, w.sequences().batchSize(), par.tp(), par.cp(), par.ep());
         Step st = new Step();
-        step(m, w, g, ps, TrainingLayout.of(w), st);
+        step(m, w, g, ps, TrainingLayout.of(w.sequences()), st);
         List<Figure> figs = new ArrayList<>();
         boolean lora = w.method() != Method.FULL;
         TensorDtype dtype = ps.dtype;
@@ -416,13 +423,17 @@ public final class TrainingPerf {
                 + (lora ? ", LoRA adapters backward (see adapterPass)" : "")
                 + (eagerScores > 0 ? ", eager attention scores 2×" : "")));
         if (recompute > 0) {
+            boolean reference = w.trainer().reference() && !w.precomputeRefLogProbs();
             figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
-                    () -> w.checkpointing() == Checkpointing.FULL ? "full activation checkpointing re-runs the forward"
+                    () -> (reference ? "the reference model's forward over the chosen and rejected sequences (no "
+                            + "backward)" + (w.checkpointing() == Checkpointing.NONE ? "" : " + ") : "")
+                            + (w.checkpointing() == Checkpointing.NONE ? "" : w.checkpointing() == Checkpointing.FULL
+                            ? "full activation checkpointing re-runs the forward"
                             : !org.gpuplan.memory.ActivationMemory.opLevelSelective(m, w.framework(),
                             w.checkpointing()) ? "selective (Megatron's kind): the attention core and elementwise ops "
                             + "re-run"
                             : "selective (op-level, torchtitan): every other matmul and the elementwise ops re-run; "
-                            + "attention outputs saved"));
+                            + "attention outputs saved")));
         }
         java.util.function.Supplier<String> dpFormula;
         if (dp <= 1) {
@@ -530,6 +541,9 @@ public final class TrainingPerf {
             case EAGER, CHUNKED -> backward ? 22 : 14;
             // one fused reduction reads the logits; backward reads them again and writes the gradient
             case COMPILED -> backward ? 2.0 * c : c;
+            // a row-wise log-softmax reads the logits and writes the log-probabilities; backward reads them and writes
+            // the gradient
+            case ROWWISE -> backward ? 3.0 * c : 2.0 * c;
             // per chunk in forward: the logits written, the loss kernel's in-place pass, read by the two gradient
             // GEMMs; backward only scales the saved gradient
             case FUSED_LINEAR -> backward ? 0 : 5.0 * c;

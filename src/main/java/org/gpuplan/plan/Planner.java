@@ -48,6 +48,12 @@ public final class Planner {
 
     public static Result plan(PlanRequest req, GpuCatalog gpus, PriceCatalog prices, IntConsumer progress) {
         List<String> assumptions = java.util.Collections.synchronizedList(new ArrayList<>());
+        String trainer = req.fixed().get("trainer");
+        if (trainer != null && org.gpuplan.workload.Choice.parse(org.gpuplan.workload.Trainer.class, "trainer",
+                trainer) != org.gpuplan.workload.Trainer.SFT) {
+            throw new InvalidInputException("trainer: " + trainer + " is modelled by estimate and fit; plan searches "
+                    + "next-token training and serving (sft)");
+        }
         List<Gpu> types = gpuTypes(req, gpus, prices);
         if (types.isEmpty()) {
             throw new InvalidInputException("plan: no priced offer matches the constraints (only-gpus, providers, "

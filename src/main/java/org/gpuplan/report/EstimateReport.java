@@ -170,6 +170,12 @@ public final class EstimateReport {
             if (w.perf().liger()) {
                 o.put("use_liger_kernel", true);
             }
+            if (w.trainer() != org.gpuplan.workload.Trainer.SFT) {
+                o.put("trainer", w.trainer().key());
+                if (w.precomputeRefLogProbs()) {
+                    o.put("precompute_ref_log_probs", true);
+                }
+            }
             if (w.method().key().contains("lora")) {
                 o.put("lora_rank", w.loraRank()).put("lora_alpha", w.loraAlpha());
                 if (w.useDora()) {
@@ -244,7 +250,8 @@ public final class EstimateReport {
         Workload w = e.workload();
         MemoryEstimate m = e.memory();
         out.append(e.modelName()).append(": ").append(w.task().key()).append(w.training() ? " (" + w.method().key()
-                + (w.useDora() ? " + DoRA" : "") + ", " + w.optimizer().key() + ")" : "").append(", ").append(w.framework().key()).append(", ")
+                + (w.useDora() ? " + DoRA" : "") + (w.trainer() != org.gpuplan.workload.Trainer.SFT ? ", "
+                + w.trainer().key().toUpperCase(java.util.Locale.ROOT) : "") + ", " + w.optimizer().key() + ")" : "").append(", ").append(w.framework().key()).append(", ")
                 .append(w.precision().key()).append(w.quant().key().equals("none") ? "" : ", " + w.quant().key())
                 .append(", batch ").append(w.batchSize()).append(" × ").append(w.seqLen()).append(" tokens")
                 .append(e.gpu().map(g -> ", on " + g.name()).orElse("")).append('\n');

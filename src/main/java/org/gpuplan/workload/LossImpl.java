@@ -23,6 +23,12 @@ public enum LossImpl implements Choice {
      * Fused linear cross-entropy (Liger FLCE, torchtune LinearCrossEntropyLoss, Cut Cross-Entropy): the LM head and
      * the loss run chunk by chunk and the gradients are computed in forward; the full logits never exist.
      */
+    /**
+     * TRL's selective_log_softmax (DPO, ORPO, CPO): each row's log-softmax in the logits' dtype, gathered at the
+     * labels; the 16-bit log-softmax rows are kept for backward, no fp32 copy of the logits exists.
+     */
+    ROWWISE("rowwise", "row-wise log-softmax in the logits' dtype (TRL selective_log_softmax): the c-byte log-softmax "
+            + "kept (c·V per token) beside the c-byte logits in forward, two c-byte gradients at backward"),
     FUSED_LINEAR("fused-linear", "fused linear cross-entropy (Liger): no full logits; the input gradient (c·h per "
             + "token) and, for a trainable LM head, its weight gradient are kept from forward");
 

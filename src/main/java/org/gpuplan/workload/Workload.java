@@ -30,6 +30,10 @@ import org.gpuplan.model.InvalidInputException;
  * @param activationOffloading torchtune's enable_activation_offloading: saved activations move to pinned host memory
  *                             during forward and come back just before their layer's backward
  * @param lossImpl             how the training loss is computed (eager, compiled, chunked, fused linear)
+ * @param trainer              what the step optimizes, as TRL's trainers run it (sft, or a preference objective: dpo,
+ *                             orpo, cpo)
+ * @param precomputeRefLogProbs TRL's precompute_ref_log_probs: the reference log-probabilities are computed before
+ *                             training, so no reference model runs in the step
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  * @param stateCache           how a serving engine keeps linear-attention states (dtype, SGLang slots)
  */
@@ -37,7 +41,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
                        int seqLen, int promptLen, int outputLen, int gradAccum, Checkpointing checkpointing,
                        boolean activationOffloading,
-                       AttentionImpl attention, LossImpl lossImpl, int loraRank, double loraAlpha, List<String> loraTargets,
+                       AttentionImpl attention, LossImpl lossImpl, Trainer trainer, boolean precomputeRefLogProbs,
+                       int loraRank, double loraAlpha, List<String> loraTargets,
                        boolean useDora, double loraDropout, List<String> modulesToSave, QuantFormat quant, boolean doubleQuant, KvDtype kvDtype, KvLayout kvLayout,
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Mxfp4Backend mxfp4Backend,
@@ -88,6 +93,19 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 && optimizer != OptimizerKind.SGD_MOMENTUM) {
             throw new InvalidInputException("optimizer: Megatron-LM offers adam (AdamW with weight decay) and sgd, not "
                     + optimizer.key() + " (accepted with --framework megatron: adamw, adamw-fused, sgd, sgd-momentum)");
+        }
+        if (trainer != Trainer.SFT && (task != Task.TRAIN || framework != Framework.HF)) {
+            throw new InvalidInputException("trainer: " + trainer.key() + " is a TRL trainer; it applies to --task "
+                    + "train with --framework hf (transformers/TRL)");
+        }
+        if (precomputeRefLogProbs && !trainer.reference()) {
+            throw new InvalidInputException("precompute_ref_log_probs: applies to trainers with a reference model "
+                    + "(dpo)");
+        }
+        if (trainer.reference() && !precomputeRefLogProbs && method == Method.FULL && !parallelism.single()) {
+            throw new InvalidInputException("trainer: dpo with a separate reference model is modelled on one GPU; "
+                    + "across GPUs give precompute_ref_log_probs true (or train LoRA, whose reference is the base "
+                    + "with the adapters disabled)");
         }
         if (mxfp4Backend != Mxfp4Backend.AUTO && (framework != Framework.VLLM || task != Task.INFER)) {
             throw new InvalidInputException("mxfp4_backend: vLLM's MXFP4 MoE kernel choice applies to --framework vllm "
@@ -163,7 +181,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another precision (sharded frameworks compute in 16-bit parameters). */
     public Workload withPrecision(Precision p) {
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
@@ -171,7 +189,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
     public Workload withMethod(Method m) {
         return new Workload(model, task, m, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
-                seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets,
+                seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
@@ -180,7 +198,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
-                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
+                promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
                 cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
@@ -191,7 +209,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.ep, l.sequenceParallel, l.offloadOptimizer, l.offloadParams, l.globalBatchSize,
                 parallelism.attentionDp());
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
-                l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, loraRank,
+                l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
                 maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
@@ -199,6 +217,22 @@ public record Workload(String model, Task task, Method method, Framework framewo
 
     public boolean training() {
         return task == Task.TRAIN;
+    }
+
+    /**
+     * The sequences a step runs per micro-batch: a preference objective's chosen and rejected completions are
+     * concatenated into one batch of 2·batch_size (TRL's concatenated_forward).
+     */
+    public Workload sequences() {
+        if (!trainer.paired()) {
+            return this;
+        }
+        // the expanded batch is a plain next-token batch, so that expanding twice is impossible
+        return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward,
+                2 * batchSize, seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention,
+                lossImpl, Trainer.SFT, false, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave,
+                quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
     }
 
     /** Tokens per micro-batch, b·s. */

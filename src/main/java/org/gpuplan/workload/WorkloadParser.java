@@ -24,7 +24,7 @@ public final class WorkloadParser {
     /** Keys of the single-GPU estimator. */
     public static final List<String> KEYS = List.of("model", "task", "method", "framework", "gpu", "precision",
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
-            "checkpointing", "attention", "loss_impl", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "modules_to_save", "quant", "double_quant",
+            "checkpointing", "attention", "loss_impl", "trainer", "precompute_ref_log_probs", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "modules_to_save", "quant", "double_quant",
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
@@ -389,9 +389,13 @@ public final class WorkloadParser {
                 bool(v, "activation_offloading", false),
                 choice(v, "attention", AttentionImpl.class, AttentionImpl.SDPA),
                 // torch.compile compiles the loss with the model (HF forward) or on its own (torchtitan, 2025)
-                // Liger's patch replaces the loss with its fused linear cross-entropy
+                // Liger's patch replaces the loss with its fused linear cross-entropy; TRL's preference trainers take
+                // per-token log-probabilities with a row-wise log-softmax in the logits' dtype
                 choice(v, "loss_impl", LossImpl.class, bool(v, "use_liger_kernel", false) ? LossImpl.FUSED_LINEAR
-                        : bool(v, "compile", false) ? LossImpl.COMPILED : LossImpl.EAGER),
+                        : bool(v, "compile", false) ? LossImpl.COMPILED
+                        : choice(v, "trainer", Trainer.class, Trainer.SFT) != Trainer.SFT ? LossImpl.ROWWISE
+                        : LossImpl.EAGER),
+                choice(v, "trainer", Trainer.class, Trainer.SFT), bool(v, "precompute_ref_log_probs", false),
                 rank,
                 number(v, "lora_alpha", 2.0 * rank), targets, dora, probability(v, "lora_dropout"),
                 v.containsKey("modules_to_save") ? Arrays.stream(v.get("modules_to_save").split(",")).map(String::trim)

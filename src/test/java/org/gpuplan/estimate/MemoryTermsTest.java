@@ -154,6 +154,38 @@ class MemoryTermsTest {
                 "marlin")).hasMessageStartingWith("mxfp4_backend: vLLM's MXFP4 MoE kernel choice applies");
     }
 
+    @Test
+    void preferenceTrainersRunChosenAndRejectedSequencesAndDpoItsReference() {
+        // TRL's DPOTrainer concatenates each example's chosen and rejected completions: 2 examples are 4 sequences,
+        // whose log-probabilities come from a row-wise log-softmax in the logits' dtype
+        String[] lora = {"task", "train", "method", "lora", "batch_size", "2", "seq_len", "1024"};
+        Estimate dpo = estimate("meta-llama/Llama-3.2-3B", "H100-SXM-80GB", concat(lora, "trainer", "dpo"));
+        Estimate fourSequences = estimate("meta-llama/Llama-3.2-3B", "H100-SXM-80GB", "task", "train", "method",
+                "lora", "batch_size", "4", "seq_len", "1024", "loss_impl", "rowwise");
+        assertThat(dpo.memory().bytes("activations")).isEqualTo(fourSequences.memory().bytes("activations"));
+        // LoRA's reference is the base with the adapters disabled: no weights, but its forward's 16-bit logits over
+        // the 4 sequences while the policy's saved tensors are alive
+        assertThat(dpo.memory().bytes("weights")).isEqualTo(fourSequences.memory().bytes("weights"));
+        assertThat(dpo.memory().phases()).anySatisfy(p -> assertThat(p.name()).startsWith("reference forward"));
+        Estimate orpo = estimate("meta-llama/Llama-3.2-3B", "H100-SXM-80GB", concat(lora, "trainer", "orpo"));
+        assertThat(orpo.memory().phases()).noneSatisfy(p -> assertThat(p.name()).startsWith("reference forward"));
+        // full fine-tuning keeps a frozen copy of the model as the reference, unless its log-probabilities are
+        // precomputed
+        String[] full = {"task", "train", "batch_size", "1", "seq_len", "512", "trainer", "dpo"};
+        long sft = estimate("meta-llama/Llama-3.2-3B", "H100-SXM-80GB", "task", "train", "batch_size", "1")
+                .memory().bytes("weights");
+        assertThat(estimate("meta-llama/Llama-3.2-3B", "H100-SXM-80GB", full).memory().bytes("weights"))
+                .isEqualTo(2 * sft);
+        assertThat(estimate("meta-llama/Llama-3.2-3B", "H100-SXM-80GB", concat(full, "precompute_ref_log_probs",
+                "true")).memory().bytes("weights")).isEqualTo(sft);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "infer", "trainer", "dpo"))
+                .hasMessageStartingWith("trainer: dpo is a TRL trainer");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "trainer", "orpo",
+                "precompute_ref_log_probs", "true")).hasMessageStartingWith("precompute_ref_log_probs: applies to");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "trainer", "dpo", "gpus",
+                "2", "fsdp", "full_shard")).hasMessageStartingWith("trainer: dpo with a separate reference model");
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

@@ -132,6 +132,6 @@ class LossImplTest {
         assertThat(workload("compile", "true", "loss_impl", "eager").lossImpl()).isEqualTo(LossImpl.EAGER);
         assertThat(workload("loss_impl", "Liger").lossImpl()).isEqualTo(LossImpl.FUSED_LINEAR);
         assertThatThrownBy(() -> workload("loss_impl", "fused")).isInstanceOf(InvalidInputException.class)
-                .hasMessage("loss_impl: 'fused' is not accepted (accepted: eager, compiled, chunked, fused-linear)");
+                .hasMessage("loss_impl: 'fused' is not accepted (accepted: eager, compiled, chunked, rowwise, fused-linear)");
     }
 }
