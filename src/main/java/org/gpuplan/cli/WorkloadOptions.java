@@ -100,6 +100,10 @@ final class WorkloadOptions {
     @Option(names = "--precompute-ref-log-probs", arity = "0..1", fallbackValue = "true", description = "TRL "
             + "DPOConfig: reference log-probabilities computed before training (no reference model in the step)")
     String precomputeRefLogProbs;
+    @Option(names = "--enable-lora", arity = "0..1", fallbackValue = "true", description = "vLLM multi-LoRA "
+            + "serving: adapter slots pre-allocated in every LoRA-capable layer") String enableLora;
+    @Option(names = "--max-loras", description = "vLLM: adapters in one batch (default 1)") String maxLoras;
+    @Option(names = "--max-lora-rank", description = "vLLM: the largest adapter rank (default 16)") String maxLoraRank;
     @Option(names = "--use-dora", arity = "0..1", fallbackValue = "true", description = "DoRA (PEFT use_dora): a "
             + "magnitude vector per adapted Linear; also --method dora / qdora") String useDora;
     @Option(names = {"--modules-to-save", "--lora-modules-to-save"}, description = "PEFT modules_to_save: "
@@ -215,6 +219,9 @@ final class WorkloadOptions {
         flags.put("lora_alpha", loraAlpha);
         flags.put("lora_targets", loraTargets);
         flags.put("use_dora", useDora);
+        flags.put("enable_lora", enableLora);
+        flags.put("max_loras", maxLoras);
+        flags.put("max_lora_rank", maxLoraRank);
         flags.put("trainer", trainer);
         flags.put("precompute_ref_log_probs", precomputeRefLogProbs);
         flags.put("mxfp4_backend", mxfp4Backend);

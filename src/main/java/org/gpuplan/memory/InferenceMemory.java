@@ -57,7 +57,8 @@ public final class InferenceMemory {
     }
 
     public static MemoryEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
-        Term weights = withMarlinPadding(WeightMemory.weights(m, p, w), m, w, gpu, 1.0);
+        Term weights = LoraAdapters.withServingSlots(withMarlinPadding(WeightMemory.weights(m, p, w), m, w, gpu, 1.0),
+                m, w, 1);
         int c = w.precision().computeBytes();
         double kvElem = w.kvDtype().bytes(c);
         long context = w.seqLen();

@@ -74,6 +74,45 @@ public final class LoraAdapters {
                 + copies * lm.in() * lm.out())).max().orElse(0);
     }
 
+    /**
+     * vLLM's multi-LoRA slots on one tensor-parallel rank (vllm/lora/layers: lora_a_stacked (max_loras, 1, r, in) and
+     * lora_b_stacked (max_loras, 1, out, r) per LoRA-capable Linear and slice, in the model dtype): column-parallel
+     * projections (q, k, v, gate, up) keep A whole and split B's output over TP; row-parallel ones (o, down) split A's
+     * input and keep B whole. Routed experts and routers are left out. 0 when LoRA serving is off.
+     */
+    public static long servingSlotBytes(ModelSpec m, Workload w, int tp) {
+        org.gpuplan.workload.LoraSlots slots = w.loraSlots();
+        if (!slots.enabled()) {
+            return 0;
+        }
+        long r = slots.maxRank();
+        double perLora = 0;
+        for (LinearModule lm : LinearModules.nnLinear(m)) {
+            if (lm.expert() || lm.name().equals("gate") || lm.name().equals("router")) {
+                continue;
+            }
+            boolean rowParallel = lm.name().startsWith("o_proj") || lm.name().startsWith("down_proj")
+                    || lm.name().equals("out_proj") || lm.name().equals("dense") || lm.name().equals("c_proj");
+            double a = rowParallel ? (double) r * lm.in() / tp : (double) r * lm.in();
+            double b = rowParallel ? (double) lm.out() * r : (double) lm.out() * r / tp;
+            perLora += (a + b) * lm.count();
+        }
+        return (long) Math.ceil(perLora * slots.maxLoras() * w.precision().computeBytes());
+    }
+
+    /** The weights term with vLLM's LoRA slots on a rank of {@code tp}. */
+    public static Term withServingSlots(Term weights, ModelSpec m, Workload w, int tp) {
+        long slots = servingSlotBytes(m, w, tp);
+        if (slots == 0) {
+            return weights;
+        }
+        return new Term(weights.key(), weights.label(), weights.value() + slots, () -> weights.formula()
+                + String.format(Locale.ROOT, "; + vLLM LoRA slots %s: %d adapters × rank %d × (A r·in + B out·r) "
+                + "over the LoRA-capable Linear layers (q/k/v/o, gate/up/down; TP splits B of column-parallel and A of "
+                + "row-parallel ones), in the model dtype", Bytes.mib(slots), w.loraSlots().maxLoras(),
+                w.loraSlots().maxRank()));
+    }
+
     /** Names modules_to_save accepts for the token embedding and for the LM head (HF and other families' names). */
     private static final List<String> EMBEDDING_NAMES = List.of("embed_tokens", "wte", "word_embeddings",
             "tok_embeddings", "embed_in");

@@ -95,6 +95,10 @@ public final class ShardedInference {
         Term padded = InferenceMemory.withMarlinPadding(new Term("weights", "weights", held, ""), m, w,
                 Optional.of(g), heldParams / p.totalCount());
         held = padded.value();
+        // vLLM's LoRA slots of this rank's layers (--enable-lora)
+        long loraSlots = (long) Math.ceil(LoraAdapters.servingSlotBytes(m, w, par.tp()) * sp.layers()
+                / m.numLayers());
+        held += loraSlots;
         // --cpu-offload-gb: that much of each rank's weights in pinned host memory
         long offloaded = InferenceMemory.offloadedBytes(held, w);
         long weights = held - offloaded;
@@ -123,7 +127,9 @@ public final class ShardedInference {
         List<Term> terms = new ArrayList<>();
         terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
                 + "%.2f %% (TP %d, PP stage %d: %d layers)%s", allWeights.formula(), 100 * sp.params() / p.totalCount(),
-                par.tp(), stage, (int) sp.layers(), padded.formula())));
+                par.tp(), stage, (int) sp.layers(), padded.formula() + (loraSlots > 0 ? "; + vLLM LoRA slots "
+                + Bytes.mib(loraSlots) + " (" + w.loraSlots().maxLoras() + " adapters × rank " + w.loraSlots().maxRank()
+                + ", A of row-parallel and B of column-parallel layers split over TP)" : ""))));
         terms.add(new Term("kv_cache", "KV cache", kv, () -> String.format(Locale.ROOT,
                 "batch %d × context %d × %d attention layers "
                 + "× %d elements (KV heads per rank: max(1, kv/TP)%s) × %.4g B", w.batchSize(), context,

@@ -193,6 +193,10 @@ public final class EstimateReport {
                     .put("kv_layout", w.kvLayout().key());
             if (w.framework() == org.gpuplan.workload.Framework.VLLM) {
                 o.put("sampler", w.sampler().key());
+                if (w.loraSlots().enabled()) {
+                    o.put("enable_lora", true).put("max_loras", w.loraSlots().maxLoras())
+                            .put("max_lora_rank", w.loraSlots().maxRank());
+                }
                 if (w.mxfp4Backend() != org.gpuplan.workload.Mxfp4Backend.AUTO) {
                     o.put("mxfp4_backend", w.mxfp4Backend().key());
                 }

@@ -36,6 +36,7 @@ import org.gpuplan.model.InvalidInputException;
  *                             training, so no reference model runs in the step
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  * @param stateCache           how a serving engine keeps linear-attention states (dtype, SGLang slots)
+ * @param loraSlots            vLLM's multi-LoRA serving slots (--enable-lora, --max-loras, --max-lora-rank)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
@@ -48,7 +49,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Mxfp4Backend mxfp4Backend,
                        Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
-                       PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers) {
+                       PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers, LoraSlots loraSlots) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -106,6 +107,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("trainer: dpo with a separate reference model is modelled on one GPU; "
                     + "across GPUs give precompute_ref_log_probs true (or train LoRA, whose reference is the base "
                     + "with the adapters disabled)");
+        }
+        if (loraSlots.enabled() && (task != Task.INFER || framework != Framework.VLLM)) {
+            throw new InvalidInputException("enable_lora: vLLM's multi-LoRA serving applies to --task infer with "
+                    + "--framework vllm (training LoRA: --method lora)");
         }
         if (mxfp4Backend != Mxfp4Backend.AUTO && (framework != Framework.VLLM || task != Task.INFER)) {
             throw new InvalidInputException("mxfp4_backend: vLLM's MXFP4 MoE kernel choice applies to --framework vllm "
@@ -183,7 +188,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -192,7 +197,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
+                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -200,7 +205,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -212,7 +217,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
-                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers);
+                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots);
     }
 
     public boolean training() {
@@ -232,7 +237,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 2 * batchSize, seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention,
                 lossImpl, Trainer.SFT, false, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave,
                 quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
-                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers);
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
     }
 
     /** Tokens per micro-batch, b·s. */

@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -409,7 +409,16 @@ public final class WorkloadParser {
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
                         positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
-                gpuLayers(v));
+                gpuLayers(v), loraSlots(v));
+    }
+
+    /** vLLM --enable-lora with --max-loras (1) and --max-lora-rank (16); naming either enables it. */
+    private static LoraSlots loraSlots(Map<String, String> v) {
+        boolean on = bool(v, "enable_lora", v.containsKey("max_loras") || v.containsKey("max_lora_rank"));
+        if (!on) {
+            return LoraSlots.NONE;
+        }
+        return new LoraSlots(positive(v, "max_loras", 1, false), positive(v, "max_lora_rank", 16, false));
     }
 
     /** llama.cpp's -ngl (a count, or all: "all", -1 and counts above any model's layers) and op offload. */

@@ -186,6 +186,23 @@ class MemoryTermsTest {
                 "2", "fsdp", "full_shard")).hasMessageStartingWith("trainer: dpo with a separate reference model");
     }
 
+    @Test
+    void vllmLoraServingPreallocatesAdapterSlotsInEveryLoraCapableLayer() {
+        // Llama-3.1-8B, --enable-lora --max-loras 4 --max-lora-rank 64: per layer and adapter r × Σ(in + out) over
+        // q (4096+4096), k and v (4096+1024 each), o (4096+4096), gate and up (4096+14336 each), down (14336+4096)
+        // = 64 × 81,920; × 32 layers × 4 adapters × 2 B (bf16) = 1,342,177,280 B
+        String[] common = {"task", "infer", "framework", "vllm", "seq_len", "8192"};
+        long plain = estimate("meta-llama/Llama-3.1-8B", "L40S", common).memory().bytes("weights");
+        long lora = estimate("meta-llama/Llama-3.1-8B", "L40S", concat(common, "enable_lora", "true", "max_loras", "4",
+                "max_lora_rank", "64")).memory().bytes("weights");
+        assertThat(lora - plain).isEqualTo(64L * 81_920 * 32 * 4 * 2);
+        // naming a slot setting enables it; vLLM's defaults are one adapter of rank 16
+        assertThat(workload(concat(common, "max_lora_rank", "32")).loraSlots().maxLoras()).isEqualTo(1);
+        assertThat(workload(concat(common, "enable_lora", "true")).loraSlots().maxRank()).isEqualTo(16);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "enable_lora", "true"))
+                .hasMessageStartingWith("enable_lora: vLLM's multi-LoRA serving applies");
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
