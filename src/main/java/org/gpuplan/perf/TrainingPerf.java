@@ -496,8 +496,10 @@ public final class TrainingPerf {
                         : "", optimizerKernels(w, m))));
         int gpus = par.gpus();
         figs.add(1, new Figure("tokens_per_s", "tokens/s (all GPUs)", tokensPerS, "tokens/s", () -> String.format(
-                Locale.ROOT, "global batch %d × %d tokens × %d micro-batches × dp %d / step %.4g s",
-                w.batchSize(), w.seqLen(), micro, dp, step)));
+                Locale.ROOT, "global batch %d × %d tokens × %d micro-batches × dp %d / step %.4g s%s",
+                w.sequences().batchSize(), w.seqLen(), micro, dp, step, w.trainer().paired()
+                ? " (" + w.batchSize() + " chosen + rejected pairs per micro-batch: every sequence's tokens count)"
+                : "")));
         figs.add(2, new Figure("tokens_per_s_per_gpu", "tokens/s per GPU", tokensPerS / gpus, "tokens/s",
                 () -> "tokens/s ÷ " + gpus + " GPUs"));
         double modelFlopsStep = st.modelFlopsStep;
