@@ -100,6 +100,8 @@ final class WorkloadOptions {
     @Option(names = "--precompute-ref-log-probs", arity = "0..1", fallbackValue = "true", description = "TRL "
             + "DPOConfig: reference log-probabilities computed before training (no reference model in the step)")
     String precomputeRefLogProbs;
+    @Option(names = "--kv-cache-memory", description = "vLLM: the KV pool's bytes per GPU (e.g. 20GiB), instead of "
+            + "deriving it from --gpu-memory-utilization") String kvCacheMemory;
     @Option(names = "--enable-lora", arity = "0..1", fallbackValue = "true", description = "vLLM multi-LoRA "
             + "serving: adapter slots pre-allocated in every LoRA-capable layer") String enableLora;
     @Option(names = "--max-loras", description = "vLLM: adapters in one batch (default 1)") String maxLoras;
@@ -220,6 +222,7 @@ final class WorkloadOptions {
         flags.put("lora_targets", loraTargets);
         flags.put("use_dora", useDora);
         flags.put("enable_lora", enableLora);
+        flags.put("kv_cache_memory", kvCacheMemory);
         flags.put("max_loras", maxLoras);
         flags.put("max_lora_rank", maxLoraRank);
         flags.put("trainer", trainer);

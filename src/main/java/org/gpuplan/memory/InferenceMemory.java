@@ -123,6 +123,9 @@ public final class InferenceMemory {
      * free_gpu_memory_fraction of what is left after weights, activations and the context.
      */
     static long poolBudget(Workload w, long total, long weights, long activation, long nonTorch) {
+        if (w.kvCacheMemory() > 0) {
+            return w.kvCacheMemory(); // vLLM --kv-cache-memory: the pool is given, not derived
+        }
         double util = w.gpuMemoryUtilization();
         long pool = switch (w.framework()) {
             case SGLANG -> (long) ((total - nonTorch) * util) - weights;
@@ -134,6 +137,9 @@ public final class InferenceMemory {
 
     /** {@link #poolBudget}'s rule in words. */
     static String poolRule(Workload w) {
+        if (w.kvCacheMemory() > 0) {
+            return "kv_cache_memory (vLLM --kv-cache-memory) = " + w.kvCacheMemory() + " B, given";
+        }
         return switch (w.framework()) {
             case SGLANG -> "mem_fraction_static × (total − CUDA context and NCCL) − weights";
             case TENSORRT_LLM -> "free_gpu_memory_fraction × (total − weights − activation peak − CUDA context and "

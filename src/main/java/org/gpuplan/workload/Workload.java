@@ -37,6 +37,8 @@ import org.gpuplan.model.InvalidInputException;
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  * @param stateCache           how a serving engine keeps linear-attention states (dtype, SGLang slots)
  * @param loraSlots            vLLM's multi-LoRA serving slots (--enable-lora, --max-loras, --max-lora-rank)
+ * @param kvCacheMemory        vLLM's --kv-cache-memory: the KV pool's bytes per GPU, given instead of derived from
+ *                             gpu_memory_utilization (0: derived)
  */
 public record Workload(String model, Task task, Method method, Framework framework, Optional<String> gpu,
                        Precision precision, OptimizerKind optimizer, boolean optimizerInBackward, int batchSize,
@@ -49,7 +51,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Mxfp4Backend mxfp4Backend,
                        Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
-                       PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers, LoraSlots loraSlots) {
+                       PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers, LoraSlots loraSlots,
+                       long kvCacheMemory) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -107,6 +110,10 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("trainer: dpo with a separate reference model is modelled on one GPU; "
                     + "across GPUs give precompute_ref_log_probs true (or train LoRA, whose reference is the base "
                     + "with the adapters disabled)");
+        }
+        if (kvCacheMemory < 0 || kvCacheMemory > 0 && (task != Task.INFER || framework != Framework.VLLM)) {
+            throw new InvalidInputException("kv_cache_memory: vLLM's --kv-cache-memory (bytes of KV pool per GPU) "
+                    + "applies to --task infer with --framework vllm");
         }
         if (loraSlots.enabled() && (task != Task.INFER || framework != Framework.VLLM)) {
             throw new InvalidInputException("enable_lora: vLLM's multi-LoRA serving applies to --task infer with "
@@ -188,7 +195,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -197,7 +204,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
+                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -205,7 +212,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -217,7 +224,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
-                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots);
+                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
     }
 
     public boolean training() {
@@ -237,7 +244,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 2 * batchSize, seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention,
                 lossImpl, Trainer.SFT, false, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave,
                 quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
-                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots);
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
     }
 
     /** Tokens per micro-batch, b·s. */

@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -59,6 +59,7 @@ public final class WorkloadParser {
             // each engine's name for the fraction its pool budget starts from (SGLang, TensorRT-LLM's KvCacheConfig)
             Map.entry("mem_fraction_static", "gpu_memory_utilization"),
             Map.entry("free_gpu_memory_fraction", "gpu_memory_utilization"),
+            Map.entry("kv_cache_free_gpu_mem_fraction", "gpu_memory_utilization"),
             Map.entry("max_running_requests", "max_num_seqs"), Map.entry("mamba_ssm_cache_dtype", "mamba_ssm_dtype"),
             // llama.cpp's physical batch (-ub)
             Map.entry("ubatch_size", "max_num_batched_tokens"), Map.entry("n_ubatch", "max_num_batched_tokens"),
@@ -409,7 +410,35 @@ public final class WorkloadParser {
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
                         positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
-                gpuLayers(v), loraSlots(v));
+                gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"));
+    }
+
+    /** A byte count: plain bytes or with a binary/decimal unit (20GiB, 21474836480, 20e9, 16GB); 0 when absent. */
+    private static long bytes(Map<String, String> v, String key) {
+        String s = v.get(key);
+        if (s == null) {
+            return 0;
+        }
+        java.util.regex.Matcher mt = java.util.regex.Pattern.compile("(?i)^\\s*([0-9]+(?:\\.[0-9]+)?(?:e[0-9]+)?)\\s*"
+                + "(gib|gb|mib|mb|kib|kb|b)?\\s*$").matcher(s);
+        if (mt.matches()) {
+            double n = Double.parseDouble(mt.group(1));
+            String unit = mt.group(2) == null ? "b" : mt.group(2).toLowerCase(Locale.ROOT);
+            double scale = switch (unit) {
+                case "gib" -> 1L << 30;
+                case "gb" -> 1e9;
+                case "mib" -> 1L << 20;
+                case "mb" -> 1e6;
+                case "kib" -> 1024;
+                case "kb" -> 1e3;
+                default -> 1;
+            };
+            double b = n * scale;
+            if (b >= 1 && b < 1e15) {
+                return (long) b;
+            }
+        }
+        throw new InvalidInputException(key + ": expected a size in bytes such as 21474836480 or 20GiB, got '" + s + "'");
     }
 
     /** vLLM --enable-lora with --max-loras (1) and --max-lora-rank (16); naming either enables it. */

@@ -203,6 +203,19 @@ class MemoryTermsTest {
                 .hasMessageStartingWith("enable_lora: vLLM's multi-LoRA serving applies");
     }
 
+    @Test
+    void vllmKvCacheMemoryGivesThePoolInsteadOfTheUtilizationRule() {
+        // vLLM --kv-cache-memory: the pool's bytes per GPU, taken as given (20 GiB of 128 KiB tokens: 163,840)
+        Estimate e = estimate("meta-llama/Llama-3.1-8B", "L40S", "task", "infer", "framework", "vllm",
+                "kv_cache_memory", "20GiB");
+        assertThat(e.memory().bytes("kv_pool")).isEqualTo(20L << 30);
+        assertThat(e.memory().pool().orElseThrow().capacityTokens()).isEqualTo(163_840);
+        assertThat(workload("task", "infer", "framework", "vllm", "kv_cache_memory", "21474836480").kvCacheMemory())
+                .isEqualTo(20L << 30);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "infer", "framework", "sglang",
+                "kv_cache_memory", "1GiB")).hasMessageStartingWith("kv_cache_memory: vLLM's --kv-cache-memory");
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
