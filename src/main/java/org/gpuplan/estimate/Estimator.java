@@ -52,6 +52,12 @@ public final class Estimator {
         }
         ParameterBreakdown p = ParameterCounter.count(spec);
         List<String> warnings = new ArrayList<>();
+        if (w.perf().liger() && !LIGER_FAMILIES.contains(spec.family())) {
+            // transformers applies Liger only to the model types it has kernels for, and leaves the others as they are
+            warnings.add("use_liger_kernel: Liger has no kernels for " + spec.family().modelType() + "; transformers "
+                    + "leaves the model as it is, so the estimate does too");
+            w = w.withoutLiger();
+        }
         checkSupported(spec, w, gpu, warnings);
         List<Estimate.Rank> ranks = new ArrayList<>();
         long hostPerNode = 0;
@@ -179,6 +185,14 @@ public final class Estimator {
                 .ifPresent(f -> out.putIfAbsent("kv_layout", "per-head"));
         return out;
     }
+
+    /** Model types Liger patches (liger_kernel.transformers: Llama-style RMSNorm + SwiGLU decoders). */
+    private static final java.util.Set<org.gpuplan.model.Family> LIGER_FAMILIES = java.util.EnumSet.of(
+            org.gpuplan.model.Family.LLAMA, org.gpuplan.model.Family.MISTRAL, org.gpuplan.model.Family.MIXTRAL,
+            org.gpuplan.model.Family.GEMMA, org.gpuplan.model.Family.GEMMA2, org.gpuplan.model.Family.GEMMA3,
+            org.gpuplan.model.Family.QWEN2, org.gpuplan.model.Family.QWEN2_MOE, org.gpuplan.model.Family.QWEN3,
+            org.gpuplan.model.Family.QWEN3_MOE, org.gpuplan.model.Family.PHI3, org.gpuplan.model.Family.GRANITE,
+            org.gpuplan.model.Family.OLMO2, org.gpuplan.model.Family.LLAMA4);
 
     private static void checkSupported(ModelSpec spec, Workload w, Optional<Gpu> gpu, List<String> warnings) {
         if (w.stateCache().slots() > 0 && (w.framework() != Framework.SGLANG || spec.linearLayerCount() == 0)) {

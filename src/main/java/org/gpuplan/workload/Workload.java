@@ -207,6 +207,24 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
     }
 
+    /**
+     * The same workload without Liger's kernels (a model type Liger does not patch): the loss Liger would have chosen
+     * goes back to the default.
+     */
+    public Workload withoutLiger() {
+        PerfOptions p = new PerfOptions(perf.trainTokens(), perf.maxBatch(), perf.compile(), perf.float8Linear(),
+                perf.tpCommOverlap(), perf.matmulEfficiency(), perf.memoryEfficiency(), perf.commEfficiency(),
+                perf.hostOverheadUs(), perf.enforceEager(), false);
+        LossImpl loss = lossImpl == LossImpl.FUSED_LINEAR ? (perf.compile() ? LossImpl.COMPILED
+                : trainer.paired() ? LossImpl.ROWWISE : LossImpl.EAGER) : lossImpl;
+        return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,
+                seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, loss, trainer,
+                precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
+                doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, p, stateCache, gpuLayers,
+                loraSlots, kvCacheMemory);
+    }
+
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
     public Workload withBatchSize(int b) {
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,

@@ -103,6 +103,11 @@ class MemoryTermsTest {
                 .isEqualTo(org.gpuplan.workload.LossImpl.EAGER);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "infer", "use_liger_kernel",
                 "true")).hasMessageStartingWith("use_liger_kernel: Liger's kernels patch training");
+        // a model type Liger has no kernels for is left as it is, with a warning
+        Estimate gpt2 = estimate("openai-community/gpt2", "L4", "task", "train", "use_liger_kernel", "true");
+        assertThat(gpt2.warnings()).anySatisfy(w -> assertThat(w).startsWith("use_liger_kernel: Liger has no kernels"));
+        assertThat(gpt2.memory().bytes("activations")).isEqualTo(estimate("openai-community/gpt2", "L4", "task",
+                "train").memory().bytes("activations"));
     }
 
     @Test
