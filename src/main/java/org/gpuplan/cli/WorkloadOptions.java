@@ -95,8 +95,18 @@ final class WorkloadOptions {
     @Option(names = "--mxfp4-backend", description = "vLLM's MXFP4 MoE kernel (gpt-oss): auto (Marlin before "
             + "Hopper, triton on Hopper, FlashInfer on Blackwell), marlin (VLLM_MXFP4_USE_MARLIN=1), triton, flashinfer")
     String mxfp4Backend;
-    @Option(names = "--trainer", description = "sft (default) | dpo | orpo | cpo (TRL trainers: the preference "
-            + "ones run chosen + rejected sequences; dpo also a reference model)") String trainer;
+    @Option(names = "--trainer", description = "sft (default) | dpo | orpo | cpo | grpo (TRL trainers: the "
+            + "preference ones run chosen + rejected sequences; dpo also a reference model; grpo generates completions "
+            + "first)") String trainer;
+    @Option(names = "--beta", description = "TRL GRPO's KL coefficient (default 0: no reference model)") String beta;
+    @Option(names = "--use-vllm", arity = "0..1", fallbackValue = "true", description = "TRL GRPO: generate with "
+            + "vLLM instead of transformers generate") String useVllm;
+    @Option(names = "--vllm-mode", description = "TRL GRPO with vLLM: colocate (default: an engine in the training "
+            + "process) | server (trl vllm-serve on other GPUs)") String vllmMode;
+    @Option(names = "--vllm-gpu-memory-utilization", description = "TRL GRPO colocate: the engine's share of each "
+            + "GPU (default 0.3)") String vllmGpuMemoryUtilization;
+    @Option(names = "--vllm-enable-sleep-mode", arity = "0..1", fallbackValue = "true", description = "TRL GRPO "
+            + "colocate: the engine sleeps while the model trains") String vllmEnableSleepMode;
     @Option(names = "--precompute-ref-log-probs", arity = "0..1", fallbackValue = "true", description = "TRL "
             + "DPOConfig: reference log-probabilities computed before training (no reference model in the step)")
     String precomputeRefLogProbs;
@@ -227,6 +237,11 @@ final class WorkloadOptions {
         flags.put("max_lora_rank", maxLoraRank);
         flags.put("trainer", trainer);
         flags.put("precompute_ref_log_probs", precomputeRefLogProbs);
+        flags.put("beta", beta);
+        flags.put("use_vllm", useVllm);
+        flags.put("vllm_mode", vllmMode);
+        flags.put("vllm_gpu_memory_utilization", vllmGpuMemoryUtilization);
+        flags.put("vllm_enable_sleep_mode", vllmEnableSleepMode);
         flags.put("mxfp4_backend", mxfp4Backend);
         flags.put("use_liger_kernel", useLigerKernel);
         flags.put("lora_dropout", loraDropout);

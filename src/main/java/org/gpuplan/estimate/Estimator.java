@@ -7,6 +7,7 @@ import java.util.Optional;
 import org.gpuplan.hardware.Gpu;
 import org.gpuplan.memory.InferenceMemory;
 import org.gpuplan.memory.MemoryEstimate;
+import org.gpuplan.memory.RlGenerationMemory;
 import org.gpuplan.memory.ShardedInference;
 import org.gpuplan.memory.ShardedTraining;
 import org.gpuplan.memory.TrainingMemory;
@@ -63,12 +64,16 @@ public final class Estimator {
         long hostPerNode = 0;
         MemoryEstimate memory;
         if (w.parallelism().single()) {
-            memory = w.training() ? TrainingMemory.estimate(spec, p, w, gpu) : InferenceMemory.estimate(spec, p, w, gpu);
+            memory = w.training() ? RlGenerationMemory.apply(spec, w, gpu, TrainingMemory.estimate(spec, p, w, gpu))
+                    : InferenceMemory.estimate(spec, p, w, gpu);
             ranks.add(new Estimate.Rank("the GPU", 1, memory));
             hostPerNode = memory.hostBytes();
         } else {
             List<ShardedTraining.Stage> stages = w.training() ? ShardedTraining.estimate(spec, p, w, gpu)
                     : ShardedInference.estimate(spec, p, w, gpu);
+            final Workload sw = w;
+            stages = stages.stream().map(st -> new ShardedTraining.Stage(st.name(), st.ranks(),
+                    RlGenerationMemory.apply(spec, sw, gpu, st.memory()))).toList();
             ShardedTraining.Stage worst = stages.get(0);
             long maxHost = 0;
             for (ShardedTraining.Stage st : stages) {

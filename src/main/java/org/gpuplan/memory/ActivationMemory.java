@@ -308,7 +308,7 @@ public final class ActivationMemory {
             formula = () -> onGpu.get() + "; activation offloading: " + Bytes.gib(hostBytes) + " of them wait in "
                     + "host memory, two layers' worth stay on the GPU";
         }
-        Loss loss = loss(m, w, n, c, full);
+        Loss loss = loss(m, w, w.logitTokens(), c, full);
         long lossSaved = loss.saved();
         long lossForward = loss.forward();
         long lossBackward = loss.backward();

@@ -28,14 +28,15 @@ public final class TrainingMemory {
         long weightBytes = weights.value();
         // a preference objective (TRL DPO/ORPO/CPO) runs each example's chosen and rejected sequences as one batch
         Workload seqs = w.sequences();
-        boolean referenceForward = w.trainer().reference() && !w.precomputeRefLogProbs();
+        boolean referenceForward = w.referenceForward();
         // DPO's reference model: a frozen copy for full fine-tuning (TRL create_reference_model deep-copies the policy
         // in its dtype); LoRA/QLoRA use the base with the adapters disabled, so no copy
         long referenceWeights = referenceForward && w.method() == Method.FULL ? weights.value() : 0;
         if (referenceWeights > 0) {
             Term policy = weights;
             weightBytes += referenceWeights;
-            weights = new Term("weights", "weights", weightBytes, () -> policy.formula() + "; plus the DPO reference "
+            weights = new Term("weights", "weights", weightBytes, () -> policy.formula() + "; plus the "
+                    + w.trainer().key().toUpperCase(Locale.ROOT) + " reference "
                     + "model, a frozen copy in the same dtype (TRL create_reference_model): " + Bytes.gib(
                     referenceWeights));
         }
@@ -130,7 +131,7 @@ public final class TrainingMemory {
         // the LM head's weight gradient appears once the loss's own transients are freed: the head's backward holds
         // only the c-byte logits gradient beside it (one chunk's with torchtune's chunked loss)
         long logitsGrad = Bytes.ceil((double) w.precision().computeBytes() * ActivationMemory.lossWidth(m)
-                * seqs.batchSize() * w.seqLen() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED
+                * seqs.logitTokens() / (w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED
                 ? ActivationMemory.LOSS_CHUNKS : 1));
         long headGradBytes = Math.max(0, lmHeadGrad - gAcc) + tiedHeadGrad;
         phases.add(new Phase("start of backward", w0 + o + gAcc + act + autocastCopies + dequant
@@ -143,10 +144,12 @@ public final class TrainingMemory {
             // TRL computes the reference log-probabilities after the policy's forward, whose saved tensors are still
             // alive: the reference's c-byte logits over the chosen and rejected sequences are its largest tensor
             long refLogits = Bytes.ceil((double) w.precision().computeBytes() * ActivationMemory.lossWidth(m)
-                    * seqs.batchSize() * w.seqLen());
-            phases.add(new Phase("reference forward (no grad)", w0 + o + gAcc + act + autocastCopies + dequant
-                    + refLogits, List.of("weights", "optimizer", "activations", "temporary (reference logits: "
-                    + Bytes.gib(refLogits) + ")")));
+                    * seqs.logitTokens());
+            // GRPO scores the generation batch with the reference before the micro-steps: no saved activations yet
+            boolean grpo = w.trainer() == org.gpuplan.workload.Trainer.GRPO;
+            phases.add(new Phase("reference forward (no grad)", w0 + o + (grpo ? 0 : gAcc + act + autocastCopies)
+                    + dequant + refLogits, List.of("weights", "optimizer", grpo ? "" : "activations",
+                    "temporary (reference logits: " + Bytes.gib(refLogits) + ")")));
         }
         if (doraNorm > 0) {
             // the last layer's forward: every layer's saved tensors but not yet the loss's

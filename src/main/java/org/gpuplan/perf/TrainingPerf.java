@@ -257,7 +257,7 @@ public final class TrainingPerf {
             epExposed = 4 * c.allToAll(a2a, ep, epSpans) * m.moeLayerCount() * stageShare;
         }
         // DPO's reference model runs one more forward over the same sequences, without backward
-        double reference = w.trainer().reference() && !w.precomputeRefLogProbs() ? fwd : 0;
+        double reference = w.referenceForward() ? fwd : 0;
         recompute += reference;
         double perMicro = fwd + bwd + recompute + tpExposed + cpExposed + epExposed;
         // pipeline: (pp−1)/v bubbles of a micro-batch's forward+backward; activations sent between stages
@@ -423,9 +423,9 @@ public final class TrainingPerf {
                 + (lora ? ", LoRA adapters backward (see adapterPass)" : "")
                 + (eagerScores > 0 ? ", eager attention scores 2×" : "")));
         if (recompute > 0) {
-            boolean reference = w.trainer().reference() && !w.precomputeRefLogProbs();
+            boolean reference = w.referenceForward();
             figs.add(new Figure("recompute_s", "recomputation per micro-batch", recompute, "s",
-                    () -> (reference ? "the reference model's forward over the chosen and rejected sequences (no "
+                    () -> (reference ? "the reference model's forward over the " + (w.trainer().paired() ? "chosen and rejected sequences" : "sequences") + " (no "
                             + "backward)" + (w.checkpointing() == Checkpointing.NONE ? "" : " + ") : "")
                             + (w.checkpointing() == Checkpointing.NONE ? "" : w.checkpointing() == Checkpointing.FULL
                             ? "full activation checkpointing re-runs the forward"

@@ -57,6 +57,9 @@ public final class EstimateReport {
             mem.put("kv_cache_total_bytes", e.ranks().size() == 1 && e.ranks().get(0).gpus() == 1
                     ? m.bytes("kv_cache") : total);
         }
+        if (m.bytes("generation_engine") > 0) {
+            mem.put("generation_engine_bytes", m.bytes("generation_engine"));
+        }
         if (m.bytes("recurrent_state_pool") > 0) {
             mem.put("recurrent_state_pool_bytes", m.bytes("recurrent_state_pool"));
         }
@@ -174,6 +177,19 @@ public final class EstimateReport {
                 o.put("trainer", w.trainer().key());
                 if (w.precomputeRefLogProbs()) {
                     o.put("precompute_ref_log_probs", true);
+                }
+                if (w.trainer() == org.gpuplan.workload.Trainer.GRPO) {
+                    org.gpuplan.workload.RlGeneration rl = w.rl();
+                    o.put("beta", rl.beta()).put("use_vllm", rl.mode() != org.gpuplan.workload.RlGeneration.Mode
+                            .TRANSFORMERS).put("prompt_len", w.promptLen()).put("output_len", w.outputLen());
+                    if (rl.mode() != org.gpuplan.workload.RlGeneration.Mode.TRANSFORMERS) {
+                        o.put("vllm_mode", rl.mode() == org.gpuplan.workload.RlGeneration.Mode.VLLM_COLOCATE
+                                ? "colocate" : "server");
+                    }
+                    if (rl.mode() == org.gpuplan.workload.RlGeneration.Mode.VLLM_COLOCATE) {
+                        o.put("vllm_gpu_memory_utilization", rl.vllmMemoryUtilization())
+                                .put("vllm_enable_sleep_mode", rl.sleepMode());
+                    }
                 }
             }
             if (w.method().key().contains("lora")) {

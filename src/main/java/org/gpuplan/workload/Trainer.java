@@ -13,7 +13,12 @@ public enum Trainer implements Choice {
     /** ORPOTrainer: chosen + rejected concatenated, no reference model. */
     ORPO("orpo", true, false),
     /** CPOTrainer (also SimPO as its loss_type): chosen + rejected concatenated, no reference model. */
-    CPO("cpo", true, false);
+    CPO("cpo", true, false),
+    /**
+     * GRPOTrainer: batch_size completions of prompt + completion tokens, log-probabilities row-wise; a reference model
+     * only when beta > 0, and the completions generated before the step (see {@link RlGeneration}).
+     */
+    GRPO("grpo", false, false);
 
     private final String key;
     private final boolean paired;

@@ -37,6 +37,7 @@ import org.gpuplan.model.InvalidInputException;
  * @param parallelism          how the job is spread over GPUs ({@link Parallelism#SINGLE} for one GPU)
  * @param stateCache           how a serving engine keeps linear-attention states (dtype, SGLang slots)
  * @param loraSlots            vLLM's multi-LoRA serving slots (--enable-lora, --max-loras, --max-lora-rank)
+ * @param rl                   TRL GRPO's generation and KL settings (beta, use_vllm, vllm_mode, ...)
  * @param kvCacheMemory        vLLM's --kv-cache-memory: the KV pool's bytes per GPU, given instead of derived from
  *                             gpu_memory_utilization (0: derived)
  */
@@ -52,7 +53,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
                        PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers, LoraSlots loraSlots,
-                       long kvCacheMemory) {
+                       long kvCacheMemory, RlGeneration rl) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -101,6 +102,14 @@ public record Workload(String model, Task task, Method method, Framework framewo
         if (trainer != Trainer.SFT && (task != Task.TRAIN || framework != Framework.HF)) {
             throw new InvalidInputException("trainer: " + trainer.key() + " is a TRL trainer; it applies to --task "
                     + "train with --framework hf (transformers/TRL)");
+        }
+        if (!rl.equals(RlGeneration.DEFAULT) && trainer != Trainer.GRPO) {
+            throw new InvalidInputException("beta, use_vllm, vllm_mode, vllm_gpu_memory_utilization, vllm_enable_sleep_mode: TRL GRPOTrainer "
+                    + "settings; they apply to --trainer grpo");
+        }
+        if (trainer == Trainer.GRPO && rl.beta() > 0 && method == Method.FULL && !parallelism.single()) {
+            throw new InvalidInputException("beta: GRPO's reference model (beta > 0) is modelled on one GPU for full "
+                    + "fine-tuning; give beta 0 (TRL's default) or train LoRA across GPUs");
         }
         if (precomputeRefLogProbs && !trainer.reference()) {
             throw new InvalidInputException("precompute_ref_log_probs: applies to trainers with a reference model "
@@ -195,7 +204,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -204,7 +213,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
+                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
     }
 
     /**
@@ -222,7 +231,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
                 mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, p, stateCache, gpuLayers,
-                loraSlots, kvCacheMemory);
+                loraSlots, kvCacheMemory, rl);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -230,7 +239,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -242,11 +251,19 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
-                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
+                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
     }
 
     public boolean training() {
         return task == Task.TRAIN;
+    }
+
+    /**
+     * Whether a frozen reference model's log-probabilities are computed in the step: DPO's (unless precomputed), and
+     * GRPO's when its KL coefficient beta is above 0.
+     */
+    public boolean referenceForward() {
+        return (trainer.reference() || trainer == Trainer.GRPO && rl.beta() > 0) && !precomputeRefLogProbs;
     }
 
     /**
@@ -262,11 +279,27 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 2 * batchSize, seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention,
                 lossImpl, Trainer.SFT, false, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave,
                 quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
-                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory);
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
     }
 
     /** Tokens per micro-batch, b·s. */
     public long tokens() {
         return (long) batchSize * seqLen;
+    }
+
+    /**
+     * Tokens per micro-batch that go through the LM head and the loss: b·s, except for GRPO, whose per-token
+     * log-probabilities cover the completion only (GRPOTrainer passes logits_to_keep = completion length), b·output.
+     */
+    public long logitTokens() {
+        return trainer == Trainer.GRPO && task == Task.TRAIN ? (long) batchSize * outputLen : tokens();
+    }
+
+    /**
+     * Completions generated at once: GRPO generates a whole generation batch, per_device_train_batch_size ×
+     * steps_per_generation (TRL's default: gradient_accumulation_steps), before the micro-steps that train on it.
+     */
+    public long generationBatch() {
+        return (long) batchSize * gradAccum;
     }
 }

@@ -28,7 +28,8 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory");
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
+            "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -76,6 +77,8 @@ public final class WorkloadParser {
             Map.entry("lora_r", "lora_rank"), Map.entry("target_modules", "lora_targets"),
             // TRL's SFTConfig (max_length since TRL 0.20) and generate's total length
             Map.entry("max_length", "seq_len"),
+            // TRL's GRPOConfig: the prompt and completion bounds
+            Map.entry("max_prompt_length", "prompt_len"), Map.entry("max_completion_length", "output_len"),
             Map.entry("lora_modules_to_save", "modules_to_save"),
             Map.entry("torch_dtype", "precision"), Map.entry("dtype", "precision"),
             Map.entry("zero_stage", "zero"), Map.entry("liger_kernel", "use_liger_kernel"), Map.entry("liger", "use_liger_kernel"));
@@ -346,8 +349,18 @@ public final class WorkloadParser {
                 : QuantFormat.NONE);
         int promptLen = positive(v, "prompt_len", 0, true);
         int outputLen = positive(v, "output_len", 0, true);
-        int defaultSeq = task == Task.INFER && promptLen + outputLen > 0 ? promptLen + outputLen
-                : task == Task.INFER ? 4096 : 2048;
+        Trainer trainer = choice(v, "trainer", Trainer.class, Trainer.SFT);
+        if (trainer == Trainer.GRPO && task == Task.TRAIN) {
+            // GRPOConfig's defaults: max_prompt_length 512, max_completion_length 256
+            if (promptLen == 0 && !v.containsKey("seq_len")) {
+                promptLen = 512;
+            }
+            if (outputLen == 0) {
+                outputLen = 256;
+            }
+        }
+        int defaultSeq = (task == Task.INFER || trainer == Trainer.GRPO) && promptLen + outputLen > 0
+                ? promptLen + outputLen : task == Task.INFER ? 4096 : 2048;
         int seqLen = positive(v, "seq_len", defaultSeq, false);
         // llama.cpp's -np: its slots share the context -c, each holding c / np tokens
         int slots = positive(v, "n_parallel", 0, false); // absent: 0; given: at least one slot
@@ -366,7 +379,7 @@ public final class WorkloadParser {
             }
             seqLen = seqLen / slots;
         }
-        if (task == Task.INFER && promptLen + outputLen > 0 && v.containsKey("seq_len")
+        if ((task == Task.INFER || trainer == Trainer.GRPO) && promptLen + outputLen > 0 && v.containsKey("seq_len")
                 && seqLen < promptLen + outputLen) {
             throw new InvalidInputException("seq_len (" + seqLen + ") is shorter than prompt_len + output_len ("
                     + (promptLen + outputLen) + ")");
@@ -394,9 +407,9 @@ public final class WorkloadParser {
                 // per-token log-probabilities with a row-wise log-softmax in the logits' dtype
                 choice(v, "loss_impl", LossImpl.class, bool(v, "use_liger_kernel", false) ? LossImpl.FUSED_LINEAR
                         : bool(v, "compile", false) ? LossImpl.COMPILED
-                        : choice(v, "trainer", Trainer.class, Trainer.SFT) != Trainer.SFT ? LossImpl.ROWWISE
+                        : trainer != Trainer.SFT ? LossImpl.ROWWISE
                         : LossImpl.EAGER),
-                choice(v, "trainer", Trainer.class, Trainer.SFT), bool(v, "precompute_ref_log_probs", false),
+                trainer, bool(v, "precompute_ref_log_probs", false),
                 rank,
                 number(v, "lora_alpha", 2.0 * rank), targets, dora, probability(v, "lora_dropout"),
                 v.containsKey("modules_to_save") ? Arrays.stream(v.get("modules_to_save").split(",")).map(String::trim)
@@ -410,7 +423,35 @@ public final class WorkloadParser {
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
                         positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
-                gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"));
+                gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"), rl(v));
+    }
+
+    /**
+     * TRL GRPOConfig's generation and KL settings: beta (default 0.0), use_vllm (default false: transformers
+     * generate), vllm_mode (colocate, TRL's current default, or server), vllm_gpu_memory_utilization (default 0.3) and
+     * vllm_enable_sleep_mode (default false).
+     */
+    private static RlGeneration rl(Map<String, String> v) {
+        String modeName = v.get("vllm_mode");
+        boolean useVllm = bool(v, "use_vllm", modeName != null || v.containsKey("vllm_gpu_memory_utilization")
+                || v.containsKey("vllm_enable_sleep_mode"));
+        if (!useVllm && (modeName != null || v.containsKey("vllm_gpu_memory_utilization")
+                || v.containsKey("vllm_enable_sleep_mode"))) {
+            throw new InvalidInputException("use_vllm: false, but vLLM settings are given (vllm_mode, "
+                    + "vllm_gpu_memory_utilization, vllm_enable_sleep_mode); drop them or set use_vllm true");
+        }
+        RlGeneration.Mode mode = RlGeneration.Mode.TRANSFORMERS;
+        if (useVllm) {
+            String m = modeName == null ? "colocate" : modeName.trim().toLowerCase(Locale.ROOT);
+            mode = switch (m) {
+                case "colocate", "vllm-colocate" -> RlGeneration.Mode.VLLM_COLOCATE;
+                case "server", "vllm-server" -> RlGeneration.Mode.VLLM_SERVER;
+                default -> throw new InvalidInputException("vllm_mode: '" + modeName + "' is not accepted (accepted: "
+                        + "colocate, server)");
+            };
+        }
+        return new RlGeneration(nonNegative(v, "beta"), mode, number(v, "vllm_gpu_memory_utilization", 0.3),
+                bool(v, "vllm_enable_sleep_mode", false));
     }
 
     /** A byte count: plain bytes or with a binary/decimal unit (20GiB, 21474836480, 20e9, 16GB); 0 when absent. */
@@ -619,6 +660,23 @@ public final class WorkloadParser {
         } catch (NumberFormatException e) {
             throw new InvalidInputException(key + ": expected a positive number, got '" + s + "'");
         }
+    }
+
+    /** A finite number ≥ 0 (0 when absent), such as GRPO's KL coefficient beta. */
+    private static double nonNegative(Map<String, String> v, String key) {
+        String s = v.get(key);
+        if (s == null) {
+            return 0;
+        }
+        try {
+            double d = Double.parseDouble(s);
+            if (Double.isFinite(d) && d >= 0) {
+                return d;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new InvalidInputException(key + ": expected a number ≥ 0 such as 0.04, got '" + s + "'");
     }
 
     /** A dropout probability in [0, 1) (0 when absent). */

@@ -192,6 +192,61 @@ class MemoryTermsTest {
     }
 
     @Test
+    void grpoGeneratesTheBatchFirstAndScoresCompletionTokensOnly() {
+        // TRL GRPOConfig names: max_prompt_length + max_completion_length make the sequence; defaults 512 + 256
+        Workload w = workload("task", "train", "trainer", "grpo", "max_prompt_length", "512",
+                "max_completion_length", "1024");
+        assertThat(w.seqLen()).isEqualTo(1536);
+        assertThat(w.logitTokens()).isEqualTo(1024);
+        assertThat(workload("task", "train", "trainer", "grpo").seqLen()).isEqualTo(768);
+        // the loss region covers completion tokens only: against the same sequences scored row-wise over all 1,536
+        // tokens, the saved 16-bit logits shrink by c · V · b · prompt = 2 × 152,064 × 8 × 512 bytes
+        String[] common = {"task", "train", "method", "lora", "batch_size", "8", "grad_accum", "4",
+            "checkpointing", "full"};
+        Estimate grpo = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(common, "trainer", "grpo",
+                "prompt_len", "512", "output_len", "1024"));
+        Estimate rowwise = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(common, "seq_len", "1536",
+                "loss_impl", "rowwise"));
+        assertThat(rowwise.memory().bytes("activations") - grpo.memory().bytes("activations"))
+                .isEqualTo(2L * 152_064 * 8 * 512);
+        // transformers generate holds the KV cache of the whole generation batch (8 × 4 completions) at full length:
+        // 28 layers × 2 × 4 KV heads × 128 × 2 B = 57,344 B per token × 32 × 1,536 tokens
+        assertThat(grpo.memory().bytes("kv_cache")).isEqualTo(57_344L * 32 * 1536);
+        assertThat(grpo.memory().phases()).anySatisfy(p -> assertThat(p.name()).startsWith("generation"));
+        // a colocated vLLM engine takes vllm_gpu_memory_utilization of the GPU through training (no sleep mode)
+        long total = GpuCatalog.builtIn().find("H100-SXM-80GB").orElseThrow().cudaTotalBytes();
+        String[] grpoArgs = concat(common, "trainer", "grpo", "prompt_len", "512", "output_len", "1024");
+        Estimate colocate = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(grpoArgs, "use_vllm", "true"));
+        Estimate server = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(grpoArgs, "use_vllm", "true",
+                "vllm_mode", "server"));
+        long engine = (long) Math.floor(0.3 * total);
+        assertThat(colocate.memory().bytes("generation_engine")).isEqualTo(engine);
+        assertThat(colocate.memory().peakAllocated()).isEqualTo(server.memory().peakAllocated() + engine);
+        // with sleep mode the engine is there only while it generates: weights + optimizer + engine, or training
+        Estimate asleep = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(grpoArgs, "use_vllm", "true",
+                "vllm_enable_sleep_mode", "true"));
+        long resident = asleep.memory().bytes("weights") + asleep.memory().bytes("optimizer");
+        assertThat(asleep.memory().peakPhase().bytes()).isEqualTo(Math.max(server.memory().peakPhase().bytes(),
+                resident + engine));
+        // a server on other GPUs adds nothing to the training GPU beyond the completion-only loss
+        assertThat(server.memory().phases()).noneSatisfy(p -> assertThat(p.name()).startsWith("generation"));
+        // beta > 0 keeps a reference model: a frozen copy for full fine-tuning
+        String[] full = {"task", "train", "batch_size", "1", "trainer", "grpo"};
+        long sft = estimate("Qwen/Qwen2.5-0.5B", "H100-SXM-80GB", full).memory().bytes("weights");
+        assertThat(estimate("Qwen/Qwen2.5-0.5B", "H100-SXM-80GB", concat(full, "beta", "0.04")).memory()
+                .bytes("weights")).isEqualTo(2 * sft);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "beta", "0.04"))
+                .hasMessageStartingWith("beta, use_vllm");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "trainer", "grpo",
+                "vllm_mode", "remote")).hasMessageStartingWith("vllm_mode: 'remote' is not accepted");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "trainer", "grpo",
+                "use_vllm", "false", "vllm_mode", "server")).hasMessageStartingWith("use_vllm: false");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "trainer", "grpo",
+                "use_vllm", "true", "vllm_mode", "server", "vllm_enable_sleep_mode", "true"))
+                .hasMessageStartingWith("vllm_enable_sleep_mode: applies to vllm_mode colocate");
+    }
+
+    @Test
     void vllmLoraServingPreallocatesAdapterSlotsInEveryLoraCapableLayer() {
         // Llama-3.1-8B, --enable-lora --max-loras 4 --max-lora-rank 64: per layer and adapter r × Σ(in + out) over
         // q (4096+4096), k and v (4096+1024 each), o (4096+4096), gate and up (4096+14336 each), down (14336+4096)
