@@ -98,6 +98,9 @@ final class WorkloadOptions {
     @Option(names = "--trainer", description = "sft (default) | dpo | orpo | cpo | grpo (TRL trainers: the "
             + "preference ones run chosen + rejected sequences; dpo also a reference model; grpo generates completions "
             + "first)") String trainer;
+    @Option(names = "--vllm-version", description = "the vLLM release to follow (e.g. 0.6.3): before 0.8 the V0 "
+            + "engine's defaults (max_num_seqs 256, max_num_batched_tokens, PyTorch sampler); 0.2.5-0.6.3 measured the "
+            + "whole device in the start-up profile; default: current vLLM") String vllmVersion;
     @Option(names = "--beta", description = "TRL GRPO's KL coefficient (default 0: no reference model)") String beta;
     @Option(names = "--use-vllm", arity = "0..1", fallbackValue = "true", description = "TRL GRPO: generate with "
             + "vLLM instead of transformers generate") String useVllm;
@@ -237,6 +240,7 @@ final class WorkloadOptions {
         flags.put("max_lora_rank", maxLoraRank);
         flags.put("trainer", trainer);
         flags.put("precompute_ref_log_probs", precomputeRefLogProbs);
+        flags.put("vllm_version", vllmVersion);
         flags.put("beta", beta);
         flags.put("use_vllm", useVllm);
         flags.put("vllm_mode", vllmMode);

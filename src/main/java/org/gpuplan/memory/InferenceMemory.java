@@ -12,6 +12,7 @@ import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.model.Term;
 import org.gpuplan.workload.AttentionImpl;
 import org.gpuplan.workload.Framework;
+import org.gpuplan.workload.VllmVersion;
 import org.gpuplan.workload.Workload;
 
 /**
@@ -50,10 +51,41 @@ public final class InferenceMemory {
                 w.mxfp4Backend().resolve(gpu.orElseThrow().computeMajor()).key(), factor));
     }
 
-    /** The engine's max_num_seqs: as given, else vLLM's usage-context default (1024 on ≥70 GiB non-A100, else 256). */
+    /**
+     * The engine's max_num_seqs: as given, else vLLM's usage-context default (1024 on ≥70 GiB non-A100, else 256;
+     * the V0 engine of a vllm_version before 0.8: 256).
+     */
     public static int maxNumSeqs(Workload w, Gpu g) {
         boolean big = g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
-        return w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
+        boolean v0 = w.vllmVersion().map(VllmVersion::v0).orElse(false);
+        return w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big && !v0 ? 1024 : 256);
+    }
+
+    /**
+     * The tokens of the profile's forward, max_num_batched_tokens: as given, else the V1 server default (8192 on
+     * ≥70 GiB non-A100 GPUs, else 2048), or V0's for a vllm_version before 0.8 ({@link VllmVersion#v0BatchedTokens}).
+     */
+    static int batchedTokens(Workload w, Gpu g) {
+        if (w.maxNumBatchedTokens() > 0) {
+            return w.maxNumBatchedTokens();
+        }
+        if (w.framework() == Framework.VLLM && w.vllmVersion().map(VllmVersion::v0).orElse(false)) {
+            return w.vllmVersion().get().v0BatchedTokens(w.seqLen());
+        }
+        boolean big = g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
+        return big ? 8192 : 2048;
+    }
+
+    /**
+     * vLLM 0.2.5-0.2.6 with tensor parallelism: the output of every all-reduce of the profile's forward (two per
+     * layer, plus the vocab-parallel embedding's on the first stage) stays cached until the profile ends (vLLM issue
+     * #2150), and the device-wide measurement of those releases counts it: (2·layers + 1) × tokens × h × c.
+     */
+    static long allReduceResidue(ModelSpec m, Workload w, int batchedTokens, int c, int tp, long layers,
+                                 boolean firstStage) {
+        boolean applies = tp > 1 && w.framework() == Framework.VLLM && w.vllmVersion()
+                .map(v -> v.profileSeesDevice() && v.allReduceOutputsCached()).orElse(false);
+        return applies ? (2 * layers + (firstStage ? 1 : 0)) * batchedTokens * m.hiddenSize() * c : 0;
     }
 
     public static MemoryEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu) {
@@ -204,9 +236,8 @@ public final class InferenceMemory {
         Gpu g = gpu.orElseThrow(() -> new InvalidInputException("gpu: " + w.framework().key() + " sizes its KV pool "
                 + "from the GPU's memory; give --gpu (e.g. H100-SXM-80GB, L40S, A10G)"));
         long total = g.cudaTotalBytes();
-        boolean big = total >= 70 * Bytes.GIB && !g.name().startsWith("A100");
         int maxSeqs = maxNumSeqs(w, g);
-        int batchedTokens = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
+        int batchedTokens = batchedTokens(w, g);
         long forward = ActivationMemory.servingForward(m, batchedTokens, c, 1);
         long sampled = Math.min(maxSeqs, batchedTokens);
         long activation = profilePeak(m, w, forward, sampled, 1, true);
@@ -290,7 +321,9 @@ public final class InferenceMemory {
                         + Bytes.mib(outsideTorch) + (graphs > 0 ? " + CUDA graphs " + Bytes.mib(graphs) : "")));
         return new MemoryEstimate(terms, phases, phases.get(0), allocated, reserved, used, Optional.of(kvPool),
                 explanations, List.of(w.framework().key() + " defaults: max_num_batched_tokens " + batchedTokens
-                + ", max_num_seqs " + maxSeqs + " (vLLM V1 server defaults for this GPU size), block size "
+                + ", max_num_seqs " + maxSeqs + (w.vllmVersion().isPresent() ? " (vLLM " + w.vllmVersion().get()
+                + (w.vllmVersion().get().v0() ? ", V0 engine" : "") + " defaults)" : " (vLLM V1 server defaults "
+                + "for this GPU size)") + ", block size "
                 + BLOCK + ", gpu_memory_utilization " + util));
     }
 
@@ -324,7 +357,12 @@ public final class InferenceMemory {
      * memory, which the context has already taken.
      */
     static long budgetedNonTorch(Workload w) {
-        return w.framework() == Framework.VLLM ? VLLM_PROFILE_NON_TORCH : Overheads.context(w);
+        if (w.framework() == Framework.VLLM) {
+            // vLLM 0.2.5-0.6.3 measured total − free after the profile: the CUDA context is in it too
+            return VLLM_PROFILE_NON_TORCH + (w.vllmVersion().map(VllmVersion::profileSeesDevice).orElse(false)
+                    ? Overheads.context(w) : 0);
+        }
+        return Overheads.context(w);
     }
 
     // llama.cpp: weights (token embeddings stay on the host), KV buffers, and the compute buffer. ggml's graph

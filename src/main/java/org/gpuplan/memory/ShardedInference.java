@@ -115,14 +115,14 @@ public final class ShardedInference {
         double windowed = KvCache.windowedShare(m, context, first, first + (int) sp.layers());
         long kv = (long) (perToken * context * w.batchSize() * windowed);
         long total = g.cudaTotalBytes();
-        boolean big = total >= 70L * (1 << 30) && !g.name().startsWith("A100");
-        int batched = w.maxNumBatchedTokens() > 0 ? w.maxNumBatchedTokens() : (big ? 8192 : 2048);
-        int seqs = w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big ? 1024 : 256);
+        int batched = InferenceMemory.batchedTokens(w, g);
+        int seqs = InferenceMemory.maxNumSeqs(w, g);
         long forward = ActivationMemory.servingForward(m, batched, c, par.tp());
         boolean last = stage == par.pp() - 1;
         long sampled = Math.min(seqs, batched);
         boolean vllm = w.framework() == Framework.VLLM;
-        long activation = InferenceMemory.profilePeak(m, w, forward, sampled, par.tp(), last);
+        long residue = InferenceMemory.allReduceResidue(m, w, batched, c, par.tp(), (long) sp.layers(), stage == 0);
+        long activation = InferenceMemory.profilePeak(m, w, forward, sampled, par.tp(), last) + residue;
         long nonTorch = InferenceMemory.budgetedNonTorch(w) + ShardedTraining.nccl(par);
         List<Term> terms = new ArrayList<>();
         terms.add(new Term("weights", "weights", weights, () -> String.format(Locale.ROOT, "%s, of which this rank holds "
@@ -189,6 +189,10 @@ public final class ShardedInference {
                 ? String.format(Locale.ROOT, "max(forward of %,d tokens / TP %s, sampler over %,d rows × %,d "
                 + "vocabulary entries on every TP rank%s: %s)", batched, Bytes.gib(forward), sampled,
                 m.vocabSize(), last ? "" : ", not on this pipeline stage", w.sampler().description())
+                + (residue > 0 ? String.format(Locale.ROOT, " + %s: vLLM %s keeps every all-reduce's output "
+                + "cached until the profile ends (record_stream; issue #2150), (2 × %d layers%s) × %,d tokens × h %d "
+                + "× %d B", Bytes.gib(residue), w.vllmVersion().get(), (int) sp.layers(), stage == 0 ? " + 1" : "",
+                batched, m.hiddenSize(), c) : "")
                 : "profile-run activations of " + batched + " tokens / TP"));
         terms.add(new Term("temporary", "temporaries", 0, "none beyond the profiled peak"));
         // vLLM captures its CUDA graphs on every rank after the pool is allocated, outside the budget (as on one GPU)

@@ -209,6 +209,7 @@ public final class EstimateReport {
                     .put("kv_layout", w.kvLayout().key());
             if (w.framework() == org.gpuplan.workload.Framework.VLLM) {
                 o.put("sampler", w.sampler().key());
+                w.vllmVersion().ifPresent(v -> o.put("vllm_version", v.toString()));
                 if (w.loraSlots().enabled()) {
                     o.put("enable_lora", true).put("max_loras", w.loraSlots().maxLoras())
                             .put("max_lora_rank", w.loraSlots().maxRank());

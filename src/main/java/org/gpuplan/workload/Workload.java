@@ -38,6 +38,7 @@ import org.gpuplan.model.InvalidInputException;
  * @param stateCache           how a serving engine keeps linear-attention states (dtype, SGLang slots)
  * @param loraSlots            vLLM's multi-LoRA serving slots (--enable-lora, --max-loras, --max-lora-rank)
  * @param rl                   TRL GRPO's generation and KL settings (beta, use_vllm, vllm_mode, ...)
+ * @param vllmVersion          the vLLM release whose start-up behaviour to follow (empty: current vLLM)
  * @param kvCacheMemory        vLLM's --kv-cache-memory: the KV pool's bytes per GPU, given instead of derived from
  *                             gpu_memory_utilization (0: derived)
  */
@@ -53,7 +54,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        Optional<String> architecture,
                        Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
                        PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers, LoraSlots loraSlots,
-                       long kvCacheMemory, RlGeneration rl) {
+                       long kvCacheMemory, RlGeneration rl, Optional<VllmVersion> vllmVersion) {
 
     public Workload {
         loraTargets = List.copyOf(loraTargets);
@@ -102,6 +103,9 @@ public record Workload(String model, Task task, Method method, Framework framewo
         if (trainer != Trainer.SFT && (task != Task.TRAIN || framework != Framework.HF)) {
             throw new InvalidInputException("trainer: " + trainer.key() + " is a TRL trainer; it applies to --task "
                     + "train with --framework hf (transformers/TRL)");
+        }
+        if (vllmVersion.isPresent() && framework != Framework.VLLM) {
+            throw new InvalidInputException("vllm_version: applies to --framework vllm");
         }
         if (!rl.equals(RlGeneration.DEFAULT) && trainer != Trainer.GRPO) {
             throw new InvalidInputException("beta, use_vllm, vllm_mode, vllm_gpu_memory_utilization, vllm_enable_sleep_mode: TRL GRPOTrainer "
@@ -204,7 +208,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -213,7 +217,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
+                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /**
@@ -231,7 +235,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
                 mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, p, stateCache, gpuLayers,
-                loraSlots, kvCacheMemory, rl);
+                loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** The same workload at another batch size (serving at the pool's maximum concurrency). */
@@ -239,7 +243,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
+                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -251,7 +255,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
-                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
+                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     public boolean training() {
@@ -279,7 +283,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 2 * batchSize, seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention,
                 lossImpl, Trainer.SFT, false, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave,
                 quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
-                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl);
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** Tokens per micro-batch, b·s. */

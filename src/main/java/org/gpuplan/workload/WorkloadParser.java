@@ -29,7 +29,7 @@ public final class WorkloadParser {
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
-            "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode");
+            "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode", "vllm_version");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -390,6 +390,9 @@ public final class WorkloadParser {
             throw new InvalidInputException("batch_size: 'max' (the largest concurrency the KV cache holds) applies to "
                     + "--task infer; for training give a positive integer");
         }
+        // the V0 engine (before vLLM 0.8) samples top-k/top-p with PyTorch's sort
+        Optional<VllmVersion> version = v.containsKey("vllm_version") ? Optional.of(VllmVersion.parse(
+                v.get("vllm_version"))) : Optional.empty();
         List<String> targets = v.containsKey("lora_targets")
                 ? Arrays.stream(v.get("lora_targets").split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList()
                 : List.of();
@@ -416,14 +419,15 @@ public final class WorkloadParser {
                         .filter(x -> !x.isEmpty()).toList() : List.of(), quant,
                 bool(v, "double_quant", method == Method.QLORA), choice(v, "kv_dtype", KvDtype.class, KvDtype.AUTO),
                 choice(v, "kv_layout", KvLayout.class, KvLayout.AUTO), number(v, "gpu_memory_utilization", 0.9), positive(v, "max_num_batched_tokens", 0, true),
-                positive(v, "max_num_seqs", 0, true), choice(v, "sampler", Sampler.class, Sampler.FLASHINFER),
+                positive(v, "max_num_seqs", 0, true), choice(v, "sampler", Sampler.class, version.map(VllmVersion::v0)
+                        .orElse(false) ? Sampler.TORCH : Sampler.FLASHINFER),
                 choice(v, "mxfp4_backend", Mxfp4Backend.class, Mxfp4Backend.AUTO),
                 Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
                         : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
                         positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
-                gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"), rl(v));
+                gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"), rl(v), version);
     }
 
     /**

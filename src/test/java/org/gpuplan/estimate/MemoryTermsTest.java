@@ -247,6 +247,43 @@ class MemoryTermsTest {
     }
 
     @Test
+    void vllmVersionSelectsTheReleasesStartUpBehaviour() {
+        assertThat(org.gpuplan.workload.VllmVersion.parse("v0.6.3.post1")).hasToString("0.6.3");
+        assertThat(org.gpuplan.workload.VllmVersion.parse("0.11.0rc1").v0()).isFalse();
+        assertThat(org.gpuplan.workload.VllmVersion.parse("0.10").v0()).isFalse();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> org.gpuplan.workload.VllmVersion.parse("latest"))
+                .hasMessageStartingWith("vllm_version: 'latest' is not a vLLM release");
+        // the V0 engine (before 0.8) samples with PyTorch's sort unless the sampler is given
+        assertThat(workload("task", "infer", "framework", "vllm", "vllm_version", "0.7.3").sampler())
+                .isEqualTo(org.gpuplan.workload.Sampler.TORCH);
+        assertThat(workload("task", "infer", "framework", "vllm", "vllm_version", "0.9.2").sampler())
+                .isEqualTo(org.gpuplan.workload.Sampler.FLASHINFER);
+        // V0's max_num_batched_tokens: max(max_model_len, 2048); chunked prefill above 32K from 0.5.4 (512 tokens,
+        // 2048 from 0.6.5)
+        org.gpuplan.workload.VllmVersion v063 = org.gpuplan.workload.VllmVersion.parse("0.6.3");
+        assertThat(v063.v0BatchedTokens(4096)).isEqualTo(4096);
+        assertThat(v063.v0BatchedTokens(1024)).isEqualTo(2048);
+        assertThat(v063.v0BatchedTokens(131_072)).isEqualTo(512);
+        assertThat(org.gpuplan.workload.VllmVersion.parse("0.7.0").v0BatchedTokens(131_072)).isEqualTo(2048);
+        assertThat(org.gpuplan.workload.VllmVersion.parse("0.5.0").v0BatchedTokens(65_536)).isEqualTo(65_536);
+        // 0.2.5-0.2.6 at TP 4: every all-reduce output of the 4,096-token profile forward stays cached, (2 × 80 + 1)
+        // outputs of 4,096 × 8,192 × 2 B for Llama-2-70B; 0.2.7 set TORCH_NCCL_AVOID_RECORD_STREAMS
+        String[] tp4 = {"task", "infer", "framework", "vllm", "gpus", "4", "tp", "4", "seq_len", "4096",
+            "max_num_seqs", "256"};
+        Estimate v025 = estimate("meta-llama/Llama-2-70b-hf", "A100-SXM-80GB", concat(tp4, "vllm_version", "0.2.5"));
+        Estimate v027 = estimate("meta-llama/Llama-2-70b-hf", "A100-SXM-80GB", concat(tp4, "vllm_version", "0.2.7"));
+        assertThat(v025.memory().bytes("activations") - v027.memory().bytes("activations"))
+                .isEqualTo(161L * 4096 * 8192 * 2);
+        // both measure the whole device, so the CUDA context leaves the budget that 0.6.4 and later do not charge
+        Estimate v064 = estimate("meta-llama/Llama-2-70b-hf", "A100-SXM-80GB", concat(tp4, "vllm_version", "0.6.4",
+                "max_num_batched_tokens", "4096", "sampler", "torch"));
+        assertThat(v064.memory().pool().orElseThrow().poolBytes() - v027.memory().pool().orElseThrow().poolBytes())
+                .isBetween(300L << 20, 700L << 20);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "infer", "framework", "sglang",
+                "vllm_version", "0.6.3")).hasMessageStartingWith("vllm_version: applies to --framework vllm");
+    }
+
+    @Test
     void vllmLoraServingPreallocatesAdapterSlotsInEveryLoraCapableLayer() {
         // Llama-3.1-8B, --enable-lora --max-loras 4 --max-lora-rank 64: per layer and adapter r × Σ(in + out) over
         // q (4096+4096), k and v (4096+1024 each), o (4096+4096), gate and up (4096+14336 each), down (14336+4096)
