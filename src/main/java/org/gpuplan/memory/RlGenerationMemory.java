@@ -90,8 +90,8 @@ public final class RlGenerationMemory {
                 + "steps_per_generation, TRL's default gradient_accumulation_steps) of " + w.outputLen() + " tokens after "
                 + "prompts of up to " + w.promptLen() + " are generated before the micro-steps; the log-probabilities "
                 + "cover the completion tokens only (logits_to_keep); beta " + rl.beta() + (w.referenceForward()
-                ? " keeps a reference model" : " (no reference model)") + "; the generation time is not in the step "
-                + "time");
+                ? " keeps a reference model" : " (no reference model)") + "; every completion runs to max_completion_length (no early end of "
+                + "sequence)");
         // sleep mode level 1 moves the engine's weights to pinned host memory while the model trains
         long host = e.hostBytes() + (rl.sleepMode() ? gatheredWeights(m, w) : 0);
         return new MemoryEstimate(terms, phases, peak, allocated, reserved, device, e.pool(), explanations.stream()

@@ -14,7 +14,7 @@ public final class PerfModel {
 
     public static PerfEstimate estimate(ModelSpec m, ParameterBreakdown p, Workload w, Gpu g, MemoryEstimate memory) {
         if (w.training()) {
-            return TrainingPerf.estimate(m, p, w, g);
+            return RlGenerationPerf.withGeneration(m, p, w, g, TrainingPerf.estimate(m, p, w, g));
         }
         long weights = org.gpuplan.memory.WeightMemory.weights(m, p, w).value();
         return InferencePerf.estimate(m, p, w, g, memory, weights);

@@ -228,6 +228,14 @@ class MemoryTermsTest {
         long resident = asleep.memory().bytes("weights") + asleep.memory().bytes("optimizer");
         assertThat(asleep.memory().peakPhase().bytes()).isEqualTo(Math.max(server.memory().peakPhase().bytes(),
                 resident + engine));
+        // the step waits for the generation: transformers generate of the 32 completions, the same figure a serving
+        // estimate of that batch gives (c·O / output tokens/s)
+        var perf = grpo.perf().orElseThrow();
+        var serving = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", "task", "infer", "framework", "hf", "precision",
+                "bf16", "batch_size", "32", "prompt_len", "512", "output_len", "1024").perf().orElseThrow();
+        assertThat(perf.figure("generation_s")).isCloseTo(32 * 1024 / serving.outputTokensPerS(), within(1e-9));
+        assertThat(perf.stepTimeS()).isGreaterThan(perf.figure("generation_s"));
+        assertThat(colocate.perf().orElseThrow().figure("generation_s")).isLessThan(perf.figure("generation_s"));
         // a server on other GPUs adds nothing to the training GPU beyond the completion-only loss
         assertThat(server.memory().phases()).noneSatisfy(p -> assertThat(p.name()).startsWith("generation"));
         // beta > 0 keeps a reference model: a frozen copy for full fine-tuning
