@@ -104,10 +104,17 @@ final class InferencePerf {
         // HF generate runs a static batch: every prompt prefills in one forward before the first token; engines
         // with continuous batching admit a wave of arrivals
         boolean staticBatch = w.framework() == Framework.HF;
-        double ttft = staticBatch ? prefillAll : graphs ? wave[0]
-                : TrainingPerf.overlapped(wave[0], wave[4] * hostPerKernel);
+        double burst = graphs ? wave[0] : TrainingPerf.overlapped(wave[0], wave[4] * hostPerKernel);
         double tpot = decodeStep + (conc > 1 && !staticBatch ? all[0] * (conc - 1) / conc / output : 0);
         double cycle = prefillAll + output * decodeStep;
+        // c clients in a closed loop (a benchmark at fixed concurrency): arrivals are spread over the cycle, so a
+        // prompt waits for the step in progress (half a decode step) and, queueing behind other prompts whose
+        // prefills take ρ = prefill(c prompts) / cycle of the GPU's time, ρ·p / (2(1 − ρ)) (M/D/1), then its own
+        // prefill p
+        double single = graphs ? one[0] : TrainingPerf.overlapped(one[0], one[4] * hostPerKernel);
+        double rho = Math.min(0.95, prefillAll / cycle);
+        double steady = single + (conc > 1 ? rho * single / (2 * (1 - rho)) + decodeStep / 2 : 0);
+        double ttft = staticBatch ? prefillAll : steady;
         double throughput = conc * output / cycle;
         double peak = g.peakTflops(dtype) * 1e12;
         double computeUtil = Math.min(1, (all[1] + output * step[1]) / (cycle * peak));
@@ -129,8 +136,15 @@ final class InferencePerf {
         figs.add(new Figure("ttft_s", "time to first token", ttft, "s", () -> staticBatch ? String.format(Locale.ROOT,
                 "static batch (HF generate): prefill of all %d prompts × %d tokens together (a single prompt alone: "
                         + "%.4g s); %s", conc, prompt, one[0], setup.get()) : String.format(Locale.ROOT,
-                "prefill of (c+1)/2 = %.1f prompts × %d tokens (a single prompt alone: %.4g s); %s", (conc + 1) / 2.0,
-                prompt, one[0], setup.get())));
+                "steady state of %d clients in a closed loop: own prefill %.4g s (%d tokens) + queueing behind "
+                        + "other prompts ρ·p/(2(1−ρ)) with ρ = prefill share of the cycle %.3f + half a decode step "
+                        + "%.4g s; %s", conc, single, prompt, rho, decodeStep / 2, setup.get())));
+        if (!staticBatch && conc > 1) {
+            figs.add(new Figure("ttft_burst_s", "time to first token, all arriving at once", burst, "s",
+                    () -> String.format(Locale.ROOT, "prefill of (c+1)/2 = %.1f prompts × %d tokens: the mean wait "
+                            + "when all %d requests arrive together (the first wave of a benchmark)", (conc + 1) / 2.0,
+                            prompt, conc)));
+        }
         figs.add(new Figure("prefill_gpu_s", "GPU time to prefill the batch", all[0], "s", () -> String.format(
                 Locale.ROOT, "one forward over %d prompts × %d tokens, per-kernel rooflines; LM head on the last "
                         + "token of each", conc, prompt)));
