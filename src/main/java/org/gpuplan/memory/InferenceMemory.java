@@ -21,7 +21,11 @@ import org.gpuplan.workload.Workload;
  */
 public final class InferenceMemory {
 
-    /** vLLM: CUDA graph pools captured after the KV cache is allocated, outside the utilization budget (assumed). */
+    /**
+     * vLLM: CUDA graph pools captured after the KV cache is allocated (assumed; vLLM 0.21+ logs estimates of
+     * 0.1-0.7 GiB for dense models at the default capture sizes). Before 0.21 they come on top of the utilization
+     * budget; from 0.21 (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS on by default) the estimate is taken from it.
+     */
     static final long VLLM_CUDA_GRAPHS = 512 * Bytes.MIB;
     /**
      * What grew outside PyTorch during vLLM's profile run (kernel modules loaded lazily, cuBLAS/cuBLASLt handles and
@@ -162,9 +166,15 @@ public final class InferenceMemory {
         long pool = switch (w.framework()) {
             case SGLANG -> (long) ((total - nonTorch) * util) - weights;
             case TENSORRT_LLM -> (long) (util * (total - weights - activation - nonTorch));
-            default -> (long) (total * util) - weights - activation - nonTorch;
+            default -> (long) (total * util) - weights - activation - nonTorch - budgetedCudaGraphs(w);
         };
         return Math.max(0, pool);
+    }
+
+    /** The CUDA-graph memory vLLM 0.21 and later take from the KV budget (none with enforce_eager or before 0.21). */
+    static long budgetedCudaGraphs(Workload w) {
+        boolean profiled = w.vllmVersion().map(VllmVersion::profilesCudaGraphs).orElse(true);
+        return w.framework() == Framework.VLLM && profiled && !w.perf().enforceEager() ? VLLM_CUDA_GRAPHS : 0;
     }
 
     /** {@link #poolBudget}'s rule in words. */
@@ -176,7 +186,8 @@ public final class InferenceMemory {
             case SGLANG -> "mem_fraction_static × (total − CUDA context and NCCL) − weights";
             case TENSORRT_LLM -> "free_gpu_memory_fraction × (total − weights − activation peak − CUDA context and "
                     + "NCCL)";
-            default -> "gpu_memory_utilization × total − weights − profile-run activation peak − non-torch memory";
+            default -> "gpu_memory_utilization × total − weights − profile-run activation peak − non-torch memory"
+                    + (budgetedCudaGraphs(w) > 0 ? " − estimated CUDA-graph memory (vLLM 0.21+)" : "");
         };
     }
 
@@ -279,7 +290,8 @@ public final class InferenceMemory {
             case TENSORRT_LLM -> String.format(Locale.ROOT, "%.2f × (%s − %s − %s − %s)", util, Bytes.gib(total),
                     Bytes.gib(weights.value()), Bytes.gib(activation), Bytes.gib(nonTorch));
             default -> String.format(Locale.ROOT, "%.2f × %s − %s − %s − %s", util, Bytes.gib(total),
-                    Bytes.gib(weights.value()), Bytes.gib(activation), Bytes.gib(nonTorch));
+                    Bytes.gib(weights.value()), Bytes.gib(activation), Bytes.gib(nonTorch))
+                    + (budgetedCudaGraphs(w) > 0 ? " − " + Bytes.mib(budgetedCudaGraphs(w)) : "");
         };
         terms.add(new Term("kv_pool", "KV pool", kvPool.poolBytes(), () -> String.format(Locale.ROOT,
                 "%s = %s → %,d blocks of %d tokens (%,d tokens, %.1f sequences of %,d)%s",

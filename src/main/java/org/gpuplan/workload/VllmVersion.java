@@ -64,6 +64,14 @@ public record VllmVersion(int major, int minor, int patch) implements Comparable
     }
 
     /**
+     * Whether the KV budget leaves room for the CUDA graphs: VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, on by default
+     * from 0.21.0 (PR #30515 added it, opt-in).
+     */
+    public boolean profilesCudaGraphs() {
+        return !before(0, 21, 0);
+    }
+
+    /**
      * V0's default max_num_batched_tokens: max(max_model_len, 2048), or with chunked prefill, which V0 turns on by
      * default above 32K of context from 0.5.4 (PR #6666), 512 tokens (2048 from 0.6.5, PR #10544).
      */

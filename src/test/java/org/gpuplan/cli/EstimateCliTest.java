@@ -195,17 +195,28 @@ class EstimateCliTest {
         ObjectMapper json = new ObjectMapper();
         for (String tp : new String[] {"1", "2"}) {
             CliTest.Result graphs = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
-                    "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--json");
+                    "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--vllm-version", "0.19.1", "--json");
             CliTest.Result eager = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer", "--framework",
-                    "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--enforce-eager", "--json");
+                    "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--vllm-version", "0.19.1", "--enforce-eager",
+                    "--json");
             assertThat(eager.code()).as(eager.err()).isZero();
             JsonNode g = json.readTree(graphs.out());
             JsonNode e = json.readTree(eager.out());
-            // the assumed 512 MiB of CUDA graph pools, outside vLLM's budget, are gone; the pool is the same
+            // before vLLM 0.21 the assumed 512 MiB of CUDA graph pools are outside the budget: they are gone and the
+            // pool is the same
             assertThat(g.get("memory").get("device_used_bytes").asLong() - e.get("memory").get("device_used_bytes")
                     .asLong()).as("tp %s", tp).isEqualTo(512L << 20);
             assertThat(e.get("memory").get("kv_pool_bytes")).isEqualTo(g.get("memory").get("kv_pool_bytes"));
             assertThat(e.get("perf").get("tpot_s").asDouble()).isGreaterThan(g.get("perf").get("tpot_s").asDouble());
+            // from 0.21 (the default) they are inside it: without them the pool takes their 512 MiB (to a block)
+            JsonNode now = json.readTree(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                    "--framework", "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--json").out());
+            JsonNode nowEager = json.readTree(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "infer",
+                    "--framework", "vllm", "--gpu", "H100", "--gpus", tp, "--tp", tp, "--enforce-eager", "--json")
+                    .out());
+            long block = 16L * 128 * 1024 / Integer.parseInt(tp);
+            assertThat(nowEager.get("memory").get("kv_pool_bytes").asLong() - now.get("memory").get("kv_pool_bytes")
+                    .asLong()).as("tp %s", tp).isBetween((512L << 20) - block, (512L << 20) + block);
         }
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
                 "--enforce-eager"), "enforce_eager", "--task infer");
