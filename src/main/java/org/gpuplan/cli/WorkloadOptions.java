@@ -108,6 +108,10 @@ final class WorkloadOptions {
             + "process) | server (trl vllm-serve on other GPUs)") String vllmMode;
     @Option(names = "--vllm-gpu-memory-utilization", description = "TRL GRPO colocate: the engine's share of each "
             + "GPU (default 0.3)") String vllmGpuMemoryUtilization;
+    @Option(names = "--steps-per-generation", description = "TRL GRPO: micro-batches one generation feeds (default "
+            + "gradient_accumulation_steps)") String stepsPerGeneration;
+    @Option(names = "--num-iterations", description = "TRL GRPO: times each generated batch is trained on (μ, "
+            + "default 1)") String numIterations;
     @Option(names = "--vllm-enable-sleep-mode", arity = "0..1", fallbackValue = "true", description = "TRL GRPO "
             + "colocate: the engine sleeps while the model trains") String vllmEnableSleepMode;
     @Option(names = "--precompute-ref-log-probs", arity = "0..1", fallbackValue = "true", description = "TRL "
@@ -246,6 +250,8 @@ final class WorkloadOptions {
         flags.put("vllm_mode", vllmMode);
         flags.put("vllm_gpu_memory_utilization", vllmGpuMemoryUtilization);
         flags.put("vllm_enable_sleep_mode", vllmEnableSleepMode);
+        flags.put("steps_per_generation", stepsPerGeneration);
+        flags.put("num_iterations", numIterations);
         flags.put("mxfp4_backend", mxfp4Backend);
         flags.put("use_liger_kernel", useLigerKernel);
         flags.put("lora_dropout", loraDropout);

@@ -87,7 +87,7 @@ public final class RlGenerationMemory {
                     + String.format(Locale.ROOT, " (GRPO generation: %+.2f GiB)", delta / (double) Bytes.GIB)));
         }
         assumptions.add("TRL GRPO: " + w.generationBatch() + " completions (per_device_train_batch_size × "
-                + "steps_per_generation, TRL's default gradient_accumulation_steps) of " + w.outputLen() + " tokens after "
+                + "steps_per_generation " + w.stepsPerGeneration() + ", by default gradient_accumulation_steps) of " + w.outputLen() + " tokens after "
                 + "prompts of up to " + w.promptLen() + " are generated before the micro-steps; the log-probabilities "
                 + "cover the completion tokens only (logits_to_keep); beta " + rl.beta() + (w.referenceForward()
                 ? " keeps a reference model" : " (no reference model)") + "; every completion runs to max_completion_length (no early end of "

@@ -35,7 +35,9 @@ final class RlGenerationPerf {
         Workload gen = generationWorkload(w, g);
         MemoryEstimate mem = InferenceMemory.estimate(m, p, gen, Optional.of(g));
         PerfEstimate inf = InferencePerf.estimate(m, p, gen, g, mem, WeightMemory.weights(m, p, gen).value());
-        double generation = gen.batchSize() * (double) gen.outputLen() / inf.outputTokensPerS();
+        double oneGeneration = gen.batchSize() * (double) gen.outputLen() / inf.outputTokensPerS();
+        double perStep = w.generationsPerStep();
+        double generation = oneGeneration * perStep;
         double trainStep = train.stepTimeS();
         double step = trainStep + generation;
         double scale = trainStep / step;
@@ -54,10 +56,12 @@ final class RlGenerationPerf {
                             "generation %.4g s + training step %.4g s (%s)", generation, trainStep,
                             f.explanation().get())));
                     figs.add(new Figure("generation_s", "generation per step", generation, "s", () -> String.format(
-                            Locale.ROOT, "%d completions of %d tokens after %d-token prompts by %s: c·O / output "
+                            Locale.ROOT, "%s%d completions of %d tokens after %d-token prompts by %s: c·O / output "
                                     + "tokens/s = %d × %d / %.4g (time to first token %.4g s, per output token %.4g s)",
-                            gen.batchSize(), gen.outputLen(), gen.promptLen(), engine, gen.batchSize(),
-                            gen.outputLen(), inf.outputTokensPerS(), inf.ttftS(), inf.tpotS())));
+                            perStep == 1 ? "" : String.format(Locale.ROOT, "%.4g generations per step "
+                                    + "(gradient_accumulation_steps / (steps_per_generation × num_iterations)) × ",
+                                    perStep), gen.batchSize(), gen.outputLen(), gen.promptLen(), engine,
+                            gen.batchSize(), gen.outputLen(), inf.outputTokensPerS(), inf.ttftS(), inf.tpotS())));
                 }
                 case "tokens_per_s", "tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu", "hfu" ->
                         figs.add(new Figure(f.key(), f.label(), f.value() * scale, f.unit(), () -> String.format(

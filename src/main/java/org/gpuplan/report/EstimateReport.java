@@ -181,7 +181,9 @@ public final class EstimateReport {
                 if (w.trainer() == org.gpuplan.workload.Trainer.GRPO) {
                     org.gpuplan.workload.RlGeneration rl = w.rl();
                     o.put("beta", rl.beta()).put("use_vllm", rl.mode() != org.gpuplan.workload.RlGeneration.Mode
-                            .TRANSFORMERS).put("prompt_len", w.promptLen()).put("output_len", w.outputLen());
+                            .TRANSFORMERS).put("prompt_len", w.promptLen()).put("output_len", w.outputLen())
+                            .put("steps_per_generation", w.stepsPerGeneration()).put("num_iterations",
+                                    rl.numIterations());
                     if (rl.mode() != org.gpuplan.workload.RlGeneration.Mode.TRANSFORMERS) {
                         o.put("vllm_mode", rl.mode() == org.gpuplan.workload.RlGeneration.Mode.VLLM_COLOCATE
                                 ? "colocate" : "server");

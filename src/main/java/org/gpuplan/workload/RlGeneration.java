@@ -7,9 +7,12 @@ import org.gpuplan.model.InvalidInputException;
  * coefficient (0, TRL's default since 2025: no reference model), {@code mode} where generation runs, and
  * {@code vllmMemoryUtilization} the share of the GPU a colocated vLLM engine takes (vllm_gpu_memory_utilization),
  * {@code sleepMode} whether that engine sleeps while the model trains (vllm_enable_sleep_mode: weights offloaded to the
- * host and the KV cache discarded after each generation).
+ * host and the KV cache discarded after each generation), {@code stepsPerGeneration} the micro-batches one generation
+ * feeds (steps_per_generation; 0: TRL's default, gradient_accumulation_steps) and {@code numIterations} how often each
+ * generated batch is trained on (num_iterations, μ).
  */
-public record RlGeneration(double beta, Mode mode, double vllmMemoryUtilization, boolean sleepMode) {
+public record RlGeneration(double beta, Mode mode, double vllmMemoryUtilization, boolean sleepMode,
+                           int stepsPerGeneration, int numIterations) {
 
     /** Where the completions are generated. */
     public enum Mode implements Choice {
@@ -32,7 +35,7 @@ public record RlGeneration(double beta, Mode mode, double vllmMemoryUtilization,
         }
     }
 
-    public static final RlGeneration DEFAULT = new RlGeneration(0, Mode.TRANSFORMERS, 0.3, false);
+    public static final RlGeneration DEFAULT = new RlGeneration(0, Mode.TRANSFORMERS, 0.3, false, 0, 1);
 
     public RlGeneration {
         if (!(beta >= 0 && beta <= 100)) {
@@ -41,6 +44,9 @@ public record RlGeneration(double beta, Mode mode, double vllmMemoryUtilization,
         if (!(vllmMemoryUtilization > 0 && vllmMemoryUtilization < 1)) {
             throw new InvalidInputException("vllm_gpu_memory_utilization: expected a fraction in (0, 1), got "
                     + vllmMemoryUtilization);
+        }
+        if (stepsPerGeneration < 0 || numIterations < 1) {
+            throw new InvalidInputException("steps_per_generation, num_iterations: expected positive integers");
         }
         if (sleepMode && mode != Mode.VLLM_COLOCATE) {
             throw new InvalidInputException("vllm_enable_sleep_mode: applies to vllm_mode colocate (the engine on the "

@@ -108,7 +108,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("vllm_version: applies to --framework vllm");
         }
         if (!rl.equals(RlGeneration.DEFAULT) && trainer != Trainer.GRPO) {
-            throw new InvalidInputException("beta, use_vllm, vllm_mode, vllm_gpu_memory_utilization, vllm_enable_sleep_mode: TRL GRPOTrainer "
+            throw new InvalidInputException("beta, use_vllm, vllm_mode, vllm_gpu_memory_utilization, vllm_enable_sleep_mode, "
+                    + "steps_per_generation, num_iterations: TRL GRPOTrainer "
                     + "settings; they apply to --trainer grpo");
         }
         if (trainer == Trainer.GRPO && rl.beta() > 0 && method == Method.FULL && !parallelism.single()) {
@@ -304,6 +305,19 @@ public record Workload(String model, Task task, Method method, Framework framewo
      * steps_per_generation (TRL's default: gradient_accumulation_steps), before the micro-steps that train on it.
      */
     public long generationBatch() {
-        return (long) batchSize * gradAccum;
+        return (long) batchSize * stepsPerGeneration();
+    }
+
+    /** The micro-batches one GRPO generation feeds: steps_per_generation, by default gradient_accumulation_steps. */
+    public int stepsPerGeneration() {
+        return rl.stepsPerGeneration() > 0 ? rl.stepsPerGeneration() : gradAccum;
+    }
+
+    /**
+     * GRPO generations per optimizer step: one every steps_per_generation × num_iterations micro-batches (TRL's
+     * generate_every), over the step's gradient_accumulation_steps micro-batches.
+     */
+    public double generationsPerStep() {
+        return gradAccum / (double) (stepsPerGeneration() * rl.numIterations());
     }
 }

@@ -29,7 +29,8 @@ public final class WorkloadParser {
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
-            "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode", "vllm_version");
+            "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode", "vllm_version",
+            "steps_per_generation", "num_iterations");
 
     /** Multi-GPU keys. */
     public static final List<String> PARALLEL_KEYS = List.of("gpus", "nodes", "zero", "fsdp", "tp", "pp",
@@ -455,7 +456,8 @@ public final class WorkloadParser {
             };
         }
         return new RlGeneration(nonNegative(v, "beta"), mode, number(v, "vllm_gpu_memory_utilization", 0.3),
-                bool(v, "vllm_enable_sleep_mode", false));
+                bool(v, "vllm_enable_sleep_mode", false), positive(v, "steps_per_generation", 0, true),
+                positive(v, "num_iterations", 1, false));
     }
 
     /** A byte count: plain bytes or with a binary/decimal unit (20GiB, 21474836480, 20e9, 16GB); 0 when absent. */

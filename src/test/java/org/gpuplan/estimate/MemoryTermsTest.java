@@ -236,6 +236,13 @@ class MemoryTermsTest {
         assertThat(perf.figure("generation_s")).isCloseTo(32 * 1024 / serving.outputTokensPerS(), within(1e-9));
         assertThat(perf.stepTimeS()).isGreaterThan(perf.figure("generation_s"));
         assertThat(colocate.perf().orElseThrow().figure("generation_s")).isLessThan(perf.figure("generation_s"));
+        // num_iterations 2 reuses each generation for two optimizer steps: half the generation time per step
+        var reused = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(grpoArgs, "num_iterations", "2")).perf()
+                .orElseThrow();
+        assertThat(reused.figure("generation_s")).isCloseTo(perf.figure("generation_s") / 2, within(1e-9));
+        // steps_per_generation 2 generates 8 × 2 completions at a time, twice per step of 4 micro-batches
+        Estimate halves = estimate("Qwen/Qwen2.5-7B", "H100-SXM-80GB", concat(grpoArgs, "steps_per_generation", "2"));
+        assertThat(halves.memory().bytes("kv_cache")).isEqualTo(57_344L * 16 * 1536);
         // a server on other GPUs adds nothing to the training GPU beyond the completion-only loss
         assertThat(server.memory().phases()).noneSatisfy(p -> assertThat(p.name()).startsWith("generation"));
         // beta > 0 keeps a reference model: a frozen copy for full fine-tuning
