@@ -119,9 +119,12 @@ public final class Changes {
                 o.add(new String[] {"offload optimizer states to CPU (FSDP full_shard + CPU offload)",
                     "fsdp", "full_shard", "offload_optimizer", "cpu"});
             }
+            // TRL's trainers stay on transformers (accelerate shards them with FSDP)
+            boolean trl = !job.getOrDefault("trainer", "sft").trim().equalsIgnoreCase("sft");
             o.add(new String[] {"twice the GPUs, fully sharded (" + 2 * gpus + " GPUs, FSDP full_shard)",
                 "gpus", String.valueOf(2 * gpus), "fsdp", "full_shard", "framework",
-                job.getOrDefault("framework", "fsdp").equals("hf") ? "fsdp" : job.getOrDefault("framework", "fsdp")});
+                trl ? "hf" : job.getOrDefault("framework", "fsdp").equals("hf") ? "fsdp"
+                        : job.getOrDefault("framework", "fsdp")});
         } else {
             o.add(new String[] {"FP8 weights", "quant", "fp8"});
             o.add(new String[] {"4-bit AWQ weights", "quant", "awq-4bit"});

@@ -48,12 +48,6 @@ public final class Planner {
 
     public static Result plan(PlanRequest req, GpuCatalog gpus, PriceCatalog prices, IntConsumer progress) {
         List<String> assumptions = java.util.Collections.synchronizedList(new ArrayList<>());
-        String trainer = req.fixed().get("trainer");
-        if (trainer != null && org.gpuplan.workload.Choice.parse(org.gpuplan.workload.Trainer.class, "trainer",
-                trainer) != org.gpuplan.workload.Trainer.SFT) {
-            throw new InvalidInputException("trainer: " + trainer + " is modelled by estimate and fit; plan searches "
-                    + "next-token training and serving (sft)");
-        }
         List<Gpu> types = gpuTypes(req, gpus, prices);
         if (types.isEmpty()) {
             throw new InvalidInputException("plan: no priced offer matches the constraints (only-gpus, providers, "
@@ -212,7 +206,9 @@ public final class Planner {
                 countsAfterDeadlineMet--;
             }
             int before = out.size();
-            String framework = fixed.getOrDefault("framework", n == 1 ? "hf" : "fsdp");
+            // TRL's trainers (DPO, GRPO, …) run on transformers, sharded by accelerate with FSDP or DeepSpeed ZeRO
+            boolean trl = !fixed.getOrDefault("trainer", "sft").trim().equalsIgnoreCase("sft");
+            String framework = fixed.getOrDefault("framework", n == 1 || trl ? "hf" : "fsdp");
             boolean layouts = framework.equals("fsdp") || framework.equals("megatron");
             int instancesGpus = price.map(Price::gpusPerInstance).orElse(perNode);
             int nodes = n <= Math.min(perNode, instancesGpus) ? 1
@@ -268,7 +264,9 @@ public final class Planner {
                                     if (method.equals("qlora") && !fixed.containsKey("quant")) {
                                         base.put("quant", "nf4");
                                     }
-                                    Scorer scorer = n == 1 ? null
+                                    // the fast evaluator covers next-token training; a trainer's extra model,
+                                    // sequences and generation go through the estimator
+                                    Scorer scorer = n == 1 || trl ? null
                                             : new Scorer(evaluator, methods.indexOf(method) * optimizers.size()
                                             + optimizers.indexOf(opt), Candidates.workload(base, g));
                                     out.addAll(bestPerCheckpointing(req, c, g, price, base, ckpts, micro, dp,
@@ -372,6 +370,9 @@ public final class Planner {
             case "deepspeed" -> List.<String[]>of(new String[] {"zero", "1"}, new String[] {"zero", "2"},
                     new String[] {"zero", "3"});
             case "megatron" -> List.<String[]>of(new String[] {"zero", "1"});
+            // transformers under accelerate: FSDP, or DeepSpeed ZeRO 2/3
+            case "hf" -> List.<String[]>of(new String[] {"fsdp", "no_shard"}, new String[] {"fsdp", "shard_grad_op"},
+                    new String[] {"fsdp", "full_shard"}, new String[] {"zero", "2"}, new String[] {"zero", "3"});
             // hybrid sharding (shard inside a node, replicate across) differs from full sharding only across nodes
             default -> nodes > 1 ? List.<String[]>of(new String[] {"fsdp", "no_shard"}, new String[] {"fsdp",
                     "shard_grad_op"}, new String[] {"fsdp", "full_shard"}, new String[] {"fsdp", "hybrid_shard"})

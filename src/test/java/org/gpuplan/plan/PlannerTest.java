@@ -51,6 +51,27 @@ public class PlannerTest {
     }
 
     @Test
+    void plansTrlTrainersOnTransformersShardedByAccelerate() {
+        // full-parameter DPO with precomputed reference log-probabilities: the plans run on transformers (sharded with
+        // FSDP or ZeRO where they use several GPUs), and every plan is the estimator's own answer that fits
+        Planner.Result dpo = plan("meta-llama/Llama-3.1-8B", keys("task", "train", "trainer", "dpo",
+                "precompute_ref_log_probs", "true", "tokens", "2e8"),
+                OptionalDouble.of(48 * 3600));
+        assertThat(dpo.plans()).isNotEmpty();
+        for (Plan p : dpo.plans()) {
+            assertThat(p.estimate().workload().trainer()).isEqualTo(org.gpuplan.workload.Trainer.DPO);
+            assertThat(p.estimate().workload().framework()).isEqualTo(org.gpuplan.workload.Framework.HF);
+            assertThat(p.estimate().fit().orElseThrow().fits()).isTrue();
+        }
+        // GRPO: the step time a plan reports includes the generation of each step's completions
+        Planner.Result grpo = plan("Qwen/Qwen2.5-7B", keys("task", "train", "trainer", "grpo", "method", "lora",
+                "tokens", "1e8"), OptionalDouble.of(24 * 3600));
+        assertThat(grpo.plans()).isNotEmpty();
+        var perf = grpo.plans().get(0).estimate().perf().orElseThrow();
+        assertThat(perf.figure("generation_s")).isPositive().isLessThan(perf.stepTimeS());
+    }
+
+    @Test
     void neverProposesAPlanThatDoesNotFitOrMissesTheDeadline() {
         Planner.Result r = plan("meta-llama/Llama-3.1-8B", keys("task", "train", "tokens", "1e9", "seq_len", "4096"),
                 OptionalDouble.of(24 * 3600));
