@@ -64,4 +64,43 @@ class EstimatePropertiesTest {
         all[kv.length + 3] = String.valueOf(seq);
         return MemoryTermsTest.estimate(model, null, all).memory();
     }
+
+    @Test
+    void grpoGenerationOrdersTheModesAndGrowsWithTheCompletions() {
+        Random r = new Random(77);
+        String[] models = {"meta-llama/Llama-3.2-1B-Instruct", "Qwen/Qwen2.5-0.5B", "google/gemma-2-2b",
+            "Qwen/Qwen3-30B-A3B", "microsoft/Phi-3-mini-4k-instruct"};
+        for (int i = 0; i < 200; i++) {
+            String model = models[r.nextInt(models.length)];
+            String method = METHODS[r.nextInt(METHODS.length)];
+            int completion = 64 << r.nextInt(5);
+            String[] base = {"task", "train", "trainer", "grpo", "method", method, "batch_size",
+                String.valueOf(1 + r.nextInt(8)), "grad_accum", String.valueOf(1 + r.nextInt(4)), "prompt_len",
+                String.valueOf(32 << r.nextInt(5)), "checkpointing", CHECKPOINTING[r.nextInt(2)]};
+            String gpu = "H100-SXM-80GB";
+            String[] withOutput = MemoryTermsTest.concat(base, "output_len", String.valueOf(completion));
+            long server = peak(model, gpu, MemoryTermsTest.concat(withOutput, "use_vllm", "true", "vllm_mode",
+                    "server"));
+            long asleep = peak(model, gpu, MemoryTermsTest.concat(withOutput, "use_vllm", "true",
+                    "vllm_enable_sleep_mode", "true"));
+            long colocate = peak(model, gpu, MemoryTermsTest.concat(withOutput, "use_vllm", "true"));
+            long generate = peak(model, gpu, withOutput);
+            String what = model + " " + String.join(" ", withOutput);
+            // an engine held through training needs at least what a sleeping one does, which needs at least what a
+            // server on other GPUs leaves; generating on the training model needs at least the server case
+            assertThat(colocate).as(what).isGreaterThanOrEqualTo(asleep);
+            assertThat(asleep).as(what).isGreaterThanOrEqualTo(server);
+            assertThat(generate).as(what).isGreaterThanOrEqualTo(server);
+            // longer completions never need less (more KV cache and more scored tokens)
+            long longer = peak(model, gpu, MemoryTermsTest.concat(base, "output_len", String.valueOf(2 * completion)));
+            assertThat(longer).as(what).isGreaterThanOrEqualTo(generate);
+            // a reference model (beta > 0) never needs less
+            assertThat(peak(model, gpu, MemoryTermsTest.concat(withOutput, "beta", "0.04"))).as(what)
+                    .isGreaterThanOrEqualTo(generate);
+        }
+    }
+
+    private static long peak(String model, String gpu, String... kv) {
+        return MemoryTermsTest.estimate(model, gpu, kv).memory().peakAllocated();
+    }
 }
