@@ -84,7 +84,9 @@ public final class RlGenerationMemory {
         for (Term t : e.explanations()) {
             explanations.add(delta == 0 ? t : new Term(t.key(), t.label(), t.value() + delta, () -> t.formula()
                     + (peak.name().equals(e.peakPhase().name()) ? "" : "; the peak phase is now '" + peak.name() + "'")
-                    + String.format(Locale.ROOT, " (GRPO generation: %+.2f GiB)", delta / (double) Bytes.GIB)));
+                    + String.format(Locale.ROOT, " (%s: %+.2f GiB)", always > 0 && peak != generation
+                    ? "the colocated vLLM engine, held through training" : "GRPO's generation phase",
+                    delta / (double) Bytes.GIB)));
         }
         assumptions.add("TRL GRPO: " + w.generationBatch() + " completions (per_device_train_batch_size × "
                 + "steps_per_generation " + w.stepsPerGeneration() + ", by default gradient_accumulation_steps) of " + w.outputLen() + " tokens after "
