@@ -64,8 +64,10 @@ final class WorkloadOptions {
     @Option(names = {"--batch-size", "--per-device-train-batch-size", "--micro-batch-size"}, description = "Per-GPU micro-batch (inference: concurrent sequences)")
     String batchSize;
     @Option(names = {"--seq-len", "--max-model-len", "--max-seq-length", "--context-length", "--ctx-size", "-c"}, description = "Tokens per sequence (inference: context; with llama.cpp's --parallel the total its slots share)") String seqLen;
-    @Option(names = "--prompt-len") String promptLen;
-    @Option(names = "--output-len") String outputLen;
+    @Option(names = {"--prompt-len", "--max-prompt-length"}, description = "Prompt tokens (TRL GRPO: "
+            + "max_prompt_length)") String promptLen;
+    @Option(names = {"--output-len", "--max-completion-length"}, description = "Output tokens (TRL GRPO: "
+            + "max_completion_length)") String outputLen;
     @Option(names = {"--grad-accum", "--gradient-accumulation-steps"}) String gradAccum;
     @Option(names = {"--checkpointing", "--recompute-granularity"}, description = "none | full | selective") String checkpointing;
     @Option(names = "--gradient-checkpointing", arity = "0..1", fallbackValue = "true",

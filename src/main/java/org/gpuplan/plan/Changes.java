@@ -93,6 +93,19 @@ public final class Changes {
                 o.add(new String[] {"Liger kernels (use_liger_kernel: fused RMSNorm, SwiGLU and linear "
                     + "cross-entropy)", "use_liger_kernel", "true"});
             }
+            if ("grpo".equalsIgnoreCase(job.getOrDefault("trainer", "sft").trim())) {
+                // TRL GRPO: a colocated vLLM engine can sleep while the model trains, or move to other GPUs
+                boolean colocated = job.containsKey("vllm_mode") ? job.get("vllm_mode").trim()
+                        .equalsIgnoreCase("colocate") : "true".equalsIgnoreCase(job.getOrDefault("use_vllm", "false"));
+                if (colocated && !"true".equalsIgnoreCase(job.getOrDefault("vllm_enable_sleep_mode", "false"))) {
+                    o.add(new String[] {"vLLM sleep mode while training (vllm_enable_sleep_mode)",
+                        "vllm_enable_sleep_mode", "true"});
+                }
+                if (!job.containsKey("vllm_mode") || !job.get("vllm_mode").trim().equalsIgnoreCase("server")) {
+                    o.add(new String[] {"generation on a vLLM server on other GPUs (vllm_mode server)", "use_vllm",
+                        "true", "vllm_mode", "server", "vllm_enable_sleep_mode", ""});
+                }
+            }
             String method = job.getOrDefault("method", "full");
             boolean dora = "true".equalsIgnoreCase(job.getOrDefault("use_dora", "false")) || method.equals("dora")
                     || method.equals("qdora");
