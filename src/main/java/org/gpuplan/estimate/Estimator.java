@@ -64,7 +64,7 @@ public final class Estimator {
         long hostPerNode = 0;
         MemoryEstimate memory;
         if (w.parallelism().single()) {
-            memory = w.training() ? RlGenerationMemory.apply(spec, w, gpu, TrainingMemory.estimate(spec, p, w, gpu))
+            memory = w.training() ? RlGenerationMemory.apply(spec, p, w, gpu, TrainingMemory.estimate(spec, p, w, gpu))
                     : InferenceMemory.estimate(spec, p, w, gpu);
             ranks.add(new Estimate.Rank("the GPU", 1, memory));
             hostPerNode = memory.hostBytes();
@@ -73,7 +73,7 @@ public final class Estimator {
                     : ShardedInference.estimate(spec, p, w, gpu);
             final Workload sw = w;
             stages = stages.stream().map(st -> new ShardedTraining.Stage(st.name(), st.ranks(),
-                    RlGenerationMemory.apply(spec, sw, gpu, st.memory()))).toList();
+                    RlGenerationMemory.apply(spec, p, sw, gpu, st.memory()))).toList();
             ShardedTraining.Stage worst = stages.get(0);
             long maxHost = 0;
             for (ShardedTraining.Stage st : stages) {

@@ -60,9 +60,8 @@ public final class InferenceMemory {
      * the V0 engine of a vllm_version before 0.8: 256).
      */
     public static int maxNumSeqs(Workload w, Gpu g) {
-        boolean big = g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
         boolean v0 = w.vllmVersion().map(VllmVersion::v0).orElse(false);
-        return w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (big && !v0 ? 1024 : 256);
+        return w.maxNumSeqs() > 0 ? w.maxNumSeqs() : (largeGpu(g) && !v0 ? 1024 : 256);
     }
 
     /**
@@ -76,8 +75,12 @@ public final class InferenceMemory {
         if (w.framework() == Framework.VLLM && w.vllmVersion().map(VllmVersion::v0).orElse(false)) {
             return w.vllmVersion().get().v0BatchedTokens(w.seqLen());
         }
-        boolean big = g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
-        return big ? 8192 : 2048;
+        return largeGpu(g) ? 8192 : 2048;
+    }
+
+    /** vLLM V1's usage-context defaults single out the ≥ 70 GiB GPUs other than the A100 (H100, H200, MI300X, …). */
+    private static boolean largeGpu(Gpu g) {
+        return g.cudaTotalBytes() >= 70 * Bytes.GIB && !g.name().startsWith("A100");
     }
 
     /**

@@ -7,6 +7,7 @@ import java.util.Optional;
 import org.gpuplan.hardware.Gpu;
 import org.gpuplan.model.InvalidInputException;
 import org.gpuplan.model.ModelSpec;
+import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.model.Term;
 import org.gpuplan.workload.Parallelism;
 import org.gpuplan.workload.RlGeneration;
@@ -25,7 +26,8 @@ public final class RlGenerationMemory {
     }
 
     /** The rank's estimate with GRPO's generation phase and, for a colocated engine, its share of the GPU. */
-    public static MemoryEstimate apply(ModelSpec m, Workload w, Optional<Gpu> gpu, MemoryEstimate e) {
+    public static MemoryEstimate apply(ModelSpec m, ParameterBreakdown p, Workload w, Optional<Gpu> gpu,
+                                       MemoryEstimate e) {
         if (!w.training() || w.trainer() != Trainer.GRPO) {
             return e;
         }
@@ -44,14 +46,13 @@ public final class RlGenerationMemory {
                         + w.generationBatch() + " × (prompt + completion) " + w.seqLen() + " tokens × "
                         + m.attentionLayerCount() + " attention layers, K and V in the compute dtype (transformers "
                         + "DynamicCache; alive only while the completions are generated)"));
-                generation = transformersGenerate(m, w, resident);
+                generation = transformersGenerate(m, p, w, resident);
             }
             case VLLM_COLOCATE -> {
                 Gpu g = gpu.orElseThrow(() -> new InvalidInputException("gpu: a colocated vLLM engine takes "
                         + "vllm_gpu_memory_utilization of the GPU's memory; give --gpu (e.g. H100-SXM-80GB)"));
                 engine = (long) Math.floor(rl.vllmMemoryUtilization() * g.cudaTotalBytes());
                 engineAlways = rl.engineDuringTraining();
-                long budget = engine;
                 terms.add(new Term("generation_engine", "vLLM engine (colocated)", engine, () -> String.format(
                         Locale.ROOT, "vllm_gpu_memory_utilization %.2f × %s total: the engine's own copy of the weights, "
                                 + "its KV pool and profile peak fill that budget%s", rl.vllmMemoryUtilization(),
@@ -59,7 +60,7 @@ public final class RlGenerationMemory {
                                 + "while the model trains (weights to host memory, KV cache discarded)" : "; held "
                                 + "through training (no sleep mode)")));
                 generation = new Phase("generation (colocated vLLM, " + w.generationBatch() + " completions)",
-                        resident + budget, List.of("weights", "optimizer", "vLLM engine"));
+                        resident + engine, List.of("weights", "optimizer", "vLLM engine"));
             }
             case VLLM_SERVER -> {
                 generation = null;
@@ -69,8 +70,9 @@ public final class RlGenerationMemory {
             default -> throw new IllegalStateException();
         }
         long always = engineAlways ? engine : 0;
-        for (Phase p : e.phases()) {
-            phases.add(always == 0 ? p : new Phase(p.name(), p.bytes() + always, plus(p.contents(), "vLLM engine")));
+        for (Phase ph : e.phases()) {
+            phases.add(always == 0 ? ph : new Phase(ph.name(), ph.bytes() + always, plus(ph.contents(),
+                    "vLLM engine")));
         }
         if (generation != null) {
             phases.add(generation);
@@ -80,35 +82,39 @@ public final class RlGenerationMemory {
         long allocated = e.peakAllocated() + delta;
         long reserved = e.peakReserved() + delta;
         long device = e.deviceUsed() + delta;
+        // the three peaks move by what the new peak phase adds; each says why
+        String why = always > 0 && peak != generation ? "the colocated vLLM engine, held through training"
+                : "GRPO's generation phase";
         List<Term> explanations = new ArrayList<>();
         for (Term t : e.explanations()) {
-            explanations.add(delta == 0 ? t : new Term(t.key(), t.label(), t.value() + delta, () -> t.formula()
+            long value = switch (t.key()) {
+                case "peak_allocated_bytes" -> allocated;
+                case "peak_reserved_bytes" -> reserved;
+                case "device_used_bytes" -> device;
+                default -> t.value();
+            };
+            explanations.add(value == t.value() ? t : new Term(t.key(), t.label(), value, () -> t.formula()
                     + (peak.name().equals(e.peakPhase().name()) ? "" : "; the peak phase is now '" + peak.name() + "'")
-                    + String.format(Locale.ROOT, " (%s: %+.2f GiB)", always > 0 && peak != generation
-                    ? "the colocated vLLM engine, held through training" : "GRPO's generation phase",
-                    delta / (double) Bytes.GIB)));
+                    + String.format(Locale.ROOT, " (%s: %+.2f GiB)", why, delta / (double) Bytes.GIB)));
         }
         assumptions.add("TRL GRPO: " + w.generationBatch() + " completions (per_device_train_batch_size × "
                 + "steps_per_generation " + w.stepsPerGeneration() + ", by default gradient_accumulation_steps) of " + w.outputLen() + " tokens after "
-                + "prompts of up to " + w.promptLen() + " are generated before the micro-steps; the log-probabilities "
+                + "prompts of up to " + w.generationPrompt() + " are generated before the micro-steps; the log-probabilities "
                 + "cover the completion tokens only (logits_to_keep); beta " + rl.beta() + (w.referenceForward()
                 ? " keeps a reference model" : " (no reference model)") + "; every completion runs to max_completion_length (no early end of "
                 + "sequence)");
         // sleep mode level 1 moves the engine's weights to pinned host memory while the model trains
-        long host = e.hostBytes() + (rl.sleepMode() ? gatheredWeights(m, w) : 0);
-        return new MemoryEstimate(terms, phases, peak, allocated, reserved, device, e.pool(), explanations.stream()
-                .map(t -> t.key().equals("peak_allocated_bytes") ? new Term(t.key(), t.label(), allocated, t::formula)
-                        : t.key().equals("peak_reserved_bytes") ? new Term(t.key(), t.label(), reserved, t::formula)
-                        : t.key().equals("device_used_bytes") ? new Term(t.key(), t.label(), device, t::formula) : t)
-                .toList(), assumptions, host);
+        long host = e.hostBytes() + (rl.sleepMode() ? sixteenBitModel(p, w) : 0);
+        return new MemoryEstimate(terms, phases, peak, allocated, reserved, device, e.pool(), explanations,
+                assumptions, host);
     }
 
     // transformers generate on the training model (no grad): prefill over the prompts, then a growing DynamicCache
     // in the compute dtype (accelerate's autocast wraps forward); gradients are None (set to None after each step)
-    private static Phase transformersGenerate(ModelSpec m, Workload w, long resident) {
+    private static Phase transformersGenerate(ModelSpec m, ParameterBreakdown p, Workload w, long resident) {
         int c = w.precision().computeBytes();
         long batch = w.generationBatch();
-        long prompt = Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen() - w.outputLen());
+        long prompt = w.generationPrompt();
         long kvPrompt = KvCache.bytes(m, w, batch, prompt, c);
         long kv = KvCache.bytes(m, w, batch, w.seqLen(), c);
         long prefill = ActivationMemory.inferenceTransient(m, batch * prompt, c, w.attention(), prompt);
@@ -119,16 +125,16 @@ public final class RlGenerationMemory {
         Parallelism par = w.parallelism();
         boolean sharded = !par.single() && (par.zero() == 3 || par.fsdp() == Parallelism.FsdpMode.FULL_SHARD
                 || par.fsdp() == Parallelism.FsdpMode.HYBRID_SHARD);
-        long gathered = sharded ? gatheredWeights(m, w) : 0;
+        long gathered = sharded ? sixteenBitModel(p, w) : 0;
         long bytes = resident + gathered + Math.max(kvPrompt + prefill, kv + catCopy) + logits;
         return new Phase("generation (transformers generate, " + batch + " completions)", bytes,
                 List.of("weights", "optimizer", "kv_cache (" + Bytes.gib(kv) + ")", "activations (prefill)",
                         "temporary (last-position logits)", sharded ? "the gathered model for generation" : ""));
     }
 
-    private static long gatheredWeights(ModelSpec m, Workload w) {
-        return Math.multiplyExact(org.gpuplan.model.ParameterCounter.count(m).totalCount(),
-                (long) w.precision().computeBytes());
+    /** The whole model in the compute dtype: what generation gathers, or a sleeping engine moves to the host. */
+    private static long sixteenBitModel(ParameterBreakdown p, Workload w) {
+        return Math.multiplyExact(p.totalCount(), (long) w.precision().computeBytes());
     }
 
     private static List<String> plus(List<String> contents, String more) {

@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Optional;
 import org.gpuplan.hardware.Gpu;
 import org.gpuplan.memory.InferenceMemory;
-import org.gpuplan.memory.MemoryEstimate;
-import org.gpuplan.memory.WeightMemory;
 import org.gpuplan.model.ModelSpec;
 import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.workload.Method;
@@ -33,8 +31,7 @@ final class RlGenerationPerf {
             return train;
         }
         Workload gen = generationWorkload(w, g);
-        MemoryEstimate mem = InferenceMemory.estimate(m, p, gen, Optional.of(g));
-        PerfEstimate inf = InferencePerf.estimate(m, p, gen, g, mem, WeightMemory.weights(m, p, gen).value());
+        PerfEstimate inf = PerfModel.estimate(m, p, gen, g, InferenceMemory.estimate(m, p, gen, Optional.of(g)));
         double oneGeneration = gen.batchSize() * (double) gen.outputLen() / inf.outputTokensPerS();
         double perStep = w.generationsPerStep();
         double generation = oneGeneration * perStep;
@@ -94,7 +91,7 @@ final class RlGenerationPerf {
             v.put("quant", w.quant().key());
         }
         v.put("batch_size", String.valueOf(Math.max(1, w.generationBatch())));
-        int prompt = Math.max(1, w.promptLen() > 0 ? w.promptLen() : w.seqLen() - w.outputLen());
+        int prompt = w.generationPrompt();
         v.put("prompt_len", String.valueOf(prompt));
         v.put("output_len", String.valueOf(Math.max(1, w.outputLen())));
         v.put("seq_len", String.valueOf(prompt + Math.max(1, w.outputLen())));

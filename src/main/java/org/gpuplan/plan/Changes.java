@@ -93,7 +93,7 @@ public final class Changes {
                 o.add(new String[] {"Liger kernels (use_liger_kernel: fused RMSNorm, SwiGLU and linear "
                     + "cross-entropy)", "use_liger_kernel", "true"});
             }
-            if ("grpo".equalsIgnoreCase(job.getOrDefault("trainer", "sft").trim())) {
+            if (trainer(job) == org.gpuplan.workload.Trainer.GRPO) {
                 // TRL GRPO: a colocated vLLM engine can sleep while the model trains, or move to other GPUs
                 boolean colocated = job.containsKey("vllm_mode") ? job.get("vllm_mode").trim()
                         .equalsIgnoreCase("colocate") : "true".equalsIgnoreCase(job.getOrDefault("use_vllm", "false"));
@@ -133,7 +133,7 @@ public final class Changes {
                     "fsdp", "full_shard", "offload_optimizer", "cpu"});
             }
             // TRL's trainers stay on transformers (accelerate shards them with FSDP)
-            boolean trl = !job.getOrDefault("trainer", "sft").trim().equalsIgnoreCase("sft");
+            boolean trl = trlTrainer(job);
             o.add(new String[] {"twice the GPUs, fully sharded (" + 2 * gpus + " GPUs, FSDP full_shard)",
                 "gpus", String.valueOf(2 * gpus), "fsdp", "full_shard", "framework",
                 trl ? "hf" : job.getOrDefault("framework", "fsdp").equals("hf") ? "fsdp"
@@ -269,6 +269,17 @@ public final class Changes {
         boolean starts = base.memory().pool().map(p -> p.holdsOneSequence(base.workload().seqLen())).orElse(true);
         return base.fit().map(Estimate.Fit::fits).orElse(true) && starts ? List.of()
                 : toFit(j.loaded().name(), j.spec(), j.keys(), j.gpu().get());
+    }
+
+    /** The job's TRL trainer (sft when none is given). */
+    static org.gpuplan.workload.Trainer trainer(Map<String, String> job) {
+        return job.containsKey("trainer") ? org.gpuplan.workload.Choice.parse(org.gpuplan.workload.Trainer.class,
+                "trainer", job.get("trainer")) : org.gpuplan.workload.Trainer.SFT;
+    }
+
+    /** Whether the job trains with a TRL trainer other than plain next-token SFT (DPO, ORPO, CPO, GRPO). */
+    static boolean trlTrainer(Map<String, String> job) {
+        return trainer(job) != org.gpuplan.workload.Trainer.SFT;
     }
 
     static int intOf(String s, int fallback) {

@@ -207,7 +207,7 @@ public final class Planner {
             }
             int before = out.size();
             // TRL's trainers (DPO, GRPO, …) run on transformers, sharded by accelerate with FSDP or DeepSpeed ZeRO
-            boolean trl = !fixed.getOrDefault("trainer", "sft").trim().equalsIgnoreCase("sft");
+            boolean trl = Changes.trlTrainer(fixed);
             String framework = fixed.getOrDefault("framework", n == 1 || trl ? "hf" : "fsdp");
             boolean layouts = framework.equals("fsdp") || framework.equals("megatron");
             int instancesGpus = price.map(Price::gpusPerInstance).orElse(perNode);

@@ -308,6 +308,11 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return (long) batchSize * stepsPerGeneration();
     }
 
+    /** A GRPO sequence's prompt tokens: prompt_len, or what seq_len leaves beside the completion (at least one). */
+    public int generationPrompt() {
+        return Math.max(1, promptLen > 0 ? promptLen : seqLen - outputLen);
+    }
+
     /** The micro-batches one GRPO generation feeds: steps_per_generation, by default gradient_accumulation_steps. */
     public int stepsPerGeneration() {
         return rl.stepsPerGeneration() > 0 ? rl.stepsPerGeneration() : gradAccum;

@@ -653,53 +653,35 @@ public final class WorkloadParser {
     }
 
     private static double number(Map<String, String> v, String key, double fallback) {
+        return decimal(v, key, fallback, d -> Double.isFinite(d) && d > 0, "a positive number");
+    }
+
+    /** A finite number ≥ 0 (0 when absent), such as GRPO's KL coefficient beta. */
+    private static double nonNegative(Map<String, String> v, String key) {
+        return decimal(v, key, 0, d -> Double.isFinite(d) && d >= 0, "a number ≥ 0 such as 0.04");
+    }
+
+    /** A dropout probability in [0, 1) (0 when absent). */
+    private static double probability(Map<String, String> v, String key) {
+        return decimal(v, key, 0, d -> d >= 0 && d < 1, "a probability in [0, 1) such as 0.05");
+    }
+
+    /** A decimal the predicate accepts ({@code fallback} when absent); anything else names what is expected. */
+    private static double decimal(Map<String, String> v, String key, double fallback,
+                                  java.util.function.DoublePredicate accepted, String expected) {
         String s = v.get(key);
         if (s == null) {
             return fallback;
         }
         try {
             double d = Double.parseDouble(s);
-            if (!Double.isFinite(d) || d <= 0) {
-                throw new NumberFormatException();
-            }
-            return d;
-        } catch (NumberFormatException e) {
-            throw new InvalidInputException(key + ": expected a positive number, got '" + s + "'");
-        }
-    }
-
-    /** A finite number ≥ 0 (0 when absent), such as GRPO's KL coefficient beta. */
-    private static double nonNegative(Map<String, String> v, String key) {
-        String s = v.get(key);
-        if (s == null) {
-            return 0;
-        }
-        try {
-            double d = Double.parseDouble(s);
-            if (Double.isFinite(d) && d >= 0) {
+            if (accepted.test(d)) {
                 return d;
             }
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new InvalidInputException(key + ": expected a number ≥ 0 such as 0.04, got '" + s + "'");
-    }
-
-    /** A dropout probability in [0, 1) (0 when absent). */
-    private static double probability(Map<String, String> v, String key) {
-        String s = v.get(key);
-        if (s == null) {
-            return 0;
-        }
-        try {
-            double d = Double.parseDouble(s);
-            if (d >= 0 && d < 1) {
-                return d;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new InvalidInputException(key + ": expected a probability in [0, 1) such as 0.05, got '" + s + "'");
+        throw new InvalidInputException(key + ": expected " + expected + ", got '" + s + "'");
     }
 
     private static boolean bool(Map<String, String> v, String key, boolean fallback) {
