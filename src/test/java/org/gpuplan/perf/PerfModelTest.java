@@ -228,6 +228,25 @@ class PerfModelTest {
     }
 
     @Test
+    void ttftIsTheSteadyStateOfClientsInAClosedLoop() {
+        String[] serve = {"task", "infer", "framework", "vllm", "gpu", "H100-SXM-80GB", "prompt_len", "2048",
+            "output_len", "256"};
+        // one client: its own prefill, nothing to wait for
+        PerfEstimate one = perf("meta-llama/Llama-3.1-8B", concat(serve, "batch_size", "1"));
+        assertThat(one.ttftS()).isEqualTo(one.figure("prefill_gpu_s"));
+        assertThat(one.figure("ttft_burst_s")).isNaN();
+        // 16 clients: own prefill p + half a decode step + the M/D/1 wait ρ·p / (2(1 − ρ)), ρ the prefill share of a
+        // cycle (prefill of the 16 prompts + 256 decode steps)
+        PerfEstimate many = perf("meta-llama/Llama-3.1-8B", concat(serve, "batch_size", "16"));
+        double p = one.ttftS();
+        double step = many.figure("decode_step_s");
+        double rho = many.figure("prefill_gpu_s") / (many.figure("prefill_gpu_s") + 256 * step);
+        assertThat(many.ttftS()).isCloseTo(p + rho * p / (2 * (1 - rho)) + step / 2, within(1e-12));
+        // all 16 arriving at once wait longer: the median request of the wave sits behind 8.5 prompts' prefill
+        assertThat(many.figure("ttft_burst_s")).isGreaterThan(many.ttftS());
+    }
+
+    @Test
     void estimateJsonCarriesThePerfContract() throws Exception {
         CliTest.Result train = CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train", "--gpu",
                 "H100-SXM-80GB", "--gpus", "8", "--fsdp", "full_shard", "--batch-size", "2", "--seq-len", "8192",
