@@ -319,7 +319,9 @@ def run_training(torch, w, steps):
         if targets == ["all-linear"]:
             targets = "all-linear"
         config = peft.LoraConfig(r=int(w.get("lora_rank", 16)), lora_alpha=float(w.get("lora_alpha", 32)),
-                                 target_modules=targets, lora_dropout=0.0, task_type=None if is_encoder else "CAUSAL_LM")
+                                 target_modules=targets, lora_dropout=0.0, task_type=None if is_encoder else "CAUSAL_LM",
+                                 use_dora=str(w.get("use_dora", False)).lower() == "true",
+                                 modules_to_save=w.get("modules_to_save") or None)
         model = peft.get_peft_model(model, config)
     if w.get("checkpointing", "none") != "none" or method == "qlora":
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": method == "qlora"})

@@ -27,6 +27,12 @@ CATALOG = os.path.join(HERE, "..", "..", "src", "main", "resources", "gpuplan", 
 
 MODELS = [("gpt2", "openai-community/gpt2"), ("bert", "google-bert/bert-base-uncased"),
           ("llama", "meta-llama/Llama-3.2-1B-Instruct")]
+# Llama-style decoder layers of other families (module, layer class, rotary class): Gemma 2's fp32-scaled sandwich norms
+# and capped scores, Gemma 3's q/k norms, Qwen3's q/k norms
+ROPE_LAYERS = {"gemma2": ("google/gemma-2-2b", "gemma2", "Gemma2DecoderLayer", "Gemma2RotaryEmbedding"),
+               "gemma3": ("google/gemma-3-1b-it", "gemma3", "Gemma3DecoderLayer", "Gemma3RotaryEmbedding"),
+               "qwen3": ("Qwen/Qwen3-0.6B", "qwen3", "Qwen3DecoderLayer", "Qwen3RotaryEmbedding")}
+ONLY = os.environ.get("FAMILIES")  # e.g. FAMILIES=gemma2,qwen3 measures those only
 MODES = ["fp32", "bf16", "bf16-mixed"]
 ATTENTION = ["eager", "sdpa"]
 B, S = 2, 256
@@ -50,10 +56,34 @@ def build(torch, transformers, family, config):
         from transformers.models.bert.modeling_bert import BertLayer
         layer = BertLayer(config)
         return layer, lambda x, extra: layer(x)
-    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
-    layer = LlamaDecoderLayer(config, layer_idx=0)
+    if family in ROPE_LAYERS:
+        import importlib
+        import inspect
+        module = importlib.import_module(f"transformers.models.{ROPE_LAYERS[family][1]}.modeling_{ROPE_LAYERS[family][1]}")
+        layer = getattr(module, ROPE_LAYERS[family][2])(config, layer_idx=0)
+        params = inspect.signature(layer.forward).parameters
+        if "position_embeddings_global" in params:  # Gemma 3 before transformers 4.57: one RoPE per layer kind
+            return layer, lambda x, extra: layer(x, position_embeddings_global=extra["rope"],
+                                                 position_embeddings_local=extra["rope"],
+                                                 attention_mask=extra.get("mask"), position_ids=extra["position_ids"])
+    else:
+        from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+        layer = LlamaDecoderLayer(config, layer_idx=0)
     return layer, lambda x, extra: layer(x, attention_mask=extra.get("mask"), position_embeddings=extra["rope"],
                                          position_ids=extra["position_ids"])
+
+
+def rotary(transformers, family, config):
+    if family in ROPE_LAYERS:
+        import importlib
+        module = importlib.import_module(f"transformers.models.{ROPE_LAYERS[family][1]}.modeling_{ROPE_LAYERS[family][1]}")
+        cls = getattr(module, ROPE_LAYERS[family][3])
+        try:
+            return cls(config=config)
+        except TypeError:  # versions that build one RoPE per layer kind
+            return cls(config=config, layer_type=config.layer_types[0])
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+    return LlamaRotaryEmbedding(config=config)
 
 
 def measure(torch, transformers, family, model_id, mode, attention):
@@ -73,12 +103,14 @@ def measure(torch, transformers, family, model_id, mode, attention):
     shared = set()
     if family != "llama" and with_mask:
         raise ValueError("the 4-D mask variant is measured for Llama only")
-    if family == "llama":
-        from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
-        rope = LlamaRotaryEmbedding(config=config).to("cuda")
+    if family == "llama" or family in ROPE_LAYERS:
+        rope = rotary(transformers, family, config).to("cuda")
         position_ids = torch.arange(S, device="cuda").unsqueeze(0).expand(B, -1)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode == "bf16-mixed"):
-            cos, sin = rope(x, position_ids)
+            try:
+                cos, sin = rope(x, position_ids)
+            except TypeError:  # Gemma 3 (transformers 5): one rotary module, told the layer kind at each call
+                cos, sin = rope(x, position_ids, layer_type=config.layer_types[0])
         if mode == "bf16":
             cos, sin = cos.to(torch.bfloat16), sin.to(torch.bfloat16)
         extra = {"rope": (cos, sin), "position_ids": position_ids}
@@ -138,7 +170,9 @@ def main():
     import torch
     import transformers
     torch.manual_seed(0)
-    for family, model_id in MODELS:
+    for family, model_id in MODELS + [(f, v[0]) for f, v in ROPE_LAYERS.items()]:
+        if ONLY and family not in ONLY.split(","):
+            continue
         for mode in MODES:
             for attention in ATTENTION + (["eager+mask", "sdpa+mask"] if family == "llama" else []):
                 try:

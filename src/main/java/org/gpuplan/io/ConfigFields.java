@@ -131,6 +131,25 @@ final class ConfigFields {
         return max;
     }
 
+    /**
+     * Whether an optional cap such as {@code final_logit_softcapping} is on: a positive number turns it on, null or 0
+     * turns it off, and an absent key means {@code fallback} (the config class's default).
+     */
+    boolean capOn(boolean fallback, String name) {
+        JsonNode v = node.get(name);
+        if (v == null) {
+            return fallback;
+        }
+        if (v.isNull()) {
+            return false;
+        }
+        if (!v.isNumber() || !(v.asDouble() >= 0) || Double.isInfinite(v.asDouble())) {
+            throw new InvalidInputException(where + ": '" + name + "' must be a positive number or null, got "
+                    + brief(v));
+        }
+        return v.asDouble() > 0;
+    }
+
     boolean bool(boolean fallback, String... names) {
         for (String name : names) {
             JsonNode v = node.get(name);

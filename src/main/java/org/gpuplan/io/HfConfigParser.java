@@ -209,6 +209,11 @@ public final class HfConfigParser {
         return new Norms(NormKind.RMS_NORM, perLayer, true, false);
     }
 
+    /** Gemma-style RMSNorms: x̂ · (1 + w) computed in fp32, then cast (GemmaRMSNorm, Qwen3NextRMSNorm). */
+    private static Norms unitOffsetNorm(int perLayer) {
+        return new Norms(NormKind.RMS_NORM, perLayer, true, false, true);
+    }
+
     private static String act(ConfigFields c, String fallback) {
         return c.text("hidden_act", "hidden_activation", "activation_function").orElse(fallback);
     }
@@ -246,8 +251,20 @@ public final class HfConfigParser {
 
     private static ModelSpec decoder(String name, Family family, List<String> arch, Core k, Attention attention,
                                      Mlp mlp, Moe moe, Norms norms, Pattern p, boolean tied) {
+        return decoder(name, family, arch, k, attention, mlp, moe, norms, p, tied, new Head.CausalLm());
+    }
+
+    private static ModelSpec decoder(String name, Family family, List<String> arch, Core k, Attention attention,
+                                     Mlp mlp, Moe moe, Norms norms, Pattern p, boolean tied, Head head) {
         return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), k.maxContext(), new Embeddings(tied, 0, 0),
-                attention, mlp, moe, norms, p.layers(), p.window(), new Head.CausalLm(), 0, null);
+                attention, mlp, moe, norms, p.layers(), p.window(), head, 0, null);
+    }
+
+    /** Attention with Gemma 2's optional score cap (attn_logit_softcapping; on by default in Gemma2Config). */
+    private static Attention.Standard gemmaAttention(ConfigFields c, Core k, boolean qkNorm, boolean capByDefault) {
+        boolean bias = c.bool(false, "attention_bias");
+        return new Attention.Standard(k.heads(), k.kvHeads(), k.headDim(), bias, bias, qkNorm, false, false, false,
+                false, c.capOn(capByDefault, "attn_logit_softcapping"));
     }
 
     private static Mlp gated(ConfigFields c, String act, boolean bias) {
@@ -362,21 +379,20 @@ public final class HfConfigParser {
     // GemmaConfig: head_dim 256, tied embeddings by default, GeGLU.
     private static ModelSpec gemma(ConfigFields c, String name, List<String> arch) {
         Core k = core(c, 256);
-        boolean bias = c.bool(false, "attention_bias");
         Pattern p = pattern(c, k.layers(), 0, i -> false, i -> false);
-        return decoder(name, Family.GEMMA, arch, k, standard(k, bias, bias, false, false, false),
-                gated(c, act(c, "gelu_pytorch_tanh"), false), null, preNorm(2), p,
+        return decoder(name, Family.GEMMA, arch, k, gemmaAttention(c, k, false, false),
+                gated(c, act(c, "gelu_pytorch_tanh"), false), null, unitOffsetNorm(2), p,
                 c.bool(true, "tie_word_embeddings"));
     }
 
-    // Gemma2Config: four norms per block (pre/post attention, pre/post feed-forward); even layers slide (window 4096).
+    // Gemma2Config: four norms per block (pre/post attention, pre/post feed-forward); even layers slide (window 4096);
+    // attention scores capped at 50 and logits at 30 by default (attn_/final_logit_softcapping).
     private static ModelSpec gemma2(ConfigFields c, String name, List<String> arch) {
         Core k = core(c, 256);
-        boolean bias = c.bool(false, "attention_bias");
         Pattern p = pattern(c, k.layers(), window(c, 4096), i -> i % 2 == 0, i -> false);
-        return decoder(name, Family.GEMMA2, arch, k, standard(k, bias, bias, false, false, false),
-                gated(c, act(c, "gelu_pytorch_tanh"), false), null, preNorm(4), p,
-                c.bool(true, "tie_word_embeddings"));
+        return decoder(name, Family.GEMMA2, arch, k, gemmaAttention(c, k, false, true),
+                gated(c, act(c, "gelu_pytorch_tanh"), false), null, unitOffsetNorm(4), p,
+                c.bool(true, "tie_word_embeddings"), new Head.CausalLm(c.capOn(true, "final_logit_softcapping")));
     }
 
     // Gemma3TextConfig: Gemma 2 blocks plus q/k norms; 5 sliding layers then 1 global (sliding_window_pattern 6).
@@ -389,12 +405,11 @@ public final class HfConfigParser {
         merged.setAll((ObjectNode) given.node());
         ConfigFields c = new ConfigFields(merged, given.where());
         Core k = core(c, 256);
-        boolean bias = c.bool(false, "attention_bias");
         int every = c.positiveOr(6, "sliding_window_pattern");
         Pattern p = pattern(c, k.layers(), window(c, 4096), i -> (i + 1) % every != 0, i -> false);
-        return decoder(name, Family.GEMMA3, arch, k, standard(k, bias, bias, true, false, false),
-                gated(c, act(c, "gelu_pytorch_tanh"), false), null, preNorm(4), p,
-                c.bool(true, "tie_word_embeddings"));
+        return decoder(name, Family.GEMMA3, arch, k, gemmaAttention(c, k, true, false),
+                gated(c, act(c, "gelu_pytorch_tanh"), false), null, unitOffsetNorm(4), p,
+                c.bool(true, "tie_word_embeddings"), new Head.CausalLm(c.capOn(false, "final_logit_softcapping")));
     }
 
     // Phi3: fused qkv_proj and gate_up_proj; untied; sliding_window applies to every layer when set.
@@ -644,8 +659,8 @@ public final class HfConfigParser {
         int mtp = c.nonNegativeOr(family == Family.QWEN3_NEXT ? 1 : 0, "mtp_num_hidden_layers",
                 "num_nextn_predict_layers");
         return new ModelSpec(name, family, arch, k.hidden(), k.vocab(), k.maxContext(),
-                new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0), attention, dense, moe, preNorm(2), layers,
-                0, new Head.CausalLm(), mtp, null, 0.0, g);
+                new Embeddings(c.bool(false, "tie_word_embeddings"), 0, 0), attention, dense, moe, unitOffsetNorm(2),
+                layers, 0, new Head.CausalLm(), mtp, null, 0.0, g);
     }
 
     // Unknown model_type with the standard decoder fields: read as a Llama-style decoder.

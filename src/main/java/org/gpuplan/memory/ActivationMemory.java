@@ -133,6 +133,27 @@ public final class ActivationMemory {
     private ActivationMemory() {
     }
 
+    /**
+     * Bytes per token one trainable fp32-scaled norm (Gemma, Qwen3-Next: x̂ · (1 + w) in fp32) keeps beyond a Llama
+     * norm, whose normalised tensor is cast to the residual dtype r before the weight multiplies it: 4·h − r·h.
+     */
+    static long normScaleDelta(ModelSpec m, int r) {
+        return m.norms().fp32Scale() ? (4L - r) * m.hiddenSize() : 0;
+    }
+
+    /**
+     * The fp32 scale vectors (1 + w.float()) that fp32-scaled norms' mul keeps, trained or not: 4·h per hidden-size
+     * norm and 4·d per q/k norm, per layer and independent of the tokens (measured: validation/activations).
+     */
+    public static long scaleVectors(ModelSpec m) {
+        if (!m.norms().fp32Scale()) {
+            return 0;
+        }
+        boolean qkNorm = m.attention() instanceof Attention.Standard st && st.qkNorm();
+        long d = m.attention() instanceof Attention.Standard st ? st.headDim() : 0;
+        return 4L * m.hiddenSize() * m.norms().perLayer() + (qkNorm ? 2 * 4L * d : 0);
+    }
+
     /** torch.compile or Liger fuse the RMSNorms and the gated MLP of Llama-style blocks (see {@link #training}). */
     static boolean compileFusesNorms(ModelSpec m, Workload w) {
         return w.perf().fusedKernels() && m.mlp() != null;
@@ -206,14 +227,23 @@ public final class ActivationMemory {
             BlockActivations.Shape withoutMlp = new BlockActivations.Shape(b, s, h, a, g, d, 0, e, fp32Stream, 0,
                     w.attention(), full);
             BlockActivations.Saved moeBase = BlockActivations.llama(withoutMlp, profile);
-            long extraNorms = (m.norms().perLayer() - 2L) * Bytes.ceil((4.0 * h + 4 + (full ? r * h : 0)) * n);
+            // a trainable norm weight keeps the normalised tensor it multiplies: in the residual dtype (Llama casts
+            // first), or fp32 where the scale (1 + w) is applied in fp32 (Gemma, Qwen3-Next)
+            int scaled = m.norms().fp32Scale() ? 4 : r;
+            long extraNorms = (m.norms().perLayer() - 2L) * Bytes.ceil((4.0 * h + 4 + (full ? scaled * h : 0)) * n);
+            long fp32Scale = full ? normScaleDelta(m, r) * 2 * n : 0;
+            long scaleVectors = scaleVectors(m);
             long qk = 0;
             if (att instanceof Attention.Standard st && st.qkNorm()) {
                 // fp32 upcasts of q and k plus one rstd per normalized row: per head, or per token when the norm
                 // spans the whole projection (OLMo 2)
                 double rstd = st.qkNormFull() ? 8.0 : 4.0 * (a + g);
-                qk = Bytes.ceil((4.0 * (a + g) * d + rstd + (full ? c * (a + g) * (double) d : 0)) * n);
+                int qkScaled = m.norms().fp32Scale() ? 4 : c;
+                qk = Bytes.ceil((4.0 * (a + g) * d + rstd + (full ? qkScaled * (a + g) * (double) d : 0)) * n);
             }
+            // Gemma 2's eager attention caps the scores (cap·tanh(scores / cap)): tanh keeps its output, c per score
+            long softcap = att instanceof Attention.Standard st && st.logitSoftcap()
+                    && w.attention() == AttentionImpl.EAGER ? Bytes.ceil((double) c * a * s * n) : 0;
             long gate = 0;
             if (att instanceof Attention.Standard st && st.outputGate()) {
                 // output = attention · sigmoid(gate): sigmoid keeps its output (c·a·d); the product is o_proj's input
@@ -228,7 +258,8 @@ public final class ActivationMemory {
             }
             long moeBytes = m.moe() == null ? 0 : Bytes.ceil(moe(m.moe(), h, c, full) * n);
             long adaptersPerLayer = adapters / Math.max(1, m.numLayers());
-            long common = extraNorms + qk + gate + latent + adaptersPerLayer + torchtuneAttentionDelta(m, w, c);
+            long common = extraNorms + fp32Scale + scaleVectors + softcap + qk + gate + latent + adaptersPerLayer
+                    + torchtuneAttentionDelta(m, w, c);
             long fusedNorms = 0;
             long fusedDense = 0;
             long fusedMoe = 0;
@@ -236,7 +267,8 @@ public final class ActivationMemory {
                 // torch.compile (Inductor) and Liger fuse each RMSNorm into one kernel that keeps its input and rstd:
                 // the fp32 upcast and the normalised copy eager autograd keeps (4·h) are never materialised; the fused
                 // SwiGLU keeps gate and up and recomputes SiLU(gate) in backward (c·f)
-                fusedNorms = Bytes.ceil(4.0 * h * m.norms().perLayer() * n);
+                fusedNorms = Bytes.ceil(4.0 * h * m.norms().perLayer() * n)
+                        + (full ? normScaleDelta(m, r) * m.norms().perLayer() * n : 0) + scaleVectors;
                 fusedDense = Bytes.ceil((double) c * dense * n);
                 fusedMoe = m.moe() == null ? 0 : Bytes.ceil((double) c * m.moe().expertIntermediateSize()
                         * m.moe().topK() * n);
@@ -244,6 +276,9 @@ public final class ActivationMemory {
             perLayer = new Layers(m, denseBlock.total() + common - fusedNorms - fusedDense,
                     moeBase.total() + moeBytes + common - fusedNorms - fusedMoe, linearDelta);
             long sandwich = extraNorms;
+            String gemma = (fp32Scale > 0 ? "; norms scaling by (1 + w) in fp32 keep an fp32 normalised copy "
+                    + "(4·h − r·h more each) " + Bytes.mib(fp32Scale) + " for the two pre-norms" : "")
+                    + (softcap > 0 ? "; capped attention scores (tanh output c·a·s) " + Bytes.mib(softcap) : "");
             formula = () -> String.format(Locale.ROOT, "per dense layer %s for %,d tokens (Llama-style block: RMSNorms "
                             + "with fp32 input, %s, %s; derivation and byte-exact check in "
                             + "validation/activations/README.md)%s%s%s", Bytes.mib(denseBlock.total()), n,
@@ -251,7 +286,7 @@ public final class ActivationMemory {
                     m.moe() != null ? String.format(Locale.ROOT, "; MoE layers %s (router fp32 4·E, per routed "
                             + "token gathered input, expert MLP and weighted output)", Bytes.mib(moeBase.total()
                             + moeBytes)) : "",
-                    (sandwich > 0 ? "; sandwich norms " + Bytes.mib(sandwich) : "") + (m.linearLayerCount() > 0
+                    (sandwich > 0 ? "; sandwich norms " + Bytes.mib(sandwich) : "") + gemma + (m.linearLayerCount() > 0
                             ? String.format(Locale.ROOT, "; %d Gated DeltaNet layers %s %s each than a softmax-"
                             + "attention layer: their mixer keeps c·(C + 2K + 3V + 65·Hv) + 8·Hk + 8·Hv%s = %,.0f B "
                             + "per token (C %d, K %d, V %d, Hk %d, Hv %d: conv input, L2-normed q/k, v, gates, WY "
@@ -271,7 +306,7 @@ public final class ActivationMemory {
                 shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
             }
             // a trainable LM head (full fine-tuning, or PEFT modules_to_save) keeps its input for its weight gradient
-            double headInput = full ? r * h + c * h : LoraAdapters.headSaved(m, w)
+            double headInput = full ? r * h + normScaleDelta(m, r) + c * h : LoraAdapters.headSaved(m, w)
                     ? (WeightMemory.kbitUpcast(w) ? 4.0 : c) * h : 0;
             outside = Bytes.ceil(n * (4.0 * h + 4 + headInput));
         }
@@ -400,8 +435,12 @@ public final class ActivationMemory {
     static Loss loss(ModelSpec m, Workload w, long n, int c, boolean full) {
         long v = lossWidth(m);
         double logits = (double) v * n;
+        // Gemma 2 caps the logits in the model's forward (cap·tanh(logits / cap)) before any loss sees them: tanh
+        // keeps its output, c per logit, until backward reaches it
+        double softcap = m.head() instanceof Head.CausalLm lm && lm.logitSoftcap() ? c * logits : 0;
         return switch (w.lossImpl()) {
-            case EAGER -> new Loss(Bytes.ceil(4 * logits), Bytes.ceil((c + 4) * logits), Bytes.ceil(8 * logits));
+            case EAGER -> new Loss(Bytes.ceil(4 * logits + softcap), Bytes.ceil((c + 4) * logits),
+                    Bytes.ceil(8 * logits));
             // torchtune's unchunked TransformerDecoder returns fp32 logits (output(h).float()): its compiled loss keeps
             // that fp32 input; the c-byte logits exist only while they are upcast
             case COMPILED -> w.framework() == org.gpuplan.workload.Framework.TORCHTUNE
@@ -413,7 +452,8 @@ public final class ActivationMemory {
                     ? new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits / LOSS_CHUNKS))
                     : new Loss(Bytes.ceil(4 * logits), Bytes.ceil(c * logits + 4 * logits / LOSS_CHUNKS),
                     Bytes.ceil((8 + c) * logits / LOSS_CHUNKS));
-            case ROWWISE -> new Loss(Bytes.ceil(c * logits), Bytes.ceil(c * logits), Bytes.ceil(2.0 * c * logits));
+            case ROWWISE -> new Loss(Bytes.ceil(c * logits + softcap), Bytes.ceil(c * logits),
+                    Bytes.ceil(2.0 * c * logits));
             case FUSED_LINEAR -> {
                 long h = m.hiddenSize();
                 long chunk = Math.min(n, nextPowerOfTwo(ceilDiv(n, ceilDiv(v, h))));
@@ -509,7 +549,8 @@ public final class ActivationMemory {
     private static double attentionCoreBytes(ModelSpec m, Workload w, int c, long s) {
         long a = m.attention().numHeads();
         if (w.attention() == AttentionImpl.EAGER) {
-            return (4.0 + c) * a * s;
+            boolean capped = m.attention() instanceof Attention.Standard st && st.logitSoftcap();
+            return (4.0 + c + (capped ? c : 0)) * a * s;
         }
         return 4.0 * a;
     }

@@ -79,7 +79,10 @@ public final class TrainingMemory {
         ActivationMemory.Saved saved = ActivationMemory.training(m, seqs);
         terms.add(new Term("activations", "activations", saved.total(), () -> saved.formula() + String.format(Locale.ROOT,
                 "; + embeddings, final norm, LM-head input and the loss (%s): %s; "
-                        + "shared RoPE tables and masks %s", ActivationMemory.lossDescription(w), Bytes.gib(saved.outside()),
+                        + "shared RoPE tables and masks %s", ActivationMemory.lossDescription(w)
+                        + (m.head() instanceof org.gpuplan.model.Head.CausalLm lm && lm.logitSoftcap()
+                        ? "; capped logits cap·tanh(logits / cap) keep the tanh output (c·V per token)" : ""),
+                Bytes.gib(saved.outside()),
                 Bytes.mib(saved.shared()))));
         // temporaries: autocast weight copies, optimizer foreach buffer, dequantized weights, loss transients
         long autocastCopies = w.precision().mixed() && w.method() == Method.FULL

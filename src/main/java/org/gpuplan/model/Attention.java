@@ -21,9 +21,18 @@ public sealed interface Attention permits Attention.Standard, Attention.Latent {
      * @param outputGate the query projection also produces a sigmoid gate on the attention output, doubling it
      *                   (Qwen3-Next, Qwen3.5 attn_output_gate)
      * @param qkNormFull the q/k norms span the whole projections (a·d and kv·d weights, OLMo 2) instead of one head
+     * @param logitSoftcap the attention scores pass through cap·tanh(scores / cap) before the softmax (Gemma 2
+     *                   attn_logit_softcapping); eager attention then keeps the tanh output for backward
      */
     record Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias, boolean qkNorm,
-                    boolean fusedQkv, boolean sinks, boolean outputGate, boolean qkNormFull) implements Attention {
+                    boolean fusedQkv, boolean sinks, boolean outputGate, boolean qkNormFull, boolean logitSoftcap)
+            implements Attention {
+
+        public Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias,
+                        boolean qkNorm, boolean fusedQkv, boolean sinks, boolean outputGate, boolean qkNormFull) {
+            this(numHeads, numKvHeads, headDim, qkvBias, outputBias, qkNorm, fusedQkv, sinks, outputGate, qkNormFull,
+                    false);
+        }
 
         public Standard(int numHeads, int numKvHeads, int headDim, boolean qkvBias, boolean outputBias,
                         boolean qkNorm, boolean fusedQkv, boolean sinks, boolean outputGate) {

@@ -6,8 +6,16 @@ import java.util.List;
 /** What sits on top of the Transformer stack, as named by the config's {@code architectures}. */
 public sealed interface Head permits Head.CausalLm, Head.Encoder {
 
-    /** A decoder's language-model head (a V×h matrix unless tied to the embeddings). */
-    record CausalLm() implements Head {
+    /**
+     * A decoder's language-model head (a V×h matrix unless tied to the embeddings).
+     *
+     * @param logitSoftcap the logits pass through cap·tanh(logits / cap) (Gemma 2 final_logit_softcapping), whose
+     *                     tanh output autograd keeps: one more logits-sized tensor in training
+     */
+    record CausalLm(boolean logitSoftcap) implements Head {
+        public CausalLm() {
+            this(false);
+        }
     }
 
     /**

@@ -118,6 +118,31 @@ class HfConfigParserTest {
     }
 
     @Test
+    void gemmaNormsScaleInFp32AndGemma2CapsScoresAndLogitsByDefault() {
+        String gemma2 = """
+                {"model_type":"gemma2","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
+                 "num_attention_heads":2,"num_key_value_heads":1,"head_dim":32,"vocab_size":1000}""";
+        ModelSpec s = spec(gemma2);
+        assertThat(s.norms().fp32Scale()).isTrue();
+        assertThat(((Attention.Standard) s.attention()).logitSoftcap()).isTrue(); // Gemma2Config: 50.0
+        assertThat(((Head.CausalLm) s.head()).logitSoftcap()).isTrue(); // Gemma2Config: 30.0
+        String capsOff = gemma2.replace("\"vocab_size\":1000", "\"vocab_size\":1000,"
+                + "\"attn_logit_softcapping\":null,\"final_logit_softcapping\":0");
+        ModelSpec off = spec(capsOff);
+        assertThat(((Attention.Standard) off.attention()).logitSoftcap()).isFalse();
+        assertThat(((Head.CausalLm) off.head()).logitSoftcap()).isFalse();
+        assertThat(total(capsOff)).isEqualTo(total(gemma2));
+        assertThatThrownBy(() -> spec(gemma2.replace("\"vocab_size\":1000", "\"vocab_size\":1000,"
+                + "\"final_logit_softcapping\":\"thirty\"")))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("final_logit_softcapping")
+                .hasMessageContaining("positive number or null");
+        ModelSpec gemma3 = spec(gemma2.replace("gemma2", "gemma3_text"));
+        assertThat(((Head.CausalLm) gemma3.head()).logitSoftcap()).isFalse(); // Gemma3TextConfig: None
+        assertThat(gemma3.norms().fp32Scale()).isTrue();
+        assertThat(spec(gemma2.replace("gemma2", "llama")).norms().fp32Scale()).isFalse();
+    }
+
+    @Test
     void mixtralExpertKeySpellingsAreEquivalent() {
         String a = """
                 {"model_type":"mixtral","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
