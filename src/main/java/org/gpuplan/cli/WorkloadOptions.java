@@ -75,6 +75,9 @@ final class WorkloadOptions {
     @Option(names = {"--activation-offloading", "--enable-activation-offloading"}, arity = "0..1",
             fallbackValue = "true", description = "torchtune: saved activations wait in pinned host memory")
     String activationOffloading;
+    @Option(names = "--padded-batches", arity = "0..1", fallbackValue = "true", description = "Training batches of "
+            + "more than one sequence are padded, so SDPA gets a 4-D mask (default true); false for packed or "
+            + "equal-length batches") String paddedBatches;
     // shorter names other tools use; hidden so that the usage line shows ours
     @Option(names = {"--dtype", "--torch-dtype"}, hidden = true) String dtype;
     // transformers/axolotl: load_in_4bit (bitsandbytes NF4) and load_in_8bit (LLM.int8) choose the quant format
@@ -234,6 +237,7 @@ final class WorkloadOptions {
         flags.put("grad_accum", gradAccum);
         flags.put("checkpointing", checkpointing != null ? checkpointing : gradientCheckpointing);
         flags.put("activation_offloading", activationOffloading);
+        flags.put("padded_batches", paddedBatches);
         flags.put("attention", attention);
         flags.put("loss_impl", lossImpl);
         flags.put("lora_rank", loraRank != null ? loraRank : loraR);

@@ -183,7 +183,7 @@ public final class ActivationMemory {
             long f = m.mlp().intermediateSize();
             double dropout = m.dropout();
             BlockActivations.Shape shape = new BlockActivations.Shape(b, s, h, a, a, h / a, f, e, mixed, dropout,
-                    w.attention(), full);
+                    w.attention(), full, w.paddingMask());
             BlockActivations.Saved block = BlockActivations.gpt2(shape, profile);
             long layer = block.total();
             // a one-kernel GELU (erf, gelu_pytorch_tanh) keeps only its 16-bit input, the next projection its output
@@ -222,10 +222,10 @@ public final class ActivationMemory {
             long dense = m.mlp() == null ? 0 : m.mlp().intermediateSize();
             boolean fp32Stream = mixed || WeightMemory.kbitUpcast(w);
             BlockActivations.Saved denseBlock = BlockActivations.llama(new BlockActivations.Shape(b, s, h, a, g, d,
-                    dense, e, fp32Stream, 0, w.attention(), full), profile);
+                    dense, e, fp32Stream, 0, w.attention(), full, w.paddingMask()), profile);
             // the block without its MLP: the base of MoE layers and the attention a linear-attention layer replaces
             BlockActivations.Shape withoutMlp = new BlockActivations.Shape(b, s, h, a, g, d, 0, e, fp32Stream, 0,
-                    w.attention(), full);
+                    w.attention(), full, w.paddingMask());
             BlockActivations.Saved moeBase = BlockActivations.llama(withoutMlp, profile);
             // a trainable norm weight keeps the normalised tensor it multiplies: in the residual dtype (Llama casts
             // first), or fp32 where the scale (1 + w) is applied in fp32 (Gemma, Qwen3-Next)
@@ -302,7 +302,8 @@ public final class ActivationMemory {
             if (att instanceof Attention.Standard st) {
                 shared += Bytes.ceil(2.0 * c * st.headDim() * s); // RoPE cos and sin [1, s, d], shared by layers
             }
-            if (b > 1 && !w.attention().flashKernel() && w.framework() != org.gpuplan.workload.Framework.TORCHTUNE) {
+            if (w.paddingMask() && !w.attention().flashKernel()
+                    && w.framework() != org.gpuplan.workload.Framework.TORCHTUNE) {
                 shared += Bytes.ceil((double) c * b * s * s); // padded batch: 4-D mask [b,1,s,s], one copy
             }
             // a trainable LM head (full fine-tuning, or PEFT modules_to_save) keeps its input for its weight gradient
@@ -495,7 +496,7 @@ public final class ActivationMemory {
             return 0;
         }
         long n = (long) w.batchSize() * w.seqLen();
-        boolean hfRepeats = w.attention() == AttentionImpl.SDPA && w.batchSize() > 1;
+        boolean hfRepeats = w.attention() == AttentionImpl.SDPA && w.paddingMask();
         if (hfRepeats) {
             return -Bytes.ceil((double) c * w.seqLen() * n);
         }

@@ -46,7 +46,14 @@ public final class BlockActivations {
      * @param trainable  the block's weights get gradients (full fine-tuning); frozen LoRA bases save less
      */
     public record Shape(long b, long s, long h, long a, long g, long d, long f, int e, boolean autocast,
-                        double dropout, AttentionImpl attention, boolean trainable) {
+                        double dropout, AttentionImpl attention, boolean trainable, boolean padded) {
+
+        /** A batch of more than one sequence is taken as padded (HF's collators), as measured. */
+        public Shape(long b, long s, long h, long a, long g, long d, long f, int e, boolean autocast, double dropout,
+                     AttentionImpl attention, boolean trainable) {
+            this(b, s, h, a, g, d, f, e, autocast, dropout, attention, trainable, b > 1);
+        }
+
         long n() {
             return b * s;
         }
@@ -148,7 +155,7 @@ public final class BlockActivations {
 
     /** A padded batch (4-D mask) makes transformers repeat K and V to all heads before SDPA. */
     private static boolean sdpaRepeats(Shape x) {
-        return x.attention() == AttentionImpl.SDPA && x.b() > 1;
+        return x.attention() == AttentionImpl.SDPA && x.padded();
     }
 
     /**

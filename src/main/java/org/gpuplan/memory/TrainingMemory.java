@@ -200,9 +200,10 @@ public final class TrainingMemory {
                     + " after the policy's forward" : w.trainer().reference() ? "; reference log-probabilities "
                     + "precomputed" : ""));
         }
-        if (seqs.batchSize() > 1 && !w.attention().flashKernel()) {
+        if (seqs.paddingMask() && !w.attention().flashKernel()) {
             assumptions.add("batch_size > 1 pads sequences: a 4-D attention mask is passed, so SDPA repeats K/V to "
-                    + "all heads (no native GQA) and keeps the mask");
+                    + "all heads (no native GQA) and keeps the mask (padded_batches false for packed or equal-length "
+                    + "batches)");
         }
         assumptions.add("all sequences are seq_len tokens long (padding to the longest of the batch)");
         ActivationMemory.linearAttentionAssumption(m).ifPresent(assumptions::add);

@@ -27,6 +27,10 @@ import org.gpuplan.model.InvalidInputException;
  *                             about 1–1.3 GiB)
  * @param gradsToNone          zero_grad(set_to_none=True), PyTorch 2.x's default: gradients do not exist during the
  *                             next forward; false keeps zeroed gradients allocated (PyTorch 1.x Trainer behaviour)
+ * @param paddedBatches        training batches of more than one sequence are padded (HF's collators pad to the
+ *                             longest): transformers then passes a 4-D mask, so SDPA repeats K/V to all heads and
+ *                             keeps the mask; false for packed or equal-length batches (no mask: SDPA runs causal with
+ *                             native GQA)
  * @param activationOffloading torchtune's enable_activation_offloading: saved activations move to pinned host memory
  *                             during forward and come back just before their layer's backward
  * @param lossImpl             how the training loss is computed (eager, compiled, chunked, fused linear)
@@ -52,7 +56,8 @@ public record Workload(String model, Task task, Method method, Framework framewo
                        double gpuMemoryUtilization,
                        int maxNumBatchedTokens, int maxNumSeqs, Sampler sampler, Mxfp4Backend mxfp4Backend,
                        Optional<String> architecture,
-                       Optional<Long> cudaContextBytes, boolean gradsToNone, Parallelism parallelism,
+                       Optional<Long> cudaContextBytes, boolean gradsToNone, boolean paddedBatches,
+                       Parallelism parallelism,
                        PerfOptions perf, StateCache stateCache, GpuLayers gpuLayers, LoraSlots loraSlots,
                        long kvCacheMemory, RlGeneration rl, Optional<VllmVersion> vllmVersion) {
 
@@ -209,7 +214,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, p, optimizer, optimizerInBackward, batchSize, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
+                cudaContextBytes, gradsToNone, paddedBatches, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** The same workload with another method (the activations of QLoRA under FSDP follow LoRA's 16-bit stream). */
@@ -218,7 +223,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets,
                 useDora && m != Method.FULL, m == Method.FULL ? 0 : loraDropout,
                 m == Method.FULL ? List.of() : modulesToSave, m == Method.QLORA ? quant : QuantFormat.NONE, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
-                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
+                maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, paddedBatches, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /**
@@ -235,7 +240,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, loss, trainer,
                 precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
-                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, p, stateCache, gpuLayers,
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, paddedBatches, parallelism, p, stateCache, gpuLayers,
                 loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
@@ -244,7 +249,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, b, seqLen,
                 promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant,
                 doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler, mxfp4Backend, architecture,
-                cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
+                cudaContextBytes, gradsToNone, paddedBatches, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** The same workload with a training layout's sizes, sharding, micro-batch and checkpointing (validated). */
@@ -256,11 +261,16 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 l.batchSize, seqLen, promptLen, outputLen, l.gradAccum, l.checkpointing, activationOffloading, attention, lossImpl, trainer, precomputeRefLogProbs, loraRank,
                 loraAlpha, loraTargets, useDora, loraDropout, modulesToSave, quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization,
                 maxNumBatchedTokens,
-                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
+                maxNumSeqs, sampler, mxfp4Backend, architecture, cudaContextBytes, gradsToNone, paddedBatches, p, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     public boolean training() {
         return task == Task.TRAIN;
+    }
+
+    /** Whether a training micro-batch carries a padding mask: more than one sequence, padded (the default). */
+    public boolean paddingMask() {
+        return batchSize > 1 && paddedBatches;
     }
 
     /**
@@ -284,7 +294,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
                 2 * batchSize, seqLen, promptLen, outputLen, gradAccum, checkpointing, activationOffloading, attention,
                 lossImpl, Trainer.SFT, false, loraRank, loraAlpha, loraTargets, useDora, loraDropout, modulesToSave,
                 quant, doubleQuant, kvDtype, kvLayout, gpuMemoryUtilization, maxNumBatchedTokens, maxNumSeqs, sampler,
-                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
+                mxfp4Backend, architecture, cudaContextBytes, gradsToNone, paddedBatches, parallelism, perf, stateCache, gpuLayers, loraSlots, kvCacheMemory, rl, vllmVersion);
     }
 
     /** Tokens per micro-batch, b·s. */

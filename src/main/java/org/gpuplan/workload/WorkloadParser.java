@@ -26,7 +26,7 @@ public final class WorkloadParser {
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "loss_impl", "trainer", "precompute_ref_log_probs", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "modules_to_save", "quant", "double_quant",
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
-            "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "activation_offloading",
+            "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "padded_batches", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
             "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode", "vllm_version",
@@ -425,7 +425,8 @@ public final class WorkloadParser {
                 choice(v, "mxfp4_backend", Mxfp4Backend.class, Mxfp4Backend.AUTO),
                 Optional.ofNullable(v.get("architecture")),
                 v.containsKey("cuda_context_mib") ? Optional.of(positive(v, "cuda_context_mib", 0, true) * 1048576L)
-                        : Optional.empty(), bool(v, "grads_to_none", true), parallelism(v), perf(v, maxBatch),
+                        : Optional.empty(), bool(v, "grads_to_none", true),
+                bool(v, "padded_batches", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
                         positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
                 gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"), rl(v), version);

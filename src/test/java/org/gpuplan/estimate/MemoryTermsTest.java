@@ -52,6 +52,28 @@ class MemoryTermsTest {
     }
 
     @Test
+    void paddedBatchesMakeSdpaRepeatKvAndKeepTheMask() {
+        // Llama-3.2-1B (a 32, g 8, d 64, 16 layers), LoRA on q/v, bf16, SDPA, 4 × 1,024 tokens. A padded batch's 4-D
+        // mask makes transformers repeat K and V to all heads (2·c·(a − g)·d more per token and layer) and SDPA keep
+        // an additive mask copy (c·s per token and layer), plus the shared [b, 1, s, s] mask; without padding SDPA
+        // runs causal with native GQA (measured: calibration/results/h200-2026-11-26.jsonl, within 0.1 %)
+        String[] common = {"task", "train", "method", "lora", "lora_rank", "8", "lora_targets", "q_proj,v_proj",
+                "precision", "bf16", "attention", "sdpa", "batch_size", "4", "seq_len", "1024"};
+        long padded = estimate("meta-llama/Llama-3.2-1B", "H100-SXM-80GB", common).memory().bytes("activations");
+        long packed = estimate("meta-llama/Llama-3.2-1B", "H100-SXM-80GB", concat(common, "padded_batches",
+                "false")).memory().bytes("activations");
+        long n = 4 * 1024;
+        assertThat(padded - packed).isEqualTo((2L * 2 * (32 - 8) * 64 + 2L * 1024) * n * 16 + 2L * 4 * 1024 * 1024);
+        // one sequence has no padding either way
+        String[] one = concat(common, "batch_size", "1");
+        assertThat(estimate("meta-llama/Llama-3.2-1B", "H100-SXM-80GB", concat(one, "padded_batches", "false"))
+                .memory().bytes("activations")).isEqualTo(estimate("meta-llama/Llama-3.2-1B", "H100-SXM-80GB", one)
+                .memory().bytes("activations"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> workload("task", "train", "padded_batches", "maybe"))
+                .hasMessage("padded_batches: expected true or false, got 'maybe'");
+    }
+
+    @Test
     void doraAddsOneMagnitudePerOutputFeatureAndKeepsTwoOutputWideTensors() {
         // PEFT MetaMathQA lora--llama-3.2-3B-rank32-dora.json: use_dora on q_proj,v_proj, r 32, trains 9,289,728
         // parameters = LoRA's 9,175,040 + 28 layers × (3,072 + 1,024) magnitudes
