@@ -333,13 +333,21 @@ def run_training(torch, w, steps):
     b, s = int(w.get("batch_size", 1)), int(w.get("seq_len", 2048))
     vocab = model.config.vocab_size
     accum = int(w.get("grad_accum", 1))
+    # gpuplan's padded_batches (default true): more than one sequence with a padding mask; false feeds no mask
+    padded = b > 1 and str(w.get("padded_batches", True)).lower() == "true"
     times = []
 
     def step():
         for _ in range(accum):
             ids = torch.randint(0, vocab, (b, s), device="cuda")
+            kwargs = {"labels": ids}
+            if padded:
+                # a padded batch as HF's collators make it: the last sequence is 1/8 shorter, its tail masked out
+                mask = torch.ones_like(ids)
+                mask[-1, s - s // 8:] = 0
+                kwargs = {"attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
             with autocast_of(torch, precision):
-                out = model(input_ids=ids, labels=ids)
+                out = model(input_ids=ids, **kwargs)
             loss = out.loss / accum
             del out
             if scaler:
