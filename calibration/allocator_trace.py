@@ -39,6 +39,8 @@ def run_case(case, steps):
     model, precision, _ = measure.build_model(torch, w)
     model.train()
     optimizer = measure.make_optimizer(torch, model.parameters(), w.get("optimizer", "adamw"))
+    if str(w.get("compile", False)).lower() == "true":
+        model = torch.compile(model)
     b, s = int(w.get("batch_size", 1)), int(w.get("seq_len", 2048))
     vocab = model.config.vocab_size
     torch.cuda.reset_peak_memory_stats()

@@ -329,6 +329,8 @@ def run_training(torch, w, steps):
             model.enable_input_require_grads()
     model.train()
     optimizer = make_optimizer(torch, model.parameters(), w.get("optimizer", "adamw"))
+    if str(w.get("compile", False)).lower() == "true":
+        model = torch.compile(model)  # what the HF Trainer's torch_compile does: the loss inside forward compiles too
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16-mixed" else None
     b, s = int(w.get("batch_size", 1)), int(w.get("seq_len", 2048))
     vocab = model.config.vocab_size

@@ -154,6 +154,11 @@ public final class ActivationMemory {
         return 4L * m.hiddenSize() * m.norms().perLayer() + (qkNorm ? 2 * 4L * d : 0);
     }
 
+    /** An HF model compiled whole with torch.compile (the Trainer's torch_compile), not Liger's kernels. */
+    static boolean hfCompiled(Workload w) {
+        return w.framework() == org.gpuplan.workload.Framework.HF && w.perf().compile();
+    }
+
     /** torch.compile or Liger fuse the RMSNorms and the gated MLP of Llama-style blocks (see {@link #training}). */
     static boolean compileFusesNorms(ModelSpec m, Workload w) {
         return w.perf().fusedKernels() && m.mlp() != null;
@@ -269,6 +274,12 @@ public final class ActivationMemory {
                 // SwiGLU keeps gate and up and recomputes SiLU(gate) in backward (c·f)
                 fusedNorms = Bytes.ceil(4.0 * h * m.norms().perLayer() * n)
                         + (full ? normScaleDelta(m, r) * m.norms().perLayer() * n : 0) + scaleVectors;
+                if (hfCompiled(w) && full) {
+                    // HF model compiled whole (Trainer torch_compile), full fine-tuning: Inductor's partitioner still
+                    // saves one fp32 h-wide tensor per layer (measured on an H200:
+                    // calibration/results/h200-2026-11-26-compile.jsonl; LoRA under compile not measured)
+                    fusedNorms -= Bytes.ceil(4.0 * h * n);
+                }
                 fusedDense = Bytes.ceil((double) c * dense * n);
                 fusedMoe = m.moe() == null ? 0 : Bytes.ceil((double) c * m.moe().expertIntermediateSize()
                         * m.moe().topK() * n);
@@ -446,7 +457,9 @@ public final class ActivationMemory {
             // that fp32 input; the c-byte logits exist only while they are upcast
             case COMPILED -> w.framework() == org.gpuplan.workload.Framework.TORCHTUNE
                     ? new Loss(Bytes.ceil(4 * logits + 4.0 * n), Bytes.ceil(c * logits), Bytes.ceil((4 + c) * logits))
-                    : new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil(c * logits));
+                    // an HF model compiled whole computes the loss in its compiled forward; its backward holds two
+                    // c-byte logits-sized buffers at once (measured: calibration/results/h200-2026-11-26-compile.jsonl)
+                    : new Loss(Bytes.ceil(c * logits + 4.0 * n), 0, Bytes.ceil((hfCompiled(w) ? 2 : 1) * c * logits));
             // torchtune compiles compute_cross_entropy with compile=True: each chunk's upcast and loss fuse into one
             // kernel that keeps the c-byte chunk and its log-sum-exp, and backward writes one chunk's c-byte gradient
             case CHUNKED -> w.perf().compile()
@@ -509,6 +522,10 @@ public final class ActivationMemory {
             return "vocab-parallel cross-entropy (PyTorch loss_parallel, logits sharded over TP): saved fp32 "
                     + "log-softmax (4·V per token); forward holds the fp32 logits and the shifted copy (8·V), backward "
                     + "three fp32 buffers (12·V)";
+        }
+        if (w.lossImpl() == org.gpuplan.workload.LossImpl.COMPILED && hfCompiled(w)) {
+            return "compiled cross-entropy inside the compiled model: the 16-bit logits kept for backward (c·V per "
+                    + "token), two 16-bit logits-sized buffers at backward";
         }
         return w.lossImpl() == org.gpuplan.workload.LossImpl.CHUNKED && w.perf().compile()
                 ? "chunked cross-entropy (8 chunks, torchtune) compiled: each chunk's 16-bit logits and log-sum-exp "

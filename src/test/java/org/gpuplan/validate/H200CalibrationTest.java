@@ -124,6 +124,19 @@ class H200CalibrationTest {
                 .as(r.validationCase().id()).isLessThan(0.01));
     }
 
+    /**
+     * An HF model compiled whole (calibration/results/h200-2026-11-26-compile.jsonl, Llama-3.2-1B, 4 × 2,048 tokens:
+     * 23.20 GiB compiled against 32.10 GiB eager): the compiled step's peak and the eager one's.
+     */
+    @Test
+    void compiledHfModelAsMeasured() {
+        List<ValidationResult> run = CalibrationMatrixTest.validator().run(Validator.read(
+                Path.of("calibration", "results", "h200-2026-11-26-compile.jsonl")));
+        assertThat(run.stream().filter(r -> r.validationCase().metric().equals("peak_allocated_bytes")).toList())
+                .hasSize(2).allSatisfy(r -> assertThat(Math.abs(r.error().orElseThrow()))
+                        .as(r.validationCase().id()).isLessThan(0.01));
+    }
+
     @Test
     void largeStepsAreGpuBoundAndPredicted() {
         // the 7-8B cases keep the GPU busy (profiled kernel time ≥ 95 % of the step): step time is the GPU's
