@@ -28,6 +28,11 @@ class H200CalibrationTest {
         results = CalibrationMatrixTest.validator().run(Validator.read(RESULTS));
     }
 
+    /** The estimator against one results file of calibration/results. */
+    static List<ValidationResult> measured(String file) {
+        return CalibrationMatrixTest.validator().run(Validator.read(Path.of("calibration", "results", file)));
+    }
+
     static double[] errors(Predicate<String> metric) {
         return results.stream().filter(r -> metric.test(r.validationCase().metric()))
                 .mapToDouble(r -> Math.abs(r.error().orElseThrow(() -> new AssertionError(
@@ -73,8 +78,7 @@ class H200CalibrationTest {
     void wallClockStepTimesOfTheFasterHostRun() {
         // the 8-step run (calibration/results/h200-2026-11-26-8steps.jsonl) on the faster of the two hosts: small
         // models host-bound, 7-8 B GPU-bound; the host/GPU overlap share was fitted to this run
-        List<ValidationResult> run = CalibrationMatrixTest.validator().run(Validator.read(
-                Path.of("calibration", "results", "h200-2026-11-26-8steps.jsonl")));
+        List<ValidationResult> run = measured("h200-2026-11-26-8steps.jsonl");
         double[] e = run.stream().filter(r -> r.validationCase().metric().equals("perf.step_time_s"))
                 .mapToDouble(r -> Math.abs(r.error().orElseThrow())).sorted().toArray();
         assertThat(e).hasSize(23);
@@ -88,8 +92,7 @@ class H200CalibrationTest {
      */
     @Test
     void peftGemmaAndMoeRunAllocatedPeaks() {
-        List<ValidationResult> run = CalibrationMatrixTest.validator().run(Validator.read(
-                Path.of("calibration", "results", "h200-2026-11-26-peft-gemma-moe.jsonl")));
+        List<ValidationResult> run = measured("h200-2026-11-26-peft-gemma-moe.jsonl");
         double[] allocated = run.stream().filter(r -> r.validationCase().metric().equals("peak_allocated_bytes"))
                 .mapToDouble(r -> Math.abs(r.error().orElseThrow())).sorted().toArray();
         assertThat(allocated).hasSize(12);
@@ -116,8 +119,7 @@ class H200CalibrationTest {
      */
     @Test
     void paddedBatchesAsMeasured() {
-        List<ValidationResult> run = CalibrationMatrixTest.validator().run(Validator.read(
-                Path.of("calibration", "results", "h200-2026-11-26-padded.jsonl")));
+        List<ValidationResult> run = measured("h200-2026-11-26-padded.jsonl");
         List<ValidationResult> allocated = run.stream()
                 .filter(r -> r.validationCase().metric().equals("peak_allocated_bytes")).toList();
         assertThat(allocated).hasSize(3).allSatisfy(r -> assertThat(Math.abs(r.error().orElseThrow()))
@@ -130,8 +132,7 @@ class H200CalibrationTest {
      */
     @Test
     void compiledHfModelAsMeasured() {
-        List<ValidationResult> run = CalibrationMatrixTest.validator().run(Validator.read(
-                Path.of("calibration", "results", "h200-2026-11-26-compile.jsonl")));
+        List<ValidationResult> run = measured("h200-2026-11-26-compile.jsonl");
         assertThat(run.stream().filter(r -> r.validationCase().metric().equals("peak_allocated_bytes")).toList())
                 .hasSize(2).allSatisfy(r -> assertThat(Math.abs(r.error().orElseThrow()))
                         .as(r.validationCase().id()).isLessThan(0.01));
