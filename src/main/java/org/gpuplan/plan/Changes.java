@@ -87,7 +87,15 @@ public final class Changes {
                 o.add(new String[] {"fused linear cross-entropy (Liger kernel: HF use_liger_kernel=True; torchtune "
                     + "LinearCrossEntropyLoss)", "loss_impl", "fused-linear"});
             }
-            if (!liger && spec.mlp() != null && List.of("hf", "transformers", "peft", "trl").contains(framework)
+            boolean hfFamily = List.of("hf", "transformers", "peft", "trl").contains(framework);
+            if (hfFamily && !"false".equalsIgnoreCase(job.getOrDefault("padded_batches", "true"))
+                    && !"1".equals(job.getOrDefault("batch_size", "1").trim())
+                    && !"flash".equalsIgnoreCase(job.getOrDefault("attention", "sdpa"))) {
+                // a padded batch's 4-D mask makes SDPA repeat K/V to all heads and keep the mask in every layer
+                o.add(new String[] {"packed sequences without padding (TRL packing / padding_free: no 4-D mask)",
+                    "padded_batches", "false"});
+            }
+            if (!liger && spec.mlp() != null && hfFamily
                     && !job.containsKey("loss_impl")) {
                 // Liger also fuses the RMSNorms and the gated MLP of Llama-style blocks
                 o.add(new String[] {"Liger kernels (use_liger_kernel: fused RMSNorm, SwiGLU and linear "

@@ -238,6 +238,29 @@ public class PlannerTest {
     }
 
     @Test
+    void packedSequencesAreOfferedForPaddedBatches() {
+        // Llama-3.1-8B LoRA, 4 × 4096 tokens, SDPA: a padded batch's mask makes every layer keep K/V repeated to all
+        // 32 heads (2·c·(32 − 8)·128 more per token) and a mask copy (c·s per token); packing drops both
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
+                "batch_size", "4", "seq_len", "4096");
+        var gpu = GpuCatalog.builtIn().require("RTX-4090");
+        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, gpu);
+        long base = Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true).estimate(job, gpu)
+                .orElseThrow());
+        Changes.Change packed = changes.stream().filter(c -> "false".equals(c.keys().get("padded_batches"))
+                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        assertThat(base - Changes.required(packed.estimate()))
+                .isGreaterThanOrEqualTo((2L * 2 * 24 * 128 + 2L * 4096) * 16_384 * 32);
+        // one sequence, flash attention or an explicit false: nothing to offer
+        for (String[] other : new String[][] {{"batch_size", "1"}, {"attention", "flash"}, {"padded_batches", "false"}}) {
+            Map<String, String> j = new java.util.HashMap<>(job);
+            j.put(other[0], other[1]);
+            assertThat(Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), j, gpu))
+                    .noneMatch(c -> c.description().startsWith("packed sequences"));
+        }
+    }
+
+    @Test
     void doraLigerAndSavedModulesAreOfferedAsChanges() {
         // a DoRA job with a trainable LM head: plain LoRA drops DoRA's two output-wide tensors per adapted Linear,
         // "adapters only" the head's copy, gradient and states, Liger the norms' fp32 copies and the logits
