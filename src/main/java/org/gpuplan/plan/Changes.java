@@ -88,9 +88,9 @@ public final class Changes {
                     + "LinearCrossEntropyLoss)", "loss_impl", "fused-linear"});
             }
             boolean hfFamily = List.of("hf", "transformers", "peft", "trl").contains(framework);
-            if (hfFamily && !"false".equalsIgnoreCase(job.getOrDefault("padded_batches", "true"))
-                    && !"1".equals(job.getOrDefault("batch_size", "1").trim())
-                    && !"flash".equalsIgnoreCase(job.getOrDefault("attention", "sdpa"))) {
+            // the workload's own reading of batch, padding and attention (any accepted spelling)
+            org.gpuplan.workload.Workload parsed = org.gpuplan.workload.WorkloadParser.parse(job);
+            if (hfFamily && parsed.paddingMask() && !parsed.attention().flashKernel()) {
                 // a padded batch's 4-D mask makes SDPA repeat K/V to all heads and keep the mask in every layer
                 o.add(new String[] {"packed sequences without padding (TRL packing / padding_free: no 4-D mask)",
                     "padded_batches", "false"});

@@ -220,18 +220,32 @@ public class PlannerTest {
                 .noneMatch(Changes.Change::fits);
     }
 
+    /** The changes offered to fit a Llama-3.1-8B job on an RTX 4090. */
+    static List<Changes.Change> changesOn4090(Map<String, String> job) {
+        return Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, GpuCatalog.builtIn().require("RTX-4090"));
+    }
+
+    /** What the Llama-3.1-8B job needs on an RTX 4090 as it is. */
+    static long requiredOn4090(Map<String, String> job) {
+        return Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true)
+                .estimate(job, GpuCatalog.builtIn().require("RTX-4090")).orElseThrow());
+    }
+
+    /** The first single change (not a combination) that sets key to value. */
+    static Changes.Change single(List<Changes.Change> changes, String key, String value) {
+        return changes.stream().filter(c -> value.equals(c.keys().get(key))
+                && !c.description().startsWith("together")).findFirst().orElseThrow();
+    }
+
     @Test
     void aFusedLinearLossIsOfferedWhereTheLogitsDominate() {
         // Llama-3.1-8B LoRA, 4 × 4096 tokens: V·n = 128,256 × 16,384 logits; the eager loss holds 12 B per logit at the
         // start of backward, Liger's fused loss none of them
         Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
                 "batch_size", "4", "seq_len", "4096");
-        var gpu = GpuCatalog.builtIn().require("RTX-4090");
-        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, gpu);
-        long base = Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true).estimate(job, gpu)
-                .orElseThrow());
-        Changes.Change fused = changes.stream().filter(c -> "fused-linear".equals(c.keys().get("loss_impl"))
-                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        List<Changes.Change> changes = changesOn4090(job);
+        long base = requiredOn4090(job);
+        Changes.Change fused = single(changes, "loss_impl", "fused-linear");
         assertThat(base - Changes.required(fused.estimate())).isGreaterThanOrEqualTo(8L * 128_256 * 16_384);
         assertThat(changes.get(0).fits()).isTrue();
         assertThat(changes.get(0).keys()).containsEntry("loss_impl", "fused-linear");
@@ -243,20 +257,17 @@ public class PlannerTest {
         // 32 heads (2·c·(32 − 8)·128 more per token) and a mask copy (c·s per token); packing drops both
         Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
                 "batch_size", "4", "seq_len", "4096");
-        var gpu = GpuCatalog.builtIn().require("RTX-4090");
-        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, gpu);
-        long base = Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true).estimate(job, gpu)
-                .orElseThrow());
-        Changes.Change packed = changes.stream().filter(c -> "false".equals(c.keys().get("padded_batches"))
-                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        List<Changes.Change> changes = changesOn4090(job);
+        long base = requiredOn4090(job);
+        Changes.Change packed = single(changes, "padded_batches", "false");
         assertThat(base - Changes.required(packed.estimate()))
                 .isGreaterThanOrEqualTo((2L * 2 * 24 * 128 + 2L * 4096) * 16_384 * 32);
-        // one sequence, flash attention or an explicit false: nothing to offer
-        for (String[] other : new String[][] {{"batch_size", "1"}, {"attention", "flash"}, {"padded_batches", "false"}}) {
+        // one sequence, flash attention (in any spelling) or an explicit false: nothing to offer
+        for (String[] other : new String[][] {{"batch_size", "1"}, {"attention", "flash"},
+                {"attention", "flash_attention_2"}, {"padded_batches", "false"}}) {
             Map<String, String> j = new java.util.HashMap<>(job);
             j.put(other[0], other[1]);
-            assertThat(Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), j, gpu))
-                    .noneMatch(c -> c.description().startsWith("packed sequences"));
+            assertThat(changesOn4090(j)).noneMatch(c -> c.description().startsWith("packed sequences"));
         }
     }
 
@@ -266,20 +277,16 @@ public class PlannerTest {
         // "adapters only" the head's copy, gradient and states, Liger the norms' fp32 copies and the logits
         Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "dora",
                 "modules_to_save", "lm_head", "batch_size", "4", "seq_len", "4096");
-        var gpu = GpuCatalog.builtIn().require("RTX-4090");
-        List<Changes.Change> changes = Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, gpu);
-        long base = Changes.required(new Candidates("m", spec("meta-llama/Llama-3.1-8B"), true).estimate(job, gpu)
-                .orElseThrow());
-        Changes.Change lora = changes.stream().filter(c -> "false".equals(c.keys().get("use_dora"))
-                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        List<Changes.Change> changes = changesOn4090(job);
+        long base = requiredOn4090(job);
+        Changes.Change lora = single(changes, "use_dora", "false");
         assertThat(lora.keys()).containsEntry("method", "lora");
         // q_proj and v_proj (PEFT's default targets): 6 B × (4,096 + 1,024) per token and layer, 16,384 tokens
         assertThat(base - Changes.required(lora.estimate())).isGreaterThanOrEqualTo(6L * (4096 + 1024) * 32 * 16_384);
         Changes.Change adaptersOnly = changes.stream().filter(c -> "".equals(c.keys().get("modules_to_save")))
                 .findFirst().orElseThrow();
         assertThat(base - Changes.required(adaptersOnly.estimate())).isPositive();
-        Changes.Change liger = changes.stream().filter(c -> "true".equals(c.keys().get("use_liger_kernel"))
-                && !c.description().startsWith("together")).findFirst().orElseThrow();
+        Changes.Change liger = single(changes, "use_liger_kernel", "true");
         assertThat(Changes.required(liger.estimate())).isLessThan(base);
         assertThat(liger.slowdown()).isLessThan(1.0); // fused kernels move fewer bytes
     }
