@@ -11,7 +11,7 @@ to f16 there, all n_ubatch logits rows reserved. `mask_f16=True` and `n_outputs`
 See README.md for what it reproduces.
 """
 import itertools
-F32, F16, I32, I64, Q = 4, 2, 4, 8, 0
+F32, F16, I32 = 4, 2, 4
 INPLACE_OPS = {"ADD","MUL","RMS_NORM","ROPE","SCALE","UNARY","SOFT_MAX","ADD1","SUB","DIV","SQR","SQRT","LOG","CLAMP","DIAG_MASK_INF","FILL","ADD_ID"}
 VIEW_OPS = {"VIEW","RESHAPE","PERMUTE","TRANSPOSE"}
 _id = itertools.count()
@@ -39,7 +39,7 @@ class Graph:
         else: s.nodes.append(t)
 
 # ---------------- model graph (llm_build_qwen2 / llama-like, FA on, f16 KV) -------------
-def build(hp, n_tokens, n_kv, fa=True, has_qkv_bias=True, swiglu_fused=True, last_getrows=True, order='qvk', up_first=False, norm_out=True, idx_t=8, cast_early=False, mask_f16=False, n_outputs=None):
+def build(hp, n_tokens, n_kv, has_qkv_bias=True, swiglu_fused=True, last_getrows=True, order='qvk', up_first=False, norm_out=True, idx_t=8, cast_early=False, mask_f16=False, n_outputs=None):
     g=Graph(); W=lambda n: T(n,"NONE",[1],1,external=True)
     E=hp['n_embd']; H=hp['n_head']; HK=hp['n_head_kv']; D=hp['head_dim']; FF=hp['n_ff']; V=hp['n_vocab']; L=hp['n_layer']
     tok_embd=W("tok_embd"); tok_embd.backend="CPU"
@@ -118,20 +118,8 @@ def schedule(g, two_backends=True):
     for t in g.nodes:
         if t.op=="GET_ROWS" and t.src[0].backend=="CPU": t.buf=1
         else: t.buf=0
-    # splits in node order; inputs = srcs on another buffer (views skipped as consumers)
-    splits=[]; cur=None
-    for t in g.nodes:
-        if t.op in VIEW_OPS: continue
-        if cur is None or t.buf!=cur['buf']:
-            cur={'buf':t.buf,'nodes':[],'inputs':[]}; splits.append(cur)
-        cur['nodes'].append(t)
-    # assign view nodes to the split position they appear in (keep original order)
-    order={t.id:i for i,t in enumerate(g.nodes)}
     copies={}
     nodes_out=[]
-    # rebuild full node list per split including views in original order
-    idx=0; split_ranges=[]
-    nonview=[t for t in g.nodes]
     # determine split boundaries on original node list
     bounds=[]; cb=None
     for i,t in enumerate(g.nodes):
@@ -139,14 +127,13 @@ def schedule(g, two_backends=True):
         if cb is None or t.buf!=cb: bounds.append(i); cb=t.buf
     bounds.append(len(g.nodes))
     for si in range(len(bounds)-1):
-        seg=g.nodes[bounds[si]:bounds[si+1]] if si>0 else g.nodes[0:bounds[1]]
+        seg=g.nodes[bounds[si] if si else 0:bounds[si+1]]   # leading views belong to the first split
         sbuf=[t for t in seg if t.op not in VIEW_OPS][0].buf
         inputs=[]
         for t in seg:
             if t.op in VIEW_OPS: continue
             for j,s in enumerate(t.src):
                 if s is None or s is t: continue
-                sb = s.buf if s.view_src is None else s.view_src.buf if hasattr(s.view_src,'buf') else s.buf
                 if s.external and not s.input: continue   # weights / KV: assume supported (same device)
                 if getattr(s,'buf',sbuf)!=sbuf:
                     key=(s.id,sbuf)
@@ -198,7 +185,6 @@ def gallocr(nodes, leafs, aligns=(128,32), trace=None):
         if t.id not in hn: hn[t.id]={'nch':0,'nv':0,'alloc':False,'addr':None,'buf':None}
         return hn[t.id]
     def is_view(t): return t.view_src is not None
-    def allocated(t): return t.external or H(t)['alloc'] or H(t)['addr'] is not None and H(t)['alloc']
     def allocate(t,buf):
         h=H(t)
         if t.external or h['alloc'] or is_view(t): return
