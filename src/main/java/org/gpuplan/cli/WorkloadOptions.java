@@ -153,6 +153,8 @@ final class WorkloadOptions {
             + "matmuls of host-resident weights run on the GPU, the weight copied over (default true; builds before "
             + "mid-2025 and --no-op-offload: false)") String opOffload;
     @Option(names = "--no-op-offload", hidden = true) boolean noOpOffload;
+    @Option(names = "--llamacpp-build", description = "llama.cpp: the build to follow (b5781 or 5781, as llama-cli "
+            + "--version prints it) for its compute graph; default: the graph of b5782-b9409") String llamacppBuild;
     @Option(names = {"--n-cpu-moe", "-ncmoe"}, description = "llama.cpp: keep the routed experts of the first N "
             + "layers in host memory ('all' = --cpu-moe)") String nCpuMoe;
     @Option(names = "--cpu-moe", hidden = true) boolean cpuMoe;
@@ -275,6 +277,7 @@ final class WorkloadOptions {
         flags.put("max_num_seqs", maxNumSeqs);
         flags.put("n_gpu_layers", nGpuLayers);
         flags.put("op_offload", noOpOffload ? "false" : opOffload);
+        flags.put("llamacpp_build", llamacppBuild);
         flags.put("n_cpu_moe", cpuMoe ? "all" : nCpuMoe);
         flags.put("n_parallel", nParallel);
         flags.put("enforce_eager", enforceEager);

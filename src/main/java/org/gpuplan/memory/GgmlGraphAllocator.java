@@ -1,9 +1,7 @@
 package org.gpuplan.memory;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * ggml's graph allocator (ggml-alloc.c, ggml_gallocr) as it sizes a compute buffer: every node of the graph gets an
@@ -46,6 +44,9 @@ final class GgmlGraphAllocator {
         final boolean output;
         final boolean hostWeight;
         int buffer;
+        /** The allocator's bookkeeping (ggml's hash_node): a graph is built for one allocation. */
+        final State state = new State();
+        boolean visited;
 
         Tensor(String name, Op op, long[] shape, int elementBytes, List<Tensor> src, Tensor viewOf, boolean external,
                boolean input, boolean output, boolean hostWeight) {
@@ -167,7 +168,6 @@ final class GgmlGraphAllocator {
     }
 
     private final DynamicBuffer[] buffers;
-    private final Map<Tensor, State> states = new HashMap<>();
     private String peakTensor = "";
     private long peakOffset;
     private long peakBytes;
@@ -179,8 +179,8 @@ final class GgmlGraphAllocator {
         }
     }
 
-    private State state(Tensor t) {
-        return states.computeIfAbsent(t, k -> new State());
+    private static State state(Tensor t) {
+        return t.state;
     }
 
     /**

@@ -410,26 +410,50 @@ public final class InferenceMemory {
         // a GPU split that follows host layers receives their hidden state as an input copy of its own
         long splitInput = partial && from > 0 && from < n ? 4L * ubatch * h : 0;
         long qkv = qDim(m) + 2 * kvDim(m);
+        int build = w.gpuLayers().llamacppBuild();
+        // the f32 mask and its f16 cast; from b9410 only the f16 mask, built on the host and copied in
+        long maskBytes = build >= LlamaCppGraph.F16_MASK_FROM ? 2 : 6;
         // no offloaded layer, no attention on the GPU (its KV cache is in host memory)
-        long attention = from >= n ? 0 : (flash ? 6L * nctx * ubatch + 4L * ubatch * (h + qkv)
+        long attention = from >= n ? 0 : (flash ? maskBytes * nctx * ubatch + 4L * ubatch * (h + qkv)
                 : 4L * nctx * ubatch * heads + 4L * nctx * ubatch + 16L * ubatch * h) + splitInput;
         String splitText = splitInput > 0 ? " + the hidden state copied in from the host layers 4·n_ubatch·h" : "";
         long hostLayer = layerCopy > 0 ? layerCopy + 4L * ubatch * (h + maxIntermediate(m)) : 0;
-        long compute = Math.max(output, Math.max(attention, hostLayer));
+        long closedForm = Math.max(output, Math.max(attention, hostLayer));
         long copied = outputCopy;
+        // the whole graph through ggml's allocator where gpuplan builds the family's graph (one sequence, every
+        // layer on the GPU, flash attention); the closed formula elsewhere
+        java.util.Optional<LlamaCppGraph> graph = flash && !partial && place.cpuMoe() == 0 && w.batchSize() == 1
+                ? LlamaCppGraph.of(m, build) : java.util.Optional.empty();
+        GgmlGraphAllocator.Result simulated = graph.map(g -> g.computeBuffers(ubatch, nctx)).orElse(null);
+        long compute = simulated != null ? simulated.bufferBytes()[0] : closedForm;
         List<Term> terms = new ArrayList<>();
         terms.add(weights);
         terms.add(kvTerm);
-        terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
-                "max(output: 4·n_ubatch·(V + h) = %s%s, attention: %s = %s%s) with n_ubatch %d, n_ctx %d",
-                Bytes.mib(logits), copied > 0 ? " + the host output matrix copied for the GPU matmul " + Bytes.mib(copied)
-                        : "", flash ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash attention) + "
-                        + "4·n_ubatch·(h + q + 2·kv) (residual stream, Q, K, V; q = " + qDim(m) + ", kv = " + kvDim(m)
-                        + ")" + splitText
-                        : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)" + splitText,
-                Bytes.mib(attention),
-                hostLayer > 0 ? ", a host layer's matmul: its largest matrix copied + 4·n_ubatch·(h + f) = "
-                        + Bytes.mib(hostLayer) : "", ubatch, nctx)));
+        if (simulated != null) {
+            LlamaCppGraph g = graph.get();
+            terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
+                    "ggml's graph allocator over llama.cpp's reservation graph (%d nodes, n_ubatch %d, n_ctx %d; %s): "
+                    + "the buffer's end is set by '%s' (%s at offset %s); the order of allocations, not a size "
+                    + "rule, decides it (closed-form view: logits 4·n_ubatch·(V + h) = %s, attention %s); the host "
+                    + "compute buffer of %s (inputs: tokens, positions, KQ mask) is pinned host memory, not counted",
+                    g.nodeCount(ubatch, nctx), ubatch, nctx, g.describe(), simulated.peakTensor(),
+                    Bytes.mib(simulated.peakTensorBytes()), Bytes.mib(simulated.peakTensorOffset()),
+                    Bytes.mib(logits), Bytes.mib(attention), Bytes.mib(simulated.bufferBytes()[1]))));
+        } else {
+            terms.add(new Term("activations", "compute buffer", compute, () -> String.format(Locale.ROOT,
+                    "max(output: 4·n_ubatch·(V + h) = %s%s, attention: %s = %s%s) with n_ubatch %d, n_ctx %d%s",
+                    Bytes.mib(logits), copied > 0 ? " + the host output matrix copied for the GPU matmul " + Bytes.mib(copied)
+                            : "", flash ? (maskBytes == 6 ? "6·n_ctx·n_ubatch (f32 mask and its f16 cast for flash "
+                            + "attention)" : "2·n_ctx·n_ubatch (the f16 mask of b9410 and later)") + " + "
+                            + "4·n_ubatch·(h + q + 2·kv) (residual stream, Q, K, V; q = " + qDim(m) + ", kv = " + kvDim(m)
+                            + ")" + splitText
+                            : "4·n_ctx·n_ubatch·(n_head + 1) + 16·n_ubatch·h (f32 KQ and mask)" + splitText,
+                    Bytes.mib(attention),
+                    hostLayer > 0 ? ", a host layer's matmul: its largest matrix copied + 4·n_ubatch·(h + f) = "
+                            + Bytes.mib(hostLayer) : "", ubatch, nctx, flash && !partial ? "; the closed form "
+                            + "misses where ggml's allocator places the logits above tensors that stay alive, which only a graph "
+                            + "simulation follows (done for dense llama/mistral/qwen2/qwen3 with one sequence)" : "")));
+        }
         terms.add(new Term("temporary", "temporaries", 0, "output logits live in a host buffer"));
         terms.add(new Term("overhead", "CUDA context", Overheads.context(w), () -> "CUDA context and cuBLAS handles "
                 + Bytes.mib(Overheads.context(w))));

@@ -2,13 +2,15 @@ package org.gpuplan.memory;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import org.gpuplan.memory.GgmlGraphAllocator.Op;
 import org.gpuplan.memory.GgmlGraphAllocator.Tensor;
+import org.gpuplan.model.Attention;
+import org.gpuplan.model.Family;
+import org.gpuplan.model.Layer;
+import org.gpuplan.model.ModelSpec;
 
 /**
  * The compute graph llama.cpp reserves for a dense Llama-style decoder (llama, mistral, qwen2, qwen3 graphs) with
@@ -43,6 +45,37 @@ record LlamaCppGraph(int hidden, int heads, int kvHeads, int headDim, int ffn, i
     private static final int I32 = 4;
     private static final int I64 = 8;
 
+    /**
+     * The graph of a model whose llama.cpp graph this class builds: a dense decoder of the llama, mistral, qwen2 or
+     * qwen3 families with separate Q/K/V projections and a SwiGLU MLP (MoE, sliding-window, hybrid and other
+     * families take the closed formula).
+     */
+    static java.util.Optional<LlamaCppGraph> of(ModelSpec m, int build) {
+        boolean family = switch (m.family()) {
+            case LLAMA, MISTRAL, QWEN2, QWEN3 -> true;
+            default -> false;
+        };
+        if (!family || m.moe() != null || m.linearAttention() != null || m.layers().size() > MAX_LAYERS
+                || !(m.attention() instanceof Attention.Standard s) || s.fusedQkv() || s.sinks() || s.outputGate()
+                || s.qkNormFull() || s.logitSoftcap() || !m.mlp().gated() || m.mlp().bias() || m.mlp().fusedGateUp()
+                // llama.cpp runs Mistral-7B as a llama graph without the window; other families' windows differ
+                || m.family() != Family.MISTRAL && m.layers().stream().anyMatch(Layer::slidingWindow)) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(new LlamaCppGraph(m.hiddenSize(), s.numHeads(), s.numKvHeads(), s.headDim(),
+                m.mlp().intermediateSize(), m.vocabSize(), m.numLayers(), s.qkvBias(), s.outputBias(), s.qkNorm(),
+                build));
+    }
+
+    /** Which graph a build makes, in words. */
+    String describe() {
+        String era = build == 0 ? "the graph of builds b" + SET_ROWS_FROM + "-b" + (F16_MASK_FROM - 1)
+                + " (no --llamacpp-build given)" : "build b" + build;
+        return era + ": " + (fusedSwiglu() ? "fused SwiGLU" : "SiLU and MUL nodes") + ", "
+                + (setRows() ? "KV index inputs (set_rows)" : "KV written by copies") + ", "
+                + (f16Mask() ? "f16 KQ mask on the host" : "f32 KQ mask cast to f16 on the GPU");
+    }
+
     boolean fusedSwiglu() {
         return build == 0 || build >= FUSED_SWIGLU_FROM;
     }
@@ -70,7 +103,6 @@ record LlamaCppGraph(int hidden, int heads, int kvHeads, int headDim, int ffn, i
     private static final class Graph {
         final List<Tensor> nodes = new ArrayList<>();
         final List<Tensor> leafs = new ArrayList<>();
-        final Set<Tensor> visited = new HashSet<>();
 
         /** ggml_build_forward_expand: sources first, depth first, each tensor once. */
         void expand(Tensor t) {
@@ -81,14 +113,17 @@ record LlamaCppGraph(int hidden, int heads, int kvHeads, int headDim, int ffn, i
                 Object[] top = stack.get(stack.size() - 1);
                 Tensor x = (Tensor) top[0];
                 int i = (Integer) top[1];
-                if (i == 0 && !visited.add(x)) {
-                    stack.remove(stack.size() - 1);
-                    continue;
+                if (i == 0) {
+                    if (x.visited) {
+                        stack.remove(stack.size() - 1);
+                        continue;
+                    }
+                    x.visited = true;
                 }
                 if (i < x.src.size()) {
                     top[1] = i + 1;
                     Tensor s = x.src.get(i);
-                    if (s != x && !visited.contains(s)) {
+                    if (s != x && !s.visited) {
                         stack.add(new Object[]{s, 0});
                     }
                     continue;

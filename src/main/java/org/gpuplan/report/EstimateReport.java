@@ -247,6 +247,9 @@ public final class EstimateReport {
                 }
                 o.put("op_offload", g.opOffload());
             }
+            if (w.gpuLayers().llamacppBuild() > 0) {
+                o.put("llamacpp_build", w.gpuLayers().llamacppBuild());
+            }
         }
         o.put("quant", w.quant().key());
         org.gpuplan.workload.Parallelism par = w.parallelism();

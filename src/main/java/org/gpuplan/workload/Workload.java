@@ -109,6 +109,9 @@ public record Workload(String model, Task task, Method method, Framework framewo
             throw new InvalidInputException("trainer: " + trainer.key() + " is a TRL trainer; it applies to --task "
                     + "train with --framework hf (transformers/TRL)");
         }
+        if (gpuLayers.llamacppBuild() > 0 && framework != Framework.LLAMA_CPP) {
+            throw new InvalidInputException("llamacpp_build: applies to --framework llama.cpp");
+        }
         if (vllmVersion.isPresent() && framework != Framework.VLLM) {
             throw new InvalidInputException("vllm_version: applies to --framework vllm");
         }

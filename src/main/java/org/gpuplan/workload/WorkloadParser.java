@@ -28,7 +28,7 @@ public final class WorkloadParser {
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
             "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "padded_batches", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
-            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
+            "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "llamacpp_build", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
             "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode", "vllm_version",
             "steps_per_generation", "num_iterations");
 
@@ -511,7 +511,25 @@ public final class WorkloadParser {
         String moe = v.get("n_cpu_moe");
         int cpuMoe = moe == null || moe.isBlank() ? 0 : moe.trim().equalsIgnoreCase("all") ? GpuLayers.ALL
                 : positive(v, "n_cpu_moe", 0, true);
-        return new GpuLayers(count, bool(v, "op_offload", true), cpuMoe, number(v, "cpu_offload_gb", 0));
+        return new GpuLayers(count, bool(v, "op_offload", true), cpuMoe, number(v, "cpu_offload_gb", 0),
+                llamacppBuild(v.get("llamacpp_build")));
+    }
+
+    /** A llama.cpp build as `llama-cli --version` and release tags print it: 5781, b5781 or "version: 5781 (…)". */
+    static int llamacppBuild(String text) {
+        if (text == null || text.isBlank()) {
+            return 0;
+        }
+        String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+        t = t.startsWith("version:") ? t.substring(8).trim() : t;
+        t = t.startsWith("b") ? t.substring(1) : t;
+        int space = t.indexOf(' ');
+        t = space > 0 ? t.substring(0, space) : t;
+        if (!t.matches("[0-9]{1,7}") || Integer.parseInt(t) < 1 || Integer.parseInt(t) > GpuLayers.MAX_BUILD) {
+            throw new InvalidInputException("llamacpp_build: '" + text.trim() + "' is not a llama.cpp build (expected "
+                    + "a build number such as b5781 or 5781, as `llama-cli --version` prints it)");
+        }
+        return Integer.parseInt(t);
     }
 
     private static Parallelism parallelism(Map<String, String> v) {

@@ -44,6 +44,7 @@ public class EstimateBenchmark {
     private ModelSpec qwenNext;
     private Workload sglangTp2;
     private Workload llamaCppOffload;
+    private Workload llamaCppFlash;
 
     @Setup
     public void setUp() {
@@ -71,6 +72,14 @@ public class EstimateBenchmark {
                 "tp", "2", "seq_len", "32768"));
         llamaCppOffload = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
                 "quant", "q4_k_m", "seq_len", "8192", "n_gpu_layers", "40", "n_cpu_moe", "0"));
+        llamaCppFlash = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
+                "quant", "q4_k_m", "seq_len", "32768", "attention", "flash"));
+    }
+
+    /** llama.cpp with flash attention: ggml's graph allocator simulated over the 80 layers' 2,700 nodes. */
+    @Benchmark
+    public long llamaCpp70bFlashGraphAllocator() {
+        return Estimator.estimate("m", llama70, llamaCppFlash, rtx4090).memory().deviceUsed();
     }
 
     /** llama.cpp with layers in host memory: the per-layer GGUF types and the -ngl split. */

@@ -1,9 +1,19 @@
 package org.gpuplan.memory;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.stream.Stream;
+
+import org.gpuplan.estimate.Estimate;
+import org.gpuplan.estimate.Estimator;
+import org.gpuplan.hardware.GpuCatalog;
+import org.gpuplan.model.InvalidInputException;
+import org.gpuplan.plan.PlannerTest;
+import org.gpuplan.workload.WorkloadParser;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -72,5 +82,42 @@ class LlamaCppGraphTest {
         GgmlGraphAllocator.Result after = qwen25_7b(9410).computeBuffers(512, 32768);
         assertThat(after.bufferBytes()[0]).isLessThan(before.bufferBytes()[0]);
         assertThat(after.bufferBytes()[1]).isEqualTo(before.bufferBytes()[1] - 2L * 32768 * 512);
+    }
+
+    private static Estimate estimate(String model, String... kv) {
+        Map<String, String> keys = new HashMap<>(Map.of("model", model, "task", "infer", "framework", "llama.cpp",
+                "quant", "q4_k_m", "seq_len", "32768", "attention", "flash"));
+        for (int i = 0; i < kv.length; i += 2) {
+            keys.put(kv[i], kv[i + 1]);
+        }
+        return Estimator.estimate(model, PlannerTest.spec(model), WorkloadParser.parse(keys),
+                GpuCatalog.builtIn().find("RTX-3060"));
+    }
+
+    @Test
+    void theEstimatorSimulatesDenseDecodersWithFlashAttention() {
+        Estimate e = estimate("Qwen/Qwen2.5-7B");
+        assertThat(e.memory().bytes("activations") / MIB).isCloseTo(382.01, within(0.006));
+        assertThat(e.memory().terms().stream().filter(t -> t.key().equals("activations")).findFirst().orElseThrow()
+                .formula()).contains("graph allocator", "result_output");
+        // a newer build's f16 mask; a build number as llama-cli --version prints it
+        Estimate newer = estimate("Qwen/Qwen2.5-7B", "llamacpp_build", "version: 9410 (031ddb2e0)");
+        assertThat(newer.memory().bytes("activations")).isLessThan(e.memory().bytes("activations"));
+        // two sequences and eager attention keep the closed formula: the logits 4·u·(V + h)
+        long logits = 4L * 512 * (152064 + 3584);
+        assertThat(estimate("Qwen/Qwen2.5-7B", "attention", "eager", "seq_len", "512").memory().bytes("activations"))
+                .isEqualTo(logits);
+    }
+
+    @Test
+    void buildKeyIsCheckedAndOnlyForLlamaCpp() {
+        assertThat(WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
+                "llamacpp_build", "b5781")).gpuLayers().llamacppBuild()).isEqualTo(5781);
+        assertThatThrownBy(() -> estimate("Qwen/Qwen2.5-7B", "llamacpp_build", "latest"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("llamacpp_build")
+                .hasMessageContaining("b5781");
+        assertThatThrownBy(() -> WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "vllm",
+                "llamacpp_build", "5781"))).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("applies to --framework llama.cpp");
     }
 }
