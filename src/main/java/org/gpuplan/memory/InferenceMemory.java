@@ -423,7 +423,7 @@ public final class InferenceMemory {
         // the whole graph through ggml's allocator where gpuplan builds the family's graph (one sequence, every
         // layer on the GPU, flash attention); the closed formula elsewhere
         java.util.Optional<LlamaCppGraph> graph = flash && !partial && place.cpuMoe() == 0 && w.batchSize() == 1
-                ? LlamaCppGraph.of(m, build) : java.util.Optional.empty();
+                ? LlamaCppGraph.of(m, build).filter(g -> g.simulable(ubatch, nctx)) : java.util.Optional.empty();
         GgmlGraphAllocator.Result simulated = graph.map(g -> g.computeBuffers(ubatch, nctx)).orElse(null);
         long compute = simulated != null ? simulated.bufferBytes()[0] : closedForm;
         List<Term> terms = new ArrayList<>();

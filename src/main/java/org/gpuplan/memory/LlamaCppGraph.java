@@ -88,6 +88,15 @@ record LlamaCppGraph(int hidden, int heads, int kvHeads, int headDim, int ffn, i
         return build >= F16_MASK_FROM;
     }
 
+    /**
+     * Whether every tensor of the graph has a byte size well inside a long (absurd contexts or batches are left to
+     * the closed formula's saturating arithmetic rather than simulated).
+     */
+    boolean simulable(long ubatch, long nCtx) {
+        long widest = Math.max(Math.max(nCtx, vocab), Math.max(ffn, (long) heads * headDim));
+        return ubatch > 0 && nCtx > 0 && widest <= (1L << 40) / Math.max(1, ubatch);
+    }
+
     /** Device and host compute buffers for n_ubatch tokens over a KV cache of nCtx cells. */
     GgmlGraphAllocator.Result computeBuffers(long ubatch, long nCtx) {
         Graph g = build(ubatch, nCtx);

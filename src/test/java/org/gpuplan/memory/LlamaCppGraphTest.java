@@ -120,4 +120,12 @@ class LlamaCppGraphTest {
                 "llamacpp_build", "5781"))).isInstanceOf(InvalidInputException.class)
                 .hasMessageContaining("applies to --framework llama.cpp");
     }
+
+    @Test
+    void absurdSizesFallBackToTheClosedFormulaInsteadOfOverflowing() {
+        assertThat(qwen25_7b(0).simulable(Integer.MAX_VALUE, Integer.MAX_VALUE)).isFalse();
+        Estimate e = estimate("Qwen/Qwen2.5-7B", "seq_len", String.valueOf(Integer.MAX_VALUE),
+                "max_num_batched_tokens", String.valueOf(Integer.MAX_VALUE));
+        assertThat(e.memory().bytes("activations")).isPositive();
+    }
 }
