@@ -128,4 +128,27 @@ class LlamaCppGraphTest {
                 "max_num_batched_tokens", String.valueOf(Integer.MAX_VALUE));
         assertThat(e.memory().bytes("activations")).isPositive();
     }
+
+    /** Seeded random dense decoders: the buffer holds at least the logits and the final norm, both graph outputs. */
+    @Test
+    void bufferHoldsTheOutputsForRandomDecoders() {
+        java.util.Random r = new java.util.Random(20261126);
+        for (int i = 0; i < 300; i++) {
+            int headDim = 32 << r.nextInt(3);
+            int kvHeads = 1 + r.nextInt(8);
+            int heads = kvHeads * (1 + r.nextInt(8));
+            int hidden = heads * headDim;
+            int vocab = 1000 + r.nextInt(200_000);
+            int ffn = hidden * (2 + r.nextInt(4));
+            LlamaCppGraph g = new LlamaCppGraph(hidden, heads, kvHeads, headDim, ffn, vocab, 1 + r.nextInt(12),
+                    r.nextBoolean(), r.nextBoolean(), r.nextBoolean(), r.nextInt(3) == 0 ? 5505 : r.nextInt(10_000));
+            long ubatch = 1 + r.nextInt(2048);
+            long nCtx = ubatch + r.nextInt(70_000);
+            GgmlGraphAllocator.Result res = g.computeBuffers(ubatch, nCtx);
+            assertThat(res.bufferBytes()[0]).as("case %d", i).isGreaterThanOrEqualTo(4L * ubatch * (vocab + hidden));
+            // the host holds the f32 or f16 mask the GPU split copies in
+            assertThat(res.bufferBytes()[1]).as("case %d", i)
+                    .isGreaterThanOrEqualTo((g.f16Mask() ? 2L : 4L) * nCtx * ubatch);
+        }
+    }
 }
