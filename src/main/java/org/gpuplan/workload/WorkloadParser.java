@@ -405,7 +405,7 @@ public final class WorkloadParser {
                 choice(v, "checkpointing", Checkpointing.class, method == Method.QLORA ? Checkpointing.FULL
                         : Checkpointing.NONE),
                 bool(v, "activation_offloading", false),
-                choice(v, "attention", AttentionImpl.class, AttentionImpl.SDPA),
+                choice(v, "attention", AttentionImpl.class, defaultAttention(framework, v)),
                 // torch.compile compiles the loss with the model (HF forward) or on its own (torchtitan, 2025)
                 // Liger's patch replaces the loss with its fused linear cross-entropy; TRL's preference trainers take
                 // per-token log-probabilities with a row-wise log-softmax in the logits' dtype
@@ -496,6 +496,22 @@ public final class WorkloadParser {
             return LoraSlots.NONE;
         }
         return new LoraSlots(positive(v, "max_loras", 1, false), positive(v, "max_lora_rank", 16, false));
+    }
+
+    /** llama.cpp builds from b6325 (PR #15434, 2025-08-30) run with -fa auto: flash attention wherever supported. */
+    static final int LLAMACPP_AUTO_FLASH_FROM = 6325;
+
+    /**
+     * The attention kernel when the workload names none: PyTorch's SDPA for the PyTorch frameworks; for llama.cpp
+     * flash attention (-fa auto, on for CUDA devices) unless the workload names a build from before b6325, whose
+     * default was off.
+     */
+    private static AttentionImpl defaultAttention(Framework framework, Map<String, String> v) {
+        if (framework != Framework.LLAMA_CPP) {
+            return AttentionImpl.SDPA;
+        }
+        int build = llamacppBuild(v.get("llamacpp_build"));
+        return build == 0 || build >= LLAMACPP_AUTO_FLASH_FROM ? AttentionImpl.FLASH : AttentionImpl.EAGER;
     }
 
     /** llama.cpp's -ngl (a count, or all: "all", -1 and counts above any model's layers) and op offload. */

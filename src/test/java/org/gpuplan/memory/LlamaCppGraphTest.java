@@ -151,4 +151,19 @@ class LlamaCppGraphTest {
                     .isGreaterThanOrEqualTo((g.f16Mask() ? 2L : 4L) * nCtx * ubatch);
         }
     }
+
+    @Test
+    void llamaCppDefaultsToFlashAttentionFromTheBuildThatMadeItAuto() {
+        Map<String, String> base = Map.of("model", "x", "task", "infer", "framework", "llama.cpp");
+        assertThat(WorkloadParser.parse(base).attention().flashKernel()).isTrue();
+        Map<String, String> old = new HashMap<>(base);
+        old.put("llamacpp_build", "b6324");
+        assertThat(WorkloadParser.parse(old).attention().flashKernel()).isFalse();
+        old.put("llamacpp_build", "b6325");
+        assertThat(WorkloadParser.parse(old).attention().flashKernel()).isTrue();
+        old.put("attention", "eager");
+        assertThat(WorkloadParser.parse(old).attention().flashKernel()).isFalse();
+        Map<String, String> vllm = Map.of("model", "x", "task", "infer", "framework", "vllm");
+        assertThat(WorkloadParser.parse(vllm).attention()).isEqualTo(org.gpuplan.workload.AttentionImpl.SDPA);
+    }
 }
