@@ -35,10 +35,22 @@ public final class Estimator {
         return estimate(modelName, spec, w, gpu, false);
     }
 
+    /** Why a llama.cpp run with layers or experts in host memory gets no runtime figures. */
+    private static final String HOST_LAYERS = "runtime not estimated: with layers or experts in host memory (-ngl, "
+            + "--n-cpu-moe) the CPU runs them and sets the pace";
+
     /** Adds the runtime figures to a memory-only estimate (the same result as {@link #estimate}). */
     public static Estimate withPerf(Estimate e) {
         if (e.perf().isPresent() || e.gpu().isEmpty()) {
             return e;
+        }
+        if (!e.workload().training() && InferenceMemory.llamaCppHostResident(e.spec(), e.workload())) {
+            List<String> warnings = new ArrayList<>(e.warnings());
+            if (!warnings.contains(HOST_LAYERS)) {
+                warnings.add(HOST_LAYERS);
+            }
+            return new Estimate(e.modelName(), e.spec(), e.parameters(), e.workload(), e.gpu(), e.memory(), e.fit(),
+                    warnings, e.ranks(), e.hostMemoryBytesPerNode(), Optional.empty());
         }
         var perf = org.gpuplan.perf.PerfModel.estimate(e.spec(), e.parameters(), e.workload(), e.gpu().get(),
                 e.memory());
@@ -125,8 +137,7 @@ public final class Estimator {
         // with layers in host memory the CPU runs them and sets the pace; gpuplan has no CPU model
         boolean hostLayers = !w.training() && InferenceMemory.llamaCppHostResident(spec, w);
         if (hostLayers && withPerf && gpu.isPresent()) {
-            warnings.add("runtime not estimated: with layers or experts in host memory (-ngl, --n-cpu-moe) the CPU "
-                    + "runs them and sets the pace");
+            warnings.add(HOST_LAYERS);
         }
         Optional<org.gpuplan.perf.PerfEstimate> perf = withPerf && !hostLayers ? gpu.map(g ->
                 org.gpuplan.perf.PerfModel.estimate(spec, p, fw, g, memory)) : Optional.empty();

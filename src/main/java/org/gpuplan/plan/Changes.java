@@ -146,6 +146,9 @@ public final class Changes {
                 "gpus", String.valueOf(2 * gpus), "fsdp", "full_shard", "framework",
                 trl ? "hf" : job.getOrDefault("framework", "fsdp").equals("hf") ? "fsdp"
                         : job.getOrDefault("framework", "fsdp")});
+        } else if (org.gpuplan.workload.Choice.parse(org.gpuplan.workload.Framework.class, "framework",
+                job.getOrDefault("framework", "hf")) == org.gpuplan.workload.Framework.LLAMA_CPP) {
+            llamaCppOptions(job, spec, o, batch);
         } else {
             o.add(new String[] {"FP8 weights", "quant", "fp8"});
             o.add(new String[] {"4-bit AWQ weights", "quant", "awq-4bit"});
@@ -167,6 +170,38 @@ public final class Changes {
     }
 
     /**
+     * What a llama.cpp user changes: the KV cache type (-ctk/-ctv), flash attention, a smaller GGUF type, routed
+     * experts in host memory, fewer parallel sequences; the largest -ngl that fits is added by {@link #toFit}.
+     */
+    private static void llamaCppOptions(Map<String, String> job, ModelSpec spec, List<String[]> o, int batch) {
+        org.gpuplan.workload.Workload w = org.gpuplan.workload.WorkloadParser.parse(job);
+        String kv = w.kvDtype().key();
+        if (!kv.startsWith("q")) {
+            o.add(new String[] {"q8_0 KV cache (-ctk q8_0 -ctv q8_0)", "kv_dtype", "q8_0"});
+        }
+        if (!kv.equals("q4_0")) {
+            o.add(new String[] {"q4_0 KV cache (-ctk q4_0 -ctv q4_0)", "kv_dtype", "q4_0"});
+        }
+        if (!w.attention().flashKernel()) {
+            o.add(new String[] {"flash attention (-fa on: no KQ matrix in the compute buffer)", "attention", "flash"});
+        }
+        String q = w.quant().key();
+        if (!q.startsWith("q4") && !q.startsWith("q3") && !q.startsWith("q2") && !q.startsWith("iq")) {
+            o.add(new String[] {"4-bit GGUF weights (Q4_K_M)", "quant", "q4_k_m"});
+        }
+        if (!q.startsWith("q3") && !q.startsWith("q2") && !q.startsWith("iq")) {
+            o.add(new String[] {"3-bit GGUF weights (Q3_K_M)", "quant", "q3_k_m"});
+        }
+        if (spec.moe() != null && w.gpuLayers().cpuMoeLayers(spec.numLayers()) < spec.numLayers()) {
+            o.add(new String[] {"routed experts in host memory (--cpu-moe)", "n_cpu_moe", "all"});
+        }
+        if (batch > 1) {
+            o.add(new String[] {"half the parallel sequences (" + batch / 2 + ")", "batch_size",
+                String.valueOf(batch / 2)});
+        }
+    }
+
+    /**
      * The changes that make {@code job} fit {@code gpu}, best first (fits, then least slowdown); when none fits
      * alone, one greedy combination is added at the top.
      */
@@ -182,6 +217,18 @@ public final class Changes {
                 k.put(opt[i], opt[i + 1]);
             }
             c.estimate(k, gpu).ifPresent(e -> singles.add(new Change(opt[0], k, e, time(e) / baseTime)));
+        }
+        if (base.workload().framework() == org.gpuplan.workload.Framework.LLAMA_CPP
+                && !base.workload().partialOffload(spec.numLayers())) {
+            // llama.cpp's own answer to a model larger than the card: the last N layers on the GPU (-ngl N)
+            FitSearch.Result r = FitSearch.largest(modelName, spec, job, gpu, "n_gpu_layers");
+            if (r.value() > 0 && r.value() <= spec.numLayers()) {
+                Map<String, String> k = new LinkedHashMap<>(job);
+                k.put("n_gpu_layers", String.valueOf(r.value()));
+                singles.add(new Change("-ngl " + r.value() + ": the last " + r.value() + " of " + spec.numLayers()
+                        + " layers on the GPU, the rest in host memory (much slower)", k, r.estimate(),
+                        time(r.estimate()) / baseTime));
+            }
         }
         List<Change> out = new ArrayList<>(singles.stream()
                 .sorted(Comparator.comparing((Change ch) -> !ch.fits()).thenComparingDouble(Change::slowdown))

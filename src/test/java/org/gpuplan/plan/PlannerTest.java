@@ -220,6 +220,27 @@ public class PlannerTest {
                 .noneMatch(Changes.Change::fits);
     }
 
+    @Test
+    void llamaCppChangesAreLlamaCppSettings() {
+        // a 70B Q4_K_M GGUF does not fit a 24 GB card: llama.cpp's answer is -ngl, the largest count that fits
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-70B-Instruct", "task", "infer", "framework",
+                "llama.cpp", "quant", "q4_k_m", "seq_len", "32768", "batch_size", "2");
+        ModelSpec m = spec("meta-llama/Llama-3.1-70B-Instruct");
+        org.gpuplan.hardware.Gpu gpu = GpuCatalog.builtIn().require("RTX-4090");
+        List<Changes.Change> changes = Changes.toFit("m", m, job, gpu);
+        Changes.Change first = changes.get(0);
+        assertThat(first.fits()).isTrue();
+        int ngl = Integer.parseInt(first.keys().get("n_gpu_layers"));
+        assertThat(ngl).isEqualTo(FitSearch.largest("m", m, job, gpu, "n_gpu_layers").value()).isBetween(1, 79);
+        // with layers on the host the CPU sets the pace: no GPU-only runtime passed off as the slowdown
+        assertThat(first.estimate().perf()).isEmpty();
+        assertThat(first.slowdown()).isNaN();
+        assertThat(changes).extracting(Changes.Change::description)
+                .anyMatch(d -> d.startsWith("q8_0 KV cache")).anyMatch(d -> d.startsWith("3-bit GGUF"))
+                .anyMatch(d -> d.startsWith("half the parallel sequences"))
+                .noneMatch(d -> d.contains("FP8") || d.contains("AWQ") || d.contains("tensor parallelism"));
+    }
+
     /** The changes offered to fit a Llama-3.1-8B job on an RTX 4090. */
     static List<Changes.Change> changesOn4090(Map<String, String> job) {
         return Changes.toFit("m", spec("meta-llama/Llama-3.1-8B"), job, GpuCatalog.builtIn().require("RTX-4090"));
