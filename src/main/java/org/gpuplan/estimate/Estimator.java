@@ -41,21 +41,29 @@ public final class Estimator {
 
     /** Adds the runtime figures to a memory-only estimate (the same result as {@link #estimate}). */
     public static Estimate withPerf(Estimate e) {
-        if (e.perf().isPresent() || e.gpu().isEmpty()) {
+        return e.perf().isPresent() ? e : withRuntime(e);
+    }
+
+    /**
+     * The runtime model's figures for a memory estimate on a GPU; none, with a warning, when llama.cpp runs layers
+     * or experts from host memory (the CPU sets the pace there and gpuplan has no CPU model).
+     */
+    private static Estimate withRuntime(Estimate e) {
+        if (e.gpu().isEmpty()) {
             return e;
         }
+        List<String> warnings = new ArrayList<>(e.warnings());
+        Optional<org.gpuplan.perf.PerfEstimate> perf = Optional.empty();
         if (!e.workload().training() && InferenceMemory.llamaCppHostResident(e.spec(), e.workload())) {
-            List<String> warnings = new ArrayList<>(e.warnings());
             if (!warnings.contains(HOST_LAYERS)) {
                 warnings.add(HOST_LAYERS);
             }
-            return new Estimate(e.modelName(), e.spec(), e.parameters(), e.workload(), e.gpu(), e.memory(), e.fit(),
-                    warnings, e.ranks(), e.hostMemoryBytesPerNode(), Optional.empty());
+        } else {
+            perf = Optional.of(org.gpuplan.perf.PerfModel.estimate(e.spec(), e.parameters(), e.workload(),
+                    e.gpu().get(), e.memory()));
         }
-        var perf = org.gpuplan.perf.PerfModel.estimate(e.spec(), e.parameters(), e.workload(), e.gpu().get(),
-                e.memory());
         return new Estimate(e.modelName(), e.spec(), e.parameters(), e.workload(), e.gpu(), e.memory(), e.fit(),
-                e.warnings(), e.ranks(), e.hostMemoryBytesPerNode(), Optional.of(perf));
+                warnings, e.ranks(), e.hostMemoryBytesPerNode(), perf);
     }
 
     private static Estimate estimate(String modelName, ModelSpec spec, Workload w, Optional<Gpu> gpu,
@@ -133,15 +141,9 @@ public final class Estimator {
                 }
             }
         }
-        final Workload fw = w;
-        // with layers in host memory the CPU runs them and sets the pace; gpuplan has no CPU model
-        boolean hostLayers = !w.training() && InferenceMemory.llamaCppHostResident(spec, w);
-        if (hostLayers && withPerf && gpu.isPresent()) {
-            warnings.add(HOST_LAYERS);
-        }
-        Optional<org.gpuplan.perf.PerfEstimate> perf = withPerf && !hostLayers ? gpu.map(g ->
-                org.gpuplan.perf.PerfModel.estimate(spec, p, fw, g, memory)) : Optional.empty();
-        return new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode, perf);
+        Estimate memoryOnly = new Estimate(modelName, spec, p, w, gpu, memory, fit, warnings, ranks, hostPerNode,
+                Optional.empty());
+        return withPerf ? withRuntime(memoryOnly) : memoryOnly;
     }
 
     /** {@code batch_size: max}: the largest number of sequences the engine's KV pool holds at this context. */

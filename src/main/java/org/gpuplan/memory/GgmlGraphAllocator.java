@@ -84,8 +84,12 @@ final class GgmlGraphAllocator {
         }
     }
 
-    /** What the allocator reached in each buffer, and the tensor whose placement set the device buffer's size. */
-    record Result(long[] bufferBytes, String peakTensor, long peakTensorOffset, long peakTensorBytes) {
+    /**
+     * What the allocator reached in each buffer, the tensor whose placement set the device buffer's size, and the
+     * graph's node count as llama.cpp logs it (before the scheduler's input copies).
+     */
+    record Result(long[] bufferBytes, String peakTensor, long peakTensorOffset, long peakTensorBytes,
+                  int graphNodes) {
     }
 
     /** ggml_dyn_tallocr: free blocks sorted by offset; the last is the open end of the buffer. */
@@ -179,30 +183,27 @@ final class GgmlGraphAllocator {
         }
     }
 
-    private static State state(Tensor t) {
-        return t.state;
-    }
-
     /**
      * Sizes the buffers for a scheduled graph (ggml_gallocr_alloc_graph_impl): leafs first, then the nodes in order,
      * each parent released after its last consumer.
      *
+     * @param graphNodes the graph's own node count, reported back
      * @param alignments one per buffer (backend): 128 bytes on CUDA, 32 on the host
      */
-    static Result allocate(List<Tensor> nodes, List<Tensor> leafs, long... alignments) {
+    static Result allocate(List<Tensor> nodes, List<Tensor> leafs, int graphNodes, long... alignments) {
         GgmlGraphAllocator a = new GgmlGraphAllocator(alignments);
         for (Tensor l : leafs) {
             a.place(l, l.buffer);
         }
         for (Tensor n : nodes) {
             if (n.isView() && n.op != Op.NONE) {
-                a.state(n.viewSrc).views++;
+                n.viewSrc.state.views++;
             }
             if (n.input) {
                 a.place(n, n.buffer);
             }
             for (Tensor s : n.src) {
-                a.state(s).children++;
+                s.state.children++;
                 if (s.input) {
                     a.place(s, n.buffer);
                 }
@@ -214,11 +215,11 @@ final class GgmlGraphAllocator {
             }
             a.place(n, n.buffer);
             for (Tensor p : n.src) {
-                State ps = a.state(p);
+                State ps = p.state;
                 ps.children--;
                 if (ps.children == 0 && ps.views == 0) {
                     if (p.isView()) {
-                        State vs = a.state(p.viewSrc);
+                        State vs = p.viewSrc.state;
                         vs.views--;
                         if (vs.views == 0 && vs.children == 0 && vs.allocated) {
                             a.release(p.viewSrc);
@@ -233,11 +234,11 @@ final class GgmlGraphAllocator {
         for (int i = 0; i < sizes.length; i++) {
             sizes[i] = a.buffers[i].maxSize;
         }
-        return new Result(sizes, a.peakTensor, a.peakOffset, a.peakBytes);
+        return new Result(sizes, a.peakTensor, a.peakOffset, a.peakBytes, graphNodes);
     }
 
     private void place(Tensor t, int buffer) {
-        State h = state(t);
+        State h = t.state;
         if (t.external || h.allocated || t.isView()) {
             return;
         }
@@ -258,7 +259,7 @@ final class GgmlGraphAllocator {
     /** In-place reuse: only a parent this allocator owns (never a view: ggml_gallocr_is_own is false for views). */
     private boolean reuseParent(Tensor t, State h) {
         for (Tensor p : t.src) {
-            State ps = state(p);
+            State ps = p.state;
             if (!ps.allocated || p.external || p.output || p.isView() || !t.sameLayout(p)) {
                 continue;
             }
@@ -276,7 +277,7 @@ final class GgmlGraphAllocator {
         if (t.output) {
             return;
         }
-        State h = state(t);
+        State h = t.state;
         buffers[h.buffer].free(h.offset, t.bytes);
         h.allocated = false;
     }

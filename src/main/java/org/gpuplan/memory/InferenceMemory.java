@@ -436,7 +436,7 @@ public final class InferenceMemory {
                     + "the buffer's end is set by '%s' (%s at offset %s); the order of allocations, not a size "
                     + "rule, decides it (closed-form view: logits 4·n_ubatch·(V + h) = %s, attention %s); the host "
                     + "compute buffer of %s (inputs: tokens, positions, KQ mask) is pinned host memory, not counted",
-                    g.nodeCount(ubatch, nctx), ubatch, nctx, g.describe(), simulated.peakTensor(),
+                    simulated.graphNodes(), ubatch, nctx, g.describe(), simulated.peakTensor(),
                     Bytes.mib(simulated.peakTensorBytes()), Bytes.mib(simulated.peakTensorOffset()),
                     Bytes.mib(logits), Bytes.mib(attention), Bytes.mib(simulated.bufferBytes()[1]))));
         } else {

@@ -100,13 +100,8 @@ record LlamaCppGraph(int hidden, int heads, int kvHeads, int headDim, int ffn, i
     /** Device and host compute buffers for n_ubatch tokens over a KV cache of nCtx cells. */
     GgmlGraphAllocator.Result computeBuffers(long ubatch, long nCtx) {
         Graph g = build(ubatch, nCtx);
-        List<Tensor> nodes = schedule(g);
-        return GgmlGraphAllocator.allocate(nodes, g.leafs, 128, 32);
-    }
-
-    /** Nodes of the graph as llama.cpp counts them ('graph nodes'), before the scheduler adds its copies. */
-    int nodeCount(long ubatch, long nCtx) {
-        return build(ubatch, nCtx).nodes.size();
+        int graphNodes = g.nodes.size(); // as llama.cpp logs 'graph nodes', before the scheduler's copies
+        return GgmlGraphAllocator.allocate(schedule(g), g.leafs, graphNodes, 128, 32);
     }
 
     private static final class Graph {

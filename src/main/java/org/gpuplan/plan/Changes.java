@@ -42,6 +42,8 @@ public final class Changes {
         int batch = intOf(job.get("batch_size"), 1);
         int seq = intOf(job.get("seq_len"), train ? 2048 : 4096);
         int gpus = intOf(job.get("gpus"), 1);
+        // the workload's own reading of the keys (any accepted spelling)
+        org.gpuplan.workload.Workload parsed = org.gpuplan.workload.WorkloadParser.parse(job);
         if (train) {
             if (batch > 1) {
                 o.add(new String[] {"micro-batch 1 with gradient accumulation ×" + batch + " (same global batch)",
@@ -50,10 +52,8 @@ public final class Changes {
             if (!"full".equals(job.get("checkpointing"))) {
                 o.add(new String[] {"full activation checkpointing", "checkpointing", "full"});
                 // only Megatron-LM and torchtitan (fsdp) have a selective mode; transformers checkpoints whole layers
-                org.gpuplan.workload.Framework framework = org.gpuplan.workload.Choice.parse(
-                        org.gpuplan.workload.Framework.class, "framework", job.getOrDefault("framework", "hf"));
-                if (framework == org.gpuplan.workload.Framework.MEGATRON
-                        || framework == org.gpuplan.workload.Framework.FSDP) {
+                if (parsed.framework() == org.gpuplan.workload.Framework.MEGATRON
+                        || parsed.framework() == org.gpuplan.workload.Framework.FSDP) {
                     o.add(new String[] {"selective activation checkpointing", "checkpointing", "selective"});
                 }
             }
@@ -88,8 +88,6 @@ public final class Changes {
                     + "LinearCrossEntropyLoss)", "loss_impl", "fused-linear"});
             }
             boolean hfFamily = List.of("hf", "transformers", "peft", "trl").contains(framework);
-            // the workload's own reading of batch, padding and attention (any accepted spelling)
-            org.gpuplan.workload.Workload parsed = org.gpuplan.workload.WorkloadParser.parse(job);
             if (hfFamily && parsed.paddingMask() && !parsed.attention().flashKernel()) {
                 // a padded batch's 4-D mask makes SDPA repeat K/V to all heads and keep the mask in every layer
                 o.add(new String[] {"packed sequences without padding (TRL packing / padding_free: no 4-D mask)",
@@ -146,9 +144,8 @@ public final class Changes {
                 "gpus", String.valueOf(2 * gpus), "fsdp", "full_shard", "framework",
                 trl ? "hf" : job.getOrDefault("framework", "fsdp").equals("hf") ? "fsdp"
                         : job.getOrDefault("framework", "fsdp")});
-        } else if (org.gpuplan.workload.Choice.parse(org.gpuplan.workload.Framework.class, "framework",
-                job.getOrDefault("framework", "hf")) == org.gpuplan.workload.Framework.LLAMA_CPP) {
-            llamaCppOptions(job, spec, o, batch);
+        } else if (parsed.framework() == org.gpuplan.workload.Framework.LLAMA_CPP) {
+            llamaCppOptions(parsed, spec, o, batch);
         } else {
             o.add(new String[] {"FP8 weights", "quant", "fp8"});
             o.add(new String[] {"4-bit AWQ weights", "quant", "awq-4bit"});
@@ -173,8 +170,8 @@ public final class Changes {
      * What a llama.cpp user changes: the KV cache type (-ctk/-ctv), flash attention, a smaller GGUF type, routed
      * experts in host memory, fewer parallel sequences; the largest -ngl that fits is added by {@link #toFit}.
      */
-    private static void llamaCppOptions(Map<String, String> job, ModelSpec spec, List<String[]> o, int batch) {
-        org.gpuplan.workload.Workload w = org.gpuplan.workload.WorkloadParser.parse(job);
+    private static void llamaCppOptions(org.gpuplan.workload.Workload w, ModelSpec spec, List<String[]> o,
+                                        int batch) {
         String kv = w.kvDtype().key();
         if (!kv.startsWith("q")) {
             o.add(new String[] {"q8_0 KV cache (-ctk q8_0 -ctv q8_0)", "kv_dtype", "q8_0"});

@@ -397,6 +397,7 @@ public final class WorkloadParser {
         List<String> targets = v.containsKey("lora_targets")
                 ? Arrays.stream(v.get("lora_targets").split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList()
                 : List.of();
+        GpuLayers layers = gpuLayers(v);
         return new Workload(model, task, method, framework, Optional.ofNullable(v.get("gpu")), precision,
                 choice(v, "optimizer", OptimizerKind.class, OptimizerKind.ADAMW),
                 bool(v, "optimizer_in_backward", false),
@@ -405,7 +406,7 @@ public final class WorkloadParser {
                 choice(v, "checkpointing", Checkpointing.class, method == Method.QLORA ? Checkpointing.FULL
                         : Checkpointing.NONE),
                 bool(v, "activation_offloading", false),
-                choice(v, "attention", AttentionImpl.class, defaultAttention(framework, v)),
+                choice(v, "attention", AttentionImpl.class, defaultAttention(framework, layers.llamacppBuild())),
                 // torch.compile compiles the loss with the model (HF forward) or on its own (torchtitan, 2025)
                 // Liger's patch replaces the loss with its fused linear cross-entropy; TRL's preference trainers take
                 // per-token log-probabilities with a row-wise log-softmax in the logits' dtype
@@ -429,7 +430,7 @@ public final class WorkloadParser {
                 bool(v, "padded_batches", true), parallelism(v), perf(v, maxBatch),
                 new StateCache(choice(v, "mamba_ssm_dtype", StateDtype.class, StateDtype.AUTO),
                         positive(v, "max_mamba_cache_size", 0, true), !bool(v, "disable_radix_cache", false)),
-                gpuLayers(v), loraSlots(v), bytes(v, "kv_cache_memory"), rl(v), version);
+                layers, loraSlots(v), bytes(v, "kv_cache_memory"), rl(v), version);
     }
 
     /**
@@ -506,11 +507,10 @@ public final class WorkloadParser {
      * flash attention (-fa auto, on for CUDA devices) unless the workload names a build from before b6325, whose
      * default was off.
      */
-    private static AttentionImpl defaultAttention(Framework framework, Map<String, String> v) {
+    private static AttentionImpl defaultAttention(Framework framework, int build) {
         if (framework != Framework.LLAMA_CPP) {
             return AttentionImpl.SDPA;
         }
-        int build = llamacppBuild(v.get("llamacpp_build"));
         return build == 0 || build >= LLAMACPP_AUTO_FLASH_FROM ? AttentionImpl.FLASH : AttentionImpl.EAGER;
     }
 

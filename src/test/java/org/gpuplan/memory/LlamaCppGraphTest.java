@@ -63,7 +63,7 @@ class LlamaCppGraphTest {
             assertThat(r.bufferBytes()[1] / MIB).isCloseTo(hostMib, within(0.006));
         }
         if (graphNodes > 0) {
-            assertThat(graph.nodeCount(ubatch, nCtx)).isEqualTo(graphNodes);
+            assertThat(r.graphNodes()).isEqualTo(graphNodes);
         }
     }
 
