@@ -55,8 +55,24 @@ class H200CalibrationTest {
     void memoryPeaksWithinAFewPercent() {
         double[] e = errors(m -> !m.startsWith("perf."));
         assertThat(e).hasSizeGreaterThanOrEqualTo(80);
-        assertThat(median(e)).as("median |error| of allocated/reserved/device-used peaks").isLessThan(0.035);
-        assertThat(e[e.length - 1]).as("worst memory case").isLessThan(0.20);
+        assertThat(median(e)).as("median |error| of allocated/reserved/device-used peaks").isLessThan(0.02);
+        assertThat(e[e.length - 1]).as("worst memory case").isLessThan(0.15);
+    }
+
+    /**
+     * Reserved memory and nvidia-smi's figure of the training cases follow the caching allocator's replay of the
+     * step's tensors (TrainingAllocations); with a share of the transient bytes instead they were up to 18.9 % low
+     * (Qwen2.5-0.5B at 512 tokens, whose optimizer states take the blocks cut for the first step's logits).
+     */
+    @Test
+    void trainingReservedAndDeviceUsedFollowTheAllocator() {
+        double[] e = results.stream().filter(r -> !r.validationCase().id().contains("generate"))
+                .filter(r -> r.validationCase().metric().equals("peak_reserved_bytes")
+                        || r.validationCase().metric().equals("device_used_bytes"))
+                .mapToDouble(r -> Math.abs(r.error().orElseThrow())).sorted().toArray();
+        assertThat(e).hasSizeGreaterThanOrEqualTo(40);
+        assertThat(median(e)).as("median |error| of training reserved / device used").isLessThan(0.02);
+        assertThat(e[e.length - 1]).as("worst training reserved / device used").isLessThan(0.08);
     }
 
     @Test
@@ -108,8 +124,8 @@ class H200CalibrationTest {
         double[] cached = run.stream().filter(r -> r.validationCase().metric().equals("peak_reserved_bytes")
                         || r.validationCase().metric().equals("device_used_bytes"))
                 .mapToDouble(r -> Math.abs(r.error().orElseThrow())).sorted().toArray();
-        assertThat(median(cached)).as("median |error| of reserved and device used").isLessThan(0.07);
-        assertThat(cached[cached.length - 1]).as("worst reserved / device used").isLessThan(0.15);
+        assertThat(median(cached)).as("median |error| of reserved and device used").isLessThan(0.02);
+        assertThat(cached[cached.length - 1]).as("worst reserved / device used").isLessThan(0.06);
     }
 
     /**

@@ -1,0 +1,306 @@
+package org.gpuplan.memory;
+
+
+/**
+ * PyTorch's CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp, native backend, default settings, one stream)
+ * as it turns a sequence of tensor allocations and frees into reserved memory. What it does, as documented in
+ * PyTorch's "CUDA memory management" notes and that file:
+ * <ul>
+ * <li>a request is rounded up to a multiple of 512 B; requests up to 1 MiB come from the small pool, larger ones from
+ * the large pool;</li>
+ * <li>a request takes the smallest cached free block of its pool that is large enough (best fit, lowest address on a
+ * tie); a block is split when what remains is at least 512 B (small pool) or more than 1 MiB (large pool), else the
+ * whole block is handed out;</li>
+ * <li>with no fitting block, a new segment is taken from the driver: 2 MiB for the small pool, 20 MiB for requests
+ * under 10 MiB, else the request rounded up to 2 MiB;</li>
+ * <li>a freed block merges with free neighbours of its segment and goes back to the pool; segments are not returned
+ * to the driver unless a new one would not fit in the device, when every wholly free segment is released first.</li>
+ * </ul>
+ * Reserved memory is the sum of the segments; it depends on the order of requests, which is why a closed formula
+ * over byte totals does not follow it. Written from the documented behaviour; no code is copied.
+ */
+final class CachingAllocator {
+
+    static final long MIN_BLOCK = 512;
+    static final long SMALL_SIZE = Bytes.MIB;
+    static final long SMALL_BUFFER = 2 * Bytes.MIB;
+    static final long LARGE_BUFFER = 20 * Bytes.MIB;
+    static final long MIN_LARGE_ALLOC = 10 * Bytes.MIB;
+    static final long ROUND_LARGE = 2 * Bytes.MIB;
+
+    /** A block of a segment; mutable while the emulation runs. */
+    private static final class Block {
+        final Segment segment;
+        final long address;
+        long size;
+        boolean allocated;
+        Block prev;
+        Block next;
+
+        Block(Segment segment, long address, long size) {
+            this.segment = segment;
+            this.address = address;
+            this.size = size;
+        }
+    }
+
+    private record Segment(boolean small, long size) {
+    }
+
+    /**
+     * Free blocks of one pool: smallest first, lowest address on a tie (the allocator's BlockComparator, one stream).
+     * Kept as blocks by size, each size's blocks by address: a replay reuses a few dozen sizes over and over, so a
+     * search walks the sizes, not every free block.
+     */
+    private static final class Pool {
+        /** Blocks of one size by address; a bucket stays in the map while empty (sizes recur), until purged. */
+        private static final class Bucket {
+            Block[] blocks = new Block[2];
+            int n;
+        }
+
+        private final java.util.TreeMap<Long, Bucket> bySize = new java.util.TreeMap<>();
+        private int count;
+        private int empty;
+
+        private Bucket fitting(long size) {
+            java.util.Map.Entry<Long, Bucket> e = bySize.ceilingEntry(size);
+            while (e != null && e.getValue().n == 0) {
+                e = bySize.higherEntry(e.getKey());
+            }
+            return e == null ? null : e.getValue();
+        }
+
+        /** The best-fitting free block for {@code size}, left in the pool; null when none fits. */
+        Block peek(long size) {
+            Bucket b = fitting(size);
+            return b == null ? null : b.blocks[0];
+        }
+
+        /** The best-fitting free block for {@code size}, taken out of the pool; null when none fits. */
+        Block take(long size) {
+            Bucket b = fitting(size);
+            if (b == null) {
+                return null;
+            }
+            Block out = b.blocks[0];
+            removeAt(b, 0);
+            return out;
+        }
+
+        void add(Block block) {
+            Bucket b = bySize.get(block.size);
+            if (b == null) {
+                b = new Bucket();
+                bySize.put(block.size, b);
+            } else if (b.n == 0) {
+                empty--;
+            }
+            if (b.n == b.blocks.length) {
+                b.blocks = java.util.Arrays.copyOf(b.blocks, 2 * b.n);
+            }
+            int i = b.n;
+            while (i > 0 && b.blocks[i - 1].address > block.address) {
+                b.blocks[i] = b.blocks[i - 1];
+                i--;
+            }
+            b.blocks[i] = block;
+            b.n++;
+            count++;
+        }
+
+        void remove(Block block) {
+            Bucket b = bySize.get(block.size);
+            if (b == null) {
+                return;
+            }
+            for (int i = 0; i < b.n; i++) {
+                if (b.blocks[i] == block) {
+                    removeAt(b, i);
+                    return;
+                }
+            }
+        }
+
+        private void removeAt(Bucket b, int i) {
+            System.arraycopy(b.blocks, i + 1, b.blocks, i, b.n - i - 1);
+            b.blocks[--b.n] = null;
+            count--;
+            if (b.n == 0 && ++empty > 64 && empty > bySize.size() / 2) {
+                bySize.values().removeIf(x -> x.n == 0);
+                empty = 0;
+            }
+        }
+
+        int size() {
+            return count;
+        }
+    }
+
+    private final Pool smallPool = new Pool();
+    private final Pool largePool = new Pool();
+    private final long capacity;
+    private final java.util.List<Block> segments = new java.util.ArrayList<>();
+    private long nextAddress;
+    private long allocated;
+    private long reserved;
+    private long peakAllocated;
+    private long peakReserved;
+
+    /** @param capacity bytes the device can give this process's segments (Long.MAX_VALUE: unlimited) */
+    CachingAllocator(long capacity) {
+        if (capacity <= 0) {
+            throw new IllegalArgumentException("capacity must be positive");
+        }
+        this.capacity = capacity;
+    }
+
+    static long roundSize(long bytes) {
+        return bytes < MIN_BLOCK ? MIN_BLOCK : roundUp(bytes, MIN_BLOCK);
+    }
+
+    static long segmentSize(long rounded) {
+        if (rounded <= SMALL_SIZE) {
+            return SMALL_BUFFER;
+        }
+        return rounded < MIN_LARGE_ALLOC ? LARGE_BUFFER : roundUp(rounded, ROUND_LARGE);
+    }
+
+    private static long roundUp(long bytes, long unit) {
+        return (bytes + unit - 1) / unit * unit;
+    }
+
+    /** Allocates a tensor of {@code bytes}; the handle is passed back to {@link #free}. */
+    Object allocate(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("negative allocation");
+        }
+        long size = roundSize(bytes);
+        boolean small = size <= SMALL_SIZE;
+        Pool pool = small ? smallPool : largePool;
+        Block block = pool.take(size);
+        if (block == null) {
+            long segment = segmentSize(size);
+            if (reserved + segment > capacity) {
+                releaseFreeSegments();
+            }
+            block = newSegment(small, segment);
+        }
+        long remaining = block.size - size;
+        if (small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE) {
+            Block rest = new Block(block.segment, block.address + size, remaining);
+            rest.prev = block;
+            rest.next = block.next;
+            if (block.next != null) {
+                block.next.prev = rest;
+            }
+            block.next = rest;
+            block.size = size;
+            pool.add(rest);
+        }
+        block.allocated = true;
+        allocated += block.size;
+        peakAllocated = Math.max(peakAllocated, allocated);
+        return block;
+    }
+
+    /**
+     * A tensor allocated and freed before anything else is requested: the block it takes merges back into the same
+     * free block, so the pools end as they were unless no cached block fitted and a segment had to be added.
+     */
+    void allocateAndFree(long bytes) {
+        long size = roundSize(bytes);
+        boolean small = size <= SMALL_SIZE;
+        Pool pool = small ? smallPool : largePool;
+        Block block = pool.peek(size);
+        if (block == null) {
+            long segment = segmentSize(size);
+            if (reserved + segment > capacity) {
+                releaseFreeSegments();
+            }
+            block = newSegment(small, segment);
+            pool.add(block);
+        }
+        long remaining = block.size - size;
+        boolean split = small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE;
+        peakAllocated = Math.max(peakAllocated, allocated + (split ? size : block.size));
+    }
+
+    void free(Object handle) {
+        Block block = (Block) handle;
+        if (!block.allocated) {
+            throw new IllegalStateException("double free");
+        }
+        block.allocated = false;
+        allocated -= block.size;
+        Pool pool = block.segment.small() ? smallPool : largePool;
+        Block prev = block.prev;
+        if (prev != null && !prev.allocated) {
+            pool.remove(prev);
+            prev.size += block.size;
+            prev.next = block.next;
+            if (block.next != null) {
+                block.next.prev = prev;
+            }
+            block = prev;
+        }
+        Block next = block.next;
+        if (next != null && !next.allocated) {
+            pool.remove(next);
+            block.size += next.size;
+            block.next = next.next;
+            if (next.next != null) {
+                next.next.prev = block;
+            }
+        }
+        pool.add(block);
+    }
+
+    private Block newSegment(boolean small, long size) {
+        Segment segment = new Segment(small, size);
+        Block block = new Block(segment, nextAddress, size);
+        nextAddress += size;
+        segments.add(block);
+        reserved += size;
+        peakReserved = Math.max(peakReserved, reserved);
+        return block;
+    }
+
+    /** release_cached_blocks: every segment whose one block is free goes back to the driver. */
+    private void releaseFreeSegments() {
+        java.util.Iterator<Block> it = segments.iterator();
+        while (it.hasNext()) {
+            Block first = it.next();
+            if (!first.allocated && first.next == null && first.size == first.segment.size()) {
+                (first.segment.small() ? smallPool : largePool).remove(first);
+                reserved -= first.size;
+                it.remove();
+            }
+        }
+    }
+
+    /** Segments held, by size: what torch.cuda.memory_snapshot() lists. */
+    java.util.SortedMap<Long, Integer> segmentSizes() {
+        java.util.SortedMap<Long, Integer> out = new java.util.TreeMap<>(java.util.Comparator.reverseOrder());
+        for (Block first : segments) {
+            out.merge(first.segment.size(), 1, Integer::sum);
+        }
+        return out;
+    }
+
+    long allocated() {
+        return allocated;
+    }
+
+    long reserved() {
+        return reserved;
+    }
+
+    long peakAllocated() {
+        return peakAllocated;
+    }
+
+    long peakReserved() {
+        return peakReserved;
+    }
+}
