@@ -180,14 +180,10 @@ final class CachingAllocator {
         Pool pool = small ? smallPool : largePool;
         Block block = pool.take(size);
         if (block == null) {
-            long segment = segmentSize(size);
-            if (reserved + segment > capacity) {
-                releaseFreeSegments();
-            }
-            block = newSegment(small, segment);
+            block = newSegment(small, size);
         }
         long remaining = block.size - size;
-        if (small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE) {
+        if (shouldSplit(small, remaining)) {
             Block rest = new Block(block.segment, block.address + size, remaining);
             rest.prev = block;
             rest.next = block.next;
@@ -214,15 +210,10 @@ final class CachingAllocator {
         Pool pool = small ? smallPool : largePool;
         Block block = pool.peek(size);
         if (block == null) {
-            long segment = segmentSize(size);
-            if (reserved + segment > capacity) {
-                releaseFreeSegments();
-            }
-            block = newSegment(small, segment);
+            block = newSegment(small, size);
             pool.add(block);
         }
-        long remaining = block.size - size;
-        boolean split = small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE;
+        boolean split = shouldSplit(small, block.size - size);
         peakAllocated = Math.max(peakAllocated, allocated + (split ? size : block.size));
     }
 
@@ -256,7 +247,17 @@ final class CachingAllocator {
         pool.add(block);
     }
 
-    private Block newSegment(boolean small, long size) {
+    /** A block is split when what remains is at least 512 B (small pool) or more than 1 MiB (large pool). */
+    private static boolean shouldSplit(boolean small, long remaining) {
+        return small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE;
+    }
+
+    /** A new segment for a request of {@code rounded} bytes, after releasing the cache when the device is full. */
+    private Block newSegment(boolean small, long rounded) {
+        long size = segmentSize(rounded);
+        if (reserved + size > capacity) {
+            releaseFreeSegments();
+        }
         Segment segment = new Segment(small, size);
         Block block = new Block(segment, nextAddress, size);
         nextAddress += size;

@@ -189,9 +189,10 @@ public final class TrainingMemory {
                         + "allocator's slack %s: %d steps of this run's tensors (parameters, gradients, optimizer "
                         + "states, each layer's saved tensors, the loss's logits) replayed in order through PyTorch's "
                         + "allocator rules (512 B rounding, 2 MiB / 20 MiB / 2 MiB-rounded segments, best fit, "
-                        + "splitting, no release) reach %s reserved at %s allocated", Bytes.gib(fragmentation),
+                        + "splitting, cached segments released only when the device is full) reach %s reserved at %s "
+                        + "allocated; largest segments held: %s", Bytes.gib(fragmentation),
                         TrainingAllocations.STEPS, Bytes.gib(replay.get().peakReserved()),
-                        Bytes.gib(replay.get().peakAllocated()))
+                        Bytes.gib(replay.get().peakAllocated()), largestSegments(replay.get()))
                         : String.format(Locale.ROOT,
                         "peak allocated + cuBLAS segment rounding + %.0f %% of the transient bytes at the peak (%s) "
                                 + "held as cached blocks by the caching allocator", Overheads.FRAGMENTATION * 100,
@@ -222,6 +223,11 @@ public final class TrainingMemory {
         ActivationMemory.linearAttentionAssumption(m).ifPresent(assumptions::add);
         return new MemoryEstimate(terms, phases, peak, peakAllocated, peakReserved, deviceUsed, Optional.empty(),
                 explanations, assumptions, saved.host());
+    }
+
+    private static String largestSegments(TrainingAllocations.Result r) {
+        return r.segments().entrySet().stream().limit(4).map(e -> e.getValue() + " × " + Bytes.mib(e.getKey()))
+                .collect(java.util.stream.Collectors.joining(", "));
     }
 
     /** The caching allocator's peaks over a replay of this run's tensors, where the run can be replayed. */
