@@ -55,7 +55,7 @@ final class TrainingAllocations {
     private TrainingAllocations() {
     }
 
-    static boolean replayable(ModelSpec m, Workload w) {
+    static boolean replayable(ModelSpec m) {
         return m.numLayers() <= 1024 && tensorCount(m) <= MAX_TENSORS;
     }
 

@@ -235,7 +235,7 @@ public final class TrainingMemory {
             Workload seqs, ActivationMemory.Saved saved, int gradBytes, int stateBytes, Optional<Gpu> gpu) {
         // not replayed (the share-of-transients rule stays): a DPO reference forward, and PEFT's modules_to_save,
         // whose vocabulary-sized trainable copies the replay places worse than the rule (+11..+15 % on the H200)
-        if (!TrainingAllocations.replayable(m, w) || w.referenceForward() || !w.modulesToSave().isEmpty()) {
+        if (!TrainingAllocations.replayable(m) || w.referenceForward() || !w.modulesToSave().isEmpty()) {
             return java.util.Optional.empty();
         }
         long vocab = (long) m.vocabSize() * m.hiddenSize();
