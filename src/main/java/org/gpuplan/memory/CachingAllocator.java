@@ -53,48 +53,39 @@ final class CachingAllocator {
      * search walks the sizes, not every free block.
      */
     private static final class Pool {
-        /** Blocks of one size by address; a bucket stays in the map while empty (sizes recur), until purged. */
+        /** Blocks of one size by address. */
         private static final class Bucket {
             Block[] blocks = new Block[2];
             int n;
         }
 
         private final java.util.TreeMap<Long, Bucket> bySize = new java.util.TreeMap<>();
+        /** Emptied buckets for reuse: sizes come and go at every step of a replay. */
+        private final java.util.ArrayDeque<Bucket> spare = new java.util.ArrayDeque<>();
         private int count;
-        private int empty;
-
-        private Bucket fitting(long size) {
-            java.util.Map.Entry<Long, Bucket> e = bySize.ceilingEntry(size);
-            while (e != null && e.getValue().n == 0) {
-                e = bySize.higherEntry(e.getKey());
-            }
-            return e == null ? null : e.getValue();
-        }
 
         /** The best-fitting free block for {@code size}, left in the pool; null when none fits. */
         Block peek(long size) {
-            Bucket b = fitting(size);
-            return b == null ? null : b.blocks[0];
+            java.util.Map.Entry<Long, Bucket> e = bySize.ceilingEntry(size);
+            return e == null ? null : e.getValue().blocks[0];
         }
 
         /** The best-fitting free block for {@code size}, taken out of the pool; null when none fits. */
         Block take(long size) {
-            Bucket b = fitting(size);
-            if (b == null) {
+            java.util.Map.Entry<Long, Bucket> e = bySize.ceilingEntry(size);
+            if (e == null) {
                 return null;
             }
-            Block out = b.blocks[0];
-            removeAt(b, 0);
+            Block out = e.getValue().blocks[0];
+            removeAt(e.getValue(), 0, e.getKey());
             return out;
         }
 
         void add(Block block) {
             Bucket b = bySize.get(block.size);
             if (b == null) {
-                b = new Bucket();
+                b = spare.isEmpty() ? new Bucket() : spare.pop();
                 bySize.put(block.size, b);
-            } else if (b.n == 0) {
-                empty--;
             }
             if (b.n == b.blocks.length) {
                 b.blocks = java.util.Arrays.copyOf(b.blocks, 2 * b.n);
@@ -116,19 +107,19 @@ final class CachingAllocator {
             }
             for (int i = 0; i < b.n; i++) {
                 if (b.blocks[i] == block) {
-                    removeAt(b, i);
+                    removeAt(b, i, block.size);
                     return;
                 }
             }
         }
 
-        private void removeAt(Bucket b, int i) {
+        private void removeAt(Bucket b, int i, long size) {
             System.arraycopy(b.blocks, i + 1, b.blocks, i, b.n - i - 1);
             b.blocks[--b.n] = null;
             count--;
-            if (b.n == 0 && ++empty > 64 && empty > bySize.size() / 2) {
-                bySize.values().removeIf(x -> x.n == 0);
-                empty = 0;
+            if (b.n == 0) {
+                bySize.remove(size);
+                spare.push(b);
             }
         }
 

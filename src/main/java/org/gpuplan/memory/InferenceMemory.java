@@ -240,8 +240,34 @@ public final class InferenceMemory {
                         List.of("weights", "kv_cache (prompt)", "activations", "logits")),
                 new Phase("end of generation", weights.value() + kv + catCopy + logits,
                         List.of("weights", "kv_cache", "temporary")));
+        long peak = phases.stream().mapToLong(Phase::bytes).max().orElse(0);
+        // a run that does not fit is not replayed: its reserved figure only says by how much it misses
+        Optional<TrainingAllocations.Result> replay = gpu.isPresent() && peak > gpu.get().cudaTotalBytes()
+                ? Optional.empty() : generateReplay(m, w, gpu, kvPrompt / Math.max(1, prompt));
         return finish(terms, phases, gpu, weights.value(), Optional.empty(), Overheads.context(w), List.of(
-                "transformers generate() with a DynamicCache; only the last position's logits are computed"));
+                "transformers generate() with a DynamicCache; only the last position's logits are computed"), replay);
+    }
+
+    /**
+     * The caching allocator over generate()'s tensors (GenerateAllocations), where the run is small enough to replay
+     * and fits the GPU.
+     */
+    private static Optional<TrainingAllocations.Result> generateReplay(ModelSpec m, Workload w, Optional<Gpu> gpu,
+                                                                      long kvPerTokenAllLayers) {
+        if (!TrainingAllocations.replayable(m) || GenerateAllocations.calls(m, w) > 200_000
+                || !(m.attention() instanceof Attention.Standard) || m.linearLayerCount() > 0) {
+            return Optional.empty();
+        }
+        org.gpuplan.model.ParameterBreakdown p = org.gpuplan.model.ParameterCounter.count(m);
+        long embeddings = Math.min(p.count("embeddings"), (long) m.vocabSize() * m.hiddenSize());
+        long head = p.count("lm_head");
+        long linear = LinearModules.of(m).stream().filter(lm -> !lm.name().equals("lm_head"))
+                .mapToLong(LinearModule::parameters).sum();
+        long capacity = gpu.map(g -> g.cudaTotalBytes() - Overheads.context(w)).filter(x -> x > 0)
+                .orElse(Long.MAX_VALUE);
+        long perLayer = kvPerTokenAllLayers / Math.max(1, 2L * m.numLayers());
+        return Optional.of(GenerateAllocations.replay(m, w, TrainingAllocations.params(m, w, embeddings, head,
+                p.totalCount() - embeddings - head - linear), perLayer, capacity));
     }
 
     // vLLM/SGLang/TensorRT-LLM size a KV pool from a memory budget after loading weights and a profile run.
@@ -578,18 +604,31 @@ public final class InferenceMemory {
     private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,
                                          Optional<MemoryEstimate.KvPool> pool, long context,
                                          List<String> assumptions) {
+        return finish(terms, phases, gpu, weights, pool, context, assumptions, Optional.empty());
+    }
+
+    private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,
+                                         Optional<MemoryEstimate.KvPool> pool, long context,
+                                         List<String> assumptions, Optional<TrainingAllocations.Result> replay) {
         Phase peak = phases.stream().max((x, y) -> Long.compare(x.bytes(), y.bytes())).orElseThrow();
         long ws = Overheads.cublasWorkspace(gpu);
         long allocated = peak.bytes() + ws;
         long churn = Math.max(0, peak.bytes() - weights);
-        long reserved = peak.bytes() + Overheads.cublasReserved(gpu)
-                + Bytes.ceil(Overheads.FRAGMENTATION * churn);
+        long slack = replay.map(TrainingAllocations.Result::slack)
+                .orElseGet(() -> Bytes.ceil(Overheads.FRAGMENTATION * churn));
+        long reserved = peak.bytes() + Overheads.cublasReserved(gpu) + slack;
         long used = reserved + context;
         List<Term> explanations = List.of(
                 new Term("peak_allocated_bytes", "peak allocated", allocated, () -> "largest phase ('" + peak.name()
                         + "') + cuBLAS workspace"),
-                new Term("peak_reserved_bytes", "peak reserved", reserved, () -> "allocated + segment rounding + "
-                        + (int) (Overheads.FRAGMENTATION * 100) + " % of the non-weight bytes as cached blocks"),
+                new Term("peak_reserved_bytes", "peak reserved", reserved, () -> replay.isPresent()
+                        ? "allocated + segment rounding + the caching allocator's slack " + Bytes.gib(slack)
+                        + ": generate()'s tensors (weights, the prefill layer by layer, the DynamicCache copied one "
+                        + "token longer per layer and step by torch.cat, the last position's logits) replayed through "
+                        + "PyTorch's allocator rules reach " + Bytes.gib(replay.get().peakReserved()) + " reserved at "
+                        + Bytes.gib(replay.get().peakAllocated()) + " allocated"
+                        : "allocated + segment rounding + " + (int) (Overheads.FRAGMENTATION * 100)
+                        + " % of the non-weight bytes as cached blocks"),
                 new Term("device_used_bytes", "device used (nvidia-smi)", used, "reserved + CUDA context"));
         return new MemoryEstimate(terms, phases, peak, allocated, reserved, used, pool, explanations, assumptions);
     }
