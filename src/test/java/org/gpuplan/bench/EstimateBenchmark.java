@@ -45,6 +45,7 @@ public class EstimateBenchmark {
     private Workload sglangTp2;
     private Workload llamaCppOffload;
     private Workload llamaCppFlash;
+    private Workload generate;
 
     @Setup
     public void setUp() {
@@ -72,6 +73,8 @@ public class EstimateBenchmark {
                 "tp", "2", "seq_len", "32768"));
         llamaCppOffload = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
                 "quant", "q4_k_m", "seq_len", "8192", "n_gpu_layers", "40", "n_cpu_moe", "0"));
+        generate = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "batch_size", "32", "prompt_len",
+                "1024", "output_len", "128"));
         llamaCppFlash = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "framework", "llama.cpp",
                 "quant", "q4_k_m", "seq_len", "32768", "attention", "flash"));
     }
@@ -83,6 +86,12 @@ public class EstimateBenchmark {
     @Benchmark
     public long qloraLlama70bOnH100() {
         return Estimator.estimate("m", llama70, qlora, h100).memory().deviceUsed();
+    }
+
+    /** transformers generate(): the prefill and 32 replayed decoding steps through the caching allocator. */
+    @Benchmark
+    public long hfGenerateLlama8bOnH100() {
+        return Estimator.estimate("l", llama, generate, h100).memory().deviceUsed();
     }
 
     /** llama.cpp with flash attention: ggml's graph allocator simulated over the 80 layers' 2,700 nodes. */
