@@ -160,6 +160,11 @@ final class WorkloadOptions {
     @Option(names = "--cpu-moe", hidden = true) boolean cpuMoe;
     @Option(names = "--cpu-offload-gb", description = "vLLM/SGLang: GiB of each GPU's weights kept in host memory "
             + "and read over the host link in every forward") String cpuOffloadGb;
+    @Option(names = "--expandable-segments", arity = "0..1", fallbackValue = "true", description = "PyTorch's "
+            + "allocator with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (one growing segment per pool)")
+    String expandableSegments;
+    @Option(names = "--pytorch-cuda-alloc-conf", description = "PyTorch's allocator settings as "
+            + "PYTORCH_CUDA_ALLOC_CONF spells them (expandable_segments:True is read)") String pytorchCudaAllocConf;
     @Option(names = {"--enforce-eager", "--disable-cuda-graph"}, arity = "0..1", fallbackValue = "true",
             description = "Serving without CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph)")
     String enforceEager;
@@ -281,6 +286,8 @@ final class WorkloadOptions {
         flags.put("n_cpu_moe", cpuMoe ? "all" : nCpuMoe);
         flags.put("n_parallel", nParallel);
         flags.put("enforce_eager", enforceEager);
+        flags.put("expandable_segments", expandableSegments);
+        flags.put("pytorch_cuda_alloc_conf", pytorchCudaAllocConf);
         flags.put("cpu_offload_gb", cpuOffloadGb);
         flags.put("mamba_ssm_dtype", mambaSsmDtype);
         flags.put("max_mamba_cache_size", maxMambaCacheSize);

@@ -132,6 +132,12 @@ final class CachingAllocator {
     private final Pool largePool = new Pool();
     private final long capacity;
     private final java.util.List<Block> segments = new java.util.ArrayList<>();
+    private final boolean expandable;
+    /** The last block of each pool's expandable segment (null before its first page). */
+    private Block smallTail;
+    private Block largeTail;
+    private long smallMapped;
+    private long largeMapped;
     private long nextAddress;
     private long allocated;
     private long reserved;
@@ -140,10 +146,20 @@ final class CachingAllocator {
 
     /** @param capacity bytes the device can give this process's segments (Long.MAX_VALUE: unlimited) */
     CachingAllocator(long capacity) {
+        this(capacity, false);
+    }
+
+    /**
+     * @param expandable PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: each pool is one segment whose physical
+     *                   memory grows at its end, in 20 MiB pages (large pool) or 2 MiB pages (small pool), by what a
+     *                   request needs beyond the free block at the end; blocks inside split and merge as usual
+     */
+    CachingAllocator(long capacity, boolean expandable) {
         if (capacity <= 0) {
             throw new IllegalArgumentException("capacity must be positive");
         }
         this.capacity = capacity;
+        this.expandable = expandable;
     }
 
     static long roundSize(long bytes) {
@@ -161,6 +177,13 @@ final class CachingAllocator {
         return (bytes + unit - 1) / unit * unit;
     }
 
+    /** The rules in a phrase, for explanations. */
+    static String rules(boolean expandable) {
+        return expandable ? "expandable_segments: 512 B rounding, one segment per pool growing in 20 MiB / 2 MiB "
+                + "pages, best fit, splitting" : "512 B rounding, 2 MiB / 20 MiB / 2 MiB-rounded segments, best fit, "
+                + "splitting, cached segments released only when the device is full";
+    }
+
     /** Allocates a tensor of {@code bytes}; the handle is passed back to {@link #free}. */
     Object allocate(long bytes) {
         if (bytes < 0) {
@@ -171,7 +194,7 @@ final class CachingAllocator {
         Pool pool = small ? smallPool : largePool;
         Block block = pool.take(size);
         if (block == null) {
-            block = newSegment(small, size);
+            block = expandable ? grow(small, size) : newSegment(small, size);
         }
         long remaining = block.size - size;
         if (shouldSplit(small, remaining)) {
@@ -184,6 +207,9 @@ final class CachingAllocator {
             block.next = rest;
             block.size = size;
             pool.add(rest);
+            if (block == tail(small)) {
+                setTail(small, rest);
+            }
         }
         block.allocated = true;
         allocated += block.size;
@@ -196,6 +222,10 @@ final class CachingAllocator {
      * free block, so the pools end as they were unless no cached block fitted and a segment had to be added.
      */
     void allocateAndFree(long bytes) {
+        if (expandable) {
+            free(allocate(bytes));
+            return;
+        }
         long size = roundSize(bytes);
         boolean small = size <= SMALL_SIZE;
         Pool pool = small ? smallPool : largePool;
@@ -216,6 +246,7 @@ final class CachingAllocator {
         block.allocated = false;
         allocated -= block.size;
         Pool pool = block.segment.small() ? smallPool : largePool;
+        boolean small = block.segment.small();
         Block prev = block.prev;
         if (prev != null && !prev.allocated) {
             pool.remove(prev);
@@ -223,6 +254,9 @@ final class CachingAllocator {
             prev.next = block.next;
             if (block.next != null) {
                 block.next.prev = prev;
+            }
+            if (block == tail(small)) {
+                setTail(small, prev);
             }
             block = prev;
         }
@@ -234,8 +268,59 @@ final class CachingAllocator {
             if (next.next != null) {
                 next.next.prev = block;
             }
+            if (next == tail(small)) {
+                setTail(small, block);
+            }
         }
         pool.add(block);
+    }
+
+    /**
+     * Maps pages at the end of the pool's expandable segment until a block of {@code size} fits there: the free block
+     * at the end grows, or a new block follows an allocated one. Returns that block, out of the pool.
+     */
+    private Block grow(boolean small, long size) {
+        long page = small ? SMALL_BUFFER : LARGE_BUFFER;
+        Block tail = tail(small);
+        long free = tail != null && !tail.allocated ? tail.size : 0;
+        long pages = roundUp(size - free, page);
+        reserved += pages;
+        peakReserved = Math.max(peakReserved, reserved);
+        if (small) {
+            smallMapped += pages;
+        } else {
+            largeMapped += pages;
+        }
+        if (free > 0) {
+            (small ? smallPool : largePool).remove(tail);
+            tail.size += pages;
+            return tail;
+        }
+        Segment segment = tail != null ? tail.segment : new Segment(small, 0);
+        Block block = new Block(segment, tail != null ? tail.address + tail.size : nextAddress, pages);
+        if (tail != null) {
+            tail.next = block;
+            block.prev = tail;
+        } else {
+            nextAddress += 1L << 50; // the segment's virtual range
+        }
+        setTail(small, block);
+        return block;
+    }
+
+    private Block tail(boolean small) {
+        return small ? smallTail : largeTail;
+    }
+
+    private void setTail(boolean small, Block b) {
+        if (!expandable) {
+            return;
+        }
+        if (small) {
+            smallTail = b;
+        } else {
+            largeTail = b;
+        }
     }
 
     /** A block is split when what remains is at least 512 B (small pool) or more than 1 MiB (large pool). */
@@ -276,6 +361,11 @@ final class CachingAllocator {
         java.util.SortedMap<Long, Integer> out = new java.util.TreeMap<>(java.util.Comparator.reverseOrder());
         for (Block first : segments) {
             out.merge(first.segment.size(), 1, Integer::sum);
+        }
+        for (long mapped : new long[] {largeMapped, smallMapped}) {
+            if (mapped > 0) {
+                out.merge(mapped, 1, Integer::sum);
+            }
         }
         return out;
     }

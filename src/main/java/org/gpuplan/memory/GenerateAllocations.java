@@ -30,7 +30,7 @@ final class GenerateAllocations {
      */
     static TrainingAllocations.Result replay(ModelSpec m, Workload w, List<TrainingAllocations.Param> params,
                                              long kvPerToken, long capacity) {
-        CachingAllocator alloc = new CachingAllocator(capacity);
+        CachingAllocator alloc = new CachingAllocator(capacity, w.perf().expandableSegments());
         int c = w.precision().computeBytes();
         long b = w.batchSize();
         long prompt = w.promptLen() > 0 ? w.promptLen() : w.seqLen();

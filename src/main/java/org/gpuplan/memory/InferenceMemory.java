@@ -245,7 +245,8 @@ public final class InferenceMemory {
         Optional<TrainingAllocations.Result> replay = gpu.isPresent() && peak > gpu.get().cudaTotalBytes()
                 ? Optional.empty() : generateReplay(m, w, gpu, kvPrompt / Math.max(1, prompt));
         return finish(terms, phases, gpu, weights.value(), Optional.empty(), Overheads.context(w), List.of(
-                "transformers generate() with a DynamicCache; only the last position's logits are computed"), replay);
+                "transformers generate() with a DynamicCache; only the last position's logits are computed"), replay,
+                w.perf().expandableSegments());
     }
 
     /**
@@ -604,12 +605,13 @@ public final class InferenceMemory {
     private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,
                                          Optional<MemoryEstimate.KvPool> pool, long context,
                                          List<String> assumptions) {
-        return finish(terms, phases, gpu, weights, pool, context, assumptions, Optional.empty());
+        return finish(terms, phases, gpu, weights, pool, context, assumptions, Optional.empty(), false);
     }
 
     private static MemoryEstimate finish(List<Term> terms, List<Phase> phases, Optional<Gpu> gpu, long weights,
                                          Optional<MemoryEstimate.KvPool> pool, long context,
-                                         List<String> assumptions, Optional<TrainingAllocations.Result> replay) {
+                                         List<String> assumptions, Optional<TrainingAllocations.Result> replay,
+                                         boolean expandable) {
         Phase peak = phases.stream().max((x, y) -> Long.compare(x.bytes(), y.bytes())).orElseThrow();
         long ws = Overheads.cublasWorkspace(gpu);
         long allocated = peak.bytes() + ws;
@@ -625,7 +627,7 @@ public final class InferenceMemory {
                         ? "allocated + segment rounding + the caching allocator's slack " + Bytes.gib(slack)
                         + ": generate()'s tensors (weights, the prefill layer by layer, the DynamicCache copied one "
                         + "token longer per layer and step by torch.cat, the last position's logits) replayed through "
-                        + "PyTorch's allocator rules reach " + Bytes.gib(replay.get().peakReserved()) + " reserved at "
+                        + "PyTorch's allocator rules (" + CachingAllocator.rules(expandable) + ") reach " + Bytes.gib(replay.get().peakReserved()) + " reserved at "
                         + Bytes.gib(replay.get().peakAllocated()) + " allocated"
                         : "allocated + segment rounding + " + (int) (Overheads.FRAGMENTATION * 100)
                         + " % of the non-weight bytes as cached blocks"),

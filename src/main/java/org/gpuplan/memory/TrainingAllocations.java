@@ -161,7 +161,7 @@ final class TrainingAllocations {
             this.m = m;
             this.w = w;
             this.in = in;
-            this.alloc = new CachingAllocator(in.capacity());
+            this.alloc = new CachingAllocator(in.capacity(), w.perf().expandableSegments());
             this.grads = new Object[in.params().size()];
             // parameters come in layer order: [first[l], first[l + 1]) are layer l's; anchors are fixed per parameter
             this.first = new int[m.numLayers() + 2];

@@ -188,10 +188,10 @@ public final class TrainingMemory {
                         ? String.format(Locale.ROOT, "peak allocated + cuBLAS segment rounding + the caching "
                         + "allocator's slack %s: %d steps of this run's tensors (parameters, gradients, optimizer "
                         + "states, each layer's saved tensors, the loss's logits) replayed in order through PyTorch's "
-                        + "allocator rules (512 B rounding, 2 MiB / 20 MiB / 2 MiB-rounded segments, best fit, "
-                        + "splitting, cached segments released only when the device is full) reach %s reserved at %s "
-                        + "allocated; largest segments held: %s", Bytes.gib(fragmentation),
-                        TrainingAllocations.STEPS, Bytes.gib(replay.get().peakReserved()),
+                        + "allocator rules (%s) reach %s reserved at %s allocated; largest segments held: %s",
+                        Bytes.gib(fragmentation),
+                        TrainingAllocations.STEPS, CachingAllocator.rules(w.perf().expandableSegments()),
+                        Bytes.gib(replay.get().peakReserved()),
                         Bytes.gib(replay.get().peakAllocated()), largestSegments(replay.get()))
                         : String.format(Locale.ROOT,
                         "peak allocated + cuBLAS segment rounding + %.0f %% of the transient bytes at the peak (%s) "

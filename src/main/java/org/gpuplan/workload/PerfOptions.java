@@ -20,14 +20,16 @@ import org.gpuplan.model.InvalidInputException;
  *                         every decode kernel issued from the host, and no graph memory
  * @param liger            Liger kernels (transformers/TRL use_liger_kernel): Triton RMSNorm, SwiGLU and RoPE that keep
  *                         only their inputs, and the fused linear cross-entropy
+ * @param expandableSegments PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: the caching allocator grows one segment
+ *                         per pool instead of cutting a segment per large request (reserved memory of one-GPU runs)
  */
 public record PerfOptions(double trainTokens, boolean maxBatch, boolean compile, boolean float8Linear,
                           boolean tpCommOverlap, OptionalDouble matmulEfficiency, OptionalDouble memoryEfficiency,
                           OptionalDouble commEfficiency, OptionalDouble hostOverheadUs, boolean enforceEager,
-                          boolean liger) {
+                          boolean liger, boolean expandableSegments) {
 
     public static final PerfOptions DEFAULT = new PerfOptions(0, false, false, false, false, OptionalDouble.empty(),
-            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(), false, false);
+            OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(), false, false, false);
 
     public PerfOptions {
         if (!(trainTokens >= 0) || trainTokens > 1e18) {

@@ -236,7 +236,7 @@ public record Workload(String model, Task task, Method method, Framework framewo
     public Workload withoutLiger() {
         PerfOptions p = new PerfOptions(perf.trainTokens(), perf.maxBatch(), perf.compile(), perf.float8Linear(),
                 perf.tpCommOverlap(), perf.matmulEfficiency(), perf.memoryEfficiency(), perf.commEfficiency(),
-                perf.hostOverheadUs(), perf.enforceEager(), false);
+                perf.hostOverheadUs(), perf.enforceEager(), false, perf.expandableSegments());
         LossImpl loss = lossImpl == LossImpl.FUSED_LINEAR ? (perf.compile() ? LossImpl.COMPILED
                 : trainer.paired() ? LossImpl.ROWWISE : LossImpl.EAGER) : lossImpl;
         return new Workload(model, task, method, framework, gpu, precision, optimizer, optimizerInBackward, batchSize,

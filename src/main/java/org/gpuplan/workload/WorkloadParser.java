@@ -26,7 +26,7 @@ public final class WorkloadParser {
             "optimizer", "optimizer_in_backward", "batch_size", "seq_len", "prompt_len", "output_len", "grad_accum",
             "checkpointing", "attention", "loss_impl", "trainer", "precompute_ref_log_probs", "lora_rank", "lora_alpha", "lora_targets", "use_dora", "lora_dropout", "modules_to_save", "quant", "double_quant",
             "kv_dtype", "kv_layout", "gpu_memory_utilization", "max_num_batched_tokens", "max_num_seqs", "sampler", "mxfp4_backend",
-            "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "padded_batches", "activation_offloading",
+            "mamba_ssm_dtype", "max_mamba_cache_size", "disable_radix_cache", "architecture", "cuda_context_mib", "grads_to_none", "padded_batches", "expandable_segments", "pytorch_cuda_alloc_conf", "activation_offloading",
             "tokens", "compile", "float8_linear", "tp_comm_overlap", "matmul_efficiency", "memory_efficiency",
             "comm_efficiency", "host_overhead_us", "n_gpu_layers", "op_offload", "llamacpp_build", "n_cpu_moe", "n_parallel", "enforce_eager", "cpu_offload_gb", "use_liger_kernel", "enable_lora", "max_loras", "max_lora_rank", "kv_cache_memory",
             "beta", "use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "vllm_enable_sleep_mode", "vllm_version",
@@ -600,7 +600,35 @@ public final class WorkloadParser {
         return new PerfOptions(tokens, maxBatch, bool(v, "compile", false), bool(v, "float8_linear", false),
                 bool(v, "tp_comm_overlap", false), optionalNumber(v, "matmul_efficiency"),
                 optionalNumber(v, "memory_efficiency"), optionalNumber(v, "comm_efficiency"), hostOverhead(v),
-                bool(v, "enforce_eager", false), bool(v, "use_liger_kernel", false));
+                bool(v, "enforce_eager", false), bool(v, "use_liger_kernel", false), expandableSegments(v));
+    }
+
+    /**
+     * expandable_segments: a boolean, or PyTorch's own setting as PYTORCH_CUDA_ALLOC_CONF spells it
+     * (pytorch_cuda_alloc_conf: "expandable_segments:True,max_split_size_mb:128").
+     */
+    private static boolean expandableSegments(Map<String, String> v) {
+        String conf = v.get("pytorch_cuda_alloc_conf");
+        if (conf != null) {
+            for (String option : conf.split(",")) {
+                String[] kv = option.trim().split(":", 2);
+                if (kv.length == 2 && kv[0].trim().equals("expandable_segments")) {
+                    String value = kv[1].trim();
+                    if (!value.equalsIgnoreCase("true") && !value.equalsIgnoreCase("false")) {
+                        throw new InvalidInputException("pytorch_cuda_alloc_conf: expandable_segments takes True or "
+                                + "False, got '" + value + "'");
+                    }
+                    if (v.containsKey("expandable_segments")
+                            && bool(v, "expandable_segments", false) != value.equalsIgnoreCase("true")) {
+                        throw new InvalidInputException("expandable_segments: " + v.get("expandable_segments")
+                                + " disagrees with pytorch_cuda_alloc_conf's expandable_segments:" + value
+                                + "; give one of them");
+                    }
+                    return value.equalsIgnoreCase("true");
+                }
+            }
+        }
+        return bool(v, "expandable_segments", false);
     }
 
     /** Host microseconds per kernel: a number from 0 to 10000. */

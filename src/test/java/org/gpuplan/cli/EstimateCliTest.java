@@ -102,6 +102,11 @@ class EstimateCliTest {
         CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-7B", "--task", "infer", "--framework",
                 "vllm"), "--gpu");
         CliTest.assertOneLineError(CliTest.run("estimate"), "model");
+        CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-0.5B", "--task", "train",
+                "--pytorch-cuda-alloc-conf", "expandable_segments:maybe"), "pytorch_cuda_alloc_conf", "True or False");
+        CliTest.assertOneLineError(CliTest.run("estimate", "Qwen/Qwen2.5-0.5B", "--task", "train",
+                "--pytorch-cuda-alloc-conf", "expandable_segments:True", "--expandable-segments", "false"),
+                "expandable_segments", "give one of them");
         // sizes whose bytes saturate or overflow 64-bit arithmetic are refused, not printed as negative peaks
         for (String framework : new String[] {"hf", "vllm", "llama.cpp"}) {
             CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-2-7b-hf", "--task", "infer",
