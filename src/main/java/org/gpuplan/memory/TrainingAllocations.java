@@ -220,10 +220,8 @@ final class TrainingAllocations {
         }
 
         Result run() {
-            List<Param> params = in.params();
-            Object[] weights = new Object[params.size()];
-            for (int i = 0; i < params.size(); i++) {
-                weights[i] = alloc.allocate(params.get(i).bytes());
+            for (Param p : in.params()) {
+                alloc.allocate(p.bytes()); // the weights stay for the whole run
             }
             // later micro-batches of an accumulation repeat the second one's requests: two stand for all
             int accum = Math.min(2, Math.max(1, w.gradAccum()));
