@@ -382,7 +382,11 @@ final class CachingAllocator {
         return peakAllocated;
     }
 
+    /**
+     * The most ever reserved. With expandable segments a full device makes PyTorch unmap the free pages inside the
+     * segments before it fails, so reserved memory then stays at the device's capacity or at what is allocated.
+     */
     long peakReserved() {
-        return peakReserved;
+        return expandable ? Math.max(peakAllocated, Math.min(peakReserved, capacity)) : peakReserved;
     }
 }

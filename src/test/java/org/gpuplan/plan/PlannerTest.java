@@ -258,6 +258,23 @@ public class PlannerTest {
                 && !c.description().startsWith("together")).findFirst().orElseThrow();
     }
 
+    /**
+     * A one-GPU PyTorch job is offered expandable segments: the allocator replay then grows one segment per pool, so
+     * the job needs no more and usually less (the replay's fragmentation goes), at the same speed.
+     */
+    @Test
+    void expandableSegmentsAreOfferedToOneGpuPyTorchJobs() {
+        Map<String, String> job = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "method", "lora",
+                "batch_size", "4", "seq_len", "4096");
+        Changes.Change expandable = single(changesOn4090(job), "expandable_segments", "true");
+        assertThat(Changes.required(expandable.estimate())).isLessThanOrEqualTo(requiredOn4090(job));
+        assertThat(expandable.slowdown()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+        Map<String, String> multi = keys("model", "meta-llama/Llama-3.1-8B", "task", "train", "gpus", "2",
+                "zero", "3", "batch_size", "1", "seq_len", "4096");
+        assertThat(Changes.options(multi, spec("meta-llama/Llama-3.1-8B")))
+                .noneMatch(o -> o[1].equals("expandable_segments"));
+    }
+
     @Test
     void aFusedLinearLossIsOfferedWhereTheLogitsDominate() {
         // Llama-3.1-8B LoRA, 4 × 4096 tokens: V·n = 128,256 × 16,384 logits; the eager loss holds 12 B per logit at the
