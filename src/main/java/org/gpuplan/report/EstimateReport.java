@@ -252,6 +252,9 @@ public final class EstimateReport {
             }
         }
         o.put("quant", w.quant().key());
+        if (w.perf().expandableSegments()) {
+            o.put("expandable_segments", true);
+        }
         org.gpuplan.workload.Parallelism par = w.parallelism();
         if (!par.equals(org.gpuplan.workload.Parallelism.SINGLE)) {
             // the layout as keys, so that a workload read from other tools' files (a DeepSpeed config) shows here
