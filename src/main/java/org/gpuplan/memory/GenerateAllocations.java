@@ -133,6 +133,22 @@ final class GenerateAllocations {
         alloc.free(out);
     }
 
+    /**
+     * The largest tensor the replay would ask for, in floating point (the estimator's own terms saturate where a
+     * 64-bit product would overflow): the widest prefill activation, the eager scores, the last copy of a layer's
+     * cache, the logits.
+     */
+    static double largestTensor(ModelSpec m, Workload w) {
+        double b = w.batchSize();
+        double prompt = w.promptLen() > 0 ? w.promptLen() : w.seqLen();
+        double tokens = b * prompt;
+        double width = Math.max(4.0 * m.hiddenSize(), 4.0 * (m.mlp() != null ? m.mlp().intermediateSize()
+                : (double) m.moe().expertIntermediateSize() * m.moe().topK()));
+        double scores = w.attention() == AttentionImpl.EAGER ? b * m.attention().numHeads() * prompt * prompt * 8 : 0;
+        double cache = b * 4.0 * m.hiddenSize() * (prompt + w.outputLen());
+        return Math.max(Math.max(tokens * width, scores), Math.max(cache, 4.0 * b * m.vocabSize()));
+    }
+
     /** What one replay costs, in allocator calls, before it runs (the estimator skips absurd ones). */
     static long calls(ModelSpec m, Workload w) {
         long steps = Math.min(MAX_STEPS, Math.max(1, w.outputLen()));

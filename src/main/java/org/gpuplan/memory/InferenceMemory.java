@@ -242,8 +242,10 @@ public final class InferenceMemory {
                         List.of("weights", "kv_cache", "temporary")));
         long peak = phases.stream().mapToLong(Phase::bytes).max().orElse(0);
         // a run that does not fit is not replayed: its reserved figure only says by how much it misses
+        // (nor are sizes past any device, which the estimate refuses afterwards)
         Optional<TrainingAllocations.Result> replay = gpu.isPresent() && peak > gpu.get().cudaTotalBytes()
-                ? Optional.empty() : generateReplay(m, w, gpu, kvPrompt / Math.max(1, prompt));
+                || !MemoryEstimate.sane(peak) ? Optional.empty()
+                : generateReplay(m, w, gpu, kvPrompt / Math.max(1, prompt));
         return finish(terms, phases, gpu, weights.value(), Optional.empty(), Overheads.context(w), List.of(
                 "transformers generate() with a DynamicCache; only the last position's logits are computed"), replay,
                 w.perf().expandableSegments());
@@ -256,7 +258,8 @@ public final class InferenceMemory {
     private static Optional<TrainingAllocations.Result> generateReplay(ModelSpec m, Workload w, Optional<Gpu> gpu,
                                                                       long kvPerTokenAllLayers) {
         if (!TrainingAllocations.replayable(m) || GenerateAllocations.calls(m, w) > 200_000
-                || !(m.attention() instanceof Attention.Standard) || m.linearLayerCount() > 0) {
+                || !(m.attention() instanceof Attention.Standard) || m.linearLayerCount() > 0
+                || !MemoryEstimate.sane(Bytes.ceil(GenerateAllocations.largestTensor(m, w)))) {
             return Optional.empty();
         }
         org.gpuplan.model.ParameterBreakdown p = org.gpuplan.model.ParameterCounter.count(m);

@@ -115,6 +115,9 @@ class EstimateCliTest {
         }
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-2-7b-hf", "--task", "train",
                 "--seq-len", "2000000000", "--batch-size", "2000000000"), "seq_len, batch_size");
+        // without a GPU nothing stops the sizes before the allocator replays; its tensors must not overflow
+        CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-2-7b-hf", "--task", "infer",
+                "--seq-len", "2000000000", "--batch-size", "1000000"), "seq_len, batch_size");
         CliTest.assertOneLineError(CliTest.run("estimate", "meta-llama/Llama-3.1-8B", "--task", "train",
                 "--loss-impl", "fused"), "loss_impl", "fused-linear");
     }
