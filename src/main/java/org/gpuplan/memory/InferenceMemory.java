@@ -262,16 +262,9 @@ public final class InferenceMemory {
                 || !MemoryEstimate.sane(Bytes.ceil(GenerateAllocations.largestTensor(m, w)))) {
             return Optional.empty();
         }
-        org.gpuplan.model.ParameterBreakdown p = org.gpuplan.model.ParameterCounter.count(m);
-        long embeddings = Math.min(p.count("embeddings"), (long) m.vocabSize() * m.hiddenSize());
-        long head = p.count("lm_head");
-        long linear = LinearModules.of(m).stream().filter(lm -> !lm.name().equals("lm_head"))
-                .mapToLong(LinearModule::parameters).sum();
-        long capacity = gpu.map(g -> g.cudaTotalBytes() - Overheads.context(w)).filter(x -> x > 0)
-                .orElse(Long.MAX_VALUE);
         long perLayer = kvPerTokenAllLayers / Math.max(1, 2L * m.numLayers());
-        return Optional.of(GenerateAllocations.replay(m, w, TrainingAllocations.params(m, w, embeddings, head,
-                p.totalCount() - embeddings - head - linear), perLayer, capacity));
+        return Optional.of(GenerateAllocations.replay(m, w, TrainingAllocations.params(m, w,
+                org.gpuplan.model.ParameterCounter.count(m)), perLayer, TrainingAllocations.capacity(gpu, w)));
     }
 
     // vLLM/SGLang/TensorRT-LLM size a KV pool from a memory budget after loading weights and a profile run.
@@ -630,7 +623,8 @@ public final class InferenceMemory {
                         ? "allocated + segment rounding + the caching allocator's slack " + Bytes.gib(slack)
                         + ": generate()'s tensors (weights, the prefill layer by layer, the DynamicCache copied one "
                         + "token longer per layer and step by torch.cat, the last position's logits) replayed through "
-                        + "PyTorch's allocator rules (" + CachingAllocator.rules(expandable) + ") reach " + Bytes.gib(replay.get().peakReserved()) + " reserved at "
+                        + "PyTorch's allocator rules (" + CachingAllocator.rules(expandable) + ") reach "
+                        + Bytes.gib(replay.get().peakReserved()) + " reserved at "
                         + Bytes.gib(replay.get().peakAllocated()) + " allocated"
                         : "allocated + segment rounding + " + (int) (Overheads.FRAGMENTATION * 100)
                         + " % of the non-weight bytes as cached blocks"),

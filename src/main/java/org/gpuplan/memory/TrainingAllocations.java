@@ -67,8 +67,26 @@ final class TrainingAllocations {
         return n;
     }
 
+    /**
+     * The model's parameters as the replays allocate them: the breakdown split into the token embedding, the untied
+     * head, the Linear modules and the rest (norms, biases, position tables), in construction order.
+     */
+    static List<Param> params(ModelSpec m, Workload w, org.gpuplan.model.ParameterBreakdown p) {
+        long embeddings = Math.min(p.count("embeddings"), (long) m.vocabSize() * m.hiddenSize());
+        long head = p.count("lm_head");
+        long linear = LinearModules.of(m).stream().filter(lm -> !lm.name().equals("lm_head"))
+                .mapToLong(LinearModule::parameters).sum();
+        return params(m, w, embeddings, head, p.totalCount() - embeddings - head - linear);
+    }
+
+    /** Bytes the device can give the replay's segments: the GPU's CUDA total less the context; unlimited without one. */
+    static long capacity(java.util.Optional<org.gpuplan.hardware.Gpu> gpu, Workload w) {
+        return gpu.map(g -> g.cudaTotalBytes() - Overheads.context(w)).filter(c -> c > 0).orElse(Long.MAX_VALUE);
+    }
+
     /** Parameters in construction order: embeddings, each layer's Linears and norms, final norm, untied head. */
-    static List<Param> params(ModelSpec m, Workload w, long embeddingParams, long headParams, long otherParams) {
+    private static List<Param> params(ModelSpec m, Workload w, long embeddingParams, long headParams,
+                                      long otherParams) {
         boolean full = w.method() == Method.FULL;
         int eb = w.precision().weightBytes();
         // k-bit preparation upcasts what the quantizer left alone (embeddings, norms, head) to fp32

@@ -174,8 +174,8 @@ public final class TrainingMemory {
         long churn = peak.bytes() - w0 - o - (peak.name().startsWith("end of backward")
                 || peak.name().startsWith("optimizer") ? 0 : gAcc);
         // a job that does not fit is not replayed: its reserved figure only says by how much it misses
-        java.util.Optional<TrainingAllocations.Result> replay = gpu.isPresent() && peakAllocated > gpu.get()
-                .cudaTotalBytes() ? java.util.Optional.empty() : replay(m, p, w, seqs, saved, gradBytes, stateBytes,
+        Optional<TrainingAllocations.Result> replay = gpu.isPresent() && peakAllocated > gpu.get()
+                .cudaTotalBytes() ? Optional.empty() : replay(m, p, w, seqs, saved, gradBytes, stateBytes,
                 gpu);
         long fragmentation = replay.map(TrainingAllocations.Result::slack)
                 .orElseGet(() -> Bytes.ceil(Overheads.FRAGMENTATION * Math.max(0, churn)));
@@ -231,33 +231,25 @@ public final class TrainingMemory {
     }
 
     /** The caching allocator's peaks over a replay of this run's tensors, where the run can be replayed. */
-    static java.util.Optional<TrainingAllocations.Result> replay(ModelSpec m, ParameterBreakdown p, Workload w,
+    static Optional<TrainingAllocations.Result> replay(ModelSpec m, ParameterBreakdown p, Workload w,
             Workload seqs, ActivationMemory.Saved saved, int gradBytes, int stateBytes, Optional<Gpu> gpu) {
         // not replayed (the share-of-transients rule stays): a DPO reference forward, and PEFT's modules_to_save,
         // whose vocabulary-sized trainable copies the replay places worse than the rule (+11..+15 % on the H200)
         if (!TrainingAllocations.replayable(m) || w.referenceForward() || !w.modulesToSave().isEmpty()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
-        long vocab = (long) m.vocabSize() * m.hiddenSize();
-        long embeddings = Math.min(p.count("embeddings"), vocab);
-        long head = p.count("lm_head");
-        long linear = LinearModules.of(m).stream().filter(lm -> !lm.name().equals("lm_head"))
-                .mapToLong(LinearModule::parameters).sum();
-        long other = p.totalCount() - embeddings - head - linear;
         ActivationMemory.Loss loss = ActivationMemory.loss(m, seqs, seqs.logitTokens(),
                 w.precision().computeBytes(), w.method() == Method.FULL);
         // sizes past any device (the estimate refuses them afterwards) are not replayed
         for (long bytes : new long[] {saved.total(), saved.recompute(), saved.backwardWorkingSet(), loss.saved(),
                 loss.forward(), loss.backward(), Math.multiplyExact(p.totalCount(), 4L)}) {
             if (!MemoryEstimate.sane(bytes)) {
-                return java.util.Optional.empty();
+                return Optional.empty();
             }
         }
-        long capacity = gpu.map(g -> g.cudaTotalBytes() - Overheads.context(w)).filter(c -> c > 0)
-                .orElse(Long.MAX_VALUE);
-        TrainingAllocations.Inputs in = new TrainingAllocations.Inputs(TrainingAllocations.params(m, w, embeddings,
-                head, other), gradBytes, stateBytes, saved, loss, capacity);
-        return java.util.Optional.of(TrainingAllocations.replay(m, w, in));
+        TrainingAllocations.Inputs in = new TrainingAllocations.Inputs(TrainingAllocations.params(m, w, p), gradBytes,
+                stateBytes, saved, loss, TrainingAllocations.capacity(gpu, w));
+        return Optional.of(TrainingAllocations.replay(m, w, in));
     }
 
     static Term optimizer(ModelSpec m, Workload w, long trainable, int stateBytes) {

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Map;
 import org.gpuplan.model.ModelSpec;
-import org.gpuplan.model.ParameterBreakdown;
 import org.gpuplan.model.ParameterCounter;
 import org.gpuplan.plan.PlannerTest;
 import org.gpuplan.workload.Workload;
@@ -18,14 +17,9 @@ class GenerateAllocationsTest {
         ModelSpec m = PlannerTest.spec(model);
         Workload w = WorkloadParser.parse(Map.of("model", "x", "task", "infer", "batch_size", String.valueOf(batch),
                 "prompt_len", String.valueOf(prompt), "output_len", String.valueOf(output)));
-        ParameterBreakdown p = ParameterCounter.count(m);
-        long embeddings = Math.min(p.count("embeddings"), (long) m.vocabSize() * m.hiddenSize());
-        long head = p.count("lm_head");
-        long linear = LinearModules.of(m).stream().filter(lm -> !lm.name().equals("lm_head"))
-                .mapToLong(LinearModule::parameters).sum();
         long kvPerToken = KvCache.bytes(m, w, batch, 1, 2) / (2L * m.numLayers());
-        return GenerateAllocations.replay(m, w, TrainingAllocations.params(m, w, embeddings, head,
-                p.totalCount() - embeddings - head - linear), kvPerToken, Long.MAX_VALUE);
+        return GenerateAllocations.replay(m, w, TrainingAllocations.params(m, w, ParameterCounter.count(m)),
+                kvPerToken, Long.MAX_VALUE);
     }
 
     @Test
