@@ -88,18 +88,16 @@ final class TrainingAllocations {
     private static List<Param> params(ModelSpec m, Workload w, long embeddingParams, long headParams,
                                       long otherParams) {
         boolean full = w.method() == Method.FULL;
-        int eb = w.precision().weightBytes();
-        // k-bit preparation upcasts what the quantizer left alone (embeddings, norms, head) to fp32
-        int other = WeightMemory.kbitUpcast(w) ? 4 : eb;
+        // the weights as WeightMemory counts them (k-bit preparation upcasts what the quantizer left alone to fp32)
+        int other = WeightMemory.otherBytes(w);
         int layers = m.numLayers();
         List<Param> out = new ArrayList<>();
         out.add(new Param("embeddings", embeddingParams * other, embeddingParams, full, -1, false));
         List<LinearModule> adapted = full ? List.of() : LoraAdapters.targets(m, w);
         long r = w.loraRank();
         int adapterBytes = LoraAdapters.bytesPerParameter(w);
-        boolean quantized = w.quant().isBitsAndBytes4bit() || w.quant().name().equals("INT8");
-        double linearBytes = w.quant().isBitsAndBytes4bit() ? (w.doubleQuant() ? WeightMemory.BNB4_DQ_BYTES
-                : WeightMemory.BNB4_BYTES) : w.quant().name().equals("INT8") ? 1 : eb;
+        // bitsandbytes dequantizes its Linear weights for every matmul
+        boolean quantized = WeightMemory.bitsAndBytes(w.quant());
         List<LinearModule> modules = LinearModules.of(m);
         long normParams = Math.max(0, otherParams) / Math.max(1, 2L * layers + 1);
         for (int layer = 0; layer < layers; layer++) {
@@ -123,7 +121,8 @@ final class TrainingAllocations {
                 long tensors = fused ? 1 : instances;
                 long perTensor = fused ? numel * instances : numel;
                 for (long t = 0; t < tensors; t++) {
-                    out.add(new Param(lm.name(), Bytes.ceil(perTensor * linearBytes), perTensor, full, layer,
+                    out.add(new Param(lm.name(), Bytes.ceil(perTensor * WeightMemory.linearBytes(m, w, lm)),
+                            perTensor, full, layer,
                             quantized && !fused));
                     if (adapt) {
                         out.add(new Param(lm.name(), r * lm.in() * adapterBytes, r * lm.in(), true, layer, false));

@@ -149,8 +149,30 @@ public final class WeightMemory {
         return Bytes.ceil(experts * (unquantizedBytes(w) - quantizedBytes(m, w)));
     }
 
+    /**
+     * Bytes per parameter of one Linear module's weight as {@link #weights} counts it: the storage dtype unquantized;
+     * the format's bytes with its scales when quantized (bitsandbytes only replaces nn.Linear: fused expert tensors
+     * keep the width of the parameters it leaves alone); MXFP4 for gpt-oss's routed experts.
+     */
+    static double linearBytes(ModelSpec m, Workload w, LinearModule lm) {
+        QuantFormat q = w.quant();
+        if (q == QuantFormat.NONE || q.isGguf()) {
+            return w.precision().weightBytes();
+        }
+        if (q == QuantFormat.MXFP4) {
+            return lm.expert() ? GgmlType.MXFP4.bitsPerWeight() / 8 : 2;
+        }
+        return bitsAndBytes(q) && lm.fusedParameter() ? unquantizedBytes(w) : quantizedBytes(m, w);
+    }
+
+    /** Bytes per parameter of everything but the Linear weights (embeddings, norms, head), as {@link #weights}. */
+    static int otherBytes(Workload w) {
+        return w.quant() == QuantFormat.NONE || w.quant().isGguf() ? w.precision().weightBytes()
+                : unquantizedBytes(w);
+    }
+
     /** bitsandbytes formats: they replace nn.Linear modules (and nothing else) when the model loads. */
-    private static boolean bitsAndBytes(QuantFormat q) {
+    static boolean bitsAndBytes(QuantFormat q) {
         return q == QuantFormat.NF4 || q == QuantFormat.FP4 || q == QuantFormat.INT8;
     }
 
